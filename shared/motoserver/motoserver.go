@@ -1,0 +1,183 @@
+// Package motoserver starts and finds the moto server that stands in for
+// DynamoDB, SQS and Secrets Manager on a developer's machine and in CI.
+//
+// The AWS SDK is pointed at it with the SDK's own AWS_ENDPOINT_URL variable;
+// nothing in rmmbridge has custom endpoint plumbing.
+package motoserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+)
+
+// Server is a moto_server child process listening on a loopback port.
+type Server struct {
+	Endpoint string // http://127.0.0.1:PORT
+	cmd      *exec.Cmd
+	done     chan struct{}
+}
+
+// Start runs moto_server on a free loopback port and waits until it answers.
+// If moto_server is not on PATH it tries `pip install 'moto[server]'` once.
+// Output goes to logw (io.Discard when nil).
+func Start(ctx context.Context, logw io.Writer) (*Server, error) {
+	if logw == nil {
+		logw = io.Discard
+	}
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		fmt.Fprintln(logw, "moto_server not found; installing moto[server] with pip")
+		install := exec.CommandContext(ctx, "python3", "-m", "pip", "install", "--quiet", "moto[server]")
+		install.Stdout, install.Stderr = logw, logw
+		if ierr := install.Run(); ierr != nil {
+			return nil, fmt.Errorf("moto_server is not installed and pip install 'moto[server]' failed: %w", ierr)
+		}
+		if bin, err = exec.LookPath("moto_server"); err != nil {
+			return nil, fmt.Errorf("moto_server still not on PATH after pip install: %w", err)
+		}
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd.Stdout, cmd.Stderr = logw, logw
+	// Kill moto if we die without stopping it (test binaries, Ctrl-C races).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start moto_server: %w", err)
+	}
+	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(s.done) }()
+	if err := s.waitReady(ctx, 30*time.Second); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.done:
+			return errors.New("moto_server exited during start-up")
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		if Ping(s.Endpoint) == nil {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("moto_server did not answer on %s within %s", s.Endpoint, limit)
+}
+
+// Stop ends the server and its process group.
+func (s *Server) Stop() {
+	if s == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-s.done
+	}
+}
+
+// Ping checks that a moto server answers at endpoint.
+func Ping(endpoint string) error {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(endpoint + "/moto-api/")
+	if err != nil {
+		return fmt.Errorf("moto at %s: %w", endpoint, err)
+	}
+	resp.Body.Close()
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// AWSConfig loads an SDK config whose endpoint is the moto server: static
+// test credentials, us-east-1, and BaseEndpoint set the way AWS_ENDPOINT_URL
+// would set it.
+func AWSConfig(ctx context.Context, endpoint string) (aws.Config, error) {
+	cfg, err := config.LoadDefaultConfig(ctx,
+		config.WithRegion("us-east-1"),
+		config.WithCredentialsProvider(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "testing", SecretAccessKey: "testing", Source: "moto"}, nil
+		})),
+		config.WithBaseEndpoint(endpoint),
+	)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load aws config for moto: %w", err)
+	}
+	return cfg, nil
+}
+
+var (
+	testOnce     sync.Once
+	testEndpoint string
+	testErr      error
+)
+
+// ForTest returns an SDK config pointed at moto for a test. It uses
+// AWS_ENDPOINT_URL when `make test` has started a server, and otherwise
+// starts one for this test binary (killed when the binary exits). A test
+// that needs moto fails, never skips, when moto cannot be had.
+func ForTest(t testing.TB) aws.Config {
+	t.Helper()
+	testOnce.Do(func() {
+		if ep := os.Getenv("AWS_ENDPOINT_URL"); ep != "" {
+			testEndpoint, testErr = ep, Ping(ep)
+			return
+		}
+		var s *Server
+		s, testErr = Start(context.Background(), nil)
+		if testErr == nil {
+			testEndpoint = s.Endpoint
+		}
+	})
+	if testErr != nil {
+		t.Fatalf("moto is required for this test: %v", testErr)
+	}
+	cfg, err := AWSConfig(context.Background(), testEndpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// UniqueName returns a name unique to this test run, for tables and queues,
+// so that tests sharing one moto server never see each other's data.
+func UniqueName(prefix string) string {
+	n := seq.Add(1)
+	return fmt.Sprintf("%s-%d-%d-%d", prefix, os.Getpid(), time.Now().UnixNano()%1_000_000, n)
+}
+
+var seq atomic.Int64
