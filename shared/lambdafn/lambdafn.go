@@ -1,0 +1,128 @@
+// Package lambdafn is the contract between a function's handlers and what
+// runs them: the Lambda runtime in functions/<name>/main.go, the local stack
+// in shared/localstack, and the handler tests.
+//
+// A function is built by a Factory from its environment (the variables
+// template.yaml gives it) and an AWS config; it answers HTTP API requests,
+// authorizer requests, SQS batches, or (asset-refresh) both HTTP and SQS.
+package lambdafn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+)
+
+// HTTPHandler answers an API Gateway HTTP API (payload 2.0) request.
+type HTTPHandler func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+
+// AuthorizerHandler answers an HTTP API Lambda authorizer request with a
+// simple response.
+type AuthorizerHandler func(context.Context, events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error)
+
+// SQSHandler processes one SQS batch and reports partial failures.
+type SQSHandler func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+
+// Handlers are what one function answers. At least one field is set.
+type Handlers struct {
+	HTTP       HTTPHandler
+	Authorizer AuthorizerHandler
+	SQS        SQSHandler
+}
+
+// Factory builds a function's handlers from its environment and AWS config.
+// getenv returns the variables the function's template entry gives it.
+type Factory func(ctx context.Context, getenv func(string) string, cfg aws.Config) (Handlers, error)
+
+// Invoke decodes a raw event and dispatches it on its shape: an SQS batch
+// ("Records"), an authorizer request ("type": "REQUEST"), or an HTTP request
+// ("routeKey"). It is what the Lambda runtime calls for a function with more
+// than one trigger.
+func (h Handlers) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		Records  json.RawMessage `json:"Records"`
+		Type     string          `json:"type"`
+		RouteKey string          `json:"routeKey"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, fmt.Errorf("decode event: %w", err)
+	}
+	switch {
+	case len(probe.Records) > 0 && h.SQS != nil:
+		var ev events.SQSEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Errorf("decode SQS event: %w", err)
+		}
+		return h.SQS(ctx, ev)
+	case probe.Type == "REQUEST" && h.Authorizer != nil:
+		var ev events.APIGatewayV2CustomAuthorizerV2Request
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Errorf("decode authorizer event: %w", err)
+		}
+		return h.Authorizer(ctx, ev)
+	case probe.RouteKey != "" && h.HTTP != nil:
+		var ev events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Errorf("decode HTTP API event: %w", err)
+		}
+		return h.HTTP(ctx, ev)
+	}
+	return nil, errors.New("event shape not handled by this function")
+}
+
+// handler returns the single typed handler when only one is set (so the
+// runtime decodes the event itself), else the shape-dispatching Invoke.
+func (h Handlers) handler() any {
+	n := 0
+	for _, set := range []bool{h.HTTP != nil, h.Authorizer != nil, h.SQS != nil} {
+		if set {
+			n++
+		}
+	}
+	if n == 1 {
+		switch {
+		case h.HTTP != nil:
+			return h.HTTP
+		case h.Authorizer != nil:
+			return h.Authorizer
+		default:
+			return h.SQS
+		}
+	}
+	return h.Invoke
+}
+
+// NewHandler returns h as a lambda.Handler: the runtime's own decoding path,
+// which the handler tests use through Invoke.
+func NewHandler(h Handlers) lambda.Handler {
+	return lambda.NewHandler(h.handler())
+}
+
+// Main is the whole body of a function's main: JSON logs with the request
+// id, the AWS config from the environment (AWS_ENDPOINT_URL honoured by the
+// SDK itself), the factory, then the Lambda runtime. A factory error (for
+// example missing environment variables) is logged and exits non-zero.
+func Main(name string, f Factory) {
+	slog.SetDefault(lambdacontext.NewLogger())
+	ctx := context.Background()
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		slog.Error("load aws config", "function", name, "error", err)
+		os.Exit(1)
+	}
+	h, err := f(ctx, os.Getenv, cfg)
+	if err != nil {
+		slog.Error("start function", "function", name, "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(h.handler())
+}
