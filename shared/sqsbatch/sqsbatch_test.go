@@ -1,0 +1,120 @@
+package sqsbatch
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rmmbridge/rmmbridge/shared/apperr"
+)
+
+type visRecorder struct{ calls []string }
+
+func (v *visRecorder) ChangeVisibility(_ context.Context, _, handle string, d time.Duration) error {
+	v.calls = append(v.calls, handle+"@"+d.String())
+	return nil
+}
+
+func batch(arn string, ids ...string) events.SQSEvent {
+	var ev events.SQSEvent
+	for _, id := range ids {
+		rec := events.SQSMessage{MessageId: id, ReceiptHandle: "rh-" + id, Body: id, EventSourceARN: arn}
+		if arn == "arn:aws:sqs:us-east-1:123456789012:alerts.fifo" {
+			rec.Attributes = map[string]string{"MessageGroupId": "g"}
+		}
+		ev.Records = append(ev.Records, rec)
+	}
+	return ev
+}
+
+func failures(r events.SQSEventResponse) []string {
+	var ids []string
+	for _, f := range r.BatchItemFailures {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	return ids
+}
+
+func TestProcess(t *testing.T) {
+	const std = "arn:aws:sqs:us-east-1:123456789012:assets"
+	const fifo = "arn:aws:sqs:us-east-1:123456789012:alerts.fifo"
+	failOn := func(bad ...string) RecordFunc {
+		return func(_ context.Context, rec events.SQSMessage) error {
+			for _, b := range bad {
+				if rec.Body == b {
+					if b == "panic" {
+						panic("boom")
+					}
+					return errors.New("failed " + b)
+				}
+			}
+			return nil
+		}
+	}
+	tests := []struct {
+		name string
+		ev   events.SQSEvent
+		fn   RecordFunc
+		want []string
+	}{
+		{"all succeed", batch(std, "a", "b", "c"), failOn(), nil},
+		{"standard: only the failed one", batch(std, "a", "b", "c"), failOn("b"), []string{"b"}},
+		{"standard: several", batch(std, "a", "b", "c"), failOn("a", "c"), []string{"a", "c"}},
+		{"fifo: failure stops the batch", batch(fifo, "a", "b", "c", "d"), failOn("b"), []string{"b", "c", "d"}},
+		{"panic is a failure", batch(std, "a", "panic", "c"), failOn("panic"), []string{"panic"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Processor{Name: "test", Log: slog.New(slog.DiscardHandler)}
+			got := failures(p.Process(context.Background(), tc.ev, tc.fn))
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("failures (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestThrottledMessageIsDelayed(t *testing.T) {
+	vis := &visRecorder{}
+	p := Processor{Name: "test", QueueURL: "http://q", Vis: vis, Log: slog.New(slog.DiscardHandler)}
+	resp := p.Process(context.Background(), batch("arn:q", "a", "b"), func(_ context.Context, rec events.SQSMessage) error {
+		if rec.Body == "a" {
+			e := apperr.New(apperr.Throttled, "vendor says wait")
+			e.RetryAfter = 90 * time.Second
+			return e
+		}
+		return nil
+	})
+	if diff := cmp.Diff([]string{"a"}, failures(resp)); diff != "" {
+		t.Errorf("failures (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"rh-a@1m30s"}, vis.calls); diff != "" {
+		t.Errorf("visibility changes (-want +got):\n%s", diff)
+	}
+}
+
+func TestNotImplementedFailsEveryMessage(t *testing.T) {
+	h := NotImplemented("alert-worker", "alert processing", slog.New(slog.DiscardHandler))
+	resp, err := h(context.Background(), batch("arn:q", "a", "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"a", "b"}, failures(resp)); diff != "" {
+		t.Errorf("failures (-want +got):\n%s", diff)
+	}
+}
+
+func TestExpiredContextFailsRemaining(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p := Processor{Name: "test", Log: slog.New(slog.DiscardHandler)}
+	got := failures(p.Process(ctx, batch("arn:q", "a", "b"), func(context.Context, events.SQSMessage) error { return nil }))
+	if diff := cmp.Diff([]string{"a", "b"}, got); diff != "" {
+		t.Errorf("failures (-want +got):\n%s", diff)
+	}
+}

@@ -1,0 +1,144 @@
+// Package wire builds each function's handlers from its environment. The
+// Lambda mains (functions/<name>/main.go) and the local stack call the same
+// factories, so what runs locally is what is deployed.
+package wire
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/rmmbridge/rmmbridge/shared/api"
+	"github.com/rmmbridge/rmmbridge/shared/authorizer"
+	"github.com/rmmbridge/rmmbridge/shared/config"
+	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
+	"github.com/rmmbridge/rmmbridge/shared/httpapi"
+	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
+	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
+	"github.com/rmmbridge/rmmbridge/shared/tenant"
+)
+
+// Functions returns every function's factory keyed by its template.yaml
+// logical id.
+func Functions() map[string]lambdafn.Factory {
+	return map[string]lambdafn.Factory{
+		"ApiFunction":            API,
+		"AuthorizerFunction":     Authorizer,
+		"AlertWebhookFunction":   AlertWebhook,
+		"AlertWorkerFunction":    AlertWorker,
+		"ImportDispatchFunction": ImportDispatch,
+		"AssetRefreshFunction":   AssetRefresh,
+	}
+}
+
+// Route keys served outside the api function.
+const (
+	WebhookRoute   = "POST /v1/webhooks/{integrationId}/rmm"
+	AssetSyncRoute = "POST /v1/integrations/{integrationId}/assets/{deviceId}/sync"
+)
+
+// env is the configuration every function shares; fields a function does
+// not use stay empty because it never reads them.
+type env struct {
+	Table, ImportQueue, AssetQueue, AlertQueue, SecretPrefix string
+}
+
+func store(cfg aws.Config, table string) *dynamostore.Store {
+	return dynamostore.New(dynamodb.NewFromConfig(cfg), table)
+}
+
+// API builds the management API.
+func API(_ context.Context, getenv func(string) string, _ aws.Config) (lambdafn.Handlers, error) {
+	r := config.New(getenv)
+	_ = env{Table: r.String("TABLE_NAME"), ImportQueue: r.URL("IMPORT_QUEUE_URL"), AssetQueue: r.URL("ASSET_QUEUE_URL"), SecretPrefix: r.String("SECRET_PREFIX")}
+	if err := r.Err(); err != nil {
+		return lambdafn.Handlers{}, fmt.Errorf("api: %w", err)
+	}
+	rt := api.New(api.Deps{Logger: slog.Default()})
+	return lambdafn.Handlers{HTTP: rt.Serve}, nil
+}
+
+// Authorizer builds the API key authorizer.
+func Authorizer(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
+	r := config.New(getenv)
+	table := r.String("TABLE_NAME")
+	if err := r.Err(); err != nil {
+		return lambdafn.Handlers{}, fmt.Errorf("authorizer: %w", err)
+	}
+	svc := tenant.NewService(dynamostore.NewTenants(store(cfg, table)))
+	return lambdafn.Handlers{Authorizer: authorizer.New(svc, slog.Default()).Serve}, nil
+}
+
+// AlertWebhook builds the RMM alert webhook receiver.
+func AlertWebhook(_ context.Context, getenv func(string) string, _ aws.Config) (lambdafn.Handlers, error) {
+	r := config.New(getenv)
+	_ = env{Table: r.String("TABLE_NAME"), AlertQueue: r.URL("ALERT_QUEUE_URL")}
+	if err := r.Err(); err != nil {
+		return lambdafn.Handlers{}, fmt.Errorf("alert-webhook: %w", err)
+	}
+	rt := httpapi.NewRouter(httpapi.Options{Logger: slog.Default(), MaxBody: 256 << 10})
+	rt.Handle(WebhookRoute, httpapi.Public, httpapi.NotImplemented("receiving RMM alert webhooks"))
+	return lambdafn.Handlers{HTTP: rt.Serve}, nil
+}
+
+// AlertWorker builds the alert → ticket worker.
+func AlertWorker(_ context.Context, getenv func(string) string, _ aws.Config) (lambdafn.Handlers, error) {
+	r := config.New(getenv)
+	_ = env{Table: r.String("TABLE_NAME"), AssetQueue: r.URL("ASSET_QUEUE_URL"), SecretPrefix: r.String("SECRET_PREFIX")}
+	if err := r.Err(); err != nil {
+		return lambdafn.Handlers{}, fmt.Errorf("alert-worker: %w", err)
+	}
+	return lambdafn.Handlers{SQS: sqsbatch.NotImplemented("alert-worker", "turning alerts into tickets", slog.Default())}, nil
+}
+
+// ImportDispatch builds the per-organization import worker.
+func ImportDispatch(_ context.Context, getenv func(string) string, _ aws.Config) (lambdafn.Handlers, error) {
+	r := config.New(getenv)
+	_ = env{Table: r.String("TABLE_NAME"), ImportQueue: r.URL("IMPORT_QUEUE_URL"), AssetQueue: r.URL("ASSET_QUEUE_URL"), SecretPrefix: r.String("SECRET_PREFIX")}
+	if err := r.Err(); err != nil {
+		return lambdafn.Handlers{}, fmt.Errorf("import-dispatch: %w", err)
+	}
+	return lambdafn.Handlers{SQS: sqsbatch.NotImplemented("import-dispatch", "organization imports", slog.Default())}, nil
+}
+
+// AssetRefresh builds the asset upsert worker and the Sync button.
+func AssetRefresh(_ context.Context, getenv func(string) string, _ aws.Config) (lambdafn.Handlers, error) {
+	r := config.New(getenv)
+	_ = env{Table: r.String("TABLE_NAME"), AssetQueue: r.URL("ASSET_QUEUE_URL"), SecretPrefix: r.String("SECRET_PREFIX")}
+	if err := r.Err(); err != nil {
+		return lambdafn.Handlers{}, fmt.Errorf("asset-refresh: %w", err)
+	}
+	rt := httpapi.NewRouter(httpapi.Options{Logger: slog.Default()})
+	rt.Handle(AssetSyncRoute, httpapi.Operator, httpapi.NotImplemented("the asset Sync button"))
+	return lambdafn.Handlers{
+		HTTP: rt.Serve,
+		SQS:  sqsbatch.NotImplemented("asset-refresh", "asset refresh", slog.Default()),
+	}, nil
+}
+
+// DemoTenantID is the tenant the local stack seeds.
+const DemoTenantID = "t_demo"
+
+// SeedDemo makes sure the demo tenant exists with an admin API key: devKey
+// when given (RMMBRIDGE_DEV_API_KEY), otherwise a newly issued one. It
+// returns the key to print; for a chosen key that is the key itself.
+func SeedDemo(ctx context.Context, cfg aws.Config, table, devKey string) (string, error) {
+	svc := tenant.NewService(dynamostore.NewTenants(store(cfg, table)))
+	if _, err := svc.EnsureTenant(ctx, DemoTenantID, "Demo MSP"); err != nil {
+		return "", fmt.Errorf("seed demo tenant: %w", err)
+	}
+	if devKey != "" {
+		if _, err := svc.RegisterKey(ctx, DemoTenantID, tenant.RoleAdmin, "dev", devKey); err != nil {
+			return "", fmt.Errorf("register RMMBRIDGE_DEV_API_KEY: %w", err)
+		}
+		return devKey, nil
+	}
+	key, _, err := svc.IssueKey(ctx, DemoTenantID, tenant.RoleAdmin, "dev (generated)")
+	if err != nil {
+		return "", fmt.Errorf("issue demo key: %w", err)
+	}
+	return key, nil
+}
