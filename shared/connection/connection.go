@@ -1,0 +1,433 @@
+// Package connection manages a tenant's vendor connections and the
+// integrations that pair them.
+//
+// Saving a connection always tests its credentials against the vendor
+// first ("Test & save"): a failed test is an Invalid error carrying the
+// vendor's reason, and nothing is saved. Credentials go to a secret store,
+// one secret per connection; they are never stored with the connection,
+// returned, or logged.
+package connection
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rmmbridge/rmmbridge/shared/apperr"
+)
+
+// Kinds of connection.
+const (
+	KindRMM = "rmm"
+	KindPSA = "psa"
+)
+
+// Provider describes one vendor: its kind and the credential fields it needs.
+type Provider struct {
+	Name     string
+	Kind     string
+	Required []string // credential fields that must be non-empty
+	Optional []string
+}
+
+// Providers are the vendors rmmbridge knows, as API.md lists them.
+var Providers = map[string]Provider{
+	"ninjaone":    {Name: "ninjaone", Kind: KindRMM, Required: []string{"clientId", "clientSecret"}},
+	"dattormm":    {Name: "dattormm", Kind: KindRMM, Required: []string{"apiKey", "apiSecret"}},
+	"tacticalrmm": {Name: "tacticalrmm", Kind: KindRMM, Required: []string{"apiKey"}},
+	"connectwise": {Name: "connectwise", Kind: KindPSA, Required: []string{"companyId", "publicKey", "privateKey", "clientId"}},
+	"autotask":    {Name: "autotask", Kind: KindPSA, Required: []string{"username", "secret", "integrationCode"}},
+	"halopsa":     {Name: "halopsa", Kind: KindPSA, Required: []string{"clientId", "clientSecret"}, Optional: []string{"tenant"}},
+}
+
+// Credentials are a connection's secret fields.
+type Credentials map[string]string
+
+// Connection is a saved, tested vendor connection. It holds a reference to
+// its secret, never the credentials.
+type Connection struct {
+	ID         string         `json:"id"`
+	TenantID   string         `json:"-"`
+	Name       string         `json:"name"`
+	Kind       string         `json:"kind"`
+	Provider   string         `json:"provider"`
+	BaseURL    string         `json:"baseUrl"`
+	Settings   map[string]any `json:"settings"`
+	Status     string         `json:"status"` // "ok" | "failed"
+	TestedAt   time.Time      `json:"testedAt"`
+	TestDetail string         `json:"testDetail,omitempty"`
+	CreatedAt  time.Time      `json:"createdAt"`
+	UpdatedAt  time.Time      `json:"updatedAt"`
+	SecretRef  string         `json:"-"`
+	// Refs counts the integrations using this connection; delete needs 0.
+	Refs int `json:"-"`
+}
+
+// Tester checks credentials against the vendor with a cheap authenticated
+// call. A refusal is returned as an error whose apperr message is the
+// vendor's reason (safe to show).
+type Tester interface {
+	Test(ctx context.Context, provider, baseURL string, creds Credentials) error
+}
+
+// Secrets stores credential blobs.
+type Secrets interface {
+	Put(ctx context.Context, name string, value []byte) (ref string, err error)
+	Get(ctx context.Context, ref string) ([]byte, error)
+	Delete(ctx context.Context, ref string) error
+}
+
+// Store persists connections and integrations.
+type Store interface {
+	PutConnection(ctx context.Context, c Connection) error // new; Conflict if it exists
+	// UpdateConnection replaces c when it exists (NotFound otherwise).
+	UpdateConnection(ctx context.Context, c Connection) error
+	GetConnection(ctx context.Context, tenantID, id string) (Connection, error)
+	ListConnections(ctx context.Context, tenantID string, limit int, cursor string) ([]Connection, string, error)
+	// DeleteConnection deletes it when no integration uses it (Conflict otherwise).
+	DeleteConnection(ctx context.Context, tenantID, id string) error
+
+	// PutIntegration stores a new integration and counts a use of both its
+	// connections atomically (Conflict/NotFound if either is gone).
+	PutIntegration(ctx context.Context, in Integration) error
+	UpdateIntegration(ctx context.Context, in Integration) error
+	GetIntegration(ctx context.Context, tenantID, id string) (Integration, error)
+	ListIntegrations(ctx context.Context, tenantID string, limit int, cursor string) ([]Integration, string, error)
+	// DeleteIntegration deletes it and releases its connections atomically.
+	DeleteIntegration(ctx context.Context, in Integration) error
+}
+
+// Options tune a Service.
+type Options struct {
+	// AllowLoopback accepts http:// base URLs on loopback addresses (the
+	// local stack's sandboxes). Never set in AWS.
+	AllowLoopback bool
+	Now           func() time.Time
+	Rand          io.Reader
+}
+
+// Service is the connections and integrations use cases.
+type Service struct {
+	store   Store
+	secrets Secrets
+	tester  Tester
+	o       Options
+}
+
+// NewService returns a Service.
+func NewService(store Store, secrets Secrets, tester Tester, o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+	return &Service{store: store, secrets: secrets, tester: tester, o: o}
+}
+
+func (s *Service) newID(prefix string) (string, error) {
+	b := make([]byte, 10)
+	if _, err := io.ReadFull(s.o.Rand, b); err != nil {
+		return "", fmt.Errorf("read random bytes: %w", err)
+	}
+	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)), nil
+}
+
+func (s *Service) now() time.Time { return s.o.Now().UTC().Truncate(time.Millisecond) }
+
+// CreateInput is a new connection.
+type CreateInput struct {
+	Name        string         `json:"name"`
+	Kind        string         `json:"kind"`
+	Provider    string         `json:"provider"`
+	BaseURL     string         `json:"baseUrl"`
+	Credentials Credentials    `json:"credentials"`
+	Settings    map[string]any `json:"settings"`
+}
+
+// Create validates, tests and saves a connection.
+func (s *Service) Create(ctx context.Context, tenantID string, in CreateInput) (Connection, error) {
+	in.Name = strings.TrimSpace(in.Name)
+	var fe []apperr.FieldError
+	if in.Name == "" {
+		fe = append(fe, apperr.FieldError{Field: "name", Message: "is required"})
+	}
+	p, ok := Providers[in.Provider]
+	if !ok {
+		fe = append(fe, apperr.FieldError{Field: "provider", Message: "must be one of " + strings.Join(providerNames(), ", ")})
+	} else {
+		if in.Kind != p.Kind {
+			fe = append(fe, apperr.FieldError{Field: "kind", Message: fmt.Sprintf("must be %q for provider %s", p.Kind, p.Name)})
+		}
+		fe = append(fe, checkCredentials(p, in.Credentials)...)
+	}
+	baseURL, uerr := s.checkBaseURL(in.BaseURL)
+	if uerr != nil {
+		fe = append(fe, *uerr)
+	}
+	if len(fe) > 0 {
+		return Connection{}, apperr.InvalidFields(fe...)
+	}
+	if err := s.test(ctx, in.Provider, baseURL, in.Credentials); err != nil {
+		return Connection{}, err
+	}
+	id, err := s.newID("c_")
+	if err != nil {
+		return Connection{}, err
+	}
+	ref, err := s.putSecret(ctx, tenantID, id, in.Credentials)
+	if err != nil {
+		return Connection{}, err
+	}
+	now := s.now()
+	c := Connection{ID: id, TenantID: tenantID, Name: in.Name, Kind: p.Kind, Provider: p.Name, BaseURL: baseURL,
+		Settings: nonNil(in.Settings), Status: "ok", TestedAt: now, CreatedAt: now, UpdatedAt: now, SecretRef: ref}
+	if err := s.store.PutConnection(ctx, c); err != nil {
+		_ = s.secrets.Delete(context.WithoutCancel(ctx), ref)
+		return Connection{}, fmt.Errorf("save connection %s: %w", id, err)
+	}
+	return c, nil
+}
+
+func nonNil(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+func providerNames() []string {
+	var names []string
+	for n := range Providers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func checkCredentials(p Provider, c Credentials) []apperr.FieldError {
+	var fe []apperr.FieldError
+	allowed := map[string]bool{}
+	for _, f := range append(append([]string{}, p.Required...), p.Optional...) {
+		allowed[f] = true
+	}
+	for _, f := range p.Required {
+		if strings.TrimSpace(c[f]) == "" {
+			fe = append(fe, apperr.FieldError{Field: "credentials." + f, Message: "is required for " + p.Name})
+		}
+	}
+	var unknown []string
+	for f := range c {
+		if !allowed[f] {
+			unknown = append(unknown, f)
+		}
+	}
+	sort.Strings(unknown)
+	for _, f := range unknown {
+		fe = append(fe, apperr.FieldError{Field: "credentials." + f, Message: "is not a " + p.Name + " credential"})
+	}
+	return fe
+}
+
+// checkBaseURL accepts https URLs, and http on loopback when allowed; it
+// refuses link-local and cloud metadata hosts outright.
+func (s *Service) checkBaseURL(raw string) (string, *apperr.FieldError) {
+	bad := func(msg string) (string, *apperr.FieldError) {
+		return "", &apperr.FieldError{Field: "baseUrl", Message: msg}
+	}
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return bad("must be an absolute https URL")
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return bad("must not carry credentials, a query or a fragment")
+	}
+	host := strings.ToLower(u.Hostname())
+	ip := net.ParseIP(host)
+	switch {
+	case host == "metadata.google.internal" || host == "metadata" || strings.HasSuffix(host, ".internal"):
+		return bad("must not point at a metadata service")
+	case ip != nil && (ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.Equal(net.ParseIP("fd00:ec2::254"))):
+		return bad("must not point at a link-local or metadata address")
+	case ip != nil && ip.IsUnspecified():
+		return bad("must not be an unspecified address")
+	}
+	loopback := host == "localhost" || (ip != nil && ip.IsLoopback())
+	if loopback && !s.o.AllowLoopback {
+		return bad("must not point at a loopback address")
+	}
+	if u.Scheme == "http" && !loopback {
+		return bad("must use https")
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+func (s *Service) test(ctx context.Context, provider, baseURL string, creds Credentials) error {
+	err := s.tester.Test(ctx, provider, baseURL, creds)
+	if err == nil {
+		return nil
+	}
+	reason := "the vendor refused the credentials"
+	if e, ok := apperr.As(err); ok && e.Message != "" {
+		reason = e.Message
+	}
+	e := apperr.Wrap(apperr.Invalid, err, "connection test failed: %s", reason)
+	e.Fields = []apperr.FieldError{{Field: "credentials", Message: reason}}
+	return e
+}
+
+func (s *Service) putSecret(ctx context.Context, tenantID, id string, creds Credentials) (string, error) {
+	blob, err := marshalCreds(creds)
+	if err != nil {
+		return "", err
+	}
+	ref, err := s.secrets.Put(ctx, tenantID+"/"+id, blob)
+	if err != nil {
+		return "", fmt.Errorf("store credentials of connection %s: %w", id, err)
+	}
+	return ref, nil
+}
+
+// Get returns one connection.
+func (s *Service) Get(ctx context.Context, tenantID, id string) (Connection, error) {
+	return s.store.GetConnection(ctx, tenantID, id)
+}
+
+// List returns a page of connections.
+func (s *Service) List(ctx context.Context, tenantID string, limit int, cursor string) ([]Connection, string, error) {
+	return s.store.ListConnections(ctx, tenantID, limit, cursor)
+}
+
+// Credentials returns a connection's credentials (for workers that call the vendor).
+func (s *Service) Credentials(ctx context.Context, c Connection) (Credentials, error) {
+	blob, err := s.secrets.Get(ctx, c.SecretRef)
+	if err != nil {
+		return nil, fmt.Errorf("read credentials of connection %s: %w", c.ID, err)
+	}
+	return unmarshalCreds(blob)
+}
+
+// TestResult is the outcome of POST /connections/{id}/test.
+type TestResult struct {
+	Status   string    `json:"status"`
+	Detail   string    `json:"detail"`
+	TestedAt time.Time `json:"testedAt"`
+}
+
+// Retest tests a saved connection's credentials now and records the outcome.
+func (s *Service) Retest(ctx context.Context, tenantID, id string) (TestResult, error) {
+	c, err := s.store.GetConnection(ctx, tenantID, id)
+	if err != nil {
+		return TestResult{}, err
+	}
+	creds, err := s.Credentials(ctx, c)
+	if err != nil {
+		return TestResult{}, err
+	}
+	res := TestResult{Status: "ok", Detail: "credentials accepted", TestedAt: s.now()}
+	if terr := s.test(ctx, c.Provider, c.BaseURL, creds); terr != nil {
+		e, _ := apperr.As(terr)
+		res.Status, res.Detail = "failed", e.Fields[0].Message
+	}
+	c.Status, c.TestedAt, c.TestDetail = res.Status, res.TestedAt, detailIfFailed(res)
+	if err := s.store.UpdateConnection(ctx, c); err != nil {
+		return TestResult{}, fmt.Errorf("record test of connection %s: %w", id, err)
+	}
+	return res, nil
+}
+
+func detailIfFailed(r TestResult) string {
+	if r.Status == "failed" {
+		return r.Detail
+	}
+	return ""
+}
+
+// UpdateInput is a PATCH: nil fields stay as they are.
+type UpdateInput struct {
+	Name        *string         `json:"name"`
+	BaseURL     *string         `json:"baseUrl"`
+	Credentials Credentials     `json:"credentials"`
+	Settings    *map[string]any `json:"settings"`
+}
+
+// Update changes a connection; when the base URL or credentials change it
+// is tested again first and nothing is saved if the test fails.
+func (s *Service) Update(ctx context.Context, tenantID, id string, in UpdateInput) (Connection, error) {
+	c, err := s.store.GetConnection(ctx, tenantID, id)
+	if err != nil {
+		return Connection{}, err
+	}
+	var fe []apperr.FieldError
+	if in.Name != nil {
+		if strings.TrimSpace(*in.Name) == "" {
+			fe = append(fe, apperr.FieldError{Field: "name", Message: "must not be empty"})
+		}
+		c.Name = strings.TrimSpace(*in.Name)
+	}
+	baseURL := c.BaseURL
+	if in.BaseURL != nil {
+		u, uerr := s.checkBaseURL(*in.BaseURL)
+		if uerr != nil {
+			fe = append(fe, *uerr)
+		}
+		baseURL = u
+	}
+	creds := in.Credentials
+	if creds != nil {
+		fe = append(fe, checkCredentials(Providers[c.Provider], creds)...)
+	}
+	if len(fe) > 0 {
+		return Connection{}, apperr.InvalidFields(fe...)
+	}
+	retest := in.BaseURL != nil || creds != nil
+	if retest {
+		if creds == nil {
+			if creds, err = s.Credentials(ctx, c); err != nil {
+				return Connection{}, err
+			}
+		}
+		if err := s.test(ctx, c.Provider, baseURL, creds); err != nil {
+			return Connection{}, err
+		}
+		c.BaseURL, c.Status, c.TestedAt, c.TestDetail = baseURL, "ok", s.now(), ""
+	}
+	if in.Credentials != nil {
+		if _, err := s.putSecret(ctx, tenantID, c.ID, in.Credentials); err != nil {
+			return Connection{}, err
+		}
+	}
+	if in.Settings != nil {
+		c.Settings = nonNil(*in.Settings)
+	}
+	c.UpdatedAt = s.now()
+	if err := s.store.UpdateConnection(ctx, c); err != nil {
+		return Connection{}, fmt.Errorf("update connection %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// Delete removes a connection no integration uses, then its secret.
+func (s *Service) Delete(ctx context.Context, tenantID, id string) error {
+	c, err := s.store.GetConnection(ctx, tenantID, id)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteConnection(ctx, tenantID, id); err != nil {
+		if apperr.Is(err, apperr.Conflict) {
+			return apperr.Wrap(apperr.Conflict, err, "connection %s is used by an integration; delete the integration first", id)
+		}
+		return fmt.Errorf("delete connection %s: %w", id, err)
+	}
+	if err := s.secrets.Delete(ctx, c.SecretRef); err != nil && !apperr.Is(err, apperr.NotFound) {
+		return fmt.Errorf("delete credentials of connection %s: %w", id, err)
+	}
+	return nil
+}

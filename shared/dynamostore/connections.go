@@ -1,0 +1,225 @@
+package dynamostore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+
+	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/connection"
+)
+
+// Connections stores connections (T#<tenant>/CONN#<id>) and integrations
+// (T#<tenant>/INT#<id>). A connection's refs attribute counts the
+// integrations using it, changed in the same transaction that writes or
+// deletes an integration, so a connection in use cannot be deleted.
+type Connections struct{ s *Store }
+
+var _ connection.Store = Connections{}
+
+// NewConnections returns the connections repository over s.
+func NewConnections(s *Store) Connections { return Connections{s: s} }
+
+type connItem struct {
+	PK         string         `dynamodbav:"pk"`
+	SK         string         `dynamodbav:"sk"`
+	ID         string         `dynamodbav:"id"`
+	Name       string         `dynamodbav:"name"`
+	Kind       string         `dynamodbav:"kind"`
+	Provider   string         `dynamodbav:"provider"`
+	BaseURL    string         `dynamodbav:"baseUrl"`
+	Settings   map[string]any `dynamodbav:"settings"`
+	Status     string         `dynamodbav:"status"`
+	TestedAt   time.Time      `dynamodbav:"testedAt"`
+	TestDetail string         `dynamodbav:"testDetail,omitempty"`
+	CreatedAt  time.Time      `dynamodbav:"createdAt"`
+	UpdatedAt  time.Time      `dynamodbav:"updatedAt"`
+	SecretRef  string         `dynamodbav:"secretRef"`
+	Refs       int            `dynamodbav:"refs"`
+}
+
+type intItem struct {
+	PK                string              `dynamodbav:"pk"`
+	SK                string              `dynamodbav:"sk"`
+	ID                string              `dynamodbav:"id"`
+	Name              string              `dynamodbav:"name"`
+	RMMConnectionID   string              `dynamodbav:"rmmConnectionId"`
+	PSAConnectionID   string              `dynamodbav:"psaConnectionId"`
+	Settings          connection.Settings `dynamodbav:"settings"`
+	CreatedAt         time.Time           `dynamodbav:"createdAt"`
+	UpdatedAt         time.Time           `dynamodbav:"updatedAt"`
+	WebhookSecretHash string              `dynamodbav:"webhookSecretHash"`
+	WebhookSecretRef  string              `dynamodbav:"webhookSecretRef"`
+}
+
+func tenantPK(tenantID string) string { return "T#" + tenantID }
+
+func connKey(tenantID, id string) Key { return Key{PK: tenantPK(tenantID), SK: "CONN#" + id} }
+
+func intKey(tenantID, id string) Key { return Key{PK: tenantPK(tenantID), SK: "INT#" + id} }
+
+func toConnItem(c connection.Connection) connItem {
+	k := connKey(c.TenantID, c.ID)
+	return connItem{PK: k.PK, SK: k.SK, ID: c.ID, Name: c.Name, Kind: c.Kind, Provider: c.Provider, BaseURL: c.BaseURL,
+		Settings: c.Settings, Status: c.Status, TestedAt: c.TestedAt, TestDetail: c.TestDetail,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, SecretRef: c.SecretRef, Refs: c.Refs}
+}
+
+func (it connItem) conn(tenantID string) connection.Connection {
+	settings := it.Settings
+	if settings == nil {
+		settings = map[string]any{}
+	}
+	return connection.Connection{ID: it.ID, TenantID: tenantID, Name: it.Name, Kind: it.Kind, Provider: it.Provider,
+		BaseURL: it.BaseURL, Settings: settings, Status: it.Status, TestedAt: it.TestedAt, TestDetail: it.TestDetail,
+		CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, SecretRef: it.SecretRef, Refs: it.Refs}
+}
+
+func toIntItem(in connection.Integration) intItem {
+	k := intKey(in.TenantID, in.ID)
+	return intItem{PK: k.PK, SK: k.SK, ID: in.ID, Name: in.Name, RMMConnectionID: in.RMMConnectionID,
+		PSAConnectionID: in.PSAConnectionID, Settings: in.Settings, CreatedAt: in.CreatedAt, UpdatedAt: in.UpdatedAt,
+		WebhookSecretHash: in.WebhookSecretHash, WebhookSecretRef: in.WebhookSecretRef}
+}
+
+func (it intItem) integration(tenantID string) connection.Integration {
+	return connection.Integration{ID: it.ID, TenantID: tenantID, Name: it.Name, RMMConnectionID: it.RMMConnectionID,
+		PSAConnectionID: it.PSAConnectionID, Settings: it.Settings, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
+		WebhookSecretHash: it.WebhookSecretHash, WebhookSecretRef: it.WebhookSecretRef}
+}
+
+// PutConnection implements connection.Store.
+func (r Connections) PutConnection(ctx context.Context, c connection.Connection) error {
+	c.Refs = 0
+	if err := r.s.PutNew(ctx, toConnItem(c)); err != nil {
+		return fmt.Errorf("put connection %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// UpdateConnection implements connection.Store. It leaves refs alone: only
+// integration transactions change it.
+func (r Connections) UpdateConnection(ctx context.Context, c connection.Connection) error {
+	upd := expression.Set(expression.Name("name"), expression.Value(c.Name)).
+		Set(expression.Name("baseUrl"), expression.Value(c.BaseURL)).
+		Set(expression.Name("settings"), expression.Value(c.Settings)).
+		Set(expression.Name("status"), expression.Value(c.Status)).
+		Set(expression.Name("testedAt"), expression.Value(c.TestedAt)).
+		Set(expression.Name("testDetail"), expression.Value(c.TestDetail)).
+		Set(expression.Name("updatedAt"), expression.Value(c.UpdatedAt)).
+		Set(expression.Name("secretRef"), expression.Value(c.SecretRef))
+	cond := Exists()
+	if err := r.s.Update(ctx, connKey(c.TenantID, c.ID), upd, &cond, nil); err != nil {
+		return fmt.Errorf("update connection %s: %w", c.ID, notFoundOnConflict(err, "connection", c.ID))
+	}
+	return nil
+}
+
+// GetConnection implements connection.Store.
+func (r Connections) GetConnection(ctx context.Context, tenantID, id string) (connection.Connection, error) {
+	var it connItem
+	if err := r.s.Get(ctx, connKey(tenantID, id), &it); err != nil {
+		return connection.Connection{}, fmt.Errorf("get connection %s: %w", id, err)
+	}
+	return it.conn(tenantID), nil
+}
+
+// ListConnections implements connection.Store.
+func (r Connections) ListConnections(ctx context.Context, tenantID string, limit int, cursor string) ([]connection.Connection, string, error) {
+	var items []connItem
+	next, err := r.s.Query(ctx, Query{PK: tenantPK(tenantID), SKPrefix: "CONN#", Limit: int32(limit), Cursor: cursor}, &items)
+	if err != nil {
+		return nil, "", fmt.Errorf("list connections: %w", err)
+	}
+	out := make([]connection.Connection, 0, len(items))
+	for _, it := range items {
+		out = append(out, it.conn(tenantID))
+	}
+	return out, next, nil
+}
+
+// DeleteConnection implements connection.Store.
+func (r Connections) DeleteConnection(ctx context.Context, tenantID, id string) error {
+	cond := Exists().And(expression.Or(
+		expression.AttributeNotExists(expression.Name("refs")),
+		expression.Name("refs").LessThanEqual(expression.Value(0))))
+	if err := r.s.Delete(ctx, connKey(tenantID, id), &cond); err != nil {
+		return fmt.Errorf("delete connection %s: %w", id, err)
+	}
+	return nil
+}
+
+func refDelta(tenantID, connID string, delta int) TxOp {
+	cond := Exists()
+	return TxUpdate(connKey(tenantID, connID), expression.Add(expression.Name("refs"), expression.Value(delta)), &cond)
+}
+
+// PutIntegration implements connection.Store.
+func (r Connections) PutIntegration(ctx context.Context, in connection.Integration) error {
+	err := r.s.Transact(ctx,
+		TxPutNew(toIntItem(in)),
+		refDelta(in.TenantID, in.RMMConnectionID, 1),
+		refDelta(in.TenantID, in.PSAConnectionID, 1),
+	)
+	if err != nil {
+		return fmt.Errorf("put integration %s: %w", in.ID, err)
+	}
+	return nil
+}
+
+// UpdateIntegration implements connection.Store.
+func (r Connections) UpdateIntegration(ctx context.Context, in connection.Integration) error {
+	cond := Exists()
+	if err := r.s.Put(ctx, toIntItem(in), &cond); err != nil {
+		return fmt.Errorf("update integration %s: %w", in.ID, notFoundOnConflict(err, "integration", in.ID))
+	}
+	return nil
+}
+
+// GetIntegration implements connection.Store.
+func (r Connections) GetIntegration(ctx context.Context, tenantID, id string) (connection.Integration, error) {
+	var it intItem
+	if err := r.s.Get(ctx, intKey(tenantID, id), &it); err != nil {
+		return connection.Integration{}, fmt.Errorf("get integration %s: %w", id, err)
+	}
+	return it.integration(tenantID), nil
+}
+
+// ListIntegrations implements connection.Store.
+func (r Connections) ListIntegrations(ctx context.Context, tenantID string, limit int, cursor string) ([]connection.Integration, string, error) {
+	var items []intItem
+	next, err := r.s.Query(ctx, Query{PK: tenantPK(tenantID), SKPrefix: "INT#", Limit: int32(limit), Cursor: cursor}, &items)
+	if err != nil {
+		return nil, "", fmt.Errorf("list integrations: %w", err)
+	}
+	out := make([]connection.Integration, 0, len(items))
+	for _, it := range items {
+		out = append(out, it.integration(tenantID))
+	}
+	return out, next, nil
+}
+
+// DeleteIntegration implements connection.Store.
+func (r Connections) DeleteIntegration(ctx context.Context, in connection.Integration) error {
+	cond := Exists()
+	err := r.s.Transact(ctx,
+		TxDelete(intKey(in.TenantID, in.ID), &cond),
+		refDelta(in.TenantID, in.RMMConnectionID, -1),
+		refDelta(in.TenantID, in.PSAConnectionID, -1),
+	)
+	if err != nil {
+		return fmt.Errorf("delete integration %s: %w", in.ID, err)
+	}
+	return nil
+}
+
+// notFoundOnConflict turns the Conflict of an "attribute_exists" condition
+// into the NotFound it means for updates of a missing item.
+func notFoundOnConflict(err error, what, id string) error {
+	if apperr.Is(err, apperr.Conflict) {
+		return apperr.Wrap(apperr.NotFound, err, "no %s %s", what, id)
+	}
+	return err
+}
