@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 )
 
@@ -15,8 +16,9 @@ var Version = "dev"
 
 // Deps are everything the API needs.
 type Deps struct {
-	Logger  *slog.Logger
-	Version string
+	Logger      *slog.Logger
+	Version     string
+	Connections *connection.Service // nil: the connection routes answer 501
 }
 
 // New returns the API's router with every route registered.
@@ -31,21 +33,26 @@ func New(d Deps) *httpapi.Router {
 
 	rt.Handle("GET /v1/health", httpapi.Public, health(d.Version))
 
-	// Connections ("Test & save").
-	rt.Handle("POST /v1/connections", A, ni("creating connections"))
-	rt.Handle("GET /v1/connections", V, ni("listing connections"))
-	rt.Handle("GET /v1/connections/{connectionId}", V, ni("reading connections"))
-	rt.Handle("PATCH /v1/connections/{connectionId}", A, ni("updating connections"))
-	rt.Handle("DELETE /v1/connections/{connectionId}", A, ni("deleting connections"))
-	rt.Handle("POST /v1/connections/{connectionId}/test", O, ni("testing connections"))
-
-	// Integrations.
-	rt.Handle("POST /v1/integrations", A, ni("creating integrations"))
-	rt.Handle("GET /v1/integrations", V, ni("listing integrations"))
-	rt.Handle("GET "+i, V, ni("reading integrations"))
-	rt.Handle("PATCH "+i, A, ni("updating integrations"))
-	rt.Handle("DELETE "+i, A, ni("deleting integrations"))
-	rt.Handle("POST "+i+"/webhook-secret", A, ni("rotating webhook secrets"))
+	// Connections ("Test & save") and integrations.
+	c := connectionsAPI{svc: d.Connections}
+	or := func(h httpapi.HandlerFunc, feature string) httpapi.HandlerFunc {
+		if d.Connections == nil {
+			return ni(feature)
+		}
+		return h
+	}
+	rt.Handle("POST /v1/connections", A, or(c.create, "creating connections"))
+	rt.Handle("GET /v1/connections", V, or(c.list, "listing connections"))
+	rt.Handle("GET /v1/connections/{connectionId}", V, or(c.get, "reading connections"))
+	rt.Handle("PATCH /v1/connections/{connectionId}", A, or(c.update, "updating connections"))
+	rt.Handle("DELETE /v1/connections/{connectionId}", A, or(c.delete, "deleting connections"))
+	rt.Handle("POST /v1/connections/{connectionId}/test", O, or(c.test, "testing connections"))
+	rt.Handle("POST /v1/integrations", A, or(c.createIntegration, "creating integrations"))
+	rt.Handle("GET /v1/integrations", V, or(c.listIntegrations, "listing integrations"))
+	rt.Handle("GET "+i, V, or(c.getIntegration, "reading integrations"))
+	rt.Handle("PATCH "+i, A, or(c.updateIntegration, "updating integrations"))
+	rt.Handle("DELETE "+i, A, or(c.deleteIntegration, "deleting integrations"))
+	rt.Handle("POST "+i+"/webhook-secret", A, or(c.rotateSecret, "rotating webhook secrets"))
 
 	// Organizations, accounts, matching, mappings.
 	rt.Handle("GET "+i+"/organizations", V, ni("listing organizations"))

@@ -121,7 +121,7 @@ func (r Connections) UpdateConnection(ctx context.Context, c connection.Connecti
 func (r Connections) GetConnection(ctx context.Context, tenantID, id string) (connection.Connection, error) {
 	var it connItem
 	if err := r.s.Get(ctx, connKey(tenantID, id), &it); err != nil {
-		return connection.Connection{}, fmt.Errorf("get connection %s: %w", id, err)
+		return connection.Connection{}, fmt.Errorf("get connection %s: %w", id, namedNotFound(err, "connection", id))
 	}
 	return it.conn(tenantID), nil
 }
@@ -182,7 +182,7 @@ func (r Connections) UpdateIntegration(ctx context.Context, in connection.Integr
 func (r Connections) GetIntegration(ctx context.Context, tenantID, id string) (connection.Integration, error) {
 	var it intItem
 	if err := r.s.Get(ctx, intKey(tenantID, id), &it); err != nil {
-		return connection.Integration{}, fmt.Errorf("get integration %s: %w", id, err)
+		return connection.Integration{}, fmt.Errorf("get integration %s: %w", id, namedNotFound(err, "integration", id))
 	}
 	return it.integration(tenantID), nil
 }
@@ -219,6 +219,14 @@ func (r Connections) DeleteIntegration(ctx context.Context, in connection.Integr
 // into the NotFound it means for updates of a missing item.
 func notFoundOnConflict(err error, what, id string) error {
 	if apperr.Is(err, apperr.Conflict) {
+		return apperr.Wrap(apperr.NotFound, err, "no %s %s", what, id)
+	}
+	return err
+}
+
+// namedNotFound gives a NotFound a client-safe message naming what is missing.
+func namedNotFound(err error, what, id string) error {
+	if apperr.Is(err, apperr.NotFound) {
 		return apperr.Wrap(apperr.NotFound, err, "no %s %s", what, id)
 	}
 	return err

@@ -10,13 +10,17 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rmmbridge/rmmbridge/shared/api"
 	"github.com/rmmbridge/rmmbridge/shared/authorizer"
 	"github.com/rmmbridge/rmmbridge/shared/config"
+	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
+	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/secretstore"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 	"github.com/rmmbridge/rmmbridge/shared/tenant"
 )
@@ -50,15 +54,32 @@ func store(cfg aws.Config, table string) *dynamostore.Store {
 	return dynamostore.New(dynamodb.NewFromConfig(cfg), table)
 }
 
+// AllowLoopbackEnv is a local-only switch (never in template.yaml) that lets
+// connections point at the sandboxes on 127.0.0.1 over http.
+const AllowLoopbackEnv = "RMMBRIDGE_ALLOW_LOOPBACK_VENDORS"
+
 // API builds the management API.
-func API(_ context.Context, getenv func(string) string, _ aws.Config) (lambdafn.Handlers, error) {
+func API(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
 	r := config.New(getenv)
-	_ = env{Table: r.String("TABLE_NAME"), ImportQueue: r.URL("IMPORT_QUEUE_URL"), AssetQueue: r.URL("ASSET_QUEUE_URL"), SecretPrefix: r.String("SECRET_PREFIX")}
+	e := env{Table: r.String("TABLE_NAME"), ImportQueue: r.URL("IMPORT_QUEUE_URL"), AssetQueue: r.URL("ASSET_QUEUE_URL"), SecretPrefix: r.String("SECRET_PREFIX")}
+	allowLoopback := r.Bool(AllowLoopbackEnv, false)
 	if err := r.Err(); err != nil {
 		return lambdafn.Handlers{}, fmt.Errorf("api: %w", err)
 	}
-	rt := api.New(api.Deps{Logger: slog.Default()})
+	conns := connections(cfg, e, allowLoopback)
+	rt := api.New(api.Deps{Logger: slog.Default(), Connections: conns})
 	return lambdafn.Handlers{HTTP: rt.Serve}, nil
+}
+
+// connections builds the connection service: DynamoDB for records, Secrets
+// Manager for credentials, the vendor registry for tests.
+func connections(cfg aws.Config, e env, allowLoopback bool) *connection.Service {
+	return connection.NewService(
+		dynamostore.NewConnections(store(cfg, e.Table)),
+		secretstore.New(secretsmanager.NewFromConfig(cfg), e.SecretPrefix),
+		providers.Registry{},
+		connection.Options{AllowLoopback: allowLoopback},
+	)
 }
 
 // Authorizer builds the API key authorizer.

@@ -1,0 +1,49 @@
+// Command rmmbridge is the project's CLI: the local stack (dev), vendor
+// sandboxes, API keys for a deployed stack, and imports with progress.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "rmmbridge:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: rmmbridge <command> [flags]
+
+commands:
+  dev          run the whole stack locally (moto, HTTP API on 127.0.0.1:3000, queue pollers)
+  key create   create a tenant and an admin API key in a deployed stack's table
+  help         this text
+
+Run "rmmbridge <command> -h" for a command's flags.
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("no command given")
+	}
+	switch args[0] {
+	case "dev":
+		return runDev(ctx, args[1:], getenv, stdout, stderr)
+	case "key":
+		return runKey(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
