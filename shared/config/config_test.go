@@ -36,8 +36,8 @@ func TestReaderValues(t *testing.T) {
 	}))
 	type got struct {
 		Table, Queue, Opt string
-		Flag, Def       bool
-		Wait, DefWait   time.Duration
+		Flag, Def         bool
+		Wait, DefWait     time.Duration
 	}
 	g := got{
 		Table: r.String("TABLE_NAME"), Queue: r.URL("QUEUE_URL"), Opt: r.Optional("NOPE", "dflt"),

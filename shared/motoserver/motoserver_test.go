@@ -1,3 +1,15 @@
 package motoserver
-import ("testing";"context";"github.com/aws/aws-sdk-go-v2/service/sqs")
-func TestForTest(t *testing.T){ cfg:=ForTest(t); _,err:=sqs.NewFromConfig(cfg).ListQueues(context.Background(),&sqs.ListQueuesInput{}); if err!=nil{t.Fatal(err)} }
+
+import (
+	"context"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"testing"
+)
+
+func TestForTest(t *testing.T) {
+	cfg := ForTest(t)
+	_, err := sqs.NewFromConfig(cfg).ListQueues(context.Background(), &sqs.ListQueuesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
