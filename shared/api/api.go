@@ -7,6 +7,8 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/rmmbridge/rmmbridge/shared/account"
+	"github.com/rmmbridge/rmmbridge/shared/asset"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 )
@@ -19,6 +21,9 @@ type Deps struct {
 	Logger      *slog.Logger
 	Version     string
 	Connections *connection.Service // nil: the connection routes answer 501
+	Accounts    *account.Service    // nil (or no Clients): account sync routes answer 501
+	Clients     ClientOpener
+	Assets      *asset.Service // nil: the asset routes answer 501
 }
 
 // New returns the API's router with every route registered.
@@ -55,18 +60,25 @@ func New(d Deps) *httpapi.Router {
 	rt.Handle("POST "+i+"/webhook-secret", A, or(c.rotateSecret, "rotating webhook secrets"))
 
 	// Organizations, accounts, matching, mappings.
-	rt.Handle("GET "+i+"/organizations", V, ni("listing organizations"))
-	rt.Handle("POST "+i+"/organizations/{orgId}/match", O, ni("auto-matching organizations"))
-	rt.Handle("GET "+i+"/psa/accounts", V, ni("searching PSA accounts"))
-	rt.Handle("GET "+i+"/psa/account-statuses", V, ni("listing PSA account statuses"))
-	rt.Handle("GET "+i+"/psa/account-types", V, ni("listing PSA account types"))
-	rt.Handle("GET "+i+"/psa/accounts/{accountId}/locations", V, ni("listing PSA locations"))
-	rt.Handle("POST "+i+"/psa/accounts/{accountId}/provision-rmm", O, ni("provisioning RMM organizations"))
-	rt.Handle("GET "+i+"/psa/members", V, ni("listing PSA members"))
-	rt.Handle("GET "+i+"/mappings", V, ni("listing mappings"))
-	rt.Handle("GET "+i+"/mappings/{orgId}", V, ni("reading mappings"))
-	rt.Handle("PUT "+i+"/mappings/{orgId}", O, ni("mapping organizations"))
-	rt.Handle("DELETE "+i+"/mappings/{orgId}", O, ni("unmapping organizations"))
+	ac := accountsAPI{svc: d.Accounts, clients: d.Clients}
+	orA := func(h httpapi.HandlerFunc, feature string) httpapi.HandlerFunc {
+		if d.Accounts == nil || d.Clients == nil {
+			return ni(feature)
+		}
+		return h
+	}
+	rt.Handle("GET "+i+"/organizations", V, orA(ac.organizations, "listing organizations"))
+	rt.Handle("POST "+i+"/organizations/{orgId}/match", O, orA(ac.match, "auto-matching organizations"))
+	rt.Handle("GET "+i+"/psa/accounts", V, orA(ac.searchAccounts, "searching PSA accounts"))
+	rt.Handle("GET "+i+"/psa/account-statuses", V, orA(ac.statuses, "listing PSA account statuses"))
+	rt.Handle("GET "+i+"/psa/account-types", V, orA(ac.types, "listing PSA account types"))
+	rt.Handle("GET "+i+"/psa/accounts/{accountId}/locations", V, orA(ac.locations, "listing PSA locations"))
+	rt.Handle("POST "+i+"/psa/accounts/{accountId}/provision-rmm", O, orA(ac.provision, "provisioning RMM organizations"))
+	rt.Handle("GET "+i+"/psa/members", V, orA(ac.members, "listing PSA members"))
+	rt.Handle("GET "+i+"/mappings", V, orA(ac.listMappings, "listing mappings"))
+	rt.Handle("GET "+i+"/mappings/{orgId}", V, orA(ac.getMapping, "reading mappings"))
+	rt.Handle("PUT "+i+"/mappings/{orgId}", O, orA(ac.putMapping, "mapping organizations"))
+	rt.Handle("DELETE "+i+"/mappings/{orgId}", O, orA(ac.deleteMapping, "unmapping organizations"))
 
 	// Imports.
 	rt.Handle("POST "+i+"/imports", O, ni("starting imports"))
@@ -76,8 +88,8 @@ func New(d Deps) *httpapi.Router {
 	rt.Handle("POST "+i+"/imports/{jobId}/retry", O, ni("retrying imports"))
 
 	// Assets and alerts.
-	rt.Handle("GET "+i+"/assets", V, ni("listing assets"))
-	rt.Handle("GET "+i+"/assets/{deviceId}", V, ni("reading assets"))
+	rt.Handle("GET "+i+"/assets", V, listAssets(d))
+	rt.Handle("GET "+i+"/assets/{deviceId}", V, getAsset(d))
 	rt.Handle("GET "+i+"/alerts", V, ni("listing alerts"))
 
 	// Users.

@@ -27,7 +27,7 @@ type Settings struct {
 	// ProvisionRmmOrgs creates RMM organizations for new PSA accounts.
 	ProvisionRmmOrgs bool `json:"provisionRmmOrgs"`
 	// AccountDefaults are the status and type of accounts rmmbridge creates.
-	AccountDefaults map[string]string `json:"accountDefaults,omitempty"`
+	AccountDefaults AccountDefaults `json:"accountDefaults,omitzero"`
 	// TicketDefaults are vendor ticket fields (board, status, type, …).
 	TicketDefaults map[string]string `json:"ticketDefaults,omitempty"`
 	// PriorityMap maps an alert severity to a PSA priority.
@@ -60,6 +60,12 @@ func (s Settings) validate() []apperr.FieldError {
 		fe = append(fe, apperr.FieldError{Field: "settings.reopenWindowMinutes", Message: "must be from 0 to 10080"})
 	}
 	return fe
+}
+
+// AccountDefaults are the status and type (ids or names) of new accounts.
+type AccountDefaults struct {
+	Status string `json:"status,omitempty" dynamodbav:"status,omitempty"`
+	Type   string `json:"type,omitempty" dynamodbav:"type,omitempty"`
 }
 
 // Integration pairs one RMM connection with one PSA connection.

@@ -6,7 +6,9 @@ package providers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
@@ -72,4 +74,84 @@ func (r Registry) Test(ctx context.Context, provider, baseURL string, creds conn
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	return c.TestConnection(ctx)
+}
+
+// Clients are an integration's open vendor clients.
+type Clients struct {
+	Integration connection.Integration
+	RMM         rmm.Client
+	PSA         psa.Client
+}
+
+// Opener opens an integration's clients, reusing them (and their OAuth
+// token caches) across invocations of a warm Lambda while the connection
+// is unchanged.
+type Opener struct {
+	Conns    *connection.Service
+	Registry Registry
+
+	mu    sync.Mutex
+	cache map[string]cachedClient // by tenant/connection id
+}
+
+type cachedClient struct {
+	version time.Time // the connection's UpdatedAt when opened
+	client  any
+}
+
+// Open returns the integration and its clients (NotFound for an unknown
+// integration of this tenant).
+func (o *Opener) Open(ctx context.Context, tenantID, integrationID string) (Clients, error) {
+	ig, err := o.Conns.GetIntegration(ctx, tenantID, integrationID)
+	if err != nil {
+		return Clients{}, err
+	}
+	r, err := o.client(ctx, tenantID, ig.RMMConnectionID)
+	if err != nil {
+		return Clients{}, err
+	}
+	p, err := o.client(ctx, tenantID, ig.PSAConnectionID)
+	if err != nil {
+		return Clients{}, err
+	}
+	rc, ok1 := r.(rmm.Client)
+	pc, ok2 := p.(psa.Client)
+	if !ok1 || !ok2 {
+		return Clients{}, apperr.New(apperr.Invalid, "integration %s does not pair an RMM with a PSA connection", integrationID)
+	}
+	return Clients{Integration: ig, RMM: rc, PSA: pc}, nil
+}
+
+func (o *Opener) client(ctx context.Context, tenantID, connID string) (any, error) {
+	c, err := o.Conns.Get(ctx, tenantID, connID)
+	if err != nil {
+		return nil, fmt.Errorf("read connection %s: %w", connID, err)
+	}
+	key := tenantID + "/" + connID
+	o.mu.Lock()
+	hit, ok := o.cache[key]
+	o.mu.Unlock()
+	if ok && hit.version.Equal(c.UpdatedAt) {
+		return hit.client, nil
+	}
+	creds, err := o.Conns.Credentials(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	var client any
+	if c.Kind == connection.KindRMM {
+		client, err = o.Registry.RMM(c.Provider, c.BaseURL, creds)
+	} else {
+		client, err = o.Registry.PSA(c.Provider, c.BaseURL, creds)
+	}
+	if err != nil {
+		return nil, err
+	}
+	o.mu.Lock()
+	if o.cache == nil {
+		o.cache = map[string]cachedClient{}
+	}
+	o.cache[key] = cachedClient{version: c.UpdatedAt, client: client}
+	o.mu.Unlock()
+	return client, nil
 }

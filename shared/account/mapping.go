@@ -1,0 +1,245 @@
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/rmm"
+)
+
+// Mapping modes.
+const (
+	ModeLinked  = "linked"  // mapped to an account that existed
+	ModeCreated = "created" // rmmbridge created the account
+)
+
+// Mapping states: a claim is held while an account is being created for
+// the organization; mapped is final.
+const (
+	StateClaimed = "claimed"
+	StateMapped  = "mapped"
+)
+
+// Mapping links an RMM organization to a PSA account, and its sites to
+// the account's locations.
+type Mapping struct {
+	TenantID       string
+	IntegrationID  string
+	OrganizationID string
+	// OrganizationName is the RMM name when the mapping was written.
+	OrganizationName string
+	AccountID        string
+	AccountName      string
+	Mode             string
+	Sites            map[string]string // RMM site id → PSA location id
+	State            string
+	LeaseOwner       string
+	LeaseUntil       time.Time
+	UpdatedAt        time.Time
+}
+
+// Scope is the tenant and integration every call works in.
+type Scope struct {
+	TenantID      string
+	IntegrationID string
+	// Actor is who acts (an API key id, or a function name), for the audit.
+	Actor string
+}
+
+// PSA is what the account service needs of the PSA.
+type PSA interface {
+	psa.AccountSearcher
+	psa.AccountGetter
+	psa.AccountCreator
+	psa.LocationLister
+	psa.LocationCreator
+	// FindAccountsByExternalRef returns the accounts carrying our
+	// reference (the RMM organization id): how a create that crashed
+	// before it was recorded is found and adopted instead of repeated.
+	FindAccountsByExternalRef(ctx context.Context, ref string) ([]psa.Account, error)
+}
+
+// RMM is what the account service needs of the RMM.
+type RMM interface {
+	rmm.OrganizationLister
+	rmm.OrganizationGetter
+	rmm.OrganizationCreator
+}
+
+// Store persists mappings and the audit trail.
+type Store interface {
+	GetMapping(ctx context.Context, sc Scope, orgID string) (Mapping, error)
+	ListMappings(ctx context.Context, sc Scope) ([]Mapping, error)
+	// MappingsByAccount returns the mappings that point at a PSA account.
+	MappingsByAccount(ctx context.Context, sc Scope, accountID string) ([]Mapping, error)
+	// Claim writes a claim for m.OrganizationID owned by m.LeaseOwner
+	// until m.LeaseUntil, when there is no mapping or only an expired
+	// claim; Conflict otherwise.
+	Claim(ctx context.Context, sc Scope, m Mapping, now time.Time) error
+	// PutMapping writes a final mapping and its audit event atomically.
+	// With owner set, only while that owner's claim stands (Conflict
+	// otherwise).
+	PutMapping(ctx context.Context, sc Scope, m Mapping, owner string, e AuditEvent) error
+	// DeleteMapping deletes a mapping and writes its audit event atomically.
+	DeleteMapping(ctx context.Context, sc Scope, orgID string, e AuditEvent) error
+}
+
+// AuditEvent records one change: who, what, before and after.
+type AuditEvent struct {
+	At     time.Time
+	Actor  string
+	Action string // e.g. "mapping.create", "mapping.link", "mapping.delete"
+	Target string // e.g. "organization/12"
+	Before *Mapping
+	After  *Mapping
+}
+
+// Options tune the service.
+type Options struct {
+	Now func() time.Time
+	// Lease is how long a create claim is held (default 30 s): a worker
+	// that dies holding it delays the organization by at most this long.
+	Lease time.Duration
+	// Wait is how long a caller that lost a claim waits for the winner to
+	// finish (default 10 s) before answering Conflict (retry later).
+	Wait time.Duration
+	// Poll is the interval of that wait (default 100 ms).
+	Poll time.Duration
+	// Sleep waits; tests may replace it.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Service is account sync: matching, mapping, creating and provisioning.
+type Service struct {
+	store Store
+	o     Options
+}
+
+// NewService returns a Service.
+func NewService(store Store, o Options) *Service {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Lease == 0 {
+		o.Lease = 30 * time.Second
+	}
+	if o.Wait == 0 {
+		o.Wait = 10 * time.Second
+	}
+	if o.Poll == 0 {
+		o.Poll = 100 * time.Millisecond
+	}
+	if o.Sleep == nil {
+		o.Sleep = func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-t.C:
+				return nil
+			}
+		}
+	}
+	return &Service{store: store, o: o}
+}
+
+func (s *Service) now() time.Time { return s.o.Now().UTC().Truncate(time.Millisecond) }
+
+func newOwner() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// NewAccountSpec describes an account to create for an organization.
+type NewAccountSpec struct {
+	Name   string `json:"name,omitempty"`
+	Status string `json:"status,omitempty"`
+	Type   string `json:"type,omitempty"`
+}
+
+// EnsureAccount returns the organization's mapping, creating its PSA
+// account exactly once however many callers race: a claim with a lease in
+// the store, a lookup by our external reference in the PSA before any
+// create (so a create whose worker died before recording it is adopted),
+// then the final mapping, written only while the claim stands. Callers
+// that lose the claim wait for the winner's mapping.
+func (s *Service) EnsureAccount(ctx context.Context, sc Scope, p PSA, org rmm.Organization, spec NewAccountSpec) (Mapping, bool, error) {
+	deadline := s.o.Now().Add(s.o.Wait)
+	for {
+		m, err := s.store.GetMapping(ctx, sc, org.ID)
+		switch {
+		case err == nil && m.State == StateMapped:
+			return m, false, nil
+		case err != nil && !apperr.Is(err, apperr.NotFound):
+			return Mapping{}, false, fmt.Errorf("read mapping of organization %s: %w", org.ID, err)
+		}
+		owner := newOwner()
+		claim := Mapping{OrganizationID: org.ID, OrganizationName: org.Name, State: StateClaimed,
+			LeaseOwner: owner, LeaseUntil: s.now().Add(s.o.Lease), UpdatedAt: s.now()}
+		err = s.store.Claim(ctx, sc, claim, s.now())
+		if err == nil {
+			m, err := s.createClaimed(ctx, sc, p, org, spec, owner)
+			return m, err == nil, err
+		}
+		if !apperr.Is(err, apperr.Conflict) {
+			return Mapping{}, false, fmt.Errorf("claim organization %s: %w", org.ID, err)
+		}
+		if s.o.Now().After(deadline) {
+			return Mapping{}, false, apperr.Wrap(apperr.Conflict, err, "organization %s is being mapped by another request; try again shortly", org.ID)
+		}
+		if err := s.o.Sleep(ctx, s.o.Poll); err != nil {
+			return Mapping{}, false, err
+		}
+	}
+}
+
+func (s *Service) createClaimed(ctx context.Context, sc Scope, p PSA, org rmm.Organization, spec NewAccountSpec, owner string) (Mapping, error) {
+	existing, err := p.FindAccountsByExternalRef(ctx, org.ID)
+	if err != nil {
+		return Mapping{}, fmt.Errorf("look up account of organization %s by reference: %w", org.ID, err)
+	}
+	var acct psa.Account
+	if len(existing) > 0 {
+		acct = oldest(existing)
+	} else {
+		name := strings.TrimSpace(spec.Name)
+		if name == "" {
+			name = org.Name
+		}
+		acct, err = p.CreateAccount(ctx, psa.NewAccount{Name: name, ExternalRef: org.ID,
+			Status: psa.NamedRef{ID: spec.Status}, Type: psa.NamedRef{ID: spec.Type}})
+		if err != nil {
+			return Mapping{}, fmt.Errorf("create account for organization %s: %w", org.ID, err)
+		}
+	}
+	m := Mapping{OrganizationID: org.ID, OrganizationName: org.Name, AccountID: acct.ID, AccountName: acct.Name,
+		Mode: ModeCreated, Sites: map[string]string{}, State: StateMapped, UpdatedAt: s.now()}
+	if err := s.store.PutMapping(ctx, sc, m, owner, s.event(sc, "mapping.create", org.ID, nil, &m)); err != nil {
+		return Mapping{}, fmt.Errorf("record mapping of organization %s: %w", org.ID, err)
+	}
+	return m, nil
+}
+
+// oldest picks the account with the smallest id (numeric ids compare by
+// length first), so every caller adopting duplicates picks the same one.
+func oldest(accts []psa.Account) psa.Account {
+	best := accts[0]
+	for _, a := range accts[1:] {
+		if len(a.ID) < len(best.ID) || (len(a.ID) == len(best.ID) && a.ID < best.ID) {
+			best = a
+		}
+	}
+	return best
+}
+
+func (s *Service) event(sc Scope, action, orgID string, before, after *Mapping) AuditEvent {
+	return AuditEvent{At: s.now(), Actor: sc.Actor, Action: action, Target: "organization/" + orgID, Before: before, After: after}
+}

@@ -1,0 +1,358 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/rmmbridge/rmmbridge/shared/account"
+	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/httpapi"
+	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/psa"
+)
+
+// ClientOpener opens an integration's vendor clients.
+type ClientOpener interface {
+	Open(ctx context.Context, tenantID, integrationID string) (providers.Clients, error)
+}
+
+type accountsAPI struct {
+	svc     *account.Service
+	clients ClientOpener
+}
+
+func scope(r *httpapi.Request) account.Scope {
+	return account.Scope{TenantID: r.Principal.TenantID, IntegrationID: r.PathParam("integrationId"), Actor: "key/" + r.Principal.KeyID}
+}
+
+func (a accountsAPI) open(ctx context.Context, r *httpapi.Request) (providers.Clients, error) {
+	return a.clients.Open(ctx, r.Principal.TenantID, r.PathParam("integrationId"))
+}
+
+// psaOf returns the PSA client as the account service needs it.
+func psaOf(cl providers.Clients) (account.PSA, error) {
+	p, ok := cl.PSA.(account.PSA)
+	if !ok {
+		return nil, apperr.New(apperr.NotImplemented, "this PSA cannot look accounts up by rmmbridge's reference yet")
+	}
+	return p, nil
+}
+
+type namedItem struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+type orgMappingView struct {
+	AccountID   string            `json:"accountId"`
+	AccountName string            `json:"accountName"`
+	Mode        string            `json:"mode"`
+	Sites       map[string]string `json:"sites"`
+}
+
+type organizationView struct {
+	ID      string          `json:"id"`
+	Name    string          `json:"name"`
+	Sites   []namedItem     `json:"sites"`
+	Mapping *orgMappingView `json:"mapping"`
+}
+
+type mappingView struct {
+	OrganizationID string            `json:"organizationId"`
+	AccountID      string            `json:"accountId"`
+	AccountName    string            `json:"accountName"`
+	Mode           string            `json:"mode"`
+	Sites          map[string]string `json:"sites"`
+	UpdatedAt      time.Time         `json:"updatedAt"`
+}
+
+func viewMapping(m account.Mapping) mappingView {
+	return mappingView{OrganizationID: m.OrganizationID, AccountID: m.AccountID, AccountName: m.AccountName,
+		Mode: m.Mode, Sites: m.Sites, UpdatedAt: m.UpdatedAt}
+}
+
+// pageOf slices an in-memory list with an offset cursor.
+func pageOf[T any](all []T, r *httpapi.Request) (httpapi.List[T], error) {
+	limit, cursor, err := r.Page()
+	if err != nil {
+		return httpapi.List[T]{}, err
+	}
+	start := 0
+	if cursor != "" {
+		start, err = strconv.Atoi(cursor)
+		if err != nil || start < 0 || start > len(all) {
+			return httpapi.List[T]{}, apperr.InvalidFields(apperr.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
+		}
+	}
+	end := min(start+limit, len(all))
+	out := httpapi.List[T]{Items: append([]T{}, all[start:end]...)}
+	if end < len(all) {
+		out.NextCursor = strconv.Itoa(end)
+	}
+	return out, nil
+}
+
+func (a accountsAPI) organizations(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	cl, err := a.open(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	views, err := a.svc.Organizations(ctx, scope(r), cl.RMM)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]organizationView, 0, len(views))
+	for _, v := range views {
+		ov := organizationView{ID: v.Organization.ID, Name: v.Organization.Name, Sites: []namedItem{}}
+		for _, s := range v.Organization.Sites {
+			ov.Sites = append(ov.Sites, namedItem{ID: s.ID, Name: s.Name})
+		}
+		if m := v.Mapping; m != nil {
+			ov.Mapping = &orgMappingView{AccountID: m.AccountID, AccountName: m.AccountName, Mode: m.Mode, Sites: m.Sites}
+		}
+		out = append(out, ov)
+	}
+	page, err := pageOf(out, r)
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.JSON(http.StatusOK, page), nil
+}
+
+type candidateView struct {
+	AccountID string   `json:"accountId"`
+	Name      string   `json:"name"`
+	Status    string   `json:"status,omitempty"`
+	Type      string   `json:"type,omitempty"`
+	Score     float64  `json:"score"`
+	Reasons   []string `json:"reasons"`
+}
+
+type matchView struct {
+	Outcome    string          `json:"outcome"`
+	Candidates []candidateView `json:"candidates"`
+}
+
+func (a accountsAPI) match(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	cl, err := a.open(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	_, res, err := a.svc.MatchOrganization(ctx, cl.RMM, cl.PSA, r.PathParam("orgId"))
+	if err != nil {
+		return nil, err
+	}
+	out := matchView{Outcome: string(res.Outcome), Candidates: []candidateView{}}
+	for _, c := range res.Candidates {
+		out.Candidates = append(out.Candidates, candidateView{AccountID: c.Account.ID, Name: c.Account.Name,
+			Status: c.Account.Status.Name, Type: c.Account.Type.Name, Score: c.Score, Reasons: c.Reasons})
+	}
+	return httpapi.JSON(http.StatusOK, out), nil
+}
+
+type psaAccountView struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Status string `json:"status,omitempty"`
+	Type   string `json:"type,omitempty"`
+}
+
+func (a accountsAPI) searchAccounts(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	limit, cursor, err := r.Page()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := a.open(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	page, err := cl.PSA.SearchAccounts(ctx, psa.AccountQuery{Search: r.Query("search"), Status: r.Query("status"),
+		Type: r.Query("type"), Limit: limit, Cursor: cursor})
+	if err != nil {
+		return nil, err
+	}
+	out := httpapi.List[psaAccountView]{Items: []psaAccountView{}, NextCursor: page.NextCursor}
+	for _, acct := range page.Items {
+		out.Items = append(out.Items, psaAccountView{ID: acct.ID, Name: acct.Name, Status: acct.Status.Name, Type: acct.Type.Name})
+	}
+	return httpapi.JSON(http.StatusOK, out), nil
+}
+
+func refsPage(refs []psa.NamedRef, r *httpapi.Request) (*httpapi.Response, error) {
+	items := make([]namedItem, 0, len(refs))
+	for _, ref := range refs {
+		items = append(items, namedItem{ID: ref.ID, Name: ref.Name})
+	}
+	page, err := pageOf(items, r)
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.JSON(http.StatusOK, page), nil
+}
+
+func (a accountsAPI) statuses(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	cl, err := a.open(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	refs, err := cl.PSA.ListAccountStatuses(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return refsPage(refs, r)
+}
+
+func (a accountsAPI) types(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	cl, err := a.open(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	refs, err := cl.PSA.ListAccountTypes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return refsPage(refs, r)
+}
+
+func (a accountsAPI) locations(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	cl, err := a.open(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	locs, err := cl.PSA.ListLocations(ctx, r.PathParam("accountId"))
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]psa.NamedRef, 0, len(locs))
+	for _, l := range locs {
+		refs = append(refs, psa.NamedRef{ID: l.ID, Name: l.Name})
+	}
+	return refsPage(refs, r)
+}
+
+func (a accountsAPI) putMapping(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	var in account.MapInput
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	cl, err := a.open(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if spec := in.CreateAccount; spec != nil {
+		def := cl.Integration.Settings.AccountDefaults
+		if spec.Status == "" {
+			spec.Status = def.Status
+		}
+		if spec.Type == "" {
+			spec.Type = def.Type
+		}
+	}
+	p, err := psaOf(cl)
+	if err != nil {
+		return nil, err
+	}
+	m, err := a.svc.Map(ctx, scope(r), cl.RMM, p, r.PathParam("orgId"), in)
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.JSON(http.StatusOK, viewMapping(m)), nil
+}
+
+// integrationExists makes the mapping reads answer 404 for an unknown
+// integration, as every other integration route does.
+func (a accountsAPI) integrationExists(ctx context.Context, r *httpapi.Request) error {
+	_, err := a.open(ctx, r)
+	return err
+}
+
+func (a accountsAPI) listMappings(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	if err := a.integrationExists(ctx, r); err != nil {
+		return nil, err
+	}
+	ms, err := a.svc.List(ctx, scope(r))
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].OrganizationID < ms[j].OrganizationID })
+	views := make([]mappingView, 0, len(ms))
+	for _, m := range ms {
+		views = append(views, viewMapping(m))
+	}
+	page, err := pageOf(views, r)
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.JSON(http.StatusOK, page), nil
+}
+
+func (a accountsAPI) getMapping(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	if err := a.integrationExists(ctx, r); err != nil {
+		return nil, err
+	}
+	m, err := a.svc.Get(ctx, scope(r), r.PathParam("orgId"))
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.JSON(http.StatusOK, viewMapping(m)), nil
+}
+
+func (a accountsAPI) deleteMapping(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	if err := a.integrationExists(ctx, r); err != nil {
+		return nil, err
+	}
+	if err := a.svc.Unmap(ctx, scope(r), r.PathParam("orgId")); err != nil {
+		return nil, err
+	}
+	return &httpapi.Response{Status: http.StatusNoContent}, nil
+}
+
+type provisionView struct {
+	OrganizationID string            `json:"organizationId"`
+	AccountID      string            `json:"accountId"`
+	Sites          map[string]string `json:"sites"`
+}
+
+func (a accountsAPI) provision(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	cl, err := a.open(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	p, err := psaOf(cl)
+	if err != nil {
+		return nil, err
+	}
+	prov, err := a.svc.ProvisionRMM(ctx, scope(r), cl.RMM, p, r.PathParam("accountId"))
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.JSON(http.StatusCreated, provisionView{OrganizationID: prov.OrganizationID, AccountID: prov.AccountID, Sites: prov.Sites}), nil
+}
+
+func (a accountsAPI) members(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	cl, err := a.open(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := cl.PSA.ListMembers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	type memberView struct {
+		ID    string `json:"id"`
+		Name  string `json:"name"`
+		Email string `json:"email,omitempty"`
+	}
+	views := make([]memberView, 0, len(ms))
+	for _, m := range ms {
+		views = append(views, memberView{ID: m.ID, Name: m.Name, Email: m.Email})
+	}
+	page, err := pageOf(views, r)
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.JSON(http.StatusOK, page), nil
+}
