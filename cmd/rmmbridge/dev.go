@@ -8,17 +8,22 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/rmmbridge/rmmbridge/shared/localstack"
+	"github.com/rmmbridge/rmmbridge/shared/devstack"
 	"github.com/rmmbridge/rmmbridge/shared/motoserver"
-	"github.com/rmmbridge/rmmbridge/shared/wire"
 )
 
 func runDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:3000", "address of the local HTTP API")
-	tpl := fs.String("template", "template.yaml", "SAM template to run")
-	stackName := fs.String("stack", "rmmbridge-dev", "stack name used for resource names")
+	var o devstack.Options
+	fs.StringVar(&o.APIAddr, "addr", "127.0.0.1:3000", "address of the local HTTP API")
+	fs.StringVar(&o.NinjaAddr, "ninja-addr", "127.0.0.1:8081", "address of the NinjaOne sandbox")
+	fs.StringVar(&o.CWAddr, "cw-addr", "127.0.0.1:8082", "address of the ConnectWise sandbox")
+	fs.StringVar(&o.Template, "template", "template.yaml", "SAM template to run")
+	fs.StringVar(&o.StackName, "stack", "rmmbridge-dev", "stack name used for resource names")
+	fs.Int64Var(&o.Seed, "seed", 1, "sandbox data seed")
+	fs.IntVar(&o.Orgs, "orgs", 30, "NinjaOne sandbox organizations")
+	fs.IntVar(&o.Devices, "devices", 1200, "NinjaOne sandbox devices")
 	verbose := fs.Bool("v", false, "debug logs")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -27,70 +32,58 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	slog.SetDefault(log)
-
-	endpoint := getenv("AWS_ENDPOINT_URL")
-	if endpoint == "" {
-		fmt.Fprintln(stdout, "starting moto_server …")
-		srv, err := motoserver.Start(ctx, nil)
-		if err != nil {
-			return err
+	o.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(o.Logger)
+	o.DevKey = getenv("RMMBRIDGE_DEV_API_KEY")
+	o.Endpoint = getenv("AWS_ENDPOINT_URL")
+	if o.Endpoint != "" {
+		if err := motoserver.Ping(o.Endpoint); err != nil {
+			return fmt.Errorf("AWS_ENDPOINT_URL is set but nothing answers there: %w", err)
 		}
-		defer srv.Stop()
-		endpoint = srv.Endpoint
-	} else if err := motoserver.Ping(endpoint); err != nil {
-		return fmt.Errorf("AWS_ENDPOINT_URL is set but nothing answers there: %w", err)
+	} else {
+		fmt.Fprintln(stdout, "starting moto_server, the sandboxes and the local stack …")
 	}
-	cfg, err := motoserver.AWSConfig(ctx, endpoint)
+	env, err := devstack.Start(ctx, o)
 	if err != nil {
 		return err
-	}
-	stack, err := localstack.Start(ctx, localstack.Options{
-		TemplatePath: *tpl,
-		AWS:          cfg,
-		StackName:    *stackName,
-		Functions:    wire.Functions(),
-		APIAddr:      *addr,
-		Logger:       log,
-	})
-	if err != nil {
-		return fmt.Errorf("start local stack: %w", err)
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := stack.Stop(sctx); err != nil {
-			fmt.Fprintln(stderr, "stop local stack:", err)
+		if err := env.Stop(sctx); err != nil {
+			fmt.Fprintln(stderr, "stop:", err)
 		}
 	}()
-	key, err := wire.SeedDemo(ctx, cfg, stack.TableName("Table"), getenv("RMMBRIDGE_DEV_API_KEY"))
-	if err != nil {
-		return err
-	}
-	printBanner(stdout, stack.APIURL(), endpoint, key, getenv("RMMBRIDGE_DEV_API_KEY") != "")
+	printBanner(stdout, env, o.DevKey != "")
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping …")
 	return nil
 }
 
-func printBanner(w io.Writer, api, moto, key string, chosen bool) {
+func printBanner(w io.Writer, env *devstack.Env, chosen bool) {
 	source := "generated for this run; set RMMBRIDGE_DEV_API_KEY to choose one"
 	if chosen {
 		source = "from RMMBRIDGE_DEV_API_KEY"
 	}
+	api, key, iid := env.Stack.APIURL(), env.APIKey, env.IntegrationID
 	fmt.Fprintf(w, `
 rmmbridge is running locally
-  HTTP API   %[1]s
-  moto       %[2]s  (AWS_ENDPOINT_URL for aws cli / SDK calls)
-  tenant     t_demo
-  API key    %[3]s  (%[4]s)
+  HTTP API      %[1]s
+  API key       %[2]s  (%[3]s)
+  tenant        t_demo
+  integration   %[4]s  (NinjaOne sandbox ↔ ConnectWise sandbox)
+  webhook       POST %[1]s/v1/webhooks/%[4]s/rmm  with  Authorization: Bearer %[5]s
+  NinjaOne      %[6]s  (sandbox)
+  ConnectWise   %[7]s  (sandbox)
+  moto          %[8]s  (AWS_ENDPOINT_URL for aws cli / SDK calls)
 
 Try:
   curl -s %[1]s/v1/health
-  curl -s -H "Authorization: Bearer %[3]s" %[1]s/v1/connections
+  curl -s -H "Authorization: Bearer %[2]s" %[1]s/v1/connections
+  curl -s -H "Authorization: Bearer %[2]s" %[1]s/v1/integrations/%[4]s/organizations
+  curl -s -X POST -H "Authorization: Bearer %[2]s" %[1]s/v1/integrations/%[4]s/organizations/1/match
   curl -s -i %[1]s/v1/connections                      # no key → 401
 
 Ctrl-C stops everything.
-`, api, moto, key, source)
+`, api, key, source, iid, env.WebhookSecret, env.NinjaURL, env.CWBaseURL(), env.MotoEndpoint)
 }

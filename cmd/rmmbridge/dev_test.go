@@ -32,7 +32,7 @@ func TestDevServesTheAPI(t *testing.T) {
 	}
 	go func() {
 		done <- run(ctx, []string{"dev", "-addr", "127.0.0.1:0", "-template", filepath.Join("..", "..", "template.yaml"),
-			"-stack", motoserver.UniqueName("devtest")}, getenv, pw, io.Discard)
+			"-stack", motoserver.UniqueName("devtest"), "-ninja-addr", "127.0.0.1:0", "-cw-addr", "127.0.0.1:0", "-orgs", "5", "-devices", "50"}, getenv, pw, io.Discard)
 		pw.Close()
 	}()
 

@@ -23,7 +23,9 @@ func main() {
 const usage = `usage: rmmbridge <command> [flags]
 
 commands:
-  dev          run the whole stack locally (moto, HTTP API on 127.0.0.1:3000, queue pollers)
+  dev          run the whole stack locally: moto, the vendor sandboxes, the HTTP API on
+               127.0.0.1:3000, queue pollers, a demo tenant with connections and an integration
+  sandbox      serve one vendor sandbox: rmmbridge sandbox ninjaone|connectwise --port N
   key create   create a tenant and an admin API key in a deployed stack's table
   help         this text
 
@@ -38,6 +40,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "dev":
 		return runDev(ctx, args[1:], getenv, stdout, stderr)
+	case "sandbox":
+		return runSandbox(ctx, args[1:], stdout, stderr)
 	case "key":
 		return runKey(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -172,8 +172,8 @@ type NewAccountSpec struct {
 // then the final mapping, written only while the claim stands. Callers
 // that lose the claim wait for the winner's mapping.
 func (s *Service) EnsureAccount(ctx context.Context, sc Scope, p PSA, org rmm.Organization, spec NewAccountSpec) (Mapping, bool, error) {
-	deadline := s.o.Now().Add(s.o.Wait)
-	for {
+	polls := int(s.o.Wait / s.o.Poll)
+	for attempt := 0; ; attempt++ {
 		m, err := s.store.GetMapping(ctx, sc, org.ID)
 		switch {
 		case err == nil && m.State == StateMapped:
@@ -192,7 +192,7 @@ func (s *Service) EnsureAccount(ctx context.Context, sc Scope, p PSA, org rmm.Or
 		if !apperr.Is(err, apperr.Conflict) {
 			return Mapping{}, false, fmt.Errorf("claim organization %s: %w", org.ID, err)
 		}
-		if s.o.Now().After(deadline) {
+		if attempt >= polls {
 			return Mapping{}, false, apperr.Wrap(apperr.Conflict, err, "organization %s is being mapped by another request; try again shortly", org.ID)
 		}
 		if err := s.o.Sleep(ctx, s.o.Poll); err != nil {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -15,6 +16,8 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/vendors/connectwise"
+	"github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone"
 )
 
 // Registry opens clients. The zero value is usable.
@@ -39,11 +42,33 @@ func unsupported(provider string) error {
 
 // RMM opens an RMM client.
 func (r Registry) RMM(provider, baseURL string, creds connection.Credentials) (rmm.Client, error) {
+	switch provider {
+	case "ninjaone":
+		c, err := ninjaone.New(ninjaone.Config{BaseURL: baseURL, ClientID: creds["clientId"], ClientSecret: creds["clientSecret"]}, r.httpClient())
+		if err != nil {
+			return nil, fmt.Errorf("open ninjaone client: %w", err)
+		}
+		return c, nil
+	}
 	return nil, unsupported(provider)
 }
 
-// PSA opens a PSA client.
-func (r Registry) PSA(provider, baseURL string, creds connection.Credentials) (psa.Client, error) {
+// PSA opens a PSA client. Settings are the connection's vendor settings
+// (ConnectWise: accountRefFieldId, assetCheckInFieldId, apiMember,
+// closedStatus, ignoreMembers).
+func (r Registry) PSA(provider, baseURL string, creds connection.Credentials, settings map[string]any) (psa.Client, error) {
+	switch provider {
+	case "connectwise":
+		c, err := connectwise.New(connectwise.Config{BaseURL: baseURL, CompanyID: creds["companyId"], PublicKey: creds["publicKey"],
+			PrivateKey: creds["privateKey"], ClientID: creds["clientId"],
+			AccountRefFieldID: intSetting(settings, "accountRefFieldId"), AssetCheckInFieldID: intSetting(settings, "assetCheckInFieldId"),
+			APIMember: strSetting(settings, "apiMember"), ClosedStatus: strSetting(settings, "closedStatus"),
+			IgnoreMembers: strsSetting(settings, "ignoreMembers")}, r.httpClient())
+		if err != nil {
+			return nil, fmt.Errorf("open connectwise client: %w", err)
+		}
+		return c, nil
+	}
 	return nil, unsupported(provider)
 }
 
@@ -66,7 +91,7 @@ func (r Registry) Test(ctx context.Context, provider, baseURL string, creds conn
 	if p.Kind == connection.KindRMM {
 		c, err = r.RMM(provider, baseURL, creds)
 	} else {
-		c, err = r.PSA(provider, baseURL, creds)
+		c, err = r.PSA(provider, baseURL, creds, nil)
 	}
 	if err != nil {
 		return err
@@ -142,7 +167,7 @@ func (o *Opener) client(ctx context.Context, tenantID, connID string) (any, erro
 	if c.Kind == connection.KindRMM {
 		client, err = o.Registry.RMM(c.Provider, c.BaseURL, creds)
 	} else {
-		client, err = o.Registry.PSA(c.Provider, c.BaseURL, creds)
+		client, err = o.Registry.PSA(c.Provider, c.BaseURL, creds, c.Settings)
 	}
 	if err != nil {
 		return nil, err
@@ -154,4 +179,34 @@ func (o *Opener) client(ctx context.Context, tenantID, connID string) (any, erro
 	o.cache[key] = cachedClient{version: c.UpdatedAt, client: client}
 	o.mu.Unlock()
 	return client, nil
+}
+
+func intSetting(m map[string]any, k string) int {
+	switch v := m[k].(type) {
+	case float64:
+		return int(v)
+	case int:
+		return v
+	case string:
+		n, _ := strconv.Atoi(v)
+		return n
+	}
+	return 0
+}
+
+func strSetting(m map[string]any, k string) string {
+	s, _ := m[k].(string)
+	return s
+}
+
+func strsSetting(m map[string]any, k string) []string {
+	var out []string
+	if list, ok := m[k].([]any); ok {
+		for _, v := range list {
+			if s, ok := v.(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }

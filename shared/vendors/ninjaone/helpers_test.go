@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rmmbridge/rmmbridge/shared/vendor/ninjaone/sandbox"
+	"github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
 )
 
 // exchange is one request the client sent and the sandbox's answer.

@@ -16,7 +16,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
-	"github.com/rmmbridge/rmmbridge/shared/vendor/ninjaone/sandbox"
+	"github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
 	"github.com/rmmbridge/rmmbridge/shared/vendorhttp"
 )
 

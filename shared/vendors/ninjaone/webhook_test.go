@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
-	"github.com/rmmbridge/rmmbridge/shared/vendor/ninjaone/sandbox"
+	"github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
 	"github.com/rmmbridge/rmmbridge/shared/vendorhttp"
 )
 

@@ -1,0 +1,313 @@
+// Package devstack assembles rmmbridge's whole local environment: the
+// template-driven local stack on moto, the NinjaOne and ConnectWise
+// sandboxes seeded with related demo data, and a demo tenant with an API
+// key, a connection to each sandbox and an integration between them —
+// created through the HTTP API itself, so "Test & save" runs as it would
+// for a user. `rmmbridge dev`, the end-to-end tests and the benchmark all
+// start it the same way.
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/rmmbridge/rmmbridge/shared/localstack"
+	"github.com/rmmbridge/rmmbridge/shared/motoserver"
+	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
+	ninjasandbox "github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
+	"github.com/rmmbridge/rmmbridge/shared/wire"
+)
+
+// Sandbox credentials of the dev stack (the events/ fixtures use them too).
+const (
+	NinjaClientID     = "dev-ninja-client"
+	NinjaClientSecret = "dev-ninja-secret"
+	CWCompanyID       = "rmmbridge"
+	CWPublicKey       = "dev-public"
+	CWPrivateKey      = "dev-private"
+	CWClientID        = "dev-client-id"
+)
+
+// Options configure the environment. Zero values give `make dev`'s setup.
+type Options struct {
+	Template  string // default "template.yaml"
+	StackName string // default "rmmbridge-dev"
+	APIAddr   string // default 127.0.0.1:3000
+	NinjaAddr string // default 127.0.0.1:8081
+	CWAddr    string // default 127.0.0.1:8082
+	// Endpoint is a running moto server; empty starts one.
+	Endpoint string
+	Seed     int64 // sandbox seed, default 1
+	Orgs     int   // default 30
+	Devices  int   // default 1200
+	DevKey   string
+	Logger   *slog.Logger
+	// Ninja and CW adjust the sandboxes' options before they start
+	// (latency, failure injection, rate limits).
+	Ninja func(*ninjasandbox.Options)
+	CW    func(*cwsandbox.Options)
+	// NoPSAAssets leaves the ConnectWise sandbox without configurations;
+	// by default it holds some for the NinjaOne devices (linked by device
+	// id, by serial only, and serial ties), as an MSP's PSA does after
+	// years of hand-made assets.
+	NoPSAAssets bool
+	// PollWait is the local stack's SQS long-poll wait.
+	PollWait time.Duration
+	// ExtraEnv is added to every function's environment.
+	ExtraEnv map[string]string
+}
+
+// Env is a running environment.
+type Env struct {
+	Stack         *localstack.Stack
+	AWS           aws.Config
+	MotoEndpoint  string
+	Ninja         *ninjasandbox.Server
+	NinjaURL      string
+	CW            *cwsandbox.Server
+	CWURL         string
+	APIKey        string
+	RMMConnection string
+	PSAConnection string
+	IntegrationID string
+	WebhookSecret string
+
+	moto *motoserver.Server
+}
+
+func (o *Options) defaults() {
+	if o.Template == "" {
+		o.Template = "template.yaml"
+	}
+	if o.StackName == "" {
+		o.StackName = "rmmbridge-dev"
+	}
+	if o.APIAddr == "" {
+		o.APIAddr = "127.0.0.1:3000"
+	}
+	if o.NinjaAddr == "" {
+		o.NinjaAddr = "127.0.0.1:8081"
+	}
+	if o.CWAddr == "" {
+		o.CWAddr = "127.0.0.1:8082"
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.Orgs == 0 {
+		o.Orgs = 30
+	}
+	if o.Devices == 0 {
+		o.Devices = 1200
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+}
+
+// Start brings the environment up. On error everything already started is
+// stopped.
+func Start(ctx context.Context, o Options) (env *Env, err error) {
+	o.defaults()
+	env = &Env{}
+	defer func() {
+		if err != nil {
+			env.Stop(context.Background())
+		}
+	}()
+	env.MotoEndpoint = o.Endpoint
+	if env.MotoEndpoint == "" {
+		if env.moto, err = motoserver.Start(ctx, nil); err != nil {
+			return nil, err
+		}
+		env.MotoEndpoint = env.moto.Endpoint
+	}
+	if env.AWS, err = motoserver.AWSConfig(ctx, env.MotoEndpoint); err != nil {
+		return nil, err
+	}
+
+	nopt := ninjasandbox.Options{Seed: o.Seed, Orgs: o.Orgs, Devices: o.Devices, ClientID: NinjaClientID, ClientSecret: NinjaClientSecret, Logger: o.Logger}
+	if o.Ninja != nil {
+		o.Ninja(&nopt)
+	}
+	env.Ninja = ninjasandbox.New(nopt)
+	if env.NinjaURL, err = env.Ninja.Start(o.NinjaAddr); err != nil {
+		return nil, fmt.Errorf("start NinjaOne sandbox: %w", err)
+	}
+	var names []string
+	orgName := map[int]string{}
+	for _, org := range env.Ninja.Orgs() {
+		names = append(names, org.Name)
+		orgName[org.ID] = org.Name
+	}
+	copt := cwsandbox.Options{Seed: o.Seed, Orgs: names, CompanyID: CWCompanyID, PublicKey: CWPublicKey,
+		PrivateKey: CWPrivateKey, ClientID: CWClientID}
+	if !o.NoPSAAssets {
+		for _, d := range env.Ninja.Devices() {
+			serial := ""
+			if d.System != nil {
+				serial = d.System.SerialNumber
+			}
+			copt.Devices = append(copt.Devices, cwsandbox.Device{ID: strconv.Itoa(d.ID), Org: orgName[d.OrganizationID], Name: d.SystemName, Serial: serial})
+		}
+	}
+	if o.CW != nil {
+		o.CW(&copt)
+	}
+	env.CW = cwsandbox.New(copt)
+	if env.CWURL, err = env.CW.Start(o.CWAddr); err != nil {
+		return nil, fmt.Errorf("start ConnectWise sandbox: %w", err)
+	}
+
+	extra := map[string]string{wire.AllowLoopbackEnv: "true"}
+	for k, v := range o.ExtraEnv {
+		extra[k] = v
+	}
+	env.Stack, err = localstack.Start(ctx, localstack.Options{
+		TemplatePath: o.Template, AWS: env.AWS, StackName: o.StackName, Functions: wire.Functions(),
+		ExtraEnv: extra, APIAddr: o.APIAddr, Logger: o.Logger, PollWait: o.PollWait,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start local stack: %w", err)
+	}
+	if env.APIKey, err = wire.SeedDemo(ctx, env.AWS, env.Stack.TableName("Table"), o.DevKey); err != nil {
+		return nil, err
+	}
+	if err := env.seedIntegration(ctx); err != nil {
+		return nil, fmt.Errorf("seed demo connections: %w", err)
+	}
+	return env, nil
+}
+
+// CWBaseURL is the ConnectWise sandbox's API base (its REST root).
+func (e *Env) CWBaseURL() string { return e.CWURL + cwsandbox.BasePath }
+
+// seedIntegration creates (or finds, on a re-run against the same moto)
+// the demo connections and integration through the API, and rotates the
+// webhook secret so this run can print it.
+func (e *Env) seedIntegration(ctx context.Context) error {
+	var list struct {
+		Items []struct{ ID, Name string } `json:"items"`
+	}
+	if err := e.call(ctx, http.MethodGet, "/v1/connections?limit=500", nil, &list); err != nil {
+		return err
+	}
+	byName := map[string]string{}
+	for _, c := range list.Items {
+		byName[c.Name] = c.ID
+	}
+	ensure := func(name string, body map[string]any) (string, error) {
+		if id, ok := byName[name]; ok {
+			return id, nil
+		}
+		var out struct{ ID string }
+		if err := e.call(ctx, http.MethodPost, "/v1/connections", body, &out); err != nil {
+			return "", fmt.Errorf("create connection %q: %w", name, err)
+		}
+		return out.ID, nil
+	}
+	var err error
+	e.RMMConnection, err = ensure("NinjaOne (sandbox)", map[string]any{"name": "NinjaOne (sandbox)", "kind": "rmm", "provider": "ninjaone",
+		"baseUrl": e.NinjaURL, "credentials": map[string]string{"clientId": NinjaClientID, "clientSecret": NinjaClientSecret}})
+	if err != nil {
+		return err
+	}
+	e.PSAConnection, err = ensure("ConnectWise (sandbox)", map[string]any{"name": "ConnectWise (sandbox)", "kind": "psa", "provider": "connectwise",
+		"baseUrl": e.CWBaseURL(), "credentials": map[string]string{"companyId": CWCompanyID, "publicKey": CWPublicKey,
+			"privateKey": CWPrivateKey, "clientId": CWClientID},
+		"settings": map[string]any{"accountRefFieldId": cwsandbox.CompanyRefFieldID, "assetCheckInFieldId": cwsandbox.ConfigCheckInFieldID}})
+	if err != nil {
+		return err
+	}
+	var ints struct {
+		Items []struct{ ID, Name string } `json:"items"`
+	}
+	if err := e.call(ctx, http.MethodGet, "/v1/integrations?limit=500", nil, &ints); err != nil {
+		return err
+	}
+	for _, in := range ints.Items {
+		if in.Name == "Demo integration" {
+			e.IntegrationID = in.ID
+		}
+	}
+	var created struct {
+		ID      string
+		Webhook struct{ Secret string }
+	}
+	if e.IntegrationID == "" {
+		err = e.call(ctx, http.MethodPost, "/v1/integrations", map[string]any{"name": "Demo integration",
+			"rmmConnectionId": e.RMMConnection, "psaConnectionId": e.PSAConnection,
+			"settings": map[string]any{"autoCreateAccounts": true,
+				"ticketDefaults": map[string]string{"board": "Help Desk", "status": "New"},
+				"priorityMap": map[string]string{"critical": "Priority 1 - Emergency", "major": "Priority 2 - High",
+					"moderate": "Priority 3 - Normal", "minor": "Priority 4 - Low", "none": "Priority 4 - Low"}}}, &created)
+	} else {
+		err = e.call(ctx, http.MethodPost, "/v1/integrations/"+e.IntegrationID+"/webhook-secret", nil, &created)
+	}
+	if err != nil {
+		return fmt.Errorf("create demo integration: %w", err)
+	}
+	e.IntegrationID, e.WebhookSecret = created.ID, created.Webhook.Secret
+	return nil
+}
+
+// call sends a JSON request to the local API with the demo key.
+func (e *Env) call(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, e.Stack.APIURL()+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+e.APIKey)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// Stop stops everything Start started.
+func (e *Env) Stop(ctx context.Context) error {
+	var errs []error
+	if e.Stack != nil {
+		errs = append(errs, e.Stack.Stop(ctx))
+	}
+	if e.CW != nil {
+		errs = append(errs, e.CW.Close())
+	}
+	if e.Ninja != nil {
+		errs = append(errs, e.Ninja.Close())
+	}
+	if e.moto != nil {
+		e.moto.Stop()
+	}
+	return errors.Join(errs...)
+}
