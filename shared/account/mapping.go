@@ -163,6 +163,9 @@ type NewAccountSpec struct {
 	Name   string `json:"name,omitempty"`
 	Status string `json:"status,omitempty"`
 	Type   string `json:"type,omitempty"`
+	// Sites is the explicit site map applied when the account is created
+	// (see Map); it is set by the caller, not read from the request.
+	Sites map[string]string `json:"-"`
 }
 
 // EnsureAccount returns the organization's mapping, creating its PSA
@@ -220,8 +223,14 @@ func (s *Service) createClaimed(ctx context.Context, sc Scope, p PSA, org rmm.Or
 			return Mapping{}, fmt.Errorf("create account for organization %s: %w", org.ID, err)
 		}
 	}
+	// The sites are mapped while the claim is held, so racing callers
+	// never create locations twice.
+	sites, err := s.mapSites(ctx, p, org, acct.ID, nil, spec.Sites)
+	if err != nil {
+		return Mapping{}, err
+	}
 	m := Mapping{OrganizationID: org.ID, OrganizationName: org.Name, AccountID: acct.ID, AccountName: acct.Name,
-		Mode: ModeCreated, Sites: map[string]string{}, State: StateMapped, UpdatedAt: s.now()}
+		Mode: ModeCreated, Sites: sites, State: StateMapped, UpdatedAt: s.now()}
 	if err := s.store.PutMapping(ctx, sc, m, owner, s.event(sc, "mapping.create", org.ID, nil, &m)); err != nil {
 		return Mapping{}, fmt.Errorf("record mapping of organization %s: %w", org.ID, err)
 	}

@@ -53,10 +53,15 @@ func (s *Service) Map(ctx context.Context, sc Scope, r RMM, p PSA, orgID string,
 	var m Mapping
 	action := "mapping.link"
 	if in.CreateAccount != nil {
-		// Idempotent: a mapped organization keeps its account.
-		m, _, err = s.EnsureAccount(ctx, sc, p, org, *in.CreateAccount)
-		if err != nil {
-			return Mapping{}, err
+		// Idempotent: a mapped organization keeps its account. A new
+		// account gets its sites mapped under the create claim; an
+		// existing mapping only changes when sites are given explicitly.
+		spec := *in.CreateAccount
+		spec.Sites = in.Sites
+		var created bool
+		m, created, err = s.EnsureAccount(ctx, sc, p, org, spec)
+		if err != nil || created || len(in.Sites) == 0 {
+			return m, err
 		}
 		action = "mapping.sites"
 	} else {

@@ -175,5 +175,5 @@ func (a connectionsAPI) rotateSecret(ctx context.Context, r *httpapi.Request) (*
 	if err != nil {
 		return nil, err
 	}
-	return httpapi.JSON(http.StatusOK, viewIntegration(ig, secret)), nil
+	return httpapi.JSON(http.StatusOK, webhookView{URL: ig.WebhookPath(), Secret: secret}), nil
 }

@@ -117,12 +117,12 @@ func (o *Options) defaults() {
 
 // Start brings the environment up. On error everything already started is
 // stopped.
-func Start(ctx context.Context, o Options) (env *Env, err error) {
+func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	o.defaults()
-	env = &Env{}
+	env := &Env{}
 	defer func() {
 		if err != nil {
-			env.Stop(context.Background())
+			_ = env.Stop(context.Background())
 		}
 	}()
 	env.MotoEndpoint = o.Endpoint
@@ -244,6 +244,7 @@ func (e *Env) seedIntegration(ctx context.Context) error {
 		ID      string
 		Webhook struct{ Secret string }
 	}
+	var rotated struct{ Secret string }
 	if e.IntegrationID == "" {
 		err = e.call(ctx, http.MethodPost, "/v1/integrations", map[string]any{"name": "Demo integration",
 			"rmmConnectionId": e.RMMConnection, "psaConnectionId": e.PSAConnection,
@@ -252,7 +253,8 @@ func (e *Env) seedIntegration(ctx context.Context) error {
 				"priorityMap": map[string]string{"critical": "Priority 1 - Emergency", "major": "Priority 2 - High",
 					"moderate": "Priority 3 - Normal", "minor": "Priority 4 - Low", "none": "Priority 4 - Low"}}}, &created)
 	} else {
-		err = e.call(ctx, http.MethodPost, "/v1/integrations/"+e.IntegrationID+"/webhook-secret", nil, &created)
+		err = e.call(ctx, http.MethodPost, "/v1/integrations/"+e.IntegrationID+"/webhook-secret", nil, &rotated)
+		created.ID, created.Webhook.Secret = e.IntegrationID, rotated.Secret
 	}
 	if err != nil {
 		return fmt.Errorf("create demo integration: %w", err)

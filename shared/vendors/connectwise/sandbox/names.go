@@ -209,6 +209,12 @@ func nearDuplicates(rng *rand.Rand, name string) (string, string) {
 	if strings.Contains(b, " & ") {
 		b = strings.Replace(b, " & ", " and ", 1)
 	}
+	// Half the pairs are the same customer entered twice (only the legal
+	// suffix or "&"/"and" differ: a human must pick one), half a second
+	// company that adds a trade word ("Smith and Sons Plumbing").
+	if rng.IntN(2) == 0 {
+		return a, b + " " + []string{"Inc", "LLC", "Corp."}[rng.IntN(3)]
+	}
 	b += " " + tradeNotIn(rng, name)
 	return a, b
 }

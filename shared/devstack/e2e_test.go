@@ -1,0 +1,426 @@
+package devstack_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rmmbridge/rmmbridge/shared/apitest"
+	"github.com/rmmbridge/rmmbridge/shared/devstack"
+	"github.com/rmmbridge/rmmbridge/shared/motoserver"
+)
+
+// syncBuffer collects every log line of the whole test run, to prove no
+// secret ever reaches a log.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var (
+	env  *devstack.Env
+	logs syncBuffer
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	slog.SetDefault(log)
+	ctx := context.Background()
+	endpoint := os.Getenv("AWS_ENDPOINT_URL")
+	var err error
+	env, err = devstack.Start(ctx, devstack.Options{
+		Template: "../../template.yaml", StackName: motoserver.UniqueName("e2e"),
+		APIAddr: "127.0.0.1:0", NinjaAddr: "127.0.0.1:0", CWAddr: "127.0.0.1:0",
+		Endpoint: endpoint, Orgs: 30, Devices: 120, Logger: log, PollWait: 200 * time.Millisecond,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start dev environment:", err)
+		return 1
+	}
+	code := m.Run()
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := env.Stop(sctx); err != nil {
+		fmt.Fprintln(os.Stderr, "stop dev environment:", err)
+	}
+	return code
+}
+
+func client(t *testing.T) *apitest.Client {
+	return apitest.New(t, env.Stack.APIURL(), env.APIKey)
+}
+
+type problem struct {
+	Status int
+	Detail string
+	Errors []struct{ Field, Message string }
+}
+
+// TestConnections covers issue 3's connections API: seeded connections test
+// ok, a wrong secret is a readable 422 and nothing is saved, credentials
+// never appear in responses or logs, deletes are refused while in use.
+func TestConnections(t *testing.T) {
+	c := client(t)
+	iid := env.IntegrationID
+	for _, id := range []string{env.RMMConnection, env.PSAConnection} {
+		r := c.Do(http.MethodPost, "/v1/connections/"+id+"/test", nil)
+		var res struct{ Status, Detail string }
+		r.JSON(t, &res)
+		if r.Status != 200 || res.Status != "ok" {
+			t.Errorf("test %s = %d %+v, want 200 ok", id, r.Status, res)
+		}
+	}
+	before := c.Do(http.MethodGet, "/v1/connections", nil)
+	const wrongSecret = "this-is-the-wrong-secret-42"
+	r := c.Do(http.MethodPost, "/v1/connections", map[string]any{"name": "Ninja typo", "kind": "rmm", "provider": "ninjaone",
+		"baseUrl": env.NinjaURL, "credentials": map[string]string{"clientId": devstack.NinjaClientID, "clientSecret": wrongSecret}})
+	var p problem
+	r.JSON(t, &p)
+	if r.Status != 422 || !strings.Contains(p.Detail, "connection test failed") || len(p.Errors) == 0 || p.Errors[0].Field != "credentials" {
+		t.Errorf("wrong secret = %d %+v; want 422 naming credentials with the vendor's reason", r.Status, p)
+	}
+	t.Logf("wrong secret → %d: %s", r.Status, p.Detail)
+	after := c.Do(http.MethodGet, "/v1/connections", nil)
+	if !bytes.Equal(before.Body, after.Body) {
+		t.Errorf("a failed create changed the connection list:\nbefore %s\nafter  %s", before.Body, after.Body)
+	}
+	r = c.Do(http.MethodPost, "/v1/connections", map[string]any{"name": "CW wrong key", "kind": "psa", "provider": "connectwise",
+		"baseUrl": env.CWBaseURL(), "credentials": map[string]string{"companyId": devstack.CWCompanyID, "publicKey": devstack.CWPublicKey,
+			"privateKey": wrongSecret, "clientId": devstack.CWClientID}})
+	r.JSON(t, &p)
+	if r.Status != 422 {
+		t.Errorf("ConnectWise wrong private key = %d %s, want 422", r.Status, r.Body)
+	}
+	r = c.Do(http.MethodPost, "/v1/connections", map[string]any{"name": "x", "kind": "psa", "provider": "ninjaone",
+		"baseUrl": "http://169.254.169.254", "credentials": map[string]string{}})
+	r.JSON(t, &p)
+	if r.Status != 422 || len(p.Errors) < 3 {
+		t.Errorf("bad kind, metadata URL, missing credentials = %d %+v; want 422 listing every field", r.Status, p)
+	}
+
+	// Update: a rename needs no test; new credentials are tested first.
+	r = c.Do(http.MethodPatch, "/v1/connections/"+env.RMMConnection, map[string]any{"credentials": map[string]string{"clientId": devstack.NinjaClientID, "clientSecret": wrongSecret}})
+	if r.Status != 422 {
+		t.Errorf("PATCH with a wrong secret = %d, want 422", r.Status)
+	}
+	r = c.Do(http.MethodPatch, "/v1/connections/"+env.RMMConnection, map[string]any{"name": "NinjaOne (sandbox)", "settings": map[string]any{"note": "renamed"}})
+	if r.Status != 200 {
+		t.Errorf("PATCH name = %d %s, want 200", r.Status, r.Body)
+	}
+	if r := c.Do(http.MethodPost, "/v1/connections/"+env.RMMConnection+"/test", nil); !strings.Contains(string(r.Body), `"ok"`) {
+		t.Errorf("after a refused PATCH the saved credentials must still work: %s", r.Body)
+	}
+	r = c.Do(http.MethodDelete, "/v1/connections/"+env.PSAConnection, nil)
+	if r.Status != 409 {
+		t.Errorf("DELETE a connection in use = %d, want 409", r.Status)
+	}
+	// Another tenant's resource is a 404, and so is a missing one.
+	if r := c.Do(http.MethodGet, "/v1/connections/c_doesnotexist", nil); r.Status != 404 {
+		t.Errorf("GET unknown connection = %d, want 404", r.Status)
+	}
+	if r := c.WithKey("").Do(http.MethodGet, "/v1/connections", nil); r.Status != 401 {
+		t.Errorf("no key = %d, want 401", r.Status)
+	}
+
+	// Integrations: the secret is shown once, rotation shows a new one.
+	r = c.Do(http.MethodGet, "/v1/integrations/"+iid, nil)
+	if r.Status != 200 || strings.Contains(string(r.Body), "whsec_") {
+		t.Errorf("GET integration = %d %s; want 200 without the secret", r.Status, r.Body)
+	}
+	r = c.Do(http.MethodPost, "/v1/integrations/"+iid+"/webhook-secret", nil)
+	var rot struct{ URL, Secret string }
+	r.JSON(t, &rot)
+	if r.Status != 200 || !strings.HasPrefix(rot.Secret, "whsec_") || rot.Secret == env.WebhookSecret {
+		t.Errorf("rotate = %d %+v; want a new whsec_ secret", r.Status, rot)
+	}
+	env.WebhookSecret = rot.Secret
+
+	// A throwaway integration can be created and deleted, releasing its connections.
+	r = c.Do(http.MethodPost, "/v1/integrations", map[string]any{"name": "temp", "rmmConnectionId": env.RMMConnection, "psaConnectionId": env.PSAConnection})
+	var tmp struct{ ID string }
+	r.JSON(t, &tmp)
+	if r.Status != 201 {
+		t.Fatalf("create integration = %d %s", r.Status, r.Body)
+	}
+	if r := c.Do(http.MethodPost, "/v1/integrations", map[string]any{"name": "bad", "rmmConnectionId": env.PSAConnection, "psaConnectionId": env.PSAConnection}); r.Status != 422 {
+		t.Errorf("integration with two PSA connections = %d, want 422", r.Status)
+	}
+	if r := c.Do(http.MethodDelete, "/v1/integrations/"+tmp.ID, nil); r.Status != 204 {
+		t.Errorf("DELETE integration = %d %s", r.Status, r.Body)
+	}
+
+	secrets := []string{devstack.NinjaClientSecret, devstack.CWPrivateKey, wrongSecret, env.WebhookSecret, env.APIKey}
+	all := logs.String()
+	for _, s := range secrets {
+		if strings.Contains(all, s) {
+			t.Errorf("a secret (%.6s…) appears in the logs", s)
+		}
+	}
+	for _, path := range []string{"/v1/connections", "/v1/connections/" + env.RMMConnection, "/v1/connections/" + env.PSAConnection, "/v1/integrations"} {
+		body := string(c.Do(http.MethodGet, path, nil).Body)
+		for _, s := range secrets {
+			if strings.Contains(body, s) {
+				t.Errorf("GET %s returns a secret (%.6s…)", path, s)
+			}
+		}
+	}
+}
+
+type orgView struct {
+	ID      string
+	Name    string
+	Sites   []struct{ ID, Name string }
+	Mapping *struct {
+		AccountID string
+		Mode      string
+		Sites     map[string]string
+	}
+}
+
+type matchView struct {
+	Outcome    string
+	Candidates []struct {
+		AccountID string
+		Name      string
+		Score     float64
+		Reasons   []string
+	}
+}
+
+func organizations(t *testing.T, c *apitest.Client) []orgView {
+	t.Helper()
+	var out struct{ Items []orgView }
+	c.Do(http.MethodGet, "/v1/integrations/"+env.IntegrationID+"/organizations?limit=500", nil).JSON(t, &out)
+	return out.Items
+}
+
+// TestAccountSync covers issue 4 end to end against the sandboxes: match
+// every organization (all three outcomes occur, never a look-alike),
+// link, create, site mapping with an explicit map, unmap, manual search
+// with filters, reverse provisioning, and 20 racing creates → one company.
+func TestAccountSync(t *testing.T) {
+	c := client(t)
+	base := "/v1/integrations/" + env.IntegrationID
+	orgs := organizations(t, c)
+	if len(orgs) != 30 {
+		t.Fatalf("organizations = %d, want 30", len(orgs))
+	}
+	truth, lookAlikes := env.CW.Truth(), env.CW.LookAlikes()
+	outcomes := map[string][]orgView{}
+	for _, o := range orgs {
+		var m matchView
+		r := c.Do(http.MethodPost, base+"/organizations/"+o.ID+"/match", nil)
+		r.JSON(t, &m)
+		if r.Status != 200 {
+			t.Fatalf("match %s = %d %s", o.Name, r.Status, r.Body)
+		}
+		outcomes[m.Outcome] = append(outcomes[m.Outcome], o)
+		if m.Outcome == "match_found" {
+			got, _ := strconv.Atoi(m.Candidates[0].AccountID)
+			if !contains(truth[o.Name], got) {
+				t.Errorf("%q matched company %d (%s), not one of the true ones %v", o.Name, got, m.Candidates[0].Name, truth[o.Name])
+			}
+			if contains(lookAlikes[o.Name], got) {
+				t.Errorf("%q matched a look-alike %d", o.Name, got)
+			}
+			if len(m.Candidates[0].Reasons) == 0 {
+				t.Errorf("%q: match without reasons", o.Name)
+			}
+		}
+	}
+	t.Logf("match outcomes over %d organizations: match_found %d, multiple_matches %d, no_match %d",
+		len(orgs), len(outcomes["match_found"]), len(outcomes["multiple_matches"]), len(outcomes["no_match"]))
+	for _, want := range []string{"match_found", "multiple_matches", "no_match"} {
+		if len(outcomes[want]) == 0 {
+			t.Errorf("no organization came out %s", want)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+
+	// Link a matched org, mapping its first site explicitly to a new location.
+	linked := outcomes["match_found"][0]
+	var m matchView
+	c.Do(http.MethodPost, base+"/organizations/"+linked.ID+"/match", nil).JSON(t, &m)
+	acct := m.Candidates[0].AccountID
+	r := c.Do(http.MethodPut, base+"/mappings/"+linked.ID, map[string]any{"accountId": acct, "sites": map[string]string{linked.Sites[0].ID: "create"}})
+	var mp struct {
+		OrganizationID, AccountID, Mode string
+		Sites                           map[string]string
+	}
+	r.JSON(t, &mp)
+	if r.Status != 200 || mp.Mode != "linked" || mp.AccountID != acct || len(mp.Sites) != len(linked.Sites) {
+		t.Fatalf("link = %d %s", r.Status, r.Body)
+	}
+	var locs struct{ Items []struct{ ID, Name string } }
+	c.Do(http.MethodGet, base+"/psa/accounts/"+acct+"/locations", nil).JSON(t, &locs)
+	found := false
+	for _, l := range locs.Items {
+		found = found || l.ID == mp.Sites[linked.Sites[0].ID]
+	}
+	if !found {
+		t.Errorf("site %s mapped to %s, which is not among the account's locations %v", linked.Sites[0].ID, mp.Sites[linked.Sites[0].ID], locs.Items)
+	}
+
+	// Create an account for an org with no match; its name is the org's.
+	lonely := outcomes["no_match"][0]
+	companiesBefore := len(env.CW.Companies())
+	r = c.Do(http.MethodPut, base+"/mappings/"+lonely.ID, map[string]any{"createAccount": map[string]any{}})
+	r.JSON(t, &mp)
+	if r.Status != 200 || mp.Mode != "created" || len(env.CW.Companies()) != companiesBefore+1 {
+		t.Fatalf("create = %d %s (companies %d → %d)", r.Status, r.Body, companiesBefore, len(env.CW.Companies()))
+	}
+	// Repeating the create is idempotent.
+	if r := c.Do(http.MethodPut, base+"/mappings/"+lonely.ID, map[string]any{"createAccount": map[string]any{}}); r.Status != 200 || len(env.CW.Companies()) != companiesBefore+1 {
+		t.Errorf("repeated create = %d, companies %d; want the same account", r.Status, len(env.CW.Companies()))
+	}
+
+	// The organization list shows both mappings; unmapping keeps the PSA data.
+	mapped := 0
+	for _, o := range organizations(t, c) {
+		if o.Mapping != nil {
+			mapped++
+		}
+	}
+	if mapped != 2 {
+		t.Errorf("mapped organizations = %d, want 2", mapped)
+	}
+	if r := c.Do(http.MethodDelete, base+"/mappings/"+linked.ID, nil); r.Status != 204 {
+		t.Errorf("unmap = %d %s", r.Status, r.Body)
+	}
+	if r := c.Do(http.MethodGet, base+"/mappings/"+linked.ID, nil); r.Status != 404 {
+		t.Errorf("GET after unmap = %d, want 404", r.Status)
+	}
+	if r := c.Do(http.MethodGet, base+"/psa/accounts/"+acct+"/locations", nil); r.Status != 200 {
+		t.Errorf("the account is gone after unmap: %d", r.Status)
+	}
+
+	// Manual search with status and type filters.
+	var statuses, types struct{ Items []struct{ ID, Name string } }
+	c.Do(http.MethodGet, base+"/psa/account-statuses", nil).JSON(t, &statuses)
+	c.Do(http.MethodGet, base+"/psa/account-types", nil).JSON(t, &types)
+	if len(statuses.Items) == 0 || len(types.Items) == 0 {
+		t.Fatalf("statuses %v types %v", statuses, types)
+	}
+	var all, filtered struct {
+		Items []struct{ ID, Name, Status, Type string }
+	}
+	c.Do(http.MethodGet, base+"/psa/accounts?limit=500", nil).JSON(t, &all)
+	c.Do(http.MethodGet, base+"/psa/accounts?limit=500&status="+statuses.Items[0].ID, nil).JSON(t, &filtered)
+	if len(filtered.Items) == 0 || len(filtered.Items) > len(all.Items) {
+		t.Errorf("status filter: %d of %d accounts", len(filtered.Items), len(all.Items))
+	}
+	for _, a := range filtered.Items {
+		if a.Status != statuses.Items[0].Name {
+			t.Errorf("status filter %s returned %s with status %s", statuses.Items[0].Name, a.Name, a.Status)
+		}
+	}
+	word := strings.Fields(linked.Name)[0]
+	var search struct{ Items []struct{ Name string } }
+	c.Do(http.MethodGet, base+"/psa/accounts?search="+word, nil).JSON(t, &search)
+	for _, a := range search.Items {
+		if !strings.Contains(strings.ToLower(a.Name), strings.ToLower(strings.Trim(word, ",."))) {
+			t.Errorf("search %q returned %q", word, a.Name)
+		}
+	}
+
+	// Reverse provisioning: an unmapped company gets its RMM organization.
+	ninjaBefore := len(env.Ninja.Orgs())
+	var target string
+	for _, a := range all.Items {
+		used := false
+		for _, o := range organizations(t, c) {
+			if o.Mapping != nil && o.Mapping.AccountID == a.ID {
+				used = true
+			}
+		}
+		if !used && !strings.EqualFold(a.Name, lonely.Name) {
+			target = a.ID
+			break
+		}
+	}
+	r = c.Do(http.MethodPost, base+"/psa/accounts/"+target+"/provision-rmm", nil)
+	var prov struct {
+		OrganizationID, AccountID string
+		Sites                     map[string]string
+	}
+	r.JSON(t, &prov)
+	if r.Status != 201 || prov.AccountID != target || prov.OrganizationID == "" {
+		t.Fatalf("provision = %d %s", r.Status, r.Body)
+	}
+	if len(env.Ninja.Orgs()) != ninjaBefore+1 {
+		t.Errorf("NinjaOne organizations %d → %d, want one more", ninjaBefore, len(env.Ninja.Orgs()))
+	}
+	if r := c.Do(http.MethodPost, base+"/psa/accounts/"+target+"/provision-rmm", nil); r.Status != 409 {
+		t.Errorf("provision twice = %d, want 409", r.Status)
+	}
+}
+
+// TestCreateRace: 20 concurrent "create account" requests for one org
+// against the ConnectWise sandbox produce exactly one company.
+func TestCreateRace(t *testing.T) {
+	c := client(t)
+	base := "/v1/integrations/" + env.IntegrationID
+	var org orgView
+	for _, o := range organizations(t, c) {
+		if o.Mapping == nil {
+			org = o
+		}
+	}
+	before := len(env.CW.Companies())
+	var wg sync.WaitGroup
+	statuses := make(chan int, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses <- c.Do(http.MethodPut, base+"/mappings/"+org.ID, map[string]any{"createAccount": map[string]any{"name": org.Name + " (race)"}}).Status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	counts := map[int]int{}
+	for s := range statuses {
+		counts[s]++
+	}
+	if got := len(env.CW.Companies()) - before; got != 1 {
+		t.Errorf("20 racing creates made %d companies, want 1", got)
+	}
+	if counts[200] != 20 {
+		t.Errorf("statuses %v, want 20 × 200 (losers wait for the winner's mapping)", counts)
+	}
+}
+
+func contains(xs []int, x int) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
