@@ -84,8 +84,10 @@ func (p Processor) delay(ctx context.Context, rec events.SQSMessage, err error, 
 	}
 }
 
+// isFIFO tells FIFO queues by their ARN: standard queues carry a
+// MessageGroupId too when senders use fair queues.
 func isFIFO(rec events.SQSMessage) bool {
-	return strings.HasSuffix(rec.EventSourceARN, ".fifo") || rec.Attributes["MessageGroupId"] != ""
+	return strings.HasSuffix(rec.EventSourceARN, ".fifo")
 }
 
 // NotImplemented is the handler of a worker whose feature is not built yet:

@@ -32,6 +32,13 @@ func batch(arn string, ids ...string) events.SQSEvent {
 	return ev
 }
 
+func withGroups(ev events.SQSEvent) events.SQSEvent {
+	for i := range ev.Records {
+		ev.Records[i].Attributes = map[string]string{"MessageGroupId": "t_demo"}
+	}
+	return ev
+}
+
 func failures(r events.SQSEventResponse) []string {
 	var ids []string
 	for _, f := range r.BatchItemFailures {
@@ -66,6 +73,7 @@ func TestProcess(t *testing.T) {
 		{"standard: only the failed one", batch(std, "a", "b", "c"), failOn("b"), []string{"b"}},
 		{"standard: several", batch(std, "a", "b", "c"), failOn("a", "c"), []string{"a", "c"}},
 		{"fifo: failure stops the batch", batch(fifo, "a", "b", "c", "d"), failOn("b"), []string{"b", "c", "d"}},
+		{"fair queue (standard with group ids): only the failed one", withGroups(batch(std, "a", "b", "c")), failOn("b"), []string{"b"}},
 		{"panic is a failure", batch(std, "a", "panic", "c"), failOn("panic"), []string{"panic"}},
 	}
 	for _, tc := range tests {

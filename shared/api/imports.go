@@ -1,0 +1,141 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/rmmbridge/rmmbridge/shared/httpapi"
+	"github.com/rmmbridge/rmmbridge/shared/importjob"
+)
+
+type importsAPI struct {
+	svc     *importjob.Service
+	clients ClientOpener
+}
+
+func jobRef(r *httpapi.Request) importjob.Ref {
+	return importjob.Ref{TenantID: r.Principal.TenantID, IntegrationID: r.PathParam("integrationId"), JobID: r.PathParam("jobId")}
+}
+
+type importQueuedView struct {
+	ID     string `json:"id"`
+	Kind   string `json:"kind"`
+	Status string `json:"status"`
+}
+
+type importCountsView struct {
+	Total     int `json:"total"`
+	Created   int `json:"created"`
+	Linked    int `json:"linked"`
+	Updated   int `json:"updated"`
+	Unchanged int `json:"unchanged"`
+	Skipped   int `json:"skipped"`
+	Failed    int `json:"failed"`
+	Review    int `json:"review"`
+}
+
+type importJobView struct {
+	ID         string                  `json:"id"`
+	Kind       string                  `json:"kind"`
+	Status     string                  `json:"status"`
+	DryRun     bool                    `json:"dryRun"`
+	Counts     importCountsView        `json:"counts"`
+	CreatedAt  time.Time               `json:"createdAt"`
+	StartedAt  time.Time               `json:"startedAt,omitzero"`
+	FinishedAt time.Time               `json:"finishedAt,omitzero"`
+	Preview    []importjob.PreviewItem `json:"preview,omitzero"`
+}
+
+type importItemView struct {
+	Key    string `json:"key"`
+	Status string `json:"status"`
+	Reason string `json:"reason"`
+}
+
+func viewJob(j importjob.Job) importJobView {
+	c := j.Counts
+	return importJobView{ID: j.ID, Kind: string(j.Kind), Status: string(j.Status), DryRun: j.DryRun,
+		Counts: importCountsView{Total: c.Total, Created: c.Created, Linked: c.Linked, Updated: c.Updated,
+			Unchanged: c.Unchanged, Skipped: c.Skipped, Failed: c.Failed, Review: c.Review},
+		CreatedAt: j.CreatedAt, StartedAt: j.StartedAt, FinishedAt: j.FinishedAt, Preview: j.Preview}
+}
+
+// create starts a job: 202 with the queued job.
+func (a importsAPI) create(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	var in importjob.CreateInput
+	if err := r.Decode(&in); err != nil {
+		return nil, err
+	}
+	cl, err := a.clients.Open(ctx, r.Principal.TenantID, r.PathParam("integrationId"))
+	if err != nil {
+		return nil, err
+	}
+	j, err := a.svc.Create(ctx, r.Principal.TenantID, r.PathParam("integrationId"), in, cl.RMM)
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.JSON(http.StatusAccepted, importQueuedView{ID: j.ID, Kind: string(j.Kind), Status: string(j.Status)}), nil
+}
+
+func (a importsAPI) list(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	limit, cursor, err := r.Page()
+	if err != nil {
+		return nil, err
+	}
+	// An unknown integration is a 404, as on every integration route.
+	if _, err := a.clients.Open(ctx, r.Principal.TenantID, r.PathParam("integrationId")); err != nil {
+		return nil, err
+	}
+	jobs, next, err := a.svc.List(ctx, r.Principal.TenantID, r.PathParam("integrationId"), limit, cursor)
+	if err != nil {
+		return nil, err
+	}
+	out := httpapi.List[importJobView]{Items: make([]importJobView, 0, len(jobs)), NextCursor: next}
+	for _, j := range jobs {
+		out.Items = append(out.Items, viewJob(j))
+	}
+	return httpapi.JSON(http.StatusOK, out), nil
+}
+
+func (a importsAPI) get(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	j, err := a.svc.Get(ctx, jobRef(r))
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.JSON(http.StatusOK, viewJob(j)), nil
+}
+
+func (a importsAPI) items(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	limit, cursor, err := r.Page()
+	if err != nil {
+		return nil, err
+	}
+	items, next, err := a.svc.Items(ctx, jobRef(r), importjob.Outcome(r.Query("status")), limit, cursor)
+	if err != nil {
+		return nil, err
+	}
+	out := httpapi.List[importItemView]{Items: make([]importItemView, 0, len(items)), NextCursor: next}
+	for _, it := range items {
+		out.Items = append(out.Items, importItemView{Key: it.Key, Status: string(it.Status), Reason: it.Reason})
+	}
+	return httpapi.JSON(http.StatusOK, out), nil
+}
+
+func (a importsAPI) retry(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	j, _, err := a.svc.Retry(ctx, jobRef(r))
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.JSON(http.StatusAccepted, importQueuedView{ID: j.ID, Kind: string(j.Kind), Status: string(j.Status)}), nil
+}
+
+// importRoute returns the handler of an imports route: h over the imports
+// service, or a 501 while the API has no service or client opener.
+func (d Deps) importRoute(h func(importsAPI, context.Context, *httpapi.Request) (*httpapi.Response, error), feature string) httpapi.HandlerFunc {
+	if d.Imports == nil || d.Clients == nil {
+		return httpapi.NotImplemented(feature)
+	}
+	a := importsAPI{svc: d.Imports, clients: d.Clients}
+	return func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) { return h(a, ctx, r) }
+}

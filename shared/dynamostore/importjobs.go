@@ -1,0 +1,351 @@
+package dynamostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+
+	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/importjob"
+)
+
+// ImportJobs stores import jobs in their integration's partition
+// (T#<tenant>#INT#<integration>):
+//
+//   - the job at JOB#<id>, its counters changed only with atomic ADD; GSI1
+//     lists an integration's jobs newest first (T#…#INT#…#JOBS / <id>, ids
+//     sort by creation time);
+//   - each item at JOB#<id>#ITEM#<key>; failed, review and pending items
+//     are also on GSI1 (T#…#INT#…#JOB#<id>#<status> / <key>), a sparse
+//     index, so listing them never reads the job's other items;
+//   - each organization of an asset import at JOB#<id>#ORG#<orgId>.
+//
+// An item or organization write and its counter deltas are one
+// transaction conditioned on the item's previous state (importjob.Change).
+// Everything expires ImportRetention after it was last written.
+type ImportJobs struct{ s *Store }
+
+var _ importjob.Store = ImportJobs{}
+
+// NewImportJobs returns the import jobs repository over s.
+func NewImportJobs(s *Store) ImportJobs { return ImportJobs{s: s} }
+
+// ImportRetention is how long jobs, items and organization records are kept.
+const ImportRetention = 90 * 24 * time.Hour
+
+type jobItem struct {
+	PK                    string     `dynamodbav:"pk"`
+	SK                    string     `dynamodbav:"sk"`
+	GSI1PK                string     `dynamodbav:"gsi1pk"`
+	GSI1SK                string     `dynamodbav:"gsi1sk"`
+	ID                    string     `dynamodbav:"id"`
+	Kind                  string     `dynamodbav:"kind"`
+	Status                string     `dynamodbav:"status"`
+	DryRun                bool       `dynamodbav:"dryRun"`
+	CreateMissingAccounts bool       `dynamodbav:"createMissingAccounts"`
+	OrganizationIDs       []string   `dynamodbav:"organizationIds,omitempty"`
+	Total                 int        `dynamodbav:"total"`
+	Created               int        `dynamodbav:"created"`
+	Linked                int        `dynamodbav:"linked"`
+	Updated               int        `dynamodbav:"updated"`
+	Unchanged             int        `dynamodbav:"unchanged"`
+	Skipped               int        `dynamodbav:"skipped"`
+	Failed                int        `dynamodbav:"failed"`
+	Review                int        `dynamodbav:"review"`
+	Orgs                  int        `dynamodbav:"orgs"`
+	OrgsDone              int        `dynamodbav:"orgsDone"`
+	CreatedAt             time.Time  `dynamodbav:"createdAt"`
+	StartedAt             *time.Time `dynamodbav:"startedAt,omitempty"`
+	FinishedAt            *time.Time `dynamodbav:"finishedAt,omitempty"`
+	TTL                   int64      `dynamodbav:"ttl"`
+}
+
+type jobEntryItem struct {
+	PK        string    `dynamodbav:"pk"`
+	SK        string    `dynamodbav:"sk"`
+	GSI1PK    string    `dynamodbav:"gsi1pk,omitempty"`
+	GSI1SK    string    `dynamodbav:"gsi1sk,omitempty"`
+	Key       string    `dynamodbav:"key"`
+	Status    string    `dynamodbav:"status"`
+	Reason    string    `dynamodbav:"reason,omitempty"`
+	Action    string    `dynamodbav:"action,omitempty"`
+	Name      string    `dynamodbav:"name,omitempty"`
+	TargetID  string    `dynamodbav:"targetId,omitempty"`
+	UpdatedAt time.Time `dynamodbav:"updatedAt"`
+	TTL       int64     `dynamodbav:"ttl"`
+}
+
+type jobOrgItem struct {
+	PK        string    `dynamodbav:"pk"`
+	SK        string    `dynamodbav:"sk"`
+	OrgID     string    `dynamodbav:"organizationId"`
+	State     string    `dynamodbav:"state"`
+	Devices   int       `dynamodbav:"devices"`
+	UpdatedAt time.Time `dynamodbav:"updatedAt"`
+	TTL       int64     `dynamodbav:"ttl"`
+}
+
+// counterAttrs names the job's counter attributes.
+var counterAttrs = []string{"total", "created", "linked", "updated", "unchanged", "skipped", "failed", "review"}
+
+func counterValues(c importjob.Counts) []int {
+	return []int{c.Total, c.Created, c.Linked, c.Updated, c.Unchanged, c.Skipped, c.Failed, c.Review}
+}
+
+func jobKey(ref importjob.Ref) Key {
+	return Key{PK: IntegrationPK(ref.TenantID, ref.IntegrationID), SK: "JOB#" + ref.JobID}
+}
+
+func jobsIndexPK(tenantID, integrationID string) string {
+	return IntegrationPK(tenantID, integrationID) + "#JOBS"
+}
+
+func jobItemPrefix(ref importjob.Ref) string { return "JOB#" + ref.JobID + "#ITEM#" }
+
+func jobEntryKey(ref importjob.Ref, key string) Key {
+	return Key{PK: IntegrationPK(ref.TenantID, ref.IntegrationID), SK: jobItemPrefix(ref) + key}
+}
+
+func jobStatusIndexPK(ref importjob.Ref, status importjob.Outcome) string {
+	return IntegrationPK(ref.TenantID, ref.IntegrationID) + "#JOB#" + ref.JobID + "#" + string(status)
+}
+
+func jobOrgKey(ref importjob.Ref, orgID string) Key {
+	return Key{PK: IntegrationPK(ref.TenantID, ref.IntegrationID), SK: "JOB#" + ref.JobID + "#ORG#" + orgID}
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+func toJobItem(j importjob.Job) jobItem {
+	k := jobKey(j.Ref())
+	c := j.Counts
+	return jobItem{PK: k.PK, SK: k.SK, GSI1PK: jobsIndexPK(j.TenantID, j.IntegrationID), GSI1SK: j.ID,
+		ID: j.ID, Kind: string(j.Kind), Status: string(j.Status), DryRun: j.DryRun, CreateMissingAccounts: j.CreateMissingAccounts,
+		OrganizationIDs: j.OrganizationIDs, Total: c.Total, Created: c.Created, Linked: c.Linked, Updated: c.Updated,
+		Unchanged: c.Unchanged, Skipped: c.Skipped, Failed: c.Failed, Review: c.Review, Orgs: j.Orgs, OrgsDone: j.OrgsDone,
+		CreatedAt: j.CreatedAt.UTC(), StartedAt: optTime(j.StartedAt), FinishedAt: optTime(j.FinishedAt),
+		TTL: j.CreatedAt.Add(ImportRetention).Unix()}
+}
+
+func (it jobItem) job(tenantID, integrationID string) importjob.Job {
+	j := importjob.Job{ID: it.ID, TenantID: tenantID, IntegrationID: integrationID, Kind: importjob.Kind(it.Kind),
+		Status: importjob.Status(it.Status), DryRun: it.DryRun, CreateMissingAccounts: it.CreateMissingAccounts,
+		OrganizationIDs: it.OrganizationIDs,
+		Counts: importjob.Counts{Total: it.Total, Created: it.Created, Linked: it.Linked, Updated: it.Updated,
+			Unchanged: it.Unchanged, Skipped: it.Skipped, Failed: it.Failed, Review: it.Review},
+		Orgs: it.Orgs, OrgsDone: it.OrgsDone, CreatedAt: it.CreatedAt}
+	if it.StartedAt != nil {
+		j.StartedAt = *it.StartedAt
+	}
+	if it.FinishedAt != nil {
+		j.FinishedAt = *it.FinishedAt
+	}
+	return j
+}
+
+// indexedStatuses are the item statuses GSI1 lists.
+var indexedStatuses = []importjob.Outcome{importjob.Failed, importjob.Review, importjob.Pending}
+
+func toEntryItem(ref importjob.Ref, it importjob.Item) jobEntryItem {
+	k := jobEntryKey(ref, it.Key)
+	e := jobEntryItem{PK: k.PK, SK: k.SK, Key: it.Key, Status: string(it.Status), Reason: it.Reason,
+		UpdatedAt: it.Updated.UTC(), TTL: it.Updated.Add(ImportRetention).Unix()}
+	if slices.Contains(indexedStatuses, it.Status) {
+		e.GSI1PK, e.GSI1SK = jobStatusIndexPK(ref, it.Status), it.Key
+	}
+	if p := it.Preview; p != nil {
+		e.Action, e.Name, e.TargetID = p.Action, p.Name, p.TargetID
+	}
+	return e
+}
+
+func (e jobEntryItem) item() importjob.Item {
+	it := importjob.Item{Key: e.Key, Status: importjob.Outcome(e.Status), Reason: e.Reason, Updated: e.UpdatedAt}
+	if e.Action != "" {
+		it.Preview = &importjob.PreviewItem{Key: e.Key, Action: e.Action, Name: e.Name, TargetID: e.TargetID, Reason: e.Reason}
+	}
+	return it
+}
+
+// CreateJob implements importjob.Store.
+func (r ImportJobs) CreateJob(ctx context.Context, j importjob.Job) error {
+	if err := r.s.PutNew(ctx, toJobItem(j)); err != nil {
+		return fmt.Errorf("create import job %s: %w", j.ID, err)
+	}
+	return nil
+}
+
+// GetJob implements importjob.Store.
+func (r ImportJobs) GetJob(ctx context.Context, ref importjob.Ref) (importjob.Job, error) {
+	var it jobItem
+	if err := r.s.Get(ctx, jobKey(ref), &it); err != nil {
+		return importjob.Job{}, fmt.Errorf("get import job %s: %w", ref.JobID, namedNotFound(err, "import job", ref.JobID))
+	}
+	return it.job(ref.TenantID, ref.IntegrationID), nil
+}
+
+// ListJobs implements importjob.Store.
+func (r ImportJobs) ListJobs(ctx context.Context, tenantID, integrationID string, limit int, cursor string) ([]importjob.Job, string, error) {
+	var items []jobItem
+	next, err := r.s.Query(ctx, Query{PK: jobsIndexPK(tenantID, integrationID), Index: IndexGSI1, Descending: true,
+		Limit: int32(limit), Cursor: cursor}, &items)
+	if err != nil {
+		return nil, "", fmt.Errorf("list import jobs: %w", err)
+	}
+	out := make([]importjob.Job, 0, len(items))
+	for _, it := range items {
+		out = append(out, it.job(tenantID, integrationID))
+	}
+	return out, next, nil
+}
+
+// UpdateStatus implements importjob.Store.
+func (r ImportJobs) UpdateStatus(ctx context.Context, ref importjob.Ref, ch importjob.StatusChange) error {
+	if len(ch.From) == 0 {
+		return apperr.New(apperr.Internal, "a status change needs the statuses it moves from")
+	}
+	upd := expression.Set(expression.Name("status"), expression.Value(string(ch.To)))
+	if !ch.StartedAt.IsZero() {
+		upd = upd.Set(expression.Name("startedAt"), expression.IfNotExists(expression.Name("startedAt"), expression.Value(ch.StartedAt.UTC())))
+	}
+	if !ch.FinishedAt.IsZero() {
+		upd = upd.Set(expression.Name("finishedAt"), expression.Value(ch.FinishedAt.UTC()))
+	} else if ch.ClearFinished {
+		upd = upd.Remove(expression.Name("finishedAt"))
+	}
+	from := make([]expression.OperandBuilder, 0, len(ch.From))
+	for _, s := range ch.From {
+		from = append(from, expression.Value(string(s)))
+	}
+	cond := expression.Name("status").In(from[0], from[1:]...)
+	if err := r.s.Update(ctx, jobKey(ref), upd, &cond, nil); err != nil {
+		return fmt.Errorf("set import job %s %s: %w", ref.JobID, ch.To, err)
+	}
+	return nil
+}
+
+// Apply implements importjob.Store: one TransactWriteItems with a
+// conditional put (or delete) per item, the organization's conditional
+// put, and the job's counters (ADD), conditioned on the job existing.
+func (r ImportJobs) Apply(ctx context.Context, ref importjob.Ref, ch importjob.Change) error {
+	if len(ch.Items) > importjob.MaxChangeItems {
+		return apperr.New(apperr.Internal, "a change holds at most %d items, not %d", importjob.MaxChangeItems, len(ch.Items))
+	}
+	ops := make([]TxOp, 0, len(ch.Items)+2)
+	for _, ic := range ch.Items {
+		var cond expression.ConditionBuilder
+		if ic.From == "" {
+			cond = NotExists()
+		} else {
+			cond = expression.Name("status").Equal(expression.Value(string(ic.From)))
+		}
+		if ic.Delete {
+			ops = append(ops, TxDelete(jobEntryKey(ref, ic.Item.Key), &cond))
+		} else {
+			ops = append(ops, TxPut(toEntryItem(ref, ic.Item), &cond))
+		}
+	}
+	if o := ch.Org; o != nil {
+		var cond expression.ConditionBuilder
+		if o.From == "" {
+			cond = NotExists()
+		} else {
+			cond = expression.Name("state").Equal(expression.Value(string(o.From)))
+		}
+		k := jobOrgKey(ref, o.OrgID)
+		now := time.Now().UTC()
+		ops = append(ops, TxPut(jobOrgItem{PK: k.PK, SK: k.SK, OrgID: o.OrgID, State: string(o.To), Devices: o.Devices,
+			UpdatedAt: now, TTL: now.Add(ImportRetention).Unix()}, &cond))
+	}
+	jobOp := len(ops)
+	exists := Exists()
+	var upd expression.UpdateBuilder
+	n := 0
+	for i, v := range counterValues(ch.Delta) {
+		if v != 0 {
+			upd = upd.Add(expression.Name(counterAttrs[i]), expression.Value(v))
+			n++
+		}
+	}
+	if ch.OrgsDone != 0 {
+		upd = upd.Add(expression.Name("orgsDone"), expression.Value(ch.OrgsDone))
+		n++
+	}
+	if n > 0 {
+		ops = append(ops, TxUpdate(jobKey(ref), upd, &exists))
+	} else {
+		ops = append(ops, TxCheck(jobKey(ref), &exists))
+	}
+	err := r.s.Transact(ctx, ops...)
+	if err == nil {
+		return nil
+	}
+	var tx *TxCanceledError
+	if errors.As(err, &tx) && slices.Contains(tx.Failed, jobOp) {
+		return fmt.Errorf("update import job %s: %w", ref.JobID, apperr.Wrap(apperr.NotFound, err, "no import job %s", ref.JobID))
+	}
+	return fmt.Errorf("update import job %s: %w", ref.JobID, err)
+}
+
+// GetItem implements importjob.Store.
+func (r ImportJobs) GetItem(ctx context.Context, ref importjob.Ref, key string) (importjob.Item, error) {
+	var e jobEntryItem
+	if err := r.s.Get(ctx, jobEntryKey(ref, key), &e); err != nil {
+		return importjob.Item{}, fmt.Errorf("get item %s of import job %s: %w", key, ref.JobID, namedNotFound(err, "import item", key))
+	}
+	return e.item(), nil
+}
+
+// ListItems implements importjob.Store.
+func (r ImportJobs) ListItems(ctx context.Context, ref importjob.Ref, status importjob.Outcome, limit int, cursor string) ([]importjob.Item, string, error) {
+	if !slices.Contains(indexedStatuses, status) {
+		return nil, "", apperr.New(apperr.Internal, "items with status %q are not indexed", status)
+	}
+	var es []jobEntryItem
+	next, err := r.s.Query(ctx, Query{PK: jobStatusIndexPK(ref, status), Index: IndexGSI1, Limit: int32(limit), Cursor: cursor}, &es)
+	if err != nil {
+		return nil, "", fmt.Errorf("list %s items of import job %s: %w", status, ref.JobID, err)
+	}
+	out := make([]importjob.Item, 0, len(es))
+	for _, e := range es {
+		out = append(out, e.item())
+	}
+	return out, next, nil
+}
+
+// PreviewItems implements importjob.Store.
+func (r ImportJobs) PreviewItems(ctx context.Context, ref importjob.Ref) ([]importjob.Item, error) {
+	var es []jobEntryItem
+	q := Query{PK: IntegrationPK(ref.TenantID, ref.IntegrationID), SKPrefix: jobItemPrefix(ref), ConsistentRead: true}
+	if err := r.s.QueryAll(ctx, q, &es); err != nil {
+		return nil, fmt.Errorf("list preview of import job %s: %w", ref.JobID, err)
+	}
+	out := make([]importjob.Item, 0, len(es))
+	for _, e := range es {
+		out = append(out, e.item())
+	}
+	return out, nil
+}
+
+// GetOrg implements importjob.Store.
+func (r ImportJobs) GetOrg(ctx context.Context, ref importjob.Ref, orgID string) (importjob.OrgRecord, error) {
+	var o jobOrgItem
+	err := r.s.Get(ctx, jobOrgKey(ref, orgID), &o)
+	switch {
+	case apperr.Is(err, apperr.NotFound):
+		return importjob.OrgRecord{OrgID: orgID}, nil
+	case err != nil:
+		return importjob.OrgRecord{}, fmt.Errorf("get organization %s of import job %s: %w", orgID, ref.JobID, err)
+	}
+	return importjob.OrgRecord{OrgID: o.OrgID, State: importjob.OrgState(o.State), Devices: o.Devices}, nil
+}

@@ -1,0 +1,364 @@
+package importjob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/rmmbridge/rmmbridge/shared/account"
+	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
+)
+
+// Opener opens an integration's vendor clients (providers.Opener).
+type Opener interface {
+	Open(ctx context.Context, tenantID, integrationID string) (providers.Clients, error)
+}
+
+// DispatcherDeps are what the import-dispatch worker needs.
+type DispatcherDeps struct {
+	Store    Store
+	Tracker  *Tracker
+	Accounts *account.Service
+	Opener   Opener
+	Sender   Sender
+	Queues   Queues
+	// Visibility hands a throttled message back to the ImportQueue with
+	// the vendor's Retry-After (nil: throttled messages wait out the
+	// queue's visibility timeout).
+	Visibility sqsbatch.VisibilityChanger
+	Options    Options
+}
+
+// Dispatcher is the import-dispatch worker: one ImportQueue message is one
+// organization of a job.
+//
+// In an organization import it maps the organization (PlanOrg) and records
+// its item. In an asset import it makes sure the organization's account
+// exists (creating it, exactly once, when the organization is unmapped and
+// the job creates missing accounts; otherwise every device is recorded as
+// skipped), pages the organization's devices and sends one AssetMessage per
+// device (group: the tenant), then counts the devices into the job once.
+// A dry run writes nothing to the PSA or the mappings: it records one
+// preview item per organization.
+//
+// Errors that retrying cannot fix for this organization (it vanished from
+// the RMM, the vendor refused a record or the credentials) record the
+// organization as failed at once. Other errors return the message to the
+// queue; on its last receive (MaxReceives) the organization is recorded as
+// failed with the reason before the message goes to the DLQ. Messages that
+// name no existing job are reported as failures without recording
+// anything.
+type Dispatcher struct {
+	d    DispatcherDeps
+	o    Options
+	proc sqsbatch.Processor
+}
+
+// NewDispatcher returns the worker.
+func NewDispatcher(d DispatcherDeps) *Dispatcher {
+	o := d.Options.withDefaults()
+	return &Dispatcher{d: d, o: o, proc: sqsbatch.Processor{Name: "import-dispatch", QueueURL: d.Queues.Import, Vis: d.Visibility, Log: o.Logger}}
+}
+
+// Handle is the SQS handler; it reports failed messages in
+// BatchItemFailures.
+func (d *Dispatcher) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	return d.proc.Process(ctx, ev, d.handle), nil
+}
+
+// orgRun is one organization being processed.
+type orgRun struct {
+	job     Job
+	orgID   string
+	rec     *OrgRecord // the organization's record as read first (asset imports)
+	listed  bool       // the devices were listed (asset imports)
+	devices []string   // their ids
+}
+
+// itemFailure is an error retrying will not fix: the organization is
+// recorded as failed at once.
+type itemFailure struct {
+	reason string
+	err    error
+}
+
+func (e *itemFailure) Error() string { return e.reason + ": " + e.err.Error() }
+func (e *itemFailure) Unwrap() error { return e.err }
+
+// permanent marks err as an item failure when its kind says retrying will
+// not help (NotFound, Invalid, Unauthorized, NotImplemented, ...).
+func permanent(err error, what string) error {
+	if apperr.KindOf(err).Transient() {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return &itemFailure{reason: what + ": " + reasonOf(err), err: err}
+}
+
+// reasonOf is the client-safe text of err.
+func reasonOf(err error) string {
+	if e, ok := apperr.As(err); ok && e.Kind != apperr.Internal && e.Message != "" {
+		return e.Message
+	}
+	return "internal error (see the import-dispatch logs)"
+}
+
+func (d *Dispatcher) handle(ctx context.Context, rec events.SQSMessage) error {
+	m, err := DecodeOrgMessage([]byte(rec.Body))
+	if err != nil {
+		return fmt.Errorf("message %s: %w", rec.MessageId, err)
+	}
+	receives, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+	j, err := d.d.Store.GetJob(ctx, m.Ref())
+	if err != nil {
+		return fmt.Errorf("organization %s of job %s: %w", m.OrganizationID, m.JobID, err)
+	}
+	if j.Kind != m.Kind {
+		return apperr.New(apperr.Malformed, "message %s says kind %s; job %s is %s", rec.MessageId, m.Kind, j.ID, j.Kind)
+	}
+	r := &orgRun{job: j, orgID: m.OrganizationID}
+	err = d.process(ctx, r)
+	if err == nil {
+		return nil
+	}
+	log := d.o.Logger.With("tenantId", m.TenantID, "integrationId", m.IntegrationID, "jobId", m.JobID, "organizationId", m.OrganizationID, "messageId", rec.MessageId)
+	var fe *itemFailure
+	if errors.As(err, &fe) {
+		log.WarnContext(ctx, "organization failed", "reason", fe.reason, "error", fe.err)
+		if ferr := d.fail(ctx, r, fe.reason); ferr != nil {
+			return fmt.Errorf("record failure of organization %s: %w", r.orgID, ferr)
+		}
+		return nil
+	}
+	if receives >= MaxReceives {
+		log.ErrorContext(ctx, "organization failed on its last receive", "receiveCount", receives, "error", err)
+		if ferr := d.fail(context.WithoutCancel(ctx), r, reasonOf(err)); ferr != nil {
+			return errors.Join(err, fmt.Errorf("record failure of organization %s: %w", r.orgID, ferr))
+		}
+	}
+	return err
+}
+
+// fail records the organization's failure: its item, or in an asset
+// import its listed devices (then counted), or its organization item.
+func (d *Dispatcher) fail(ctx context.Context, r *orgRun, reason string) error {
+	ref := r.job.Ref()
+	switch {
+	case r.job.PerOrganizationItems():
+		return d.d.Tracker.Record(ctx, ref.TenantID, ref.IntegrationID, ref.JobID, Item{Key: r.orgID, Status: Failed, Reason: reason})
+	case r.listed:
+		if err := d.d.Tracker.RecordAll(ctx, ref, r.devices, Failed, reason); err != nil {
+			return err
+		}
+		return d.d.Tracker.CountOrg(ctx, ref, r.orgID, len(r.devices))
+	}
+	return d.d.Tracker.FailOrg(ctx, ref, r.orgID, reason)
+}
+
+func (d *Dispatcher) process(ctx context.Context, r *orgRun) error {
+	ref := r.job.Ref()
+	if r.job.Status == StatusQueued {
+		if err := d.d.Tracker.Start(ctx, ref); err != nil {
+			return err
+		}
+	}
+	if r.job.Kind == KindAssets && !r.job.DryRun {
+		rec, err := d.d.Store.GetOrg(ctx, ref, r.orgID)
+		if err != nil {
+			return fmt.Errorf("read organization %s of job %s: %w", r.orgID, ref.JobID, err)
+		}
+		if rec.State == OrgCounted {
+			return nil // a redelivery: its devices went out and were counted
+		}
+		r.rec = &rec
+	}
+	cl, err := d.d.Opener.Open(ctx, ref.TenantID, ref.IntegrationID)
+	if err != nil {
+		return fmt.Errorf("open integration %s: %w", ref.IntegrationID, err)
+	}
+	switch {
+	case r.job.Kind == KindOrganizations:
+		return d.importOrg(ctx, r, cl)
+	case r.job.DryRun:
+		return d.previewAssets(ctx, r, cl)
+	}
+	return d.fanOut(ctx, r, cl)
+}
+
+func scopeOf(j Job) account.Scope {
+	return account.Scope{TenantID: j.TenantID, IntegrationID: j.IntegrationID, Actor: "import/" + j.ID}
+}
+
+// mapping returns the organization's final mapping, nil when unmapped.
+func (d *Dispatcher) mapping(ctx context.Context, sc account.Scope, orgID string) (*account.Mapping, error) {
+	m, err := d.d.Accounts.Get(ctx, sc, orgID)
+	switch {
+	case err == nil:
+		return &m, nil
+	case apperr.Is(err, apperr.NotFound):
+		return nil, nil
+	}
+	return nil, fmt.Errorf("read mapping of organization %s: %w", orgID, err)
+}
+
+func psaOf(cl providers.Clients) (account.PSA, error) {
+	p, ok := cl.PSA.(account.PSA)
+	if !ok {
+		return nil, &itemFailure{reason: "this PSA cannot look accounts up by rmmbridge's reference, so accounts cannot be created or mapped safely",
+			err: apperr.New(apperr.NotImplemented, "PSA client lacks FindAccountsByExternalRef")}
+	}
+	return p, nil
+}
+
+func newAccountSpec(cl providers.Clients) *account.NewAccountSpec {
+	def := cl.Integration.Settings.AccountDefaults
+	return &account.NewAccountSpec{Status: def.Status, Type: def.Type}
+}
+
+func (d *Dispatcher) record(ctx context.Context, j Job, it Item) error {
+	return d.d.Tracker.Record(ctx, j.TenantID, j.IntegrationID, j.ID, it)
+}
+
+// importOrg is one organization of an organization import.
+func (d *Dispatcher) importOrg(ctx context.Context, r *orgRun, cl providers.Clients) error {
+	org, err := cl.RMM.GetOrganization(ctx, r.orgID)
+	if err != nil {
+		return permanent(err, "read the organization from the RMM")
+	}
+	sc := scopeOf(r.job)
+	m, err := d.mapping(ctx, sc, org.ID)
+	if err != nil {
+		return err
+	}
+	var match account.MatchResult
+	if m == nil {
+		if match, err = account.MatchName(ctx, cl.PSA, org.Name); err != nil {
+			return permanent(err, "search the PSA for matching accounts")
+		}
+	}
+	plan := PlanOrg(org, m, match, r.job.CreateMissingAccounts, r.job.DryRun)
+	it := Item{Key: org.ID, Status: plan.Outcome, Reason: plan.Reason}
+	if r.job.DryRun {
+		it.Preview = &PreviewItem{Key: org.ID, Action: plan.Action, Name: org.Name, TargetID: plan.AccountID, Reason: plan.Reason}
+		return d.record(ctx, r.job, it)
+	}
+	switch plan.Action {
+	case ActionUpdate, ActionLink, ActionCreate:
+		p, err := psaOf(cl)
+		if err != nil {
+			return err
+		}
+		in := account.MapInput{AccountID: plan.AccountID}
+		if plan.Action == ActionCreate {
+			in = account.MapInput{CreateAccount: newAccountSpec(cl)}
+		}
+		got, err := d.d.Accounts.Map(ctx, sc, cl.RMM, p, org.ID, in)
+		if err != nil {
+			return permanent(err, "map the organization")
+		}
+		if plan.Action == ActionCreate {
+			it.Reason = fmt.Sprintf("no matching PSA account; created account %s (%s)", got.AccountName, got.AccountID)
+		}
+	}
+	return d.record(ctx, r.job, it)
+}
+
+// previewAssets is one organization of an asset dry run.
+func (d *Dispatcher) previewAssets(ctx context.Context, r *orgRun, cl providers.Clients) error {
+	org, err := cl.RMM.GetOrganization(ctx, r.orgID)
+	if err != nil {
+		return permanent(err, "read the organization from the RMM")
+	}
+	m, err := d.mapping(ctx, scopeOf(r.job), org.ID)
+	if err != nil {
+		return err
+	}
+	devs, err := rmm.AllDevices(ctx, cl.RMM, org.ID)
+	if err != nil {
+		return permanent(err, "list the organization's devices")
+	}
+	n := len(deviceIDs(devs))
+	pv := PreviewItem{Key: org.ID, Name: org.Name}
+	switch {
+	case m != nil:
+		pv.Action, pv.TargetID = ActionUpdate, m.AccountID
+		pv.Reason = fmt.Sprintf("%d %s would be imported into account %s (%s)", n, plural(n, "device", "devices"), m.AccountName, m.AccountID)
+	case r.job.CreateMissingAccounts:
+		pv.Action = ActionCreate
+		pv.Reason = fmt.Sprintf("not mapped; an account named %s would be created and %d %s imported into it", org.Name, n, plural(n, "device", "devices"))
+	default:
+		pv.Action = ActionSkip
+		pv.Reason = fmt.Sprintf("not mapped and createMissingAccounts is false; %d %s would be skipped", n, plural(n, "device", "devices"))
+	}
+	return d.record(ctx, r.job, Item{Key: org.ID, Status: actionOutcome[pv.Action], Reason: pv.Reason, Preview: &pv})
+}
+
+// fanOut is one organization of an asset import.
+func (d *Dispatcher) fanOut(ctx context.Context, r *orgRun, cl providers.Clients) error {
+	ref := r.job.Ref()
+	sc := scopeOf(r.job)
+	m, err := d.mapping(ctx, sc, r.orgID)
+	if err != nil {
+		return err
+	}
+	skip := ""
+	switch {
+	case m != nil:
+	case r.job.CreateMissingAccounts:
+		p, err := psaOf(cl)
+		if err != nil {
+			return err
+		}
+		// Exactly once however many workers race: the account service's
+		// claim. Sites get their locations too.
+		if _, err := d.d.Accounts.Map(ctx, sc, cl.RMM, p, r.orgID, account.MapInput{CreateAccount: newAccountSpec(cl)}); err != nil {
+			return permanent(err, "create the organization's PSA account")
+		}
+	default:
+		skip = "organization " + r.orgID + " is not mapped to a PSA account and createMissingAccounts is false"
+	}
+	devs, err := rmm.AllDevices(ctx, cl.RMM, r.orgID)
+	if err != nil {
+		return permanent(err, "list the organization's devices")
+	}
+	r.listed, r.devices = true, deviceIDs(devs)
+	if skip != "" {
+		if err := d.d.Tracker.RecordAll(ctx, ref, r.devices, Skipped, skip); err != nil {
+			return err
+		}
+	} else {
+		msgs := make([]Message, 0, len(r.devices))
+		for _, id := range r.devices {
+			msgs = append(msgs, assetMessage(ref, id, "import"))
+		}
+		if err := d.d.Sender.SendBatch(ctx, d.d.Queues.Asset, msgs); err != nil {
+			return fmt.Errorf("queue the devices of organization %s: %w", r.orgID, err)
+		}
+	}
+	// Counted last: a redelivered message of a counted organization is
+	// not processed again, so everything above must be done first.
+	if err := d.d.Tracker.countOrg(ctx, ref, r.orgID, len(r.devices), r.rec); err != nil {
+		return err
+	}
+	d.o.Logger.InfoContext(ctx, "organization fanned out", "tenantId", ref.TenantID, "integrationId", ref.IntegrationID,
+		"jobId", ref.JobID, "organizationId", r.orgID, "devices", len(r.devices), "skipped", skip != "")
+	return nil
+}
+
+// deviceIDs returns the devices' ids, each once, in order.
+func deviceIDs(devs []rmm.Device) []string {
+	seen := make(map[string]bool, len(devs))
+	ids := make([]string, 0, len(devs))
+	for _, dv := range devs {
+		if dv.ID != "" && !seen[dv.ID] {
+			seen[dv.ID] = true
+			ids = append(ids, dv.ID)
+		}
+	}
+	return ids
+}
