@@ -1,6 +1,6 @@
 # rmmbridge — one boring build path. `make help` lists the targets.
 SHELL := /bin/bash
-FUNCTIONS := api authorizer alert-webhook alert-worker import-dispatch asset-refresh
+FUNCTIONS := api authorizer alert-webhook alert-worker import-dispatch asset-refresh scheduler
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags "-s -w -X github.com/rmmbridge/rmmbridge/shared/api.Version=$(VERSION)"
 export CGO_ENABLED := 0
@@ -13,9 +13,13 @@ help: ## list targets
 dev: ## run the whole stack locally: moto, sandboxes, HTTP API on 127.0.0.1:3000, queue pollers
 	go run ./cmd/rmmbridge dev
 
-test: ## vet, every Go test (moto started and stopped here), cfn-lint
+# Every test binary that needs AWS starts its own moto_server on a free
+# loopback port and stops it when it exits (shared/motoserver), so the
+# packages' tests run in parallel on separate moto processes (moto is
+# single-core bound). Unset AWS_ENDPOINT_URL so no outside server is used.
+test: ## vet, every Go test (each starts and stops its own moto), cfn-lint
 	go vet ./...
-	scripts/with-moto go test -count=1 -timeout 30m ./...
+	env -u AWS_ENDPOINT_URL go test -count=1 -timeout 30m ./...
 	cfn-lint template.yaml
 
 unit: ## Go tests only, against an already running moto (AWS_ENDPOINT_URL) or one started per test binary
@@ -26,7 +30,7 @@ lint: ## formatting, vet, template lint
 	go vet ./...
 	cfn-lint template.yaml
 
-build: ## cross-compile the six Lambda binaries to build/<function>/bootstrap (linux/arm64)
+build: ## cross-compile the Lambda binaries to build/<function>/bootstrap (linux/arm64)
 	@for fn in $(FUNCTIONS); do \
 	  GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o build/$$fn/bootstrap ./functions/$$fn || exit 1; \
 	done
@@ -39,6 +43,7 @@ build-AlertWebhookFunction:   ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBD
 build-AlertWorkerFunction:    ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/alert-worker
 build-ImportDispatchFunction: ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/import-dispatch
 build-AssetRefreshFunction:   ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/asset-refresh
+build-SchedulerFunction:      ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/scheduler
 
 bench: ## benchmarks (figures, not pass/fail)
 	scripts/with-moto go test -run '^$$' -bench . -benchmem ./...

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,8 +16,15 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "rmmbridge:", err)
-		os.Exit(1)
+		code := 1
+		var ee *exitError // a command that chose its exit code (import --watch)
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+		if err.Error() != "" {
+			fmt.Fprintln(os.Stderr, "rmmbridge:", err)
+		}
+		os.Exit(code)
 	}
 }
 
@@ -27,6 +35,9 @@ commands:
                127.0.0.1:3000, queue pollers, a demo tenant with connections and an integration
   sandbox      serve one vendor sandbox: rmmbridge sandbox ninjaone|connectwise --port N
   key create   create a tenant and an admin API key in a deployed stack's table
+  import       start an import job on a running stack; --watch shows a progress bar and
+               exits 0 (succeeded), 2 (partial) or 1 (failed)
+  bench        end-to-end asset import benchmark through the local stack against the sandboxes
   help         this text
 
 Run "rmmbridge <command> -h" for a command's flags.
@@ -44,6 +55,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runSandbox(ctx, args[1:], stdout, stderr)
 	case "key":
 		return runKey(ctx, args[1:], stdout, stderr)
+	case "import":
+		return runImport(ctx, args[1:], getenv, stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -285,6 +285,14 @@ func (s *Service) ProvisionRMM(ctx context.Context, sc Scope, r RMM, p PSA, acco
 	if err != nil {
 		return Provisioned{}, err
 	}
+	// An adopted same-name organization may be mapped to another account;
+	// never move that mapping silently.
+	if m, err := s.store.GetMapping(ctx, sc, org.ID); err == nil && m.State == StateMapped && m.AccountID != acct.ID {
+		return Provisioned{}, apperr.New(apperr.Conflict,
+			"the RMM already has organization %q (%s), mapped to account %s; map it by hand", org.Name, org.ID, m.AccountID)
+	} else if err != nil && !apperr.Is(err, apperr.NotFound) {
+		return Provisioned{}, fmt.Errorf("read mapping of organization %s: %w", org.ID, err)
+	}
 	sites := map[string]string{}
 	locByName := map[string]string{}
 	for _, l := range locs {

@@ -8,9 +8,11 @@ import (
 	"log/slog"
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
+	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/asset"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
+	"github.com/rmmbridge/rmmbridge/shared/importjob"
 )
 
 // Version is the build's version, set with -ldflags "-X ...api.Version=...".
@@ -23,7 +25,9 @@ type Deps struct {
 	Connections *connection.Service // nil: the connection routes answer 501
 	Accounts    *account.Service    // nil (or no Clients): account sync routes answer 501
 	Clients     ClientOpener
-	Assets      *asset.Service // nil: the asset routes answer 501
+	Assets      *asset.Service     // nil: the asset routes answer 501
+	Imports     *importjob.Service // nil (or no Clients): the import routes answer 501
+	Alerts      *alert.Service     // nil: the alert list answers 501
 }
 
 // New returns the API's router with every route registered.
@@ -81,16 +85,16 @@ func New(d Deps) *httpapi.Router {
 	rt.Handle("DELETE "+i+"/mappings/{orgId}", O, orA(ac.deleteMapping, "unmapping organizations"))
 
 	// Imports.
-	rt.Handle("POST "+i+"/imports", O, ni("starting imports"))
-	rt.Handle("GET "+i+"/imports", V, ni("listing imports"))
-	rt.Handle("GET "+i+"/imports/{jobId}", V, ni("reading imports"))
-	rt.Handle("GET "+i+"/imports/{jobId}/items", V, ni("listing import items"))
-	rt.Handle("POST "+i+"/imports/{jobId}/retry", O, ni("retrying imports"))
+	rt.Handle("POST "+i+"/imports", O, d.importRoute(importsAPI.create, "starting imports"))
+	rt.Handle("GET "+i+"/imports", V, d.importRoute(importsAPI.list, "listing imports"))
+	rt.Handle("GET "+i+"/imports/{jobId}", V, d.importRoute(importsAPI.get, "reading imports"))
+	rt.Handle("GET "+i+"/imports/{jobId}/items", V, d.importRoute(importsAPI.items, "listing import items"))
+	rt.Handle("POST "+i+"/imports/{jobId}/retry", O, d.importRoute(importsAPI.retry, "retrying imports"))
 
 	// Assets and alerts.
 	rt.Handle("GET "+i+"/assets", V, listAssets(d))
 	rt.Handle("GET "+i+"/assets/{deviceId}", V, getAsset(d))
-	rt.Handle("GET "+i+"/alerts", V, ni("listing alerts"))
+	rt.Handle("GET "+i+"/alerts", V, listAlerts(d))
 
 	// Users.
 	rt.Handle("POST /v1/users/import", A, ni("importing users"))

@@ -16,11 +16,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/rmmbridge/rmmbridge/shared/fastsqs"
 	"github.com/rmmbridge/rmmbridge/shared/localstack"
 	"github.com/rmmbridge/rmmbridge/shared/motoserver"
 	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
@@ -65,6 +67,12 @@ type Options struct {
 	PollWait time.Duration
 	// ExtraEnv is added to every function's environment.
 	ExtraEnv map[string]string
+	// FastSQS serves SQS from an in-memory fastsqs instead of moto, for
+	// bulk runs (the benchmark) where moto's receives slow down with queue
+	// depth; DynamoDB and Secrets Manager stay on moto. The process's
+	// AWS_ENDPOINT_URL_SQS points every SQS client made until Stop at it
+	// (Stop restores the variable), so run one such Env at a time.
+	FastSQS bool
 }
 
 // Env is a running environment.
@@ -81,8 +89,12 @@ type Env struct {
 	PSAConnection string
 	IntegrationID string
 	WebhookSecret string
+	// FastSQS is the in-memory SQS when Options.FastSQS is set (its Stats
+	// count the queue traffic), else nil.
+	FastSQS *fastsqs.Server
 
-	moto *motoserver.Server
+	moto          *motoserver.Server
+	restoreSQSEnv func() error
 }
 
 func (o *Options) defaults() {
@@ -131,6 +143,16 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 			return nil, err
 		}
 		env.MotoEndpoint = env.moto.Endpoint
+	}
+	if o.FastSQS {
+		if env.FastSQS, err = fastsqs.Start("127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("start fastsqs: %w", err)
+		}
+		// The SDK's service-specific endpoint variable wins over the moto
+		// endpoint motoserver.AWSConfig puts on the config.
+		if env.restoreSQSEnv, err = setEnv(sqsEndpointEnv, env.FastSQS.URL()); err != nil {
+			return nil, err
+		}
 	}
 	if env.AWS, err = motoserver.AWSConfig(ctx, env.MotoEndpoint); err != nil {
 		return nil, err
@@ -308,8 +330,33 @@ func (e *Env) Stop(ctx context.Context) error {
 	if e.Ninja != nil {
 		errs = append(errs, e.Ninja.Close())
 	}
+	if e.FastSQS != nil {
+		errs = append(errs, e.FastSQS.Close())
+	}
+	if e.restoreSQSEnv != nil {
+		errs = append(errs, e.restoreSQSEnv())
+		e.restoreSQSEnv = nil
+	}
 	if e.moto != nil {
 		e.moto.Stop()
 	}
 	return errors.Join(errs...)
+}
+
+// sqsEndpointEnv is the SDK's SQS-only endpoint variable.
+const sqsEndpointEnv = "AWS_ENDPOINT_URL_SQS"
+
+// setEnv sets a process environment variable and returns a function that
+// puts back its previous state.
+func setEnv(key, value string) (func() error, error) {
+	prev, had := os.LookupEnv(key)
+	if err := os.Setenv(key, value); err != nil {
+		return nil, fmt.Errorf("set %s: %w", key, err)
+	}
+	return func() error {
+		if had {
+			return os.Setenv(key, prev)
+		}
+		return os.Unsetenv(key)
+	}, nil
 }

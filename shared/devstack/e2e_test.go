@@ -424,3 +424,113 @@ func contains(xs []int, x int) bool {
 	}
 	return false
 }
+
+type jobView struct {
+	ID, Kind, Status string
+	DryRun           bool
+	Counts           map[string]int
+	Preview          []struct{ Key, Action, Name, TargetID, Reason string }
+}
+
+// waitJob polls an import until it reaches a final status.
+func waitJob(t *testing.T, c *apitest.Client, id string, limit time.Duration) jobView {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		var j jobView
+		c.Do(http.MethodGet, "/v1/integrations/"+env.IntegrationID+"/imports/"+id, nil).JSON(t, &j)
+		switch j.Status {
+		case "succeeded", "partial", "failed":
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("import %s still %s after %s: %+v", id, j.Status, limit, j.Counts)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestOrganizationImport covers issue 4's bulk organization import through
+// the queues: a dry run previews and writes nothing, then the real run
+// links confident matches, sends ambiguous ones to review, and creates
+// accounts for the rest.
+func TestOrganizationImport(t *testing.T) {
+	c := client(t)
+	base := "/v1/integrations/" + env.IntegrationID
+	companies := len(env.CW.Companies())
+	orgs := organizations(t, c)
+	total := len(orgs)
+	mappedBefore := 0
+	for _, o := range orgs {
+		if o.Mapping != nil {
+			mappedBefore++
+		}
+	}
+
+	var queued struct{ ID, Status string }
+	r := c.Do(http.MethodPost, base+"/imports", map[string]any{"kind": "organizations", "dryRun": true, "createMissingAccounts": true})
+	r.JSON(t, &queued)
+	if r.Status != 202 || queued.Status != "queued" {
+		t.Fatalf("dry run = %d %s", r.Status, r.Body)
+	}
+	dry := waitJob(t, c, queued.ID, 2*time.Minute)
+	if !dry.DryRun || dry.Counts["total"] != total || len(dry.Preview) == 0 {
+		t.Errorf("dry run = %+v; want %d organizations with a preview", dry, total)
+	}
+	actions := map[string]int{}
+	for _, p := range dry.Preview {
+		actions[p.Action]++
+	}
+	t.Logf("dry run: status %s, counts %v, preview actions %v", dry.Status, dry.Counts, actions)
+	if len(env.CW.Companies()) != companies {
+		t.Errorf("the dry run created %d companies", len(env.CW.Companies())-companies)
+	}
+	mappedAfterDry := 0
+	for _, o := range organizations(t, c) {
+		if o.Mapping != nil {
+			mappedAfterDry++
+		}
+	}
+	if mappedAfterDry != mappedBefore {
+		t.Errorf("the dry run changed mappings: %d → %d", mappedBefore, mappedAfterDry)
+	}
+
+	r = c.Do(http.MethodPost, base+"/imports", map[string]any{"kind": "organizations", "createMissingAccounts": true})
+	r.JSON(t, &queued)
+	real := waitJob(t, c, queued.ID, 3*time.Minute)
+	t.Logf("organization import: status %s, counts %v", real.Status, real.Counts)
+	n := real.Counts
+	if sum := n["created"] + n["linked"] + n["updated"] + n["unchanged"] + n["skipped"] + n["failed"] + n["review"]; sum != n["total"] || n["total"] != total {
+		t.Errorf("counts %v do not add up to %d organizations", n, total)
+	}
+	if n["linked"] == 0 || n["created"] == 0 || n["review"] == 0 || n["failed"] != 0 {
+		t.Errorf("counts %v; want links, creates and review items and no failures", n)
+	}
+	if real.Status != "partial" {
+		t.Errorf("status %s; with review items the job is partial", real.Status)
+	}
+	var review struct {
+		Items []struct{ Key, Status, Reason string }
+	}
+	c.Do(http.MethodGet, base+"/imports/"+queued.ID+"/items?status=review", nil).JSON(t, &review)
+	if len(review.Items) != n["review"] {
+		t.Errorf("review items listed %d, counted %d", len(review.Items), n["review"])
+	}
+	for _, it := range review.Items {
+		if it.Reason == "" {
+			t.Errorf("review item %s has no reason", it.Key)
+		}
+	}
+	mapped := 0
+	for _, o := range organizations(t, c) {
+		if o.Mapping != nil {
+			mapped++
+		}
+	}
+	if mapped != total-n["review"] {
+		t.Errorf("mapped organizations = %d, want %d - %d review", mapped, total, n["review"])
+	}
+	if got := len(env.CW.Companies()) - companies; got != n["created"] {
+		t.Errorf("companies created %d, counted %d", got, n["created"])
+	}
+}

@@ -52,6 +52,10 @@ type intItem struct {
 	UpdatedAt         time.Time           `dynamodbav:"updatedAt"`
 	WebhookSecretHash string              `dynamodbav:"webhookSecretHash"`
 	WebhookSecretRef  string              `dynamodbav:"webhookSecretRef"`
+	// GSI1PK/GSI1SK put the integration on the scheduler's work list while
+	// reverse provisioning is on (see provisionIndexKeys); absent otherwise.
+	GSI1PK string `dynamodbav:"gsi1pk,omitempty"`
+	GSI1SK string `dynamodbav:"gsi1sk,omitempty"`
 }
 
 func tenantPK(tenantID string) string { return "T#" + tenantID }
@@ -79,9 +83,11 @@ func (it connItem) conn(tenantID string) connection.Connection {
 
 func toIntItem(in connection.Integration) intItem {
 	k := intKey(in.TenantID, in.ID)
+	gsi1pk, gsi1sk := provisionIndexKeys(in)
 	return intItem{PK: k.PK, SK: k.SK, ID: in.ID, Name: in.Name, RMMConnectionID: in.RMMConnectionID,
 		PSAConnectionID: in.PSAConnectionID, Settings: in.Settings, CreatedAt: in.CreatedAt, UpdatedAt: in.UpdatedAt,
-		WebhookSecretHash: in.WebhookSecretHash, WebhookSecretRef: in.WebhookSecretRef}
+		WebhookSecretHash: in.WebhookSecretHash, WebhookSecretRef: in.WebhookSecretRef,
+		GSI1PK: gsi1pk, GSI1SK: gsi1sk}
 }
 
 func (it intItem) integration(tenantID string) connection.Integration {
@@ -162,6 +168,7 @@ func (r Connections) PutIntegration(ctx context.Context, in connection.Integrati
 		TxPutNew(toIntItem(in)),
 		refDelta(in.TenantID, in.RMMConnectionID, 1),
 		refDelta(in.TenantID, in.PSAConnectionID, 1),
+		TxPutNew(toWebhookPointer(in)),
 	)
 	if err != nil {
 		return fmt.Errorf("put integration %s: %w", in.ID, err)
@@ -208,11 +215,23 @@ func (r Connections) DeleteIntegration(ctx context.Context, in connection.Integr
 		TxDelete(intKey(in.TenantID, in.ID), &cond),
 		refDelta(in.TenantID, in.RMMConnectionID, -1),
 		refDelta(in.TenantID, in.PSAConnectionID, -1),
+		TxDelete(webhookPointerKey(in.ID), nil),
 	)
 	if err != nil {
 		return fmt.Errorf("delete integration %s: %w", in.ID, err)
 	}
 	return nil
+}
+
+// TenantOfIntegration returns the tenant owning an integration, from the
+// integration's webhook pointer (WEBHOOK#<id>/WEBHOOK): the webhook route
+// has no API key, only the integration id. NotFound for an unknown id.
+func (r Connections) TenantOfIntegration(ctx context.Context, integrationID string) (string, error) {
+	var it webhookPointer
+	if err := r.s.Get(ctx, webhookPointerKey(integrationID), &it); err != nil {
+		return "", fmt.Errorf("find the tenant of integration %s: %w", integrationID, namedNotFound(err, "integration", integrationID))
+	}
+	return it.TenantID, nil
 }
 
 // notFoundOnConflict turns the Conflict of an "attribute_exists" condition

@@ -4,7 +4,8 @@
 //
 // A function is built by a Factory from its environment (the variables
 // template.yaml gives it) and an AWS config; it answers HTTP API requests,
-// authorizer requests, SQS batches, or (asset-refresh) both HTTP and SQS.
+// authorizer requests, SQS batches, scheduled EventBridge events, or
+// (asset-refresh) both HTTP and SQS.
 package lambdafn
 
 import (
@@ -32,11 +33,17 @@ type AuthorizerHandler func(context.Context, events.APIGatewayV2CustomAuthorizer
 // SQSHandler processes one SQS batch and reports partial failures.
 type SQSHandler func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
 
+// ScheduledHandler runs one tick of an EventBridge schedule ("Scheduled
+// Event" from aws.events). An error fails the (asynchronous) invocation,
+// which Lambda retries.
+type ScheduledHandler func(context.Context, events.EventBridgeEvent) error
+
 // Handlers are what one function answers. At least one field is set.
 type Handlers struct {
 	HTTP       HTTPHandler
 	Authorizer AuthorizerHandler
 	SQS        SQSHandler
+	Scheduled  ScheduledHandler
 }
 
 // Factory builds a function's handlers from its environment and AWS config.
@@ -44,14 +51,16 @@ type Handlers struct {
 type Factory func(ctx context.Context, getenv func(string) string, cfg aws.Config) (Handlers, error)
 
 // Invoke decodes a raw event and dispatches it on its shape: an SQS batch
-// ("Records"), an authorizer request ("type": "REQUEST"), or an HTTP request
-// ("routeKey"). It is what the Lambda runtime calls for a function with more
-// than one trigger.
+// ("Records"), an authorizer request ("type": "REQUEST"), an HTTP request
+// ("routeKey"), or an EventBridge event ("detail-type"; the response is
+// null). It is what the Lambda runtime calls for a function with more than
+// one trigger.
 func (h Handlers) Invoke(ctx context.Context, raw json.RawMessage) (any, error) {
 	var probe struct {
-		Records  json.RawMessage `json:"Records"`
-		Type     string          `json:"type"`
-		RouteKey string          `json:"routeKey"`
+		Records    json.RawMessage `json:"Records"`
+		Type       string          `json:"type"`
+		RouteKey   string          `json:"routeKey"`
+		DetailType *string         `json:"detail-type"`
 	}
 	if err := json.Unmarshal(raw, &probe); err != nil {
 		return nil, fmt.Errorf("decode event: %w", err)
@@ -75,6 +84,12 @@ func (h Handlers) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 			return nil, fmt.Errorf("decode HTTP API event: %w", err)
 		}
 		return h.HTTP(ctx, ev)
+	case probe.DetailType != nil && h.Scheduled != nil:
+		var ev events.EventBridgeEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Errorf("decode EventBridge event: %w", err)
+		}
+		return nil, h.Scheduled(ctx, ev)
 	}
 	return nil, errors.New("event shape not handled by this function")
 }
@@ -83,7 +98,7 @@ func (h Handlers) Invoke(ctx context.Context, raw json.RawMessage) (any, error) 
 // runtime decodes the event itself), else the shape-dispatching Invoke.
 func (h Handlers) handler() any {
 	n := 0
-	for _, set := range []bool{h.HTTP != nil, h.Authorizer != nil, h.SQS != nil} {
+	for _, set := range []bool{h.HTTP != nil, h.Authorizer != nil, h.SQS != nil, h.Scheduled != nil} {
 		if set {
 			n++
 		}
@@ -94,6 +109,8 @@ func (h Handlers) handler() any {
 			return h.HTTP
 		case h.Authorizer != nil:
 			return h.Authorizer
+		case h.Scheduled != nil:
+			return h.Scheduled
 		default:
 			return h.SQS
 		}

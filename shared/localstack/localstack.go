@@ -2,9 +2,11 @@
 // them, driven by template.yaml: it creates the template's DynamoDB tables
 // and SQS queues in moto, builds each function once with the environment its
 // template entry gives it, serves the HTTP API (API Gateway payload 2.0
-// events, the Lambda authorizer with its result cache) and polls each SQS
+// events, the Lambda authorizer with its result cache), polls each SQS
 // event source like the Lambda event source mapping (batch size, batching
-// window, partial batch failures, visibility timeouts, redrive).
+// window, partial batch failures, visibility timeouts, redrive) and fires
+// each Schedule event's rate like an EventBridge rule (Stack.Trigger fires
+// one on demand).
 //
 // It is the engine behind `rmmbridge dev` and the end-to-end tests; the
 // handlers it runs are the same lambdafn.Handlers the Lambda mains run.
@@ -62,6 +64,10 @@ type Options struct {
 	// event, default 2, capped by the event's MaximumConcurrency. FIFO
 	// queues get one.
 	Pollers int
+	// ScheduleEvery, when set, replaces the period of every enabled
+	// Schedule event (cron ones included), e.g. to run the scheduler each
+	// minute in development; 0 keeps the template's rate.
+	ScheduleEvery time.Duration
 }
 
 // Lambda and API Gateway constants the stack enforces.
@@ -175,6 +181,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("localstack: %w", err)
 	}
+	tickers, err := s.buildTickers()
+	if err != nil {
+		return nil, fmt.Errorf("localstack: %w", err)
+	}
 	if s.listener, err = net.Listen("tcp", o.APIAddr); err != nil {
 		return nil, fmt.Errorf("localstack: listen for the HTTP API on %s: %w", o.APIAddr, err)
 	}
@@ -192,6 +202,13 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 				c.run(pollCtx)
 			}()
 		}
+	}
+	for _, k := range tickers {
+		s.pollers.Add(1)
+		go func() {
+			defer s.pollers.Done()
+			k.run(pollCtx)
+		}()
 	}
 	return s, nil
 }
@@ -221,8 +238,9 @@ func (s *Stack) QueueURL(logicalID string) string { return s.queues[logicalID].u
 // TableName returns the name of a template table, "" for an unknown one.
 func (s *Stack) TableName(logicalID string) string { return s.tables[logicalID].name }
 
-// Stop stops the HTTP server and the pollers and waits for in-flight
-// invocations to finish, or for ctx to end. It is safe to call twice.
+// Stop stops the HTTP server, the pollers and the schedules and waits for
+// in-flight invocations to finish, or for ctx to end. It is safe to call
+// twice.
 func (s *Stack) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		s.stopPolling()
@@ -390,6 +408,8 @@ func checkHandlers(tf samtemplate.Function, h lambdafn.Handlers) error {
 			return apperr.New(apperr.Invalid, "function %s has HttpApi event %s but its factory gave no HTTP handler", tf.LogicalID, e.Name)
 		case e.SQS != nil && h.SQS == nil:
 			return apperr.New(apperr.Invalid, "function %s has SQS event %s but its factory gave no SQS handler", tf.LogicalID, e.Name)
+		case e.Schedule != nil && h.Scheduled == nil:
+			return apperr.New(apperr.Invalid, "function %s has Schedule event %s but its factory gave no Scheduled handler", tf.LogicalID, e.Name)
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package localstack
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -19,15 +20,15 @@ var pathVariable = regexp.MustCompile(`\{[^}/]+\}`)
 
 // TestProjectTemplate starts the project's own template.yaml with stub
 // handlers: every table and queue is created, every environment resolves,
-// and every route is served, behind the authorizer or not as the template
-// says.
+// every route is served, behind the authorizer or not as the template
+// says, and every scheduled function can be triggered.
 func TestProjectTemplate(t *testing.T) {
 	const path = "../../template.yaml"
 	tmpl, err := samtemplate.ParseFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var httpCalls atomic.Int32
+	var httpCalls, ticks atomic.Int32
 	stub := func(context.Context, func(string) string, aws.Config) (lambdafn.Handlers, error) {
 		return lambdafn.Handlers{
 			HTTP: func(_ context.Context, r events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
@@ -39,6 +40,13 @@ func TestProjectTemplate(t *testing.T) {
 			},
 			SQS: func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 				return events.SQSEventResponse{}, nil
+			},
+			Scheduled: func(_ context.Context, ev events.EventBridgeEvent) error {
+				ticks.Add(1)
+				if ev.Source != "aws.events" || ev.DetailType != "Scheduled Event" {
+					return fmt.Errorf("not a scheduled event: %+v", ev)
+				}
+				return nil
 			},
 		}, nil
 	}
@@ -74,6 +82,17 @@ func TestProjectTemplate(t *testing.T) {
 		for k, v := range s.Env(f.LogicalID) {
 			if v == "" {
 				t.Errorf("%s: %s resolved to an empty value", f.LogicalID, k)
+			}
+		}
+	}
+	for _, f := range tmpl.Functions {
+		for _, e := range f.Events {
+			if e.Schedule == nil {
+				continue
+			}
+			before := ticks.Load()
+			if err := s.Trigger(context.Background(), f.LogicalID); err != nil || ticks.Load() != before+1 {
+				t.Errorf("Trigger(%s) = %v after %d ticks, want one tick", f.LogicalID, err, ticks.Load()-before)
 			}
 		}
 	}

@@ -126,17 +126,24 @@ func freePort() (int, error) {
 // AWSConfig loads an SDK config whose endpoint is the moto server: static
 // test credentials, us-east-1, and BaseEndpoint set the way AWS_ENDPOINT_URL
 // would set it.
+//
+// The endpoint goes on the loaded config, not through
+// config.WithBaseEndpoint: a load option is an in-code setting that wins
+// over every endpoint variable, while the config's BaseEndpoint gives way
+// to the SDK's service-specific ones. So AWS_ENDPOINT_URL_SQS (set before
+// the SQS clients are made) sends SQS elsewhere, e.g. to fastsqs for bulk
+// local runs, while DynamoDB and Secrets Manager stay on moto.
 func AWSConfig(ctx context.Context, endpoint string) (aws.Config, error) {
 	cfg, err := config.LoadDefaultConfig(ctx,
 		config.WithRegion("us-east-1"),
 		config.WithCredentialsProvider(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: "testing", SecretAccessKey: "testing", Source: "moto"}, nil
 		})),
-		config.WithBaseEndpoint(endpoint),
 	)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load aws config for moto: %w", err)
 	}
+	cfg.BaseEndpoint = aws.String(endpoint)
 	return cfg, nil
 }
 

@@ -263,6 +263,48 @@ func TestInvariantVisibilityTimeout(t *testing.T) {
 	}
 }
 
+// invRate is an EventBridge rate expression: "rate(1 minute)", "rate(5
+// minutes)" — singular for 1, plural otherwise, as EventBridge demands.
+var invRate = regexp.MustCompile(`^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$`)
+
+// TestInvariantSchedules: every Schedule event is enabled and a rate no
+// shorter than its function's timeout, so one rule's runs overlap only
+// when an invocation is retried (the runs' leases cover that).
+func TestInvariantSchedules(t *testing.T) {
+	tp, _ := invProjectTemplate(t)
+	seen := 0
+	for _, f := range tp.Functions {
+		for _, e := range f.Events {
+			if e.Schedule == nil {
+				continue
+			}
+			seen++
+			t.Run(f.LogicalID+"."+e.Name, func(t *testing.T) {
+				if !e.Schedule.Enabled {
+					t.Error("schedule is disabled")
+				}
+				m := invRate.FindStringSubmatch(e.Schedule.Expression)
+				if m == nil {
+					t.Fatalf("Schedule %q is not rate(N unit)", e.Schedule.Expression)
+				}
+				n, unit := 0, m[2]
+				fmt.Sscan(m[1], &n)
+				if (n == 1) != !strings.HasSuffix(unit, "s") || n < 1 {
+					t.Errorf("Schedule %q: EventBridge wants rate(1 %s) or rate(N %ss)", e.Schedule.Expression,
+						strings.TrimSuffix(unit, "s"), strings.TrimSuffix(unit, "s"))
+				}
+				period := n * map[string]int{"minute": 60, "hour": 3600, "day": 86400}[strings.TrimSuffix(unit, "s")]
+				if f.Timeout > period {
+					t.Errorf("%s Timeout %ds exceeds the schedule's period %ds", f.LogicalID, f.Timeout, period)
+				}
+			})
+		}
+	}
+	if seen == 0 {
+		t.Fatal("template has no Schedule events (the scheduler function is missing)")
+	}
+}
+
 func TestInvariantFunctionsBuildWithMakefile(t *testing.T) {
 	tp, root := invProjectTemplate(t)
 	makefile, err := os.ReadFile(invMakefilePath)

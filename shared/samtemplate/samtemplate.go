@@ -1,8 +1,8 @@
 // Package samtemplate reads rmmbridge's SAM template (template.yaml) into a
 // typed model: the Globals merged into each function, parameters with their
-// defaults, functions with their HTTP API and SQS events, SQS queues with
-// their redrive policies, DynamoDB tables, and the HTTP API's Lambda
-// authorizers.
+// defaults, functions with their HTTP API, SQS and Schedule events, SQS
+// queues with their redrive policies, DynamoDB tables, and the HTTP API's
+// Lambda authorizers.
 //
 // It parses with yaml.v3's Node API so that the short-form intrinsics
 // (!Ref, !GetAtt, !Sub) survive; values that depend on deployed resources
@@ -121,13 +121,15 @@ type Function struct {
 }
 
 // Event is one entry of a function's Events. HTTPAPI is set for HttpApi
-// events, SQS for SQS events; other event types carry only Name and Type.
+// events, SQS for SQS events, Schedule for Schedule events; other event
+// types carry only Name and Type.
 type Event struct {
-	Name    string
-	Type    string
-	Line    int
-	HTTPAPI *HTTPAPIEvent
-	SQS     *SQSEvent
+	Name     string
+	Type     string
+	Line     int
+	HTTPAPI  *HTTPAPIEvent
+	SQS      *SQSEvent
+	Schedule *ScheduleEvent
 }
 
 // HTTPAPIEvent is an HttpApi event: one route of an HTTP API.
@@ -172,6 +174,17 @@ type SQSEvent struct {
 	// MaximumConcurrency is ScalingConfig.MaximumConcurrency, 0 when unset.
 	MaximumConcurrency int
 	Enabled            bool
+}
+
+// ScheduleEvent is a Schedule event: an EventBridge rule that invokes the
+// function on a rate or cron expression.
+type ScheduleEvent struct {
+	// Expression is the rule's ScheduleExpression, "rate(5 minutes)" or
+	// "cron(0 12 * * ? *)"; its syntax is checked, not its meaning.
+	Expression string
+	// Enabled is false when the rule is created disabled (Enabled: false
+	// or State: DISABLED).
+	Enabled bool
 }
 
 // Queue is an AWS::SQS::Queue.
@@ -581,6 +594,8 @@ func (p *parser) event(name string, n *yaml.Node) (Event, error) {
 		ev.HTTPAPI, err = p.httpAPIEvent(props)
 	case "SQS":
 		ev.SQS, err = p.sqsEvent(props)
+	case "Schedule":
+		ev.Schedule, err = p.scheduleEvent(props)
 	case "":
 		err = errAt(n, "event %s has no Type", name)
 	}
@@ -690,6 +705,37 @@ func (p *parser) sqsEvent(props *yaml.Node) (*SQSEvent, error) {
 	if sc := lookup(props, "ScalingConfig"); sc != nil {
 		if e.MaximumConcurrency, err = p.intProp(sc, "MaximumConcurrency", 0); err != nil {
 			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// scheduleEvent reads a Schedule event: Schedule (a rate(...) or cron(...)
+// expression) and Enabled or State, not both (SAM refuses both).
+func (p *parser) scheduleEvent(props *yaml.Node) (*ScheduleEvent, error) {
+	n := lookup(props, "Schedule")
+	e := &ScheduleEvent{Expression: strings.TrimSpace(scalar(n))}
+	if e.Expression == "" {
+		return nil, errAt(props, "Schedule event has no Schedule expression")
+	}
+	fn, body, ok := strings.Cut(e.Expression, "(")
+	if !ok || (fn != "rate" && fn != "cron") || !strings.HasSuffix(body, ")") || strings.TrimSpace(strings.TrimSuffix(body, ")")) == "" {
+		return nil, errAt(n, "Schedule %q is neither rate(...) nor cron(...)", e.Expression)
+	}
+	var err error
+	if e.Enabled, err = p.boolProp(props, "Enabled", true); err != nil {
+		return nil, err
+	}
+	if st := lookup(props, "State"); st != nil {
+		if lookup(props, "Enabled") != nil {
+			return nil, errAt(st, "Schedule event sets both Enabled and State")
+		}
+		switch v, _ := p.literal(st); v {
+		case "ENABLED":
+		case "DISABLED":
+			e.Enabled = false
+		default:
+			return nil, errAt(st, "State must be ENABLED or DISABLED, got %q", v)
 		}
 	}
 	return e, nil

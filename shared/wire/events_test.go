@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -43,10 +44,15 @@ var eventCases = map[string]eventCase{
 	"api-unauthorized-no-context.json": {function: "ApiFunction", status: 401},
 	"authorizer-request.json":          {function: "AuthorizerFunction", authorized: true, tenantID: DemoTenantID},
 	"alert-webhook-ninjaone.json":      {function: "AlertWebhookFunction", status: 501},
-	"asset-sync.json":                  {function: "AssetRefreshFunction", status: 501},
-	"sqs-import.json":                  {function: "ImportDispatchFunction", failed: recordIDs},
-	"sqs-asset.json":                   {function: "AssetRefreshFunction", failed: recordIDs},
-	"sqs-alert.json":                   {function: "AlertWorkerFunction", failed: recordIDs},
+	// The fixture's integration does not exist: 404 before any vendor call.
+	"asset-sync.json": {function: "AssetRefreshFunction", status: 404, body: map[string]any{"detail": "no integration i_demo"}},
+	"sqs-import.json": {function: "ImportDispatchFunction", failed: recordIDs},
+	// Unknown integration: permanent, nothing to record into; both records
+	// are reported failed so they end in the dead-letter queue.
+	"sqs-asset.json": {function: "AssetRefreshFunction", failed: recordIDs},
+	"sqs-alert.json": {function: "AlertWorkerFunction", failed: recordIDs},
+	// No integration has provisionRmmOrgs on: the run does nothing, no error.
+	"scheduler-tick.json": {function: "SchedulerFunction"},
 }
 
 // recordIDs marks "every record of the file".
@@ -174,6 +180,11 @@ func check(t *testing.T, tc eventCase, payload, out []byte) {
 		}
 		if diff := cmp.Diff(want, ids); diff != "" {
 			t.Errorf("batch item failures (-want +got):\n%s", diff)
+		}
+	case tc.function == "SchedulerFunction":
+		// A scheduled handler answers null; Invoke failed above if it erred.
+		if string(bytes.TrimSpace(out)) != "null" {
+			t.Errorf("scheduled response = %s, want null", out)
 		}
 	case tc.function == "AuthorizerFunction":
 		if got.IsAuthorized == nil || *got.IsAuthorized != tc.authorized {

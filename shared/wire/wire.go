@@ -12,16 +12,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/api"
 	"github.com/rmmbridge/rmmbridge/shared/authorizer"
 	"github.com/rmmbridge/rmmbridge/shared/config"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
-	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/secretstore"
-	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 	"github.com/rmmbridge/rmmbridge/shared/tenant"
 )
 
@@ -35,6 +34,7 @@ func Functions() map[string]lambdafn.Factory {
 		"AlertWorkerFunction":    AlertWorker,
 		"ImportDispatchFunction": ImportDispatch,
 		"AssetRefreshFunction":   AssetRefresh,
+		"SchedulerFunction":      Scheduler,
 	}
 }
 
@@ -67,7 +67,10 @@ func API(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdaf
 		return lambdafn.Handlers{}, fmt.Errorf("api: %w", err)
 	}
 	conns := connections(cfg, e, allowLoopback)
-	rt := api.New(api.Deps{Logger: slog.Default(), Connections: conns})
+	rt := api.New(api.Deps{Logger: slog.Default(), Connections: conns, Assets: assetService(store(cfg, e.Table)),
+		Accounts: account.NewService(dynamostore.NewMappings(store(cfg, e.Table)), account.Options{}),
+		Clients:  &providers.Opener{Conns: conns},
+		Imports:  importService(cfg, e)})
 	return lambdafn.Handlers{HTTP: rt.Serve}, nil
 }
 
@@ -91,53 +94,6 @@ func Authorizer(_ context.Context, getenv func(string) string, cfg aws.Config) (
 	}
 	svc := tenant.NewService(dynamostore.NewTenants(store(cfg, table)))
 	return lambdafn.Handlers{Authorizer: authorizer.New(svc, slog.Default()).Serve}, nil
-}
-
-// AlertWebhook builds the RMM alert webhook receiver.
-func AlertWebhook(_ context.Context, getenv func(string) string, _ aws.Config) (lambdafn.Handlers, error) {
-	r := config.New(getenv)
-	_ = env{Table: r.String("TABLE_NAME"), AlertQueue: r.URL("ALERT_QUEUE_URL")}
-	if err := r.Err(); err != nil {
-		return lambdafn.Handlers{}, fmt.Errorf("alert-webhook: %w", err)
-	}
-	rt := httpapi.NewRouter(httpapi.Options{Logger: slog.Default(), MaxBody: 256 << 10})
-	rt.Handle(WebhookRoute, httpapi.Public, httpapi.NotImplemented("receiving RMM alert webhooks"))
-	return lambdafn.Handlers{HTTP: rt.Serve}, nil
-}
-
-// AlertWorker builds the alert → ticket worker.
-func AlertWorker(_ context.Context, getenv func(string) string, _ aws.Config) (lambdafn.Handlers, error) {
-	r := config.New(getenv)
-	_ = env{Table: r.String("TABLE_NAME"), AssetQueue: r.URL("ASSET_QUEUE_URL"), SecretPrefix: r.String("SECRET_PREFIX")}
-	if err := r.Err(); err != nil {
-		return lambdafn.Handlers{}, fmt.Errorf("alert-worker: %w", err)
-	}
-	return lambdafn.Handlers{SQS: sqsbatch.NotImplemented("alert-worker", "turning alerts into tickets", slog.Default())}, nil
-}
-
-// ImportDispatch builds the per-organization import worker.
-func ImportDispatch(_ context.Context, getenv func(string) string, _ aws.Config) (lambdafn.Handlers, error) {
-	r := config.New(getenv)
-	_ = env{Table: r.String("TABLE_NAME"), ImportQueue: r.URL("IMPORT_QUEUE_URL"), AssetQueue: r.URL("ASSET_QUEUE_URL"), SecretPrefix: r.String("SECRET_PREFIX")}
-	if err := r.Err(); err != nil {
-		return lambdafn.Handlers{}, fmt.Errorf("import-dispatch: %w", err)
-	}
-	return lambdafn.Handlers{SQS: sqsbatch.NotImplemented("import-dispatch", "organization imports", slog.Default())}, nil
-}
-
-// AssetRefresh builds the asset upsert worker and the Sync button.
-func AssetRefresh(_ context.Context, getenv func(string) string, _ aws.Config) (lambdafn.Handlers, error) {
-	r := config.New(getenv)
-	_ = env{Table: r.String("TABLE_NAME"), AssetQueue: r.URL("ASSET_QUEUE_URL"), SecretPrefix: r.String("SECRET_PREFIX")}
-	if err := r.Err(); err != nil {
-		return lambdafn.Handlers{}, fmt.Errorf("asset-refresh: %w", err)
-	}
-	rt := httpapi.NewRouter(httpapi.Options{Logger: slog.Default()})
-	rt.Handle(AssetSyncRoute, httpapi.Operator, httpapi.NotImplemented("the asset Sync button"))
-	return lambdafn.Handlers{
-		HTTP: rt.Serve,
-		SQS:  sqsbatch.NotImplemented("asset-refresh", "asset refresh", slog.Default()),
-	}, nil
 }
 
 // DemoTenantID is the tenant the local stack seeds.

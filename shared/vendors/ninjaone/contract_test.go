@@ -16,8 +16,8 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
-	"github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
 	"github.com/rmmbridge/rmmbridge/shared/vendorhttp"
+	"github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
 )
 
 // The contract tests hold the client and the sandbox to NinjaOne's own

@@ -12,8 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
-	"github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
 	"github.com/rmmbridge/rmmbridge/shared/vendorhttp"
+	"github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
 )
 
 // vendorRequestPutWebhook configures NinjaOne to post condition activities

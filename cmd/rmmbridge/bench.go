@@ -1,0 +1,461 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rmmbridge/rmmbridge/shared/devstack"
+	"github.com/rmmbridge/rmmbridge/shared/motoserver"
+	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
+)
+
+// benchOptions are `rmmbridge bench`'s flags.
+type benchOptions struct {
+	orgs, devices int
+	changed       float64 // percent of devices changed before the re-import
+	psaAssets     bool
+	template      string
+	timeout       time.Duration
+	verbose       bool
+}
+
+const benchUsage = `usage: rmmbridge bench [--devices N] [--orgs N] [--changed PCT] [--psa-assets] [--timeout D]
+
+An end-to-end asset import through the local stack (moto for DynamoDB and Secrets Manager,
+the NinjaOne and ConnectWise sandboxes, the HTTP API and the SQS pollers), then a re-import
+with a share of the devices changed in the RMM. It prints wall time, devices/s, vendor and
+DynamoDB requests per device, the peak RSS of this process (stack, sandboxes, queue) and of
+moto_server, and checks the targets: PSA asset writes per new device ≤ 1.02, no PSA write
+for an unchanged device, no duplicate asset or account. Defaults come from
+RMMBRIDGE_BENCH_DEVICES and RMMBRIDGE_BENCH_ORGS when set.
+`
+
+// Until the local stack has a fast in-memory SQS, moto's SQS (whose
+// receives slow down with queue depth) limits the default size.
+const (
+	defaultBenchDevices = 2000
+	defaultBenchOrgs    = 40
+)
+
+// withFastSQS switches the stack to the in-memory SQS when it has one.
+func withFastSQS(*devstack.Options) {}
+
+// queueKind names the SQS the benchmark runs on.
+func queueKind() string { return "SQS on moto" }
+
+// runBench is `rmmbridge bench`.
+func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
+	var o benchOptions
+	fs.IntVar(&o.devices, "devices", envInt(getenv, "RMMBRIDGE_BENCH_DEVICES", defaultBenchDevices), "RMM devices to import")
+	fs.IntVar(&o.orgs, "orgs", envInt(getenv, "RMMBRIDGE_BENCH_ORGS", defaultBenchOrgs), "RMM organizations they belong to")
+	fs.Float64Var(&o.changed, "changed", 1, "percent of devices changed in the RMM before the re-import")
+	fs.BoolVar(&o.psaAssets, "psa-assets", false, "seed the PSA with existing assets for some devices (adopted, not created)")
+	fs.StringVar(&o.template, "template", "template.yaml", "SAM template to run")
+	fs.DurationVar(&o.timeout, "timeout", 60*time.Minute, "give up after this long")
+	fs.BoolVar(&o.verbose, "v", false, "stack logs on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.devices < 1 || o.orgs < 1 || o.changed < 0 || o.changed > 100 {
+		return fmt.Errorf("--devices and --orgs must be positive and --changed a percentage")
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	b := &bench{o: o, w: stdout}
+	defer b.stop()
+	if err := b.start(ctx, stderr); err != nil {
+		return err
+	}
+	return b.run(ctx)
+}
+
+func envInt(getenv func(string) string, name string, def int) int {
+	if n, err := strconv.Atoi(getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// bench is one benchmark run.
+type bench struct {
+	o       benchOptions
+	w       io.Writer
+	moto    *motoserver.Server
+	motoPID int
+	aws     *awsCounter
+	env     *devstack.Env
+	api     *apiClient
+}
+
+func (b *bench) start(ctx context.Context, stderr io.Writer) error {
+	began := time.Now()
+	var err error
+	if b.moto, err = motoserver.Start(ctx, nil); err != nil {
+		return err
+	}
+	b.motoPID = motoPID(b.moto.Endpoint)
+	if b.aws, err = startAWSCounter(b.moto.Endpoint); err != nil {
+		return err
+	}
+	logw := io.Discard
+	if b.o.verbose {
+		logw = stderr
+	}
+	log := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	slog.SetDefault(log)
+	opt := devstack.Options{
+		Template: b.o.template, StackName: "rmmbridge-bench", APIAddr: "127.0.0.1:0", NinjaAddr: "127.0.0.1:0", CWAddr: "127.0.0.1:0",
+		Endpoint: b.aws.url, Orgs: b.o.orgs, Devices: b.o.devices, NoPSAAssets: !b.o.psaAssets, Logger: log,
+		PollWait: 200 * time.Millisecond,
+	}
+	withFastSQS(&opt)
+	if b.env, err = devstack.Start(ctx, opt); err != nil {
+		return fmt.Errorf("start the local stack: %w", err)
+	}
+	b.api = &apiClient{base: b.env.Stack.APIURL(), key: b.env.APIKey, http: &http.Client{Timeout: 60 * time.Second}}
+	fmt.Fprintf(b.w, "rmmbridge bench: %d devices over %d organizations, %s; stack up in %s\n",
+		len(b.env.Ninja.Devices()), len(b.env.Ninja.Orgs()), queueKind(), time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+func (b *bench) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if b.env != nil {
+		_ = b.env.Stop(ctx)
+	}
+	if b.aws != nil {
+		_ = b.aws.srv.Close()
+	}
+	b.moto.Stop()
+}
+
+// snapshot is every counter the benchmark reads, at one moment.
+type snapshot struct {
+	at      time.Time
+	psa     []cwsandbox.Request
+	rmm     int64
+	aws     map[string]int
+	selfCPU time.Duration
+	motoCPU time.Duration
+	configs int
+}
+
+func (b *bench) snap() snapshot {
+	return snapshot{at: time.Now(), psa: b.env.CW.Requests(), rmm: b.env.Ninja.TotalRequests(), aws: b.aws.counts(),
+		selfCPU: procCPU("self"), motoCPU: procCPU(strconv.Itoa(b.motoPID)), configs: len(b.env.CW.Configurations())}
+}
+
+// phase is what one import cost.
+type phase struct {
+	name                       string
+	job                        importJobView
+	wall                       time.Duration
+	devices                    int
+	psaRequests, psaWrites     int
+	assetWrites, accountWrites int
+	rmmRequests                int64
+	dynamo, sqs                int
+	dynamoOps                  map[string]int
+	selfCPU, motoCPU           time.Duration
+}
+
+func diff(name string, a, z snapshot, j importJobView) phase {
+	p := phase{name: name, job: j, wall: z.at.Sub(a.at), devices: j.Counts.Total, rmmRequests: z.rmm - a.rmm,
+		dynamoOps: map[string]int{}, selfCPU: z.selfCPU - a.selfCPU, motoCPU: z.motoCPU - a.motoCPU}
+	for _, r := range z.psa[len(a.psa):] {
+		p.psaRequests++
+		if r.Method == http.MethodGet {
+			continue
+		}
+		p.psaWrites++
+		if strings.HasPrefix(r.Path, "/company/configurations") {
+			p.assetWrites++
+		} else {
+			p.accountWrites++
+		}
+	}
+	for op, n := range z.aws {
+		d := n - a.aws[op]
+		switch {
+		case d == 0:
+		case strings.HasPrefix(op, "DynamoDB_20120810."):
+			p.dynamo += d
+			p.dynamoOps[strings.TrimPrefix(op, "DynamoDB_20120810.")] = d
+		case strings.HasPrefix(op, "AmazonSQS."):
+			p.sqs += d
+		}
+	}
+	return p
+}
+
+func (b *bench) run(ctx context.Context) error {
+	var problems []string
+	check := func(ok bool, format string, args ...any) {
+		mark := "ok  "
+		if !ok {
+			mark = "FAIL"
+			problems = append(problems, fmt.Sprintf(format, args...))
+		}
+		fmt.Fprintf(b.w, "  [%s] "+format+"\n", append([]any{mark}, args...)...)
+	}
+	devices := len(b.env.Ninja.Devices())
+	seededConfigs := len(b.env.CW.Configurations())
+
+	first, err := b.importOnce(ctx, "import")
+	if err != nil {
+		return err
+	}
+	b.print(first)
+	created := first.job.Counts.Created
+	check(first.job.Status == "succeeded" || first.job.Counts.Review > 0 && first.job.Counts.Failed == 0, "job %s (%s)", first.job.Status, first.job.Counts)
+	check(first.job.Counts.Total == devices && first.job.Counts.done() == devices, "every device counted once: total %d, outcomes %d, devices %d", first.job.Counts.Total, first.job.Counts.done(), devices)
+	if created > 0 {
+		perNew := float64(first.assetWrites-first.job.Counts.Linked) / float64(created)
+		check(perNew <= 1.02, "PSA asset writes per new device %.3f (target ≤ 1.02)", perNew)
+	}
+	dups, missing := b.duplicates()
+	check(dups == 0 && missing == 0, "PSA assets: %d devices with more than one, %d synced devices with none", dups, missing)
+	accts := b.accountDuplicates()
+	check(accts == 0, "PSA accounts: %d organizations without exactly one", accts)
+	check(len(b.env.CW.Configurations())-seededConfigs == created, "configurations created %d = devices created %d", len(b.env.CW.Configurations())-seededConfigs, created)
+
+	n := int(float64(devices)*b.o.changed/100 + 0.5)
+	changed := b.env.Ninja.TouchDevices(n)
+	second, err := b.importOnce(ctx, fmt.Sprintf("re-import, %d devices (%.3g %%) changed in the RMM", len(changed), b.o.changed))
+	if err != nil {
+		return err
+	}
+	b.print(second)
+	c := second.job.Counts
+	check(second.psaWrites == len(changed), "PSA writes %d = changed devices %d", second.psaWrites, len(changed))
+	check(c.Updated == len(changed) && c.Unchanged == devices-len(changed)-c.Review, "updated %d, unchanged %d", c.Updated, c.Unchanged)
+	dups, missing = b.duplicates()
+	check(dups == 0 && missing == 0, "still no duplicate: %d, %d", dups, missing)
+
+	fmt.Fprintf(b.w, "\npeak RSS: rmmbridge (stack, sandboxes, queues, this benchmark) %s; moto_server %s\n",
+		mib(procHWM("self")), mib(procHWM(strconv.Itoa(b.motoPID))))
+	fmt.Fprintf(b.w, "bottleneck: moto_server used %.0f %% of a core during the import and %.0f %% during the re-import (moto is single-threaded: near 100 %% means DynamoDB bounds throughput); rmmbridge used %.0f %% and %.0f %% of a core\n",
+		100*first.motoCPU.Seconds()/first.wall.Seconds(), 100*second.motoCPU.Seconds()/second.wall.Seconds(),
+		100*first.selfCPU.Seconds()/first.wall.Seconds(), 100*second.selfCPU.Seconds()/second.wall.Seconds())
+	if len(problems) > 0 {
+		return fmt.Errorf("benchmark targets missed: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// importOnce runs an asset import of every organization and waits for it,
+// reading the job once a second.
+func (b *bench) importOnce(ctx context.Context, name string) (phase, error) {
+	fmt.Fprintf(b.w, "\n%s\n", name)
+	a := b.snap()
+	base := "/v1/integrations/" + b.env.IntegrationID + "/imports"
+	var q struct{ ID string }
+	if err := b.api.do(ctx, http.MethodPost, base, map[string]any{"kind": "assets", "createMissingAccounts": true}, &q); err != nil {
+		return phase{}, err
+	}
+	j, err := watchImport(ctx, b.api, base+"/"+q.ID, time.Second, b.w, false, 15*time.Second)
+	if err != nil {
+		return phase{}, err
+	}
+	return diff(name, a, b.snap(), j), nil
+}
+
+func (b *bench) print(p phase) {
+	per := func(n int64) float64 { return float64(n) / float64(max(p.devices, 1)) }
+	fmt.Fprintf(b.w, "  wall time            %s (%s)\n", p.wall.Round(time.Millisecond), p.job.Counts)
+	fmt.Fprintf(b.w, "  devices/s            %.1f\n", float64(p.devices)/p.wall.Seconds())
+	fmt.Fprintf(b.w, "  PSA requests/device  %.3f (writes %d: %d asset, %d account/location)\n", per(int64(p.psaRequests)), p.psaWrites, p.assetWrites, p.accountWrites)
+	fmt.Fprintf(b.w, "  RMM requests/device  %.3f\n", per(p.rmmRequests))
+	fmt.Fprintf(b.w, "  DynamoDB req/device  %.3f (%s; includes the benchmark's own job reads, one a second)\n", per(int64(p.dynamo)), opsString(p.dynamoOps))
+	if p.sqs > 0 {
+		fmt.Fprintf(b.w, "  SQS (moto) req/device %.3f\n", per(int64(p.sqs)))
+	}
+}
+
+// duplicates counts devices with more than one configuration carrying
+// their id, and synced devices (every non-review device) with none.
+func (b *bench) duplicates() (dups, missing int) {
+	by := map[string]int{}
+	for _, cf := range b.env.CW.Configurations() {
+		if cf.DeviceIdentifier != "" {
+			by[cf.DeviceIdentifier]++
+		}
+	}
+	for _, d := range b.env.Ninja.Devices() {
+		switch by[strconv.Itoa(d.ID)] {
+		case 0:
+			if !b.o.psaAssets {
+				missing++
+			}
+		case 1:
+		default:
+			dups++
+		}
+	}
+	return dups, missing
+}
+
+// accountDuplicates counts organizations without exactly one company
+// carrying their reference.
+func (b *bench) accountDuplicates() int {
+	by := map[string]int{}
+	for _, co := range b.env.CW.Companies() {
+		if ref := co.CustomFields[cwsandbox.CompanyRefFieldID]; ref != "" {
+			by[ref]++
+		}
+	}
+	bad := 0
+	for _, o := range b.env.Ninja.Orgs() {
+		if by[strconv.Itoa(o.ID)] != 1 {
+			bad++
+		}
+	}
+	return bad
+}
+
+func opsString(ops map[string]int) string {
+	names := make([]string, 0, len(ops))
+	for k := range ops {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool { return ops[names[i]] > ops[names[j]] })
+	parts := make([]string, 0, len(names))
+	for _, k := range names {
+		parts = append(parts, fmt.Sprintf("%s %d", k, ops[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func mib(kb int64) string {
+	if kb <= 0 {
+		return "unknown"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(kb)/1024)
+}
+
+// awsCounter is a reverse proxy in front of moto that counts requests by
+// their X-Amz-Target (DynamoDB_20120810.PutItem, AmazonSQS.ReceiveMessage,
+// …): every AWS call of the stack goes through it, so the counts are the
+// stack's real calls, not an estimate.
+type awsCounter struct {
+	url string
+	srv *http.Server
+	mu  sync.Mutex
+	ops map[string]int
+}
+
+func startAWSCounter(target string) (*awsCounter, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	c := &awsCounter{url: "http://" + ln.Addr().String(), ops: map[string]int{}}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.Transport = &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
+	c.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		op := r.Header.Get("X-Amz-Target")
+		if op == "" {
+			op = "other " + r.Method
+		}
+		c.mu.Lock()
+		c.ops[op]++
+		c.mu.Unlock()
+		rp.ServeHTTP(w, r)
+	})}
+	go func() { _ = c.srv.Serve(ln) }()
+	return c, nil
+}
+
+func (c *awsCounter) counts() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int, len(c.ops))
+	for k, v := range c.ops {
+		out[k] = v
+	}
+	return out
+}
+
+// motoPID finds the moto_server process serving endpoint by its command
+// line (-p PORT); 0 when it cannot be found.
+func motoPID(endpoint string) int {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return 0
+	}
+	port := []byte("\x00" + u.Port())
+	dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range dirs {
+		b, err := os.ReadFile(f)
+		if err != nil || !bytes.Contains(b, []byte("moto_server")) || !bytes.Contains(append(b, 0), append(port, 0)) {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		return pid
+	}
+	return 0
+}
+
+// procHWM is a process's peak resident set size in KiB (VmHWM), 0 when
+// unknown. pid is a number or "self".
+func procHWM(pid string) int64 {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// procCPU is a process's user+system CPU time so far (0 when unknown).
+func procCPU(pid string) time.Duration {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces; the fields after it are fixed.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0
+	}
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / ticks
+}

@@ -1,0 +1,520 @@
+package alert_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/rmmbridge/rmmbridge/shared/account"
+	"github.com/rmmbridge/rmmbridge/shared/alert"
+	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/connection"
+	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
+	"github.com/rmmbridge/rmmbridge/shared/httpapi"
+	"github.com/rmmbridge/rmmbridge/shared/importjob"
+	"github.com/rmmbridge/rmmbridge/shared/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/secretstore"
+	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
+)
+
+// quiet discards logs in tests.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// ninjaParser is the real NinjaOne client, opened through the provider
+// registry (parsing makes no request).
+func ninjaParser(t testing.TB) rmm.Client {
+	t.Helper()
+	c, err := providers.Registry{}.RMM("ninjaone", "https://app.ninjarmm.com", connection.Credentials{"clientId": "id", "clientSecret": "secret"})
+	if err != nil {
+		t.Fatalf("open the NinjaOne client: %v", err)
+	}
+	return c
+}
+
+// newTable creates the project's table layout in moto.
+func newTable(t testing.TB) (*dynamostore.Store, *dynamodb.Client) {
+	t.Helper()
+	ctx := context.Background()
+	client := dynamodb.NewFromConfig(motoserver.ForTest(t))
+	table := motoserver.UniqueName("alert")
+	str := func(name string) dtypes.AttributeDefinition {
+		return dtypes.AttributeDefinition{AttributeName: aws.String(name), AttributeType: dtypes.ScalarAttributeTypeS}
+	}
+	keys := func(hash, rng string) []dtypes.KeySchemaElement {
+		return []dtypes.KeySchemaElement{
+			{AttributeName: aws.String(hash), KeyType: dtypes.KeyTypeHash},
+			{AttributeName: aws.String(rng), KeyType: dtypes.KeyTypeRange},
+		}
+	}
+	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:   aws.String(table),
+		BillingMode: dtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []dtypes.AttributeDefinition{str(dynamostore.AttrPK), str(dynamostore.AttrSK),
+			str(dynamostore.AttrGSI1PK), str(dynamostore.AttrGSI1SK)},
+		KeySchema: keys(dynamostore.AttrPK, dynamostore.AttrSK),
+		GlobalSecondaryIndexes: []dtypes.GlobalSecondaryIndex{{
+			IndexName:  aws.String(dynamostore.IndexGSI1),
+			KeySchema:  keys(dynamostore.AttrGSI1PK, dynamostore.AttrGSI1SK),
+			Projection: &dtypes.Projection{ProjectionType: dtypes.ProjectionTypeAll},
+		}},
+	})
+	if err != nil {
+		t.Fatalf("create table %s: %v", table, err)
+	}
+	t.Cleanup(func() {
+		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	})
+	return dynamostore.New(client, table), client
+}
+
+// newFIFOQueue creates a FIFO queue like the template's AlertQueue.
+func newFIFOQueue(t testing.TB) (string, *sqs.Client) {
+	t.Helper()
+	ctx := context.Background()
+	client := sqs.NewFromConfig(motoserver.ForTest(t))
+	out, err := client.CreateQueue(ctx, &sqs.CreateQueueInput{
+		QueueName: aws.String(motoserver.UniqueName("alerts") + ".fifo"),
+		Attributes: map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "false",
+			"DeduplicationScope": "messageGroup", "FifoThroughputLimit": "perMessageGroupId", "VisibilityTimeout": "60"},
+	})
+	if err != nil {
+		t.Fatalf("create FIFO queue: %v", err)
+	}
+	url := aws.ToString(out.QueueUrl)
+	t.Cleanup(func() {
+		_, _ = client.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(url)})
+	})
+	return url, client
+}
+
+// hookEnv is an integration ready to receive webhooks: connections and the
+// integration in the table (with its webhook pointer), the secret in
+// Secrets Manager, the real NinjaOne parser, and a FIFO queue.
+type hookEnv struct {
+	store    *dynamostore.Store
+	conns    dynamostore.Connections
+	connSvc  *connection.Service
+	secrets  *secretstore.Store
+	alerts   dynamostore.Alerts
+	ig       connection.Integration
+	secret   string
+	queueURL string
+	sqs      *sqs.Client
+	sender   *sqsqueue.Client
+}
+
+func newHookEnv(t testing.TB) *hookEnv {
+	t.Helper()
+	ctx := context.Background()
+	st, _ := newTable(t)
+	cfg := motoserver.ForTest(t)
+	e := &hookEnv{store: st, conns: dynamostore.NewConnections(st), alerts: dynamostore.NewAlerts(st)}
+	e.secrets = secretstore.New(secretsmanager.NewFromConfig(cfg), "rmmbridge/"+motoserver.UniqueName("test")+"/",
+		secretstore.WithRecoveryWindow(0))
+	now := time.Date(2026, 1, 6, 14, 0, 0, 0, time.UTC)
+	for _, c := range []connection.Connection{
+		{ID: "c_rmm", TenantID: "t_demo", Name: "ninja", Kind: connection.KindRMM, Provider: "ninjaone", BaseURL: "https://app.ninjarmm.com", CreatedAt: now, UpdatedAt: now},
+		{ID: "c_psa", TenantID: "t_demo", Name: "cw", Kind: connection.KindPSA, Provider: "connectwise", BaseURL: "https://cw.example.com", CreatedAt: now, UpdatedAt: now},
+	} {
+		if err := e.conns.PutConnection(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.connSvc = connection.NewService(e.conns, e.secrets, nil, connection.Options{})
+	ig, secret, err := e.connSvc.CreateIntegration(ctx, "t_demo", connection.IntegrationInput{Name: "prod",
+		RMMConnectionID: "c_rmm", PSAConnectionID: "c_psa"})
+	if err != nil {
+		t.Fatalf("create integration: %v", err)
+	}
+	e.ig, e.secret = ig, secret
+	t.Cleanup(func() { _ = e.secrets.Delete(context.Background(), ig.WebhookSecretRef) })
+	e.queueURL, e.sqs = newFIFOQueue(t)
+	e.sender = sqsqueue.New(e.sqs)
+	return e
+}
+
+// parsers gives every integration the NinjaOne parser.
+type parsers struct{ p rmm.WebhookParser }
+
+func (p parsers) WebhookParser(context.Context, connection.Integration) (rmm.WebhookParser, error) {
+	return p.p, nil
+}
+
+// sqsQueue is the production adapter's shape: sqsqueue to the FIFO queue.
+type sqsQueue struct {
+	c   *sqsqueue.Client
+	url string
+}
+
+func (q sqsQueue) Enqueue(ctx context.Context, m alert.QueueMessage) error {
+	return q.c.Send(ctx, q.url, sqsqueue.Message{Body: m.Body, GroupID: m.GroupID, DedupID: m.DedupID})
+}
+
+// webhook builds the handler over the env's real adapters; queue may
+// replace the SQS queue.
+func (e *hookEnv) webhook(t testing.TB, queue alert.Queue, o alert.WebhookOptions) *alert.Webhook {
+	t.Helper()
+	if queue == nil {
+		queue = sqsQueue{c: e.sender, url: e.queueURL}
+	}
+	if o.Logger == nil {
+		o.Logger = quiet
+	}
+	return alert.NewWebhook(e.conns, e.secrets, parsers{ninjaParser(t)}, e.alerts, queue, o)
+}
+
+// router serves the webhook as the alert-webhook function does.
+func router(w *alert.Webhook) *httpapi.Router {
+	rt := httpapi.NewRouter(httpapi.Options{Logger: quiet, MaxBody: alert.MaxBody})
+	rt.Handle("POST /v1/webhooks/{integrationId}/rmm", httpapi.Public, w.Handle)
+	return rt
+}
+
+// hookRequest is a webhook delivery as API Gateway hands it over.
+func hookRequest(integrationID string, body []byte, headers, query map[string]string) events.APIGatewayV2HTTPRequest {
+	h := map[string]string{"content-type": "application/json; charset=UTF-8"}
+	for k, v := range headers {
+		h[k] = v
+	}
+	return events.APIGatewayV2HTTPRequest{
+		RouteKey: "POST /v1/webhooks/{integrationId}/rmm", RawPath: "/v1/webhooks/" + integrationID + "/rmm",
+		Headers: h, QueryStringParameters: query, PathParameters: map[string]string{"integrationId": integrationID},
+		Body: string(body), RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "req-test"},
+	}
+}
+
+// activity is a NinjaOne CONDITION activity as the webhook posts it.
+type activity struct {
+	ID           int64           `json:"id"`
+	ActivityTime float64         `json:"activityTime"`
+	DeviceID     int             `json:"deviceId"`
+	Severity     string          `json:"severity"`
+	Priority     string          `json:"priority"`
+	SeriesUID    string          `json:"seriesUid"`
+	ActivityType string          `json:"activityType"`
+	StatusCode   string          `json:"statusCode"`
+	Status       string          `json:"status"`
+	SourceName   string          `json:"sourceName"`
+	Subject      string          `json:"subject"`
+	Message      string          `json:"message"`
+	Type         string          `json:"type"`
+	Data         json.RawMessage `json:"data,omitempty"`
+	Device       json.RawMessage `json:"device,omitempty"`
+}
+
+var t0 = time.Date(2026, 1, 6, 14, 8, 32, 0, time.UTC)
+
+// condition builds the activity id of series on device, triggered or
+// reset, at t0 + offset.
+func condition(id int64, series string, device int, triggered bool, offset time.Duration) activity {
+	a := activity{ID: id, ActivityTime: float64(t0.Add(offset).UnixMilli()) / 1000, DeviceID: device, Severity: "MAJOR",
+		Priority: "HIGH", SeriesUID: series, ActivityType: "CONDITION", StatusCode: "TRIGGERED", Status: "Triggered",
+		SourceName: "Memory utilization above 90%", Subject: fmt.Sprintf("Memory usage high on PC-%d", device),
+		Message: "Memory utilization 93% is above the 90% threshold", Type: "Condition",
+		Data:   json.RawMessage(`{"message":{"code":"vmm_cond_memory_usage_ge","params":{"threshold":"90","value":"93","unit":"%"}}}`),
+		Device: json.RawMessage(fmt.Sprintf(`{"id":%d,"organizationId":12,"locationId":34,"systemName":"PC-%d"}`, device, device))}
+	if !triggered {
+		a.StatusCode, a.Status = "RESET", "Reset"
+		a.Subject = fmt.Sprintf("Memory usage back to normal on PC-%d", device)
+		a.Message = "Memory utilization 61% is below the 90% threshold"
+	}
+	return a
+}
+
+func (a activity) body(t testing.TB) []byte {
+	t.Helper()
+	b, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// ---------------------------------------------------------------- PSA fake
+
+// fakeTicket is one ticket of the PSA fake.
+type fakeTicket struct {
+	psa.NewTicket
+	ID      string
+	Notes   []string
+	Closed  bool
+	Touched bool
+	Closes  int
+	Reopens int
+}
+
+// fakePSA is an in-memory PSA that runs ticket lifecycles; it counts
+// every write. The embedded psa.Client is nil: calling anything else
+// panics (and fails the test).
+type fakePSA struct {
+	psa.Client
+	mu      sync.Mutex
+	next    int
+	tickets map[string]*fakeTicket
+	creates int
+	notes   int
+	// failCreate, when set, fails CreateTicket with this error.
+	failCreate error
+	// failNotes fails that many AddTicketNote calls with Unavailable.
+	failNotes int
+}
+
+func newFakePSA() *fakePSA { return &fakePSA{next: 100, tickets: map[string]*fakeTicket{}} }
+
+func (p *fakePSA) CreateTicket(_ context.Context, t psa.NewTicket) (psa.Ticket, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failCreate != nil {
+		return psa.Ticket{}, p.failCreate
+	}
+	p.next++
+	id := strconv.Itoa(p.next)
+	p.tickets[id] = &fakeTicket{NewTicket: t, ID: id}
+	p.creates++
+	return psa.Ticket{ID: id, AccountID: t.AccountID, LocationID: t.LocationID, AssetID: t.AssetID, Summary: t.Summary}, nil
+}
+
+func (p *fakePSA) GetTicket(_ context.Context, id string) (psa.Ticket, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.tickets[id]
+	if !ok {
+		return psa.Ticket{}, apperr.New(apperr.NotFound, "no ticket %s", id)
+	}
+	return psa.Ticket{ID: id, AccountID: t.AccountID, Summary: t.Summary, Closed: t.Closed}, nil
+}
+
+func (p *fakePSA) AddTicketNote(_ context.Context, id string, n psa.Note) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failNotes > 0 {
+		p.failNotes--
+		return apperr.New(apperr.Unavailable, "PSA down")
+	}
+	t, ok := p.tickets[id]
+	if !ok {
+		return apperr.New(apperr.NotFound, "no ticket %s", id)
+	}
+	t.Notes = append(t.Notes, n.Text)
+	p.notes++
+	return nil
+}
+
+func (p *fakePSA) CloseTicket(_ context.Context, id string, resolution string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.tickets[id]
+	if !ok {
+		return apperr.New(apperr.NotFound, "no ticket %s", id)
+	}
+	if resolution != "" {
+		t.Notes = append(t.Notes, resolution)
+	}
+	t.Closed = true
+	t.Closes++
+	return nil
+}
+
+func (p *fakePSA) TicketTouched(_ context.Context, id string) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.tickets[id]
+	if !ok {
+		return false, apperr.New(apperr.NotFound, "no ticket %s", id)
+	}
+	return t.Touched, nil
+}
+
+func (p *fakePSA) FindTicketsByExternalRef(_ context.Context, ref string) ([]psa.Ticket, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []psa.Ticket
+	for _, t := range p.tickets {
+		if t.ExternalRef == ref {
+			out = append(out, psa.Ticket{ID: t.ID, AccountID: t.AccountID, Closed: t.Closed})
+		}
+	}
+	return out, nil
+}
+
+// touch marks a ticket as worked on by a human; close closes it by hand.
+func (p *fakePSA) touch(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tickets[id].Touched = true
+}
+
+// ticket returns a copy of a ticket (nil if missing).
+func (p *fakePSA) ticket(id string) *fakeTicket {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.tickets[id]
+	if !ok {
+		return nil
+	}
+	c := *t
+	c.Notes = append([]string(nil), t.Notes...)
+	return &c
+}
+
+// all returns copies of every ticket, by id.
+func (p *fakePSA) all() []*fakeTicket {
+	p.mu.Lock()
+	ids := make([]string, 0, len(p.tickets))
+	for id := range p.tickets {
+		ids = append(ids, id)
+	}
+	p.mu.Unlock()
+	sort.Strings(ids)
+	out := make([]*fakeTicket, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, p.ticket(id))
+	}
+	return out
+}
+
+// reopeningPSA can also reopen tickets.
+type reopeningPSA struct{ *fakePSA }
+
+func (p reopeningPSA) ReopenTicket(_ context.Context, id string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.tickets[id]
+	if !ok {
+		return apperr.New(apperr.NotFound, "no ticket %s", id)
+	}
+	t.Closed = false
+	t.Reopens++
+	return nil
+}
+
+// fakeRMM is the NinjaOne parser plus an organization and device
+// directory for routing.
+type fakeRMM struct {
+	rmm.Client
+	orgs    map[string]rmm.Organization
+	devices map[string]rmm.Device
+}
+
+func (r fakeRMM) GetOrganization(_ context.Context, id string) (rmm.Organization, error) {
+	o, ok := r.orgs[id]
+	if !ok {
+		return rmm.Organization{}, apperr.New(apperr.NotFound, "no organization %s", id)
+	}
+	return o, nil
+}
+
+func (r fakeRMM) GetDevice(_ context.Context, id string) (rmm.Device, error) {
+	d, ok := r.devices[id]
+	if !ok {
+		return rmm.Device{}, apperr.New(apperr.NotFound, "no device %s", id)
+	}
+	return d, nil
+}
+
+// ---------------------------------------------------------------- routing fakes
+
+// fakeAssets holds asset links; EnsureAsset "syncs" a device into a new
+// asset under its organization's account.
+type fakeAssets struct {
+	mu      sync.Mutex
+	links   map[string]alert.AssetRef
+	ensured []string
+	// unsyncable devices come back without an asset.
+	unsyncable map[string]bool
+}
+
+func newFakeAssets() *fakeAssets {
+	return &fakeAssets{links: map[string]alert.AssetRef{}, unsyncable: map[string]bool{}}
+}
+
+func (a *fakeAssets) LinkedAsset(_ context.Context, _ account.Scope, deviceID string) (alert.AssetRef, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	l, ok := a.links[deviceID]
+	if !ok {
+		return alert.AssetRef{}, apperr.New(apperr.NotFound, "no asset for device %s", deviceID)
+	}
+	return l, nil
+}
+
+func (a *fakeAssets) EnsureAsset(_ context.Context, _ account.Scope, c providers.Clients, deviceID string) (alert.AssetRef, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ensured = append(a.ensured, deviceID)
+	if a.unsyncable[deviceID] {
+		return alert.AssetRef{}, nil
+	}
+	ref := alert.AssetRef{AssetID: "asset-" + deviceID, AccountID: "acct-synced", LocationID: "loc-synced"}
+	a.links[deviceID] = ref
+	return ref, nil
+}
+
+// fakeAccounts holds mappings; EnsureAccount creates one per organization.
+type fakeAccounts struct {
+	mu       sync.Mutex
+	mappings map[string]account.Mapping
+	created  []string
+}
+
+func newFakeAccounts() *fakeAccounts { return &fakeAccounts{mappings: map[string]account.Mapping{}} }
+
+func (a *fakeAccounts) GetMapping(_ context.Context, _ account.Scope, orgID string) (account.Mapping, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m, ok := a.mappings[orgID]
+	if !ok {
+		return account.Mapping{}, apperr.New(apperr.NotFound, "no mapping for organization %s", orgID)
+	}
+	return m, nil
+}
+
+func (a *fakeAccounts) EnsureAccount(ctx context.Context, _ account.Scope, c providers.Clients, orgID string) (account.Mapping, error) {
+	org, err := c.RMM.GetOrganization(ctx, orgID)
+	if err != nil {
+		return account.Mapping{}, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m := account.Mapping{OrganizationID: orgID, OrganizationName: org.Name, AccountID: "acct-new-" + orgID,
+		Mode: account.ModeCreated, State: account.StateMapped, Sites: map[string]string{}}
+	a.mappings[orgID] = m
+	a.created = append(a.created, orgID)
+	return m, nil
+}
+
+// fakeRefresh records asset refresh requests.
+type fakeRefresh struct {
+	mu   sync.Mutex
+	msgs []importjob.AssetMessage
+}
+
+func (f *fakeRefresh) EnqueueRefresh(_ context.Context, m importjob.AssetMessage) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.msgs = append(f.msgs, m)
+	return nil
+}
+
+func (f *fakeRefresh) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.msgs)
+}

@@ -1,0 +1,441 @@
+package alert
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rmmbridge/rmmbridge/shared/account"
+	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/connection"
+	"github.com/rmmbridge/rmmbridge/shared/httpapi"
+	"github.com/rmmbridge/rmmbridge/shared/rmm"
+)
+
+// MaxBody is the largest webhook body accepted (413 beyond); the router
+// serving the webhook must be built with it as its MaxBody.
+const MaxBody = 256 << 10
+
+// MaxQueueMessage is the AlertQueue's largest message (SQS's default
+// maximum message size). A body that does not fit once wrapped in its
+// envelope, even compacted, is refused with 413.
+const MaxQueueMessage = 256 << 10
+
+// Integrations finds the integration a webhook is for. The webhook route
+// carries no API key, so the tenant comes from the integration id alone.
+type Integrations interface {
+	// TenantOfIntegration returns the tenant owning the integration
+	// (NotFound for an unknown id).
+	TenantOfIntegration(ctx context.Context, integrationID string) (string, error)
+	GetIntegration(ctx context.Context, tenantID, id string) (connection.Integration, error)
+}
+
+// Secrets reads a webhook secret by its reference (secretstore.Store).
+type Secrets interface {
+	Get(ctx context.Context, ref string) ([]byte, error)
+}
+
+// Parsers gives the webhook parser of an integration's RMM.
+type Parsers interface {
+	WebhookParser(ctx context.Context, ig connection.Integration) (rmm.WebhookParser, error)
+}
+
+// WebhookOptions tune the webhook.
+type WebhookOptions struct {
+	Now func() time.Time
+	// Logger receives one line per delivery (never a secret or a body).
+	Logger *slog.Logger
+	// Keep is how long a delivery id is remembered (default 4 days: longer
+	// than the Standard Webhooks retry schedule's 75.6 hours).
+	Keep time.Duration
+	// Requeue is how long after its first delivery a repeated delivery is
+	// enqueued again rather than answered as a duplicate (default 4
+	// minutes, inside the FIFO queue's 5-minute deduplication window, so
+	// SQS drops the copy; it covers a webhook that died between recording
+	// a delivery and enqueueing it). 0 keeps the default; negative
+	// disables requeueing.
+	Requeue time.Duration
+	// Tolerance is the Standard Webhooks timestamp tolerance (default 5
+	// minutes).
+	Tolerance time.Duration
+	// EnqueueTimeout bounds the enqueue (default 4 s, well inside the
+	// function's 10 s), so that a hung send still forgets the delivery and
+	// answers 503 instead of timing out with the delivery recorded.
+	EnqueueTimeout time.Duration
+	// CacheFor is how long an integration read is reused (default 10 s).
+	// A secret that does not match a cached integration is checked again
+	// against a fresh read, so a rotated secret works at once.
+	CacheFor time.Duration
+}
+
+// Webhook is the alert-webhook handler (POST
+// /v1/webhooks/{integrationId}/rmm).
+type Webhook struct {
+	ints    Integrations
+	secrets Secrets
+	parsers Parsers
+	dels    Deliveries
+	queue   Queue
+	o       WebhookOptions
+
+	mu      sync.Mutex
+	tenants map[string]string // integration id → tenant id (never changes)
+	igs     map[string]cachedIntegration
+	keys    map[string]cachedKey // integration id → HMAC key
+}
+
+type cachedIntegration struct {
+	ig      connection.Integration
+	expires time.Time
+}
+
+type cachedKey struct {
+	hash string // the integration's WebhookSecretHash when read
+	key  []byte
+}
+
+// NewWebhook returns the webhook handler.
+func NewWebhook(ints Integrations, secrets Secrets, parsers Parsers, dels Deliveries, queue Queue, o WebhookOptions) *Webhook {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Keep == 0 {
+		o.Keep = 4 * 24 * time.Hour
+	}
+	if o.Requeue == 0 {
+		o.Requeue = 4 * time.Minute
+	}
+	if o.Tolerance == 0 {
+		o.Tolerance = SignatureTolerance
+	}
+	if o.EnqueueTimeout == 0 {
+		o.EnqueueTimeout = 4 * time.Second
+	}
+	if o.CacheFor == 0 {
+		o.CacheFor = 10 * time.Second
+	}
+	return &Webhook{ints: ints, secrets: secrets, parsers: parsers, dels: dels, queue: queue, o: o,
+		tenants: map[string]string{}, igs: map[string]cachedIntegration{}, keys: map[string]cachedKey{}}
+}
+
+// Ack is the webhook's answer.
+type Ack struct {
+	Accepted  bool `json:"accepted"`
+	Duplicate bool `json:"duplicate"`
+}
+
+// errBadCredentials is the one answer for an unknown integration and a
+// wrong secret, so that the answer does not reveal which ids exist.
+func errBadCredentials(cause error) error {
+	return apperr.Wrap(apperr.Unauthorized, cause, "the webhook secret or signature is missing or wrong")
+}
+
+// integrationIDPattern bounds what is looked up in the table.
+var integrationIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// Handle authenticates, parses, deduplicates and enqueues one delivery.
+//
+// Answers: 202 {"accepted":true,"duplicate":false} once the activity is
+// queued (or, for activities that are not alerts, ignored); 202 with
+// duplicate true for a delivery already accepted; 401 for a missing or
+// wrong secret or signature, a stale timestamp, or an unknown integration;
+// 400 for a body that is not a usable activity; 413 over MaxBody; 415 for a
+// non-JSON content type; 5xx when the delivery could not be recorded or
+// queued — nothing is recorded then, so the RMM's retry is processed.
+func (w *Webhook) Handle(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	id := r.PathParam("integrationId")
+	if !integrationIDPattern.MatchString(id) {
+		return nil, errBadCredentials(fmt.Errorf("integration id %q has an impossible shape", id))
+	}
+	body, err := r.RawBody()
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > MaxBody {
+		return nil, apperr.New(apperr.TooLarge, "the body is %d bytes; the limit is %d", len(body), MaxBody)
+	}
+	ig, err := w.authenticate(ctx, id, r, body)
+	if err != nil {
+		return nil, err
+	}
+	log := w.o.Logger.With("integrationId", ig.ID, "tenantId", ig.TenantID, "requestId", r.RequestID)
+	if ct := r.Header("content-type"); ct != "" {
+		mt, _, perr := mime.ParseMediaType(ct)
+		if perr != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && mt != "text/plain") {
+			return nil, apperr.New(apperr.UnsupportedMedia, "content type %q is not JSON; send application/json", ct)
+		}
+	}
+	parser, err := w.parsers.WebhookParser(ctx, ig)
+	if err != nil {
+		return nil, fmt.Errorf("open the webhook parser of integration %s: %w", ig.ID, err)
+	}
+	a, isAlert, err := parseActivity(parser, body)
+	if err != nil {
+		return nil, err
+	}
+	if !isAlert {
+		log.InfoContext(ctx, "webhook activity is not an alert; ignored", "bytes", len(body))
+		return httpapi.JSON(http.StatusAccepted, Ack{Accepted: true}), nil
+	}
+	deliveryID := DeliveryID(r.Header(HeaderWebhookID), a.ActivityID, body)
+	log = log.With("seriesId", a.SeriesID, "deliveryId", deliveryID, "activityId", a.ActivityID, "state", string(a.State))
+
+	now := w.o.Now().UTC().Truncate(time.Millisecond)
+	msg, err := envelope(ig, deliveryID, now, body)
+	if err != nil {
+		return nil, err
+	}
+	sc := account.Scope{TenantID: ig.TenantID, IntegrationID: ig.ID, Actor: "alert-webhook"}
+	firstAt, n, err := w.dels.RecordDelivery(ctx, sc, deliveryID, now, w.o.Keep)
+	if err != nil {
+		return nil, fmt.Errorf("record delivery %s: %w", deliveryID, err)
+	}
+	fresh := n == 1
+	if !fresh && (w.o.Requeue < 0 || now.Sub(firstAt) >= w.o.Requeue) {
+		log.InfoContext(ctx, "duplicate webhook delivery", "firstAt", firstAt)
+		return httpapi.JSON(http.StatusAccepted, Ack{Accepted: true, Duplicate: true}), nil
+	}
+	qm := QueueMessage{Body: string(msg), GroupID: GroupID(ig.ID, a.SeriesID), DedupID: DedupID(ig.ID, deliveryID)}
+	ectx, cancel := context.WithTimeout(ctx, w.o.EnqueueTimeout)
+	err = w.queue.Enqueue(ectx, qm)
+	cancel()
+	if err != nil {
+		if fresh {
+			if ferr := w.dels.ForgetDelivery(context.WithoutCancel(ctx), sc, deliveryID, firstAt); ferr != nil {
+				log.ErrorContext(ctx, "could not forget a delivery that was not queued; the RMM's retry will be taken for a duplicate", "error", ferr)
+			}
+		}
+		return nil, apperr.Wrap(apperr.Unavailable, err, "the alert could not be queued; retry later")
+	}
+	log.InfoContext(ctx, "webhook alert queued", "duplicate", !fresh, "bytes", len(body))
+	return httpapi.JSON(http.StatusAccepted, Ack{Accepted: true, Duplicate: !fresh}), nil
+}
+
+// parseActivity runs the vendor parser, refusing bodies it cannot use with
+// 400 (a panicking parser is a bug, answered as a 500 without crashing the
+// function).
+func parseActivity(p rmm.WebhookParser, body []byte) (a rmm.Alert, isAlert bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			a, isAlert, err = rmm.Alert{}, false, apperr.New(apperr.Internal, "the webhook parser failed: %v", r)
+		}
+	}()
+	a, isAlert, err = p.ParseWebhook(body)
+	if err != nil {
+		switch apperr.KindOf(err) {
+		case apperr.Malformed, apperr.Invalid:
+			msg := "the body is not a usable RMM activity"
+			if e, ok := apperr.As(err); ok && e.Message != "" {
+				msg = e.Message
+			}
+			return rmm.Alert{}, false, apperr.Wrap(apperr.Malformed, err, "%s", msg)
+		}
+		return rmm.Alert{}, false, fmt.Errorf("parse webhook: %w", err)
+	}
+	if isAlert && a.SeriesID == "" {
+		return rmm.Alert{}, false, apperr.New(apperr.Malformed, "the alert has no series id")
+	}
+	return a, isAlert, nil
+}
+
+// envelope wraps the body in the queue message, compacting it; it refuses
+// a message SQS would not take.
+func envelope(ig connection.Integration, deliveryID string, now time.Time, body []byte) ([]byte, error) {
+	b, err := json.Marshal(Message{TenantID: ig.TenantID, IntegrationID: ig.ID, DeliveryID: deliveryID,
+		ReceivedAt: now, Activity: json.RawMessage(body)})
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Malformed, err, "the body is not JSON")
+	}
+	if len(b) > MaxQueueMessage {
+		return nil, apperr.New(apperr.TooLarge, "the activity is too large to queue (%d bytes with its envelope; the limit is %d)", len(b), MaxQueueMessage)
+	}
+	return b, nil
+}
+
+// authenticate finds the integration and checks the delivery's credential
+// against it: a Standard Webhooks signature when the webhook-signature
+// header is present, otherwise the Authorization header ("Bearer <secret>"
+// or the bare secret), otherwise ?token=. A credential that does not match
+// a cached integration is checked once more against a fresh read.
+func (w *Webhook) authenticate(ctx context.Context, id string, r *httpapi.Request, body []byte) (connection.Integration, error) {
+	ig, cached, err := w.integration(ctx, id, false)
+	if err != nil {
+		return connection.Integration{}, err
+	}
+	err = w.check(ctx, ig, r, body)
+	if err != nil && cached && apperr.Is(err, apperr.Unauthorized) {
+		if ig, _, err = w.integration(ctx, id, true); err != nil {
+			return connection.Integration{}, err
+		}
+		err = w.check(ctx, ig, r, body)
+	}
+	if err != nil {
+		return connection.Integration{}, err
+	}
+	return ig, nil
+}
+
+func (w *Webhook) check(ctx context.Context, ig connection.Integration, r *httpapi.Request, body []byte) error {
+	if sig := r.Header(HeaderWebhookSignature); sig != "" {
+		key, err := w.secret(ctx, ig)
+		if err != nil {
+			return err
+		}
+		if err := VerifySignature(key, r.Header(HeaderWebhookID), r.Header(HeaderWebhookTimestamp), sig, body, w.o.Now(), w.o.Tolerance); err != nil {
+			return err
+		}
+		return nil
+	}
+	presented := ""
+	switch auth := strings.TrimSpace(r.Header("authorization")); {
+	case auth != "":
+		if scheme, rest, ok := strings.Cut(auth, " "); ok && strings.EqualFold(scheme, "bearer") {
+			auth = strings.TrimSpace(rest)
+		}
+		presented = auth
+	case r.Query("token") != "":
+		presented = r.Query("token")
+	default:
+		return apperr.New(apperr.Unauthorized, "send the webhook secret as Authorization: Bearer <secret>, as ?token=<secret>, or sign the delivery (Standard Webhooks)")
+	}
+	if ig.WebhookSecretHash == "" || !ig.CheckWebhookSecret(presented) {
+		return errBadCredentials(nil)
+	}
+	return nil
+}
+
+// integration returns the integration with its tenant, from the cache
+// unless fresh; cached reports whether it came from the cache. An unknown
+// integration is Unauthorized, like a wrong secret.
+func (w *Webhook) integration(ctx context.Context, id string, fresh bool) (connection.Integration, bool, error) {
+	now := w.o.Now()
+	w.mu.Lock()
+	tenantID, knownTenant := w.tenants[id]
+	c, ok := w.igs[id]
+	w.mu.Unlock()
+	if !fresh && ok && now.Before(c.expires) {
+		return c.ig, true, nil
+	}
+	if !knownTenant {
+		var err error
+		tenantID, err = w.ints.TenantOfIntegration(ctx, id)
+		if apperr.Is(err, apperr.NotFound) {
+			return connection.Integration{}, false, errBadCredentials(err)
+		}
+		if err != nil {
+			return connection.Integration{}, false, fmt.Errorf("find the tenant of integration %s: %w", id, err)
+		}
+	}
+	ig, err := w.ints.GetIntegration(ctx, tenantID, id)
+	if apperr.Is(err, apperr.NotFound) {
+		w.mu.Lock()
+		delete(w.tenants, id)
+		delete(w.igs, id)
+		w.mu.Unlock()
+		return connection.Integration{}, false, errBadCredentials(err)
+	}
+	if err != nil {
+		return connection.Integration{}, false, fmt.Errorf("read integration %s: %w", id, err)
+	}
+	ig.TenantID = tenantID
+	w.mu.Lock()
+	w.tenants[id] = tenantID
+	w.igs[id] = cachedIntegration{ig: ig, expires: now.Add(w.o.CacheFor)}
+	w.mu.Unlock()
+	return ig, false, nil
+}
+
+// secret returns the integration's webhook secret for HMAC checks, read
+// from the secret store once per secret version (its hash in the
+// integration says when it was rotated).
+func (w *Webhook) secret(ctx context.Context, ig connection.Integration) ([]byte, error) {
+	w.mu.Lock()
+	k, ok := w.keys[ig.ID]
+	w.mu.Unlock()
+	if ok && k.hash == ig.WebhookSecretHash {
+		return k.key, nil
+	}
+	if ig.WebhookSecretRef == "" {
+		return nil, errBadCredentials(fmt.Errorf("integration %s has no webhook secret", ig.ID))
+	}
+	v, err := w.secrets.Get(ctx, ig.WebhookSecretRef)
+	if err != nil {
+		return nil, fmt.Errorf("read the webhook secret of integration %s: %w", ig.ID, err)
+	}
+	sum := sha256.Sum256(v)
+	if hex.EncodeToString(sum[:]) != ig.WebhookSecretHash {
+		// The store still serves the secret before a rotation: use it
+		// for this request, but do not cache it.
+		return v, nil
+	}
+	w.mu.Lock()
+	w.keys[ig.ID] = cachedKey{hash: ig.WebhookSecretHash, key: v}
+	w.mu.Unlock()
+	return v, nil
+}
+
+// DeliveryID is the deduplication key of a delivery: the Standard Webhooks
+// message id when the sender gives one, else the activity id, else the
+// SHA-256 of the body (an identical retry of an id-less payload is then
+// still recognized). Long ids are hashed so that keys stay small.
+func DeliveryID(webhookID, activityID string, body []byte) string {
+	switch {
+	case webhookID != "":
+		return bounded("w-", webhookID)
+	case activityID != "":
+		return bounded("a-", activityID)
+	}
+	sum := sha256.Sum256(body)
+	return "b-" + hex.EncodeToString(sum[:])
+}
+
+func bounded(prefix, id string) string {
+	if len(id) <= 100 && sqsSafe(id) {
+		return prefix + id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return prefix + "h" + hex.EncodeToString(sum[:])
+}
+
+// sqsSafe reports whether s uses only the characters SQS allows in message
+// group and deduplication ids (letters, digits and ASCII punctuation).
+func sqsSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// sqsID joins an integration id and a key into an SQS id of at most 128
+// characters, hashing the key when it would not fit or has characters SQS
+// refuses.
+func sqsID(integrationID, key string) string {
+	id := integrationID + "#" + key
+	if len(id) <= 128 && sqsSafe(id) {
+		return id
+	}
+	sum := sha256.Sum256([]byte(key))
+	return integrationID + "#~" + hex.EncodeToString(sum[:])
+}
+
+// GroupID is the AlertQueue message group of a series: one group per
+// integration and series, so the events of a series are handled in order.
+func GroupID(integrationID, seriesID string) string { return sqsID(integrationID, seriesID) }
+
+// DedupID is the AlertQueue deduplication id of a delivery.
+func DedupID(integrationID, deliveryID string) string { return sqsID(integrationID, deliveryID) }

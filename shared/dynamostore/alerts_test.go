@@ -1,0 +1,255 @@
+package dynamostore
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rmmbridge/rmmbridge/shared/account"
+	"github.com/rmmbridge/rmmbridge/shared/alert"
+	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/connection"
+	"github.com/rmmbridge/rmmbridge/shared/rmm"
+)
+
+var alertScope = account.Scope{TenantID: "t_a", IntegrationID: "i_1"}
+
+func TestAlertLinkVersions(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t)
+	r := NewAlerts(s)
+	at := time.Date(2026, 11, 21, 8, 0, 0, 123e6, time.UTC)
+	l := alert.Link{SeriesID: "s-1", DeviceID: "1001", DeviceName: "ACME-WS-1", OrganizationID: "12", State: alert.StateOpen,
+		Severity: rmm.SeverityMajor, Subject: "Memory high", Occurrences: 2, FirstSeenAt: at, LastSeenAt: at.Add(time.Minute),
+		OpenedAt: at, LastEventAt: at.Add(time.Minute), TicketID: "77", AccountID: "5", Generation: 1, RecentEvents: []string{"a1", "a2"}, Version: 1}
+
+	if _, err := r.GetLink(ctx, alertScope, "s-1"); !apperr.Is(err, apperr.NotFound) {
+		t.Fatalf("GetLink before any write = %v, want NotFound", err)
+	}
+	steps := []struct {
+		name    string
+		version int64
+		want    apperr.Kind // -1: success
+	}{
+		{"first write needs no item", 1, -1},
+		{"first write again conflicts", 1, apperr.Conflict},
+		{"next version", 2, -1},
+		{"stale version conflicts", 2, apperr.Conflict},
+		{"skipping a version conflicts", 4, apperr.Conflict},
+		{"version zero is a bug", 0, apperr.Internal},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			l.Version = st.version
+			err := r.PutLink(ctx, alertScope, l)
+			switch {
+			case st.want == -1 && err != nil:
+				t.Fatalf("PutLink v%d: %v", st.version, err)
+			case st.want != -1 && !apperr.Is(err, st.want):
+				t.Fatalf("PutLink v%d = %v, want %s", st.version, err, st.want)
+			}
+		})
+	}
+	got, err := r.GetLink(ctx, alertScope, "s-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := l
+	want.Version = 2
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("GetLink (-want +got):\n%s", diff)
+	}
+	other := account.Scope{TenantID: "t_b", IntegrationID: "i_1"}
+	if _, err := r.GetLink(ctx, other, "s-1"); !apperr.Is(err, apperr.NotFound) {
+		t.Errorf("GetLink of another tenant = %v, want NotFound", err)
+	}
+}
+
+func TestAlertLinkClaimFields(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t)
+	r := NewAlerts(s)
+	until := time.Date(2026, 11, 21, 8, 1, 30, 0, time.UTC)
+	claim := alert.Link{SeriesID: "s-2", LeaseOwner: "abc", LeaseUntil: until, Version: 1}
+	if err := r.PutLink(ctx, alertScope, claim); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.GetLink(ctx, alertScope, "s-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(claim, got); diff != "" {
+		t.Errorf("claim round trip (-want +got):\n%s", diff)
+	}
+}
+
+func TestListAlertLinks(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t)
+	r := NewAlerts(s)
+	at := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
+	var open, closed []string
+	for i := range 7 {
+		id := fmt.Sprintf("s-%02d", i)
+		l := alert.Link{SeriesID: id, DeviceID: "d", State: alert.StateOpen, Occurrences: 1, FirstSeenAt: at, LastSeenAt: at, Version: 1}
+		switch {
+		case i%3 == 0:
+			l.State = alert.StateClosed
+			closed = append(closed, id)
+		default:
+			open = append(open, id)
+		}
+		if err := r.PutLink(ctx, alertScope, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A reset that arrived without its trigger: recorded, never listed.
+	if err := r.PutLink(ctx, alertScope, alert.Link{SeriesID: "s-99", State: alert.StateClosed, Version: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// Another integration's series stay out.
+	if err := r.PutLink(ctx, account.Scope{TenantID: "t_a", IntegrationID: "i_2"}, alert.Link{SeriesID: "s-x", State: alert.StateOpen, Occurrences: 1, Version: 1}); err != nil {
+		t.Fatal(err)
+	}
+	all := []string{"s-00", "s-01", "s-02", "s-03", "s-04", "s-05", "s-06"}
+	tests := []struct {
+		name  string
+		state alert.State
+		limit int
+		want  []string
+	}{
+		{"both states", "", 0, all},
+		{"open", alert.StateOpen, 0, open},
+		{"closed", alert.StateClosed, 0, closed},
+		{"open in pages of two", alert.StateOpen, 2, open},
+		{"everything in pages of three", "", 3, all},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			cursor := ""
+			for pages := 0; ; pages++ {
+				if pages > 10 {
+					t.Fatal("paging does not end")
+				}
+				links, next, err := r.ListLinks(ctx, alertScope, alert.ListQuery{State: tc.state, Limit: tc.limit, Cursor: cursor})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.limit > 0 && len(links) > tc.limit {
+					t.Fatalf("page of %d links, limit %d", len(links), tc.limit)
+				}
+				for _, l := range links {
+					got = append(got, l.SeriesID)
+				}
+				if next == "" {
+					break
+				}
+				cursor = next
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("series (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDeliveries(t *testing.T) {
+	ctx := context.Background()
+	s, client := newTestStore(t)
+	r := NewAlerts(s)
+	t0 := time.Date(2026, 11, 21, 8, 0, 0, 250e6, time.UTC)
+	keep := 4 * 24 * time.Hour
+
+	first, n, err := r.RecordDelivery(ctx, alertScope, "a-4460312", t0, keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first.Equal(t0) || n != 1 {
+		t.Errorf("first record = %v, %d; want %v, 1 (new)", first, n, t0)
+	}
+	// Same millisecond, as two racing deliveries can be: the count tells.
+	again, n, err := r.RecordDelivery(ctx, alertScope, "a-4460312", t0, keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Equal(t0) || n != 2 {
+		t.Errorf("second record = %v, %d; want the first time %v, 2", again, n, t0)
+	}
+	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table()), Key: deliveryKey(alertScope, "a-4460312").av()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ttl, _ := out.Item[AttrTTL].(*types.AttributeValueMemberN)
+	count, _ := out.Item["deliveries"].(*types.AttributeValueMemberN)
+	if ttl == nil || ttl.Value != fmt.Sprint(t0.Add(keep).Unix()) {
+		t.Errorf("ttl = %v, want %d (the first record's, not extended)", out.Item[AttrTTL], t0.Add(keep).Unix())
+	}
+	if count == nil || count.Value != "2" {
+		t.Errorf("deliveries = %v, want 2", out.Item["deliveries"])
+	}
+	if _, ok := out.Item["deliveryId"]; !ok {
+		t.Error("the record does not name its delivery")
+	}
+
+	// Forgetting needs the record's own first time.
+	if err := r.ForgetDelivery(ctx, alertScope, "a-4460312", t0.Add(time.Second)); err != nil {
+		t.Fatalf("ForgetDelivery with another first time: %v", err)
+	}
+	if again, n, _ := r.RecordDelivery(ctx, alertScope, "a-4460312", t0.Add(2*time.Hour), keep); !again.Equal(t0) || n != 3 {
+		t.Errorf("record after a foreign forget = %v, %d; want it kept (%v, 3)", again, n, t0)
+	}
+	if err := r.ForgetDelivery(ctx, alertScope, "a-4460312", t0); err != nil {
+		t.Fatal(err)
+	}
+	t1 := t0.Add(3 * time.Hour)
+	if fresh, n, _ := r.RecordDelivery(ctx, alertScope, "a-4460312", t1, keep); !fresh.Equal(t1) || n != 1 {
+		t.Errorf("record after forgetting = %v, %d; want new (%v, 1)", fresh, n, t1)
+	}
+	if err := r.ForgetDelivery(ctx, alertScope, "never-recorded", t1); err != nil {
+		t.Errorf("ForgetDelivery of a missing record: %v", err)
+	}
+}
+
+func TestWebhookPointer(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t)
+	r := NewConnections(s)
+	for _, tenantID := range []string{"t_a", "t_b"} {
+		for _, c := range []connection.Connection{testConn("c_rmm", "rmm"), testConn("c_psa", "psa")} {
+			c.TenantID = tenantID
+			if err := r.PutConnection(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	in := connection.Integration{ID: "i_hook", TenantID: "t_a", Name: "pair", RMMConnectionID: "c_rmm", PSAConnectionID: "c_psa"}
+	if _, err := r.TenantOfIntegration(ctx, in.ID); !apperr.Is(err, apperr.NotFound) {
+		t.Fatalf("TenantOfIntegration before create = %v, want NotFound", err)
+	}
+	if err := r.PutIntegration(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.TenantOfIntegration(ctx, in.ID)
+	if err != nil || got != "t_a" {
+		t.Fatalf("TenantOfIntegration = %q, %v; want t_a", got, err)
+	}
+	// Another tenant cannot take the id: the pointer is unique.
+	dup := in
+	dup.TenantID = "t_b"
+	if err := r.PutIntegration(ctx, dup); !apperr.Is(err, apperr.Conflict) {
+		t.Errorf("PutIntegration of a taken id in another tenant = %v, want Conflict", err)
+	}
+	if err := r.DeleteIntegration(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.TenantOfIntegration(ctx, in.ID); !apperr.Is(err, apperr.NotFound) {
+		t.Errorf("TenantOfIntegration after delete = %v, want NotFound", err)
+	}
+}

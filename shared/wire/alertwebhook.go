@@ -1,0 +1,100 @@
+package wire
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/rmmbridge/rmmbridge/shared/alert"
+	"github.com/rmmbridge/rmmbridge/shared/config"
+	"github.com/rmmbridge/rmmbridge/shared/connection"
+	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
+	"github.com/rmmbridge/rmmbridge/shared/httpapi"
+	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
+	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/secretstore"
+	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
+)
+
+// AlertWebhook builds the RMM alert webhook receiver (WebhookRoute): it
+// authenticates deliveries with the integration's webhook secret (HMAC
+// secrets read from Secrets Manager under SECRET_PREFIX), records them in
+// the table and enqueues them to ALERT_QUEUE_URL.
+func AlertWebhook(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
+	r := config.New(getenv)
+	e := env{Table: r.String("TABLE_NAME"), AlertQueue: r.URL("ALERT_QUEUE_URL"), SecretPrefix: r.String("SECRET_PREFIX")}
+	if err := r.Err(); err != nil {
+		return lambdafn.Handlers{}, fmt.Errorf("alert-webhook: %w", err)
+	}
+	st := store(cfg, e.Table)
+	// The webhook caches each secret by its hash in the integration, so
+	// the store's own time-based cache is off: a rotation applies at once.
+	secrets := secretstore.New(secretsmanager.NewFromConfig(cfg), e.SecretPrefix, secretstore.WithCacheTTL(0))
+	wh := alert.NewWebhook(
+		dynamostore.NewConnections(st),
+		secrets,
+		&webhookParsers{conns: connections(cfg, e, false)},
+		dynamostore.NewAlerts(st),
+		alertQueue{q: sqsqueue.New(sqs.NewFromConfig(cfg)), url: e.AlertQueue},
+		alert.WebhookOptions{Logger: slog.Default()},
+	)
+	rt := httpapi.NewRouter(httpapi.Options{Logger: slog.Default(), MaxBody: alert.MaxBody})
+	rt.Handle(WebhookRoute, httpapi.Public, wh.Handle)
+	return lambdafn.Handlers{HTTP: rt.Serve}, nil
+}
+
+// alertQueue sends AlertQueue messages through sqsqueue.
+type alertQueue struct {
+	q   *sqsqueue.Client
+	url string
+}
+
+func (a alertQueue) Enqueue(ctx context.Context, m alert.QueueMessage) error {
+	return a.q.Send(ctx, a.url, sqsqueue.Message{Body: m.Body, GroupID: m.GroupID, DedupID: m.DedupID})
+}
+
+// webhookParsers opens an integration's RMM client once per connection and
+// keeps it for its webhook parser: parsing needs no request to the vendor,
+// and a connection's provider never changes.
+type webhookParsers struct {
+	conns    *connection.Service
+	registry providers.Registry
+
+	mu    sync.Mutex
+	cache map[string]rmm.WebhookParser // tenant/connection id
+}
+
+func (p *webhookParsers) WebhookParser(ctx context.Context, ig connection.Integration) (rmm.WebhookParser, error) {
+	key := ig.TenantID + "/" + ig.RMMConnectionID
+	p.mu.Lock()
+	wp, ok := p.cache[key]
+	p.mu.Unlock()
+	if ok {
+		return wp, nil
+	}
+	c, err := p.conns.Get(ctx, ig.TenantID, ig.RMMConnectionID)
+	if err != nil {
+		return nil, fmt.Errorf("read the RMM connection %s: %w", ig.RMMConnectionID, err)
+	}
+	creds, err := p.conns.Credentials(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	client, err := p.registry.RMM(c.Provider, c.BaseURL, creds)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	if p.cache == nil {
+		p.cache = map[string]rmm.WebhookParser{}
+	}
+	p.cache[key] = client
+	p.mu.Unlock()
+	return client, nil
+}

@@ -1,0 +1,56 @@
+package wire
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/rmmbridge/rmmbridge/shared/account"
+	"github.com/rmmbridge/rmmbridge/shared/config"
+	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
+	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
+	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/scheduler"
+)
+
+// Scheduler builds the scheduled function: reverse provisioning of new PSA
+// accounts for every integration with provisionRmmOrgs on, through the
+// integration's clients (credentials from Secrets Manager under
+// SECRET_PREFIX).
+func Scheduler(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
+	r := config.New(getenv)
+	e := env{Table: r.String("TABLE_NAME"), SecretPrefix: r.String("SECRET_PREFIX")}
+	allowLoopback := r.Bool(AllowLoopbackEnv, false)
+	if err := r.Err(); err != nil {
+		return lambdafn.Handlers{}, fmt.Errorf("scheduler: %w", err)
+	}
+	st := store(cfg, e.Table)
+	maps := dynamostore.NewMappings(st)
+	s := scheduler.New(dynamostore.NewSchedules(st), maps, account.NewService(maps, account.Options{}),
+		schedulerOpener(&providers.Opener{Conns: connections(cfg, e, allowLoopback)}),
+		scheduler.Options{Logger: slog.Default()})
+	return lambdafn.Handlers{Scheduled: s.Handle}, nil
+}
+
+// schedulerOpener narrows an integration's clients to what reverse
+// provisioning uses; a PSA that cannot list accounts by creation date, or
+// cannot provision, leaves Recent or PSA nil (the integration is skipped).
+func schedulerOpener(o *providers.Opener) scheduler.Opener {
+	return func(ctx context.Context, tenantID, integrationID string) (scheduler.Clients, error) {
+		c, err := o.Open(ctx, tenantID, integrationID)
+		if err != nil {
+			return scheduler.Clients{}, err
+		}
+		out := scheduler.Clients{Integration: c.Integration, RMM: c.RMM}
+		if p, ok := c.PSA.(account.PSA); ok {
+			out.PSA = p
+		}
+		if r, ok := c.PSA.(psa.RecentAccounts); ok {
+			out.Recent = r
+		}
+		return out, nil
+	}
+}
