@@ -24,13 +24,14 @@
 // the body's SHA-256 with content-based deduplication; per group with
 // DeduplicationScope messageGroup) and sequence numbers. Standard queues
 // accept and return a MessageGroupId (fair queues) and order best-effort
-// (oldest first). Receipt handles are unique per receive; a malformed one
-// is ReceiptHandleIsInvalid. With a well-formed stale handle, DeleteMessage
-// succeeds (on a standard queue it deletes the message, as SQS does; on a
-// FIFO queue a handle whose visibility has passed is refused as expired),
-// while ChangeMessageVisibility fails with InvalidParameterValue once the
-// message was deleted or received again, and does nothing when only its
-// visibility timeout has passed.
+// (oldest first). Receipt handles are unique per receive; a malformed one,
+// or one of another queue, is ReceiptHandleIsInvalid. For a well-formed
+// stale handle fastsqs follows SQS: DeleteMessage succeeds on a standard
+// queue (and deletes the message) and for a message already gone, while a
+// FIFO queue refuses a handle whose visibility timeout has passed
+// (InvalidParameterValue, "expired"); ChangeMessageVisibility fails with
+// InvalidParameterValue once the message was deleted or received again,
+// and does nothing when only its visibility timeout has passed.
 //
 // Not modelled: the query protocol, IAM and signatures (any credentials
 // pass), throttling and FIFO throughput limits (the attributes are stored),

@@ -260,14 +260,15 @@ func TestDelaySeconds(t *testing.T) {
 	ctx := context.Background()
 	url := createQueue(t, c, "delayed", map[string]string{"DelaySeconds": "1"})
 	send(t, c, url, "queue delay")
-	if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String("no delay"), DelaySeconds: 0}); err != nil {
+	// The client leaves a zero DelaySeconds out, so the queue's applies.
+	if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String("zero delay"), DelaySeconds: 0}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String("two seconds"), DelaySeconds: 2}); err != nil {
 		t.Fatal(err)
 	}
 	if got := counts(t, c, url); got != [3]string{"0", "0", "3"} {
-		t.Errorf("counts = %v, want 3 delayed (an omitted DelaySeconds is the queue's)", got)
+		t.Errorf("counts = %v, want 3 delayed", got)
 	}
 	if got := receive(t, c, url, 10); len(got) != 0 {
 		t.Fatalf("delayed messages received at once: %v", bodies(got))
@@ -277,7 +278,7 @@ func TestDelaySeconds(t *testing.T) {
 	for _, m := range receive(t, c, url, 10) {
 		got = append(got, aws.ToString(m.Body))
 	}
-	if diff := cmp.Diff([]string{"queue delay", "no delay"}, got); diff != "" {
+	if diff := cmp.Diff([]string{"queue delay", "zero delay"}, got); diff != "" {
 		t.Errorf("after 1 s (-want +got):\n%s", diff)
 	}
 	msgs := receive(t, c, url, 10, withWait(3))

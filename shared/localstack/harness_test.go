@@ -168,6 +168,9 @@ func restartWith(t *testing.T, s *Stack, o Options, logs *syncBuffer, between fu
 
 func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
+	// Limits only bound failures: a loaded 2-core CI machine running
+	// several moto servers can be several times slower than a quiet one.
+	limit *= 4
 	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {

@@ -350,7 +350,7 @@ Resources:
           Properties:
             Queue: !GetAtt Q.Arn
             BatchSize: 5
-            MaximumBatchingWindowInSeconds: 1
+            MaximumBatchingWindowInSeconds: 3
             FunctionResponseTypes: [ReportBatchItemFailures]
   Q:
     Type: AWS::SQS::Queue

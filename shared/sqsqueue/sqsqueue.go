@@ -275,7 +275,11 @@ func classify(err error) error {
 	case code == "RequestThrottled" || code == "ThrottlingException" || code == "KmsThrottled" ||
 		strings.Contains(code, "Throttl"):
 		return apperr.Wrap(apperr.Throttled, err, "queue throttled")
-	case code == "ReceiptHandleIsInvalid" || code == "MessageNotInflight":
+	case code == "ReceiptHandleIsInvalid" || code == "MessageNotInflight" ||
+		// Real SQS answers a receipt handle of a deleted or re-received
+		// message with InvalidParameterValue naming the handle (moto uses
+		// ReceiptHandleIsInvalid): the message moved on, not a bad request.
+		(code == "InvalidParameterValue" && strings.Contains(strings.ToLower(ae.ErrorMessage()), "receipthandle")):
 		return apperr.Wrap(apperr.Conflict, err, "message is no longer in flight")
 	case invalidCodes[code] || ae.ErrorFault() == smithy.FaultClient:
 		return apperr.Wrap(apperr.Invalid, err, "queue rejected the request (%s)", code)

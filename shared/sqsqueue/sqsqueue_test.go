@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/fastsqs"
 	"github.com/rmmbridge/rmmbridge/shared/motoserver"
 )
 
@@ -651,5 +652,42 @@ func TestMissingQueue(t *testing.T) {
 	var be *BatchError
 	if !errors.As(err, &be) || len(be.Unsent) != 2 {
 		t.Errorf("BatchError = %+v, want 2 unsent", be)
+	}
+}
+
+// TestChangeVisibilityOfAMessageThatMovedOn checks the error real SQS gives
+// for the receipt handle of a deleted message (InvalidParameterValue naming
+// the ReceiptHandle; moto answers ReceiptHandleIsInvalid instead), using
+// fastsqs, which follows SQS here: it must be a Conflict, not Invalid.
+func TestChangeVisibilityOfAMessageThatMovedOn(t *testing.T) {
+	ctx := context.Background()
+	srv, err := fastsqs.Start("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	cfg, err := motoserver.AWSConfig(ctx, srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := sqs.NewFromConfig(cfg)
+	q, err := raw.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("moved-on")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := New(raw)
+	if err := c.Send(ctx, *q.QueueUrl, Message{Body: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := raw.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: q.QueueUrl, VisibilityTimeout: 30})
+	if err != nil || len(got.Messages) != 1 {
+		t.Fatalf("receive: %v, %d messages", err, len(got.Messages))
+	}
+	if _, err := raw.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: q.QueueUrl, ReceiptHandle: got.Messages[0].ReceiptHandle}); err != nil {
+		t.Fatal(err)
+	}
+	err = c.ChangeVisibility(ctx, *q.QueueUrl, *got.Messages[0].ReceiptHandle, time.Minute)
+	if !apperr.Is(err, apperr.Conflict) {
+		t.Errorf("ChangeVisibility of a deleted message = %v (kind %s), want Conflict", err, apperr.KindOf(err))
 	}
 }
