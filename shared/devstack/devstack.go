@@ -73,6 +73,12 @@ type Options struct {
 	// AWS_ENDPOINT_URL_SQS points every SQS client made until Stop at it
 	// (Stop restores the variable), so run one such Env at a time.
 	FastSQS bool
+	// FastTransactions starts moto (when Endpoint is empty) through
+	// scripts/moto-server, whose DynamoDB transactions snapshot only the
+	// items they touch for rollback instead of copying whole tables, so
+	// their cost does not grow with the table (bulk runs: the benchmark).
+	// It has no effect on a moto given by Endpoint.
+	FastTransactions bool
 }
 
 // Env is a running environment.
@@ -139,7 +145,7 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	}()
 	env.MotoEndpoint = o.Endpoint
 	if env.MotoEndpoint == "" {
-		if env.moto, err = motoserver.Start(ctx, nil); err != nil {
+		if env.moto, err = motoserver.StartWith(ctx, nil, motoserver.StartOptions{FastTransactions: o.FastTransactions}); err != nil {
 			return nil, err
 		}
 		env.MotoEndpoint = env.moto.Endpoint

@@ -38,8 +38,14 @@ func (it testItem) key() Key { return Key{PK: it.PK, SK: it.SK} }
 // returns a store on it plus the raw client.
 func newTestStore(t *testing.T) (*Store, *dynamodb.Client) {
 	t.Helper()
+	return newTestStoreOn(t, motoserver.ForTest(t))
+}
+
+// newTestStoreOn is newTestStore on the moto server cfg points at.
+func newTestStoreOn(t *testing.T, cfg aws.Config) (*Store, *dynamodb.Client) {
+	t.Helper()
 	ctx := context.Background()
-	client := dynamodb.NewFromConfig(motoserver.ForTest(t))
+	client := dynamodb.NewFromConfig(cfg)
 	table := motoserver.UniqueName("dynamostore")
 	str := func(name string) types.AttributeDefinition {
 		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
@@ -288,7 +294,11 @@ func TestDelete(t *testing.T) {
 	wantKind(t, s.Get(ctx, it.key(), &testItem{}), apperr.NotFound)
 }
 
-func TestTransact(t *testing.T) {
+func TestTransact(t *testing.T) { testTransact(t, newTestStore) }
+
+// testTransact runs the transaction tests on stores made by newTestStore, so
+// that they also run against the fast-transactions moto launcher.
+func testTransact(t *testing.T, newTestStore func(*testing.T) (*Store, *dynamodb.Client)) {
 	ctx := context.Background()
 	existing := testItem{PK: "T#a", SK: "ORG#1", Name: "mapped", Version: 1}
 

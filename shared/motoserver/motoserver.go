@@ -7,13 +7,13 @@ package motoserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -25,7 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 )
 
-// Server is a moto_server child process listening on a loopback port.
+// Server is a moto server child process listening on a loopback port.
 type Server struct {
 	Endpoint string // http://127.0.0.1:PORT
 	cmd      *exec.Cmd
@@ -36,8 +36,36 @@ type Server struct {
 // If moto_server is not on PATH it tries `pip install 'moto[server]'` once.
 // Output goes to logw (io.Discard when nil).
 func Start(ctx context.Context, logw io.Writer) (*Server, error) {
+	return StartWith(ctx, logw, StartOptions{})
+}
+
+// StartOptions choose how StartWith runs moto.
+type StartOptions struct {
+	// FastTransactions runs moto through the repository's scripts/moto-server
+	// launcher instead of moto_server. The launcher is moto with one change:
+	// DynamoDB TransactWriteItems keeps its rollback snapshot of the items
+	// the transaction touches instead of deep-copying every table it names,
+	// so a transaction's cost no longer grows with the table (moto's takes
+	// over a second at 20,000 items). Semantics are moto's own. For bulk
+	// local runs such as the benchmark; tests of adapters use plain moto.
+	// The launcher is found by walking up from the working directory to
+	// the module root (the directory holding go.mod).
+	FastTransactions bool
+}
+
+// StartWith is Start with options: it runs moto (or, with
+// FastTransactions, scripts/moto-server) on a free loopback port and waits
+// until it answers. Output goes to logw (io.Discard when nil).
+func StartWith(ctx context.Context, logw io.Writer, opts StartOptions) (*Server, error) {
 	if logw == nil {
 		logw = io.Discard
+	}
+	var launcher string
+	if opts.FastTransactions {
+		var err error
+		if launcher, err = findLauncher(); err != nil {
+			return nil, err
+		}
 	}
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
@@ -55,28 +83,61 @@ func Start(ctx context.Context, logw io.Writer) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	args := []string{"-H", "127.0.0.1", "-p", strconv.Itoa(port)}
+	name, cmd := "moto_server", exec.Command(bin, args...)
+	if launcher != "" {
+		name, cmd = launcherPath, exec.Command("python3", append([]string{launcher}, args...)...)
+	}
 	cmd.Stdout, cmd.Stderr = logw, logw
 	// Kill moto if we die without stopping it (test binaries, Ctrl-C races).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start moto_server: %w", err)
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(s.done) }()
-	if err := s.waitReady(ctx, 30*time.Second); err != nil {
+	if err := s.waitReady(ctx, name, 30*time.Second); err != nil {
 		s.Stop()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
+// launcherPath is the fast-transactions launcher, relative to the module
+// root.
+const launcherPath = "scripts/moto-server"
+
+// findLauncher walks up from the working directory to the module root
+// (the first directory holding go.mod) and returns its launcher's path.
+func findLauncher() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find %s: %w", launcherPath, err)
+	}
+	return launcherUnder(wd)
+}
+
+func launcherUnder(dir string) (string, error) {
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			p := filepath.Join(d, filepath.FromSlash(launcherPath))
+			if _, err := os.Stat(p); err != nil {
+				return "", fmt.Errorf("fast transactions need %s in the module root %s: %w", launcherPath, d, err)
+			}
+			return p, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("fast transactions need %s, but no go.mod (module root) is above %s", launcherPath, dir)
+		}
+	}
+}
+
+func (s *Server) waitReady(ctx context.Context, name string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.done:
-			return errors.New("moto_server exited during start-up")
+			return fmt.Errorf("%s exited during start-up (see its output in the log writer)", name)
 		case <-ctx.Done():
 			return ctx.Err()
 		default:
@@ -86,7 +147,7 @@ func (s *Server) waitReady(ctx context.Context, limit time.Duration) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("moto_server did not answer on %s within %s", s.Endpoint, limit)
+	return fmt.Errorf("%s did not answer on %s within %s", name, s.Endpoint, limit)
 }
 
 // Stop ends the server and its process group.
