@@ -20,6 +20,7 @@ dev: ## run the whole stack locally: moto, sandboxes, HTTP API on 127.0.0.1:3000
 test: ## vet, every Go test (each starts and stops its own moto), cfn-lint
 	go vet ./...
 	env -u AWS_ENDPOINT_URL go test -count=1 -timeout 30m ./...
+	go test -run '^$$' -fuzz FuzzParseWebhook -fuzztime 10s ./shared/alert/
 	cfn-lint template.yaml
 
 unit: ## Go tests only, against an already running moto (AWS_ENDPOINT_URL) or one started per test binary
@@ -45,7 +46,10 @@ build-ImportDispatchFunction: ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBD
 build-AssetRefreshFunction:   ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/asset-refresh
 build-SchedulerFunction:      ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/scheduler
 
-bench: ## benchmarks (figures, not pass/fail)
+BENCH_DEVICES ?= 10000
+BENCH_ORGS ?= 200
+bench: ## end-to-end import benchmark (BENCH_DEVICES over BENCH_ORGS; checks its targets), then the packages' go benchmarks
+	go run ./cmd/rmmbridge bench --devices $(BENCH_DEVICES) --orgs $(BENCH_ORGS)
 	scripts/with-moto go test -run '^$$' -bench . -benchmem ./...
 
 deploy: ## build with SAM and deploy (first time: sam deploy --guided)

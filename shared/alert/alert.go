@@ -173,11 +173,10 @@ type Store interface {
 
 // Deliveries records webhook deliveries for deduplication.
 type Deliveries interface {
-	// RecordDelivery records one delivery of deliveryID (the record is kept
-	// until its first delivery + keep) and returns when the id was first
-	// recorded and how many deliveries of it were recorded, this one
-	// included: 1 for a new delivery.
-	RecordDelivery(ctx context.Context, sc account.Scope, deliveryID string, now time.Time, keep time.Duration) (firstAt time.Time, deliveries int, err error)
+	// RecordDelivery records deliveryID as delivered at now (kept until
+	// now+keep) unless it is recorded already. It returns when the id was
+	// first recorded and whether this call recorded it (fresh).
+	RecordDelivery(ctx context.Context, sc account.Scope, deliveryID string, now time.Time, keep time.Duration) (firstAt time.Time, fresh bool, err error)
 	// ForgetDelivery deletes the record of a delivery first recorded at
 	// firstAt (and no other), so that the sender's retry is processed.
 	ForgetDelivery(ctx context.Context, sc account.Scope, deliveryID string, firstAt time.Time) error

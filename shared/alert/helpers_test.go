@@ -24,6 +24,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
+	"github.com/rmmbridge/rmmbridge/shared/fastsqs"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/motoserver"
@@ -51,8 +52,14 @@ func ninjaParser(t testing.TB) rmm.Client {
 // newTable creates the project's table layout in moto.
 func newTable(t testing.TB) (*dynamostore.Store, *dynamodb.Client) {
 	t.Helper()
+	return newTableOn(t, motoserver.ForTest(t))
+}
+
+// newTableOn creates the table layout where cfg points.
+func newTableOn(t testing.TB, cfg aws.Config) (*dynamostore.Store, *dynamodb.Client) {
+	t.Helper()
 	ctx := context.Background()
-	client := dynamodb.NewFromConfig(motoserver.ForTest(t))
+	client := dynamodb.NewFromConfig(cfg)
 	table := motoserver.UniqueName("alert")
 	str := func(name string) dtypes.AttributeDefinition {
 		return dtypes.AttributeDefinition{AttributeName: aws.String(name), AttributeType: dtypes.ScalarAttributeTypeS}
@@ -354,7 +361,7 @@ func (p *fakePSA) FindTicketsByExternalRef(_ context.Context, ref string) ([]psa
 	return out, nil
 }
 
-// touch marks a ticket as worked on by a human; close closes it by hand.
+// touch marks a ticket as worked on by a human.
 func (p *fakePSA) touch(id string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -517,4 +524,26 @@ func (f *fakeRefresh) count() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return len(f.msgs)
+}
+
+// useFastSQS moves the env's queue to a fastsqs server of the test's own
+// (DynamoDB and Secrets Manager stay on moto).
+func (e *hookEnv) useFastSQS(t testing.TB) {
+	t.Helper()
+	srv, err := fastsqs.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("start fastsqs: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	e.sqs = sqs.NewFromConfig(motoserver.ForTest(t), func(o *sqs.Options) { o.BaseEndpoint = aws.String(srv.URL()) })
+	out, err := e.sqs.CreateQueue(context.Background(), &sqs.CreateQueueInput{
+		QueueName: aws.String("alerts.fifo"),
+		Attributes: map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "false",
+			"DeduplicationScope": "messageGroup", "FifoThroughputLimit": "perMessageGroupId", "VisibilityTimeout": "360"},
+	})
+	if err != nil {
+		t.Fatalf("create the FIFO queue in fastsqs: %v", err)
+	}
+	e.queueURL = aws.ToString(out.QueueUrl)
+	e.sender = sqsqueue.New(e.sqs)
 }

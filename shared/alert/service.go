@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
@@ -124,7 +125,7 @@ const (
 	Unrouted   Outcome = "unrouted"   // no account to open a ticket under; recorded with the reason
 	Recorded   Outcome = "recorded"   // state recorded, no ticket work (a reset of a series without ticket)
 	Duplicate  Outcome = "duplicate"  // the event was already applied
-	Stale      Outcome = "stale"      // the event is older than the series' last state change
+	Stale      Outcome = "stale"      // the event is older than the newest event applied to the series
 	NotAnAlert Outcome = "not_alert"  // the activity is not a trigger or reset
 	Superseded Outcome = "superseded" // a reset of a series already closed
 )
@@ -136,8 +137,19 @@ type Result struct {
 	Reason   string
 }
 
-// Apply applies one alert event to its series. receivedAt stands in for
-// the event time when the alert has none.
+// Apply applies one alert event to its series (see ApplyRun).
+func (s *Service) Apply(ctx context.Context, sc account.Scope, c providers.Clients, a rmm.Alert) (Result, error) {
+	res, err := s.ApplyRun(ctx, sc, c, []rmm.Alert{a})
+	if err != nil {
+		return Result{}, err
+	}
+	return res[0], nil
+}
+
+// ApplyRun applies events of one series, in order, reading the series'
+// link once and writing it once (plus a claim when a ticket is opened), so
+// that a batch of a storm costs two database requests, not two per event.
+// An event without a time takes the current time.
 //
 //   - A first trigger opens one ticket (claim, look up by reference, create,
 //     record); a series whose organization cannot be routed is recorded as
@@ -153,29 +165,117 @@ type Result struct {
 //     the newest event applied (a trigger delivered after its reset, a
 //     late copy of a repeat), changes nothing.
 //
-// Every ticket write enqueues an asset refresh of the device.
-func (s *Service) Apply(ctx context.Context, sc account.Scope, c providers.Clients, a rmm.Alert, receivedAt time.Time) (Result, error) {
-	if a.SeriesID == "" {
-		return Result{}, apperr.New(apperr.Invalid, "the alert has no series id")
+// It returns one result per event applied. When an event fails, the ones
+// before it are recorded and the error says why that one was not; the rest
+// are not tried. A ticket write is always recorded after it happened, so a
+// crash in between repeats the write (a note twice) rather than losing it.
+// Once the link is written, an asset refresh of the device is enqueued if a
+// ticket was written.
+func (s *Service) ApplyRun(ctx context.Context, sc account.Scope, c providers.Clients, events []rmm.Alert) ([]Result, error) {
+	if len(events) == 0 {
+		return nil, nil
 	}
-	if a.OccurredAt.IsZero() {
-		a.OccurredAt = receivedAt
+	series := events[0].SeriesID
+	if series == "" {
+		return nil, apperr.New(apperr.Invalid, "the alert has no series id")
 	}
-	if a.OccurredAt.IsZero() {
-		a.OccurredAt = s.now()
-	}
-	a.OccurredAt = a.OccurredAt.UTC().Truncate(time.Millisecond)
-	l, err := s.links.GetLink(ctx, sc, a.SeriesID)
+	l, err := s.links.GetLink(ctx, sc, series)
 	switch {
 	case apperr.Is(err, apperr.NotFound):
-		l = Link{SeriesID: a.SeriesID}
+		l = Link{SeriesID: series}
 	case err != nil:
-		return Result{}, fmt.Errorf("read alert series %s: %w", a.SeriesID, err)
+		return nil, fmt.Errorf("read alert series %s: %w", series, err)
 	}
+	r := &run{s: s, sc: sc, c: c, l: l, stored: l.Version}
+	var results []Result
+	var applyErr error
+	for _, a := range events {
+		if a.SeriesID != series {
+			applyErr = apperr.New(apperr.Internal, "a run of series %s holds an event of series %s", series, a.SeriesID)
+			break
+		}
+		if a.OccurredAt.IsZero() {
+			a.OccurredAt = s.now()
+		}
+		a.OccurredAt = a.OccurredAt.UTC().Truncate(time.Millisecond)
+		res, err := r.apply(ctx, a)
+		if err != nil {
+			applyErr = err
+			break
+		}
+		results = append(results, res)
+	}
+	if err := r.flush(ctx); err != nil {
+		return nil, err
+	}
+	if r.ticketWritten && r.l.DeviceID != "" && s.refresh != nil {
+		m := importjob.AssetMessage{TenantID: sc.TenantID, IntegrationID: sc.IntegrationID, DeviceID: r.l.DeviceID, Reason: "alert"}
+		if err := s.refresh.EnqueueRefresh(ctx, m); err != nil {
+			// The ticket is written and recorded; a lost refresh only
+			// leaves the asset as it was until the next sync.
+			s.o.Logger.WarnContext(ctx, "could not enqueue the asset refresh of an alert", "seriesId", series,
+				"deviceId", r.l.DeviceID, "error", err)
+		}
+	}
+	return results, applyErr
+}
+
+// run is the state of one series while a run of its events is applied:
+// the link as the events leave it, and the version stored in the table.
+type run struct {
+	s  *Service
+	sc account.Scope
+	c  providers.Clients
+	l  Link
+	// stored is the link's version in the table; dirty says l differs.
+	stored        int64
+	dirty         bool
+	ticketWritten bool
+}
+
+// flush writes the link if it changed, over the stored version, clearing
+// any claim.
+func (r *run) flush(ctx context.Context) error {
+	if !r.dirty {
+		return nil
+	}
+	next := r.l
+	next.LeaseOwner, next.LeaseUntil = "", time.Time{}
+	next.Version = r.stored + 1
+	if err := r.put(ctx, next); err != nil {
+		return fmt.Errorf("record alert series %s: %w", next.SeriesID, err)
+	}
+	r.l, r.stored, r.dirty = next, next.Version, false
+	return nil
+}
+
+// put writes l. A Conflict whose stored link is l itself is success: the
+// SDK retried a write whose answer was lost.
+func (r *run) put(ctx context.Context, l Link) error {
+	err := r.s.links.PutLink(ctx, r.sc, l)
+	if !apperr.Is(err, apperr.Conflict) {
+		return err
+	}
+	got, gerr := r.s.links.GetLink(ctx, r.sc, l.SeriesID)
+	if gerr == nil && got.Version == l.Version && got.LeaseOwner == l.LeaseOwner && slices.Equal(got.RecentEvents, l.RecentEvents) {
+		return nil
+	}
+	return err
+}
+
+// set makes next the run's link, recording event a.
+func (r *run) set(next Link, a rmm.Alert, ticketWrite bool) {
+	next.remember(a)
+	r.l, r.dirty = next, true
+	r.ticketWritten = r.ticketWritten || ticketWrite
+}
+
+func (r *run) apply(ctx context.Context, a rmm.Alert) (Result, error) {
+	l := r.l
 	if l.Seen(a.ActivityID) {
 		return Result{Outcome: Duplicate, TicketID: l.TicketID}, nil
 	}
-	if l.LeaseOwner != "" && l.LeaseUntil.After(s.now()) {
+	if l.LeaseOwner != "" && l.LeaseUntil.After(r.s.now()) {
 		return Result{}, apperr.New(apperr.Conflict, "a ticket is being opened for alert series %s; try again shortly", a.SeriesID)
 	}
 	if a.OccurredAt.Before(l.LastEventAt) {
@@ -186,9 +286,9 @@ func (s *Service) Apply(ctx context.Context, sc account.Scope, c providers.Clien
 	}
 	switch a.State {
 	case rmm.AlertTriggered:
-		return s.trigger(ctx, sc, c, l, a)
+		return r.trigger(ctx, a)
 	case rmm.AlertReset:
-		return s.reset(ctx, sc, c, l, a)
+		return r.reset(ctx, a)
 	}
 	return Result{Outcome: NotAnAlert}, nil
 }
@@ -221,51 +321,56 @@ func count(l *Link, a rmm.Alert) {
 	l.Severity = a.Severity
 }
 
-func (s *Service) trigger(ctx context.Context, sc account.Scope, c providers.Clients, l Link, a rmm.Alert) (Result, error) {
+func (r *run) trigger(ctx context.Context, a rmm.Alert) (Result, error) {
 	switch {
-	case l.TicketID == "":
-		gen := max(l.Generation, 1)
-		return s.open(ctx, sc, c, l, a, gen)
-	case l.State == StateOpen:
-		return s.repeat(ctx, sc, c, l, a)
+	case r.l.TicketID == "":
+		return r.open(ctx, a, max(r.l.Generation, 1))
+	case r.l.State == StateOpen:
+		return r.repeat(ctx, a)
 	}
-	return s.retrigger(ctx, sc, c, l, a)
+	return r.retrigger(ctx, a)
 }
 
 // repeat notes one more occurrence of an open series on its ticket.
-func (s *Service) repeat(ctx context.Context, sc account.Scope, c providers.Clients, l Link, a rmm.Alert) (Result, error) {
+func (r *run) repeat(ctx context.Context, a rmm.Alert) (Result, error) {
+	l := r.l
 	next := l
 	observe(&next, a)
 	count(&next, a)
-	err := c.PSA.AddTicketNote(ctx, l.TicketID, psa.Note{Text: repeatNote(a, next.Occurrences), Internal: true})
+	err := r.c.PSA.AddTicketNote(ctx, l.TicketID, psa.Note{Text: repeatNote(a, next.Occurrences), Internal: true})
 	if apperr.Is(err, apperr.NotFound) {
 		// The ticket was deleted in the PSA: open a new one.
-		return s.open(ctx, sc, c, l, a, l.Generation+1)
+		return r.open(ctx, a, l.Generation+1)
 	}
 	if err != nil {
 		return Result{}, fmt.Errorf("note occurrence %d on ticket %s: %w", next.Occurrences, l.TicketID, err)
 	}
-	return s.finish(ctx, sc, l, next, a, Noted)
+	r.set(next, a, true)
+	return Result{Outcome: Noted, TicketID: l.TicketID}, nil
 }
 
 // retrigger handles a trigger of a series whose last episode was reset.
-func (s *Service) retrigger(ctx context.Context, sc account.Scope, c providers.Clients, l Link, a rmm.Alert) (Result, error) {
-	t, err := c.PSA.GetTicket(ctx, l.TicketID)
+func (r *run) retrigger(ctx context.Context, a rmm.Alert) (Result, error) {
+	l := r.l
+	t, err := r.c.PSA.GetTicket(ctx, l.TicketID)
 	if apperr.Is(err, apperr.NotFound) {
-		return s.open(ctx, sc, c, l, a, l.Generation+1)
+		return r.open(ctx, a, l.Generation+1)
 	}
 	if err != nil {
 		return Result{}, fmt.Errorf("read ticket %s of alert series %s: %w", l.TicketID, l.SeriesID, err)
 	}
-	window := time.Duration(c.Integration.Settings.ReopenWindowMinutes) * time.Minute
+	window := time.Duration(r.c.Integration.Settings.ReopenWindowMinutes) * time.Minute
 	inWindow := window > 0 && a.OccurredAt.Sub(l.ClosedAt) <= window
 	if t.Closed && !inWindow {
-		return s.open(ctx, sc, c, l, a, l.Generation+1)
+		return r.open(ctx, a, l.Generation+1)
 	}
-	next := reopened(l, a)
+	next := l
+	observe(&next, a)
+	count(&next, a)
+	next.State, next.OpenedAt, next.TicketClosed, next.Unrouted = StateOpen, a.OccurredAt, false, ""
 	outcome := Noted
 	if t.Closed {
-		if ro, ok := c.PSA.(TicketReopener); ok {
+		if ro, ok := r.c.PSA.(TicketReopener); ok {
 			if err := ro.ReopenTicket(ctx, l.TicketID); err != nil {
 				return Result{}, fmt.Errorf("reopen ticket %s: %w", l.TicketID, err)
 			}
@@ -273,22 +378,16 @@ func (s *Service) retrigger(ctx context.Context, sc account.Scope, c providers.C
 		}
 	}
 	note := retriggerNote(a, next.Occurrences, outcome == Reopened, t.Closed && outcome != Reopened)
-	if err := c.PSA.AddTicketNote(ctx, l.TicketID, psa.Note{Text: note, Internal: true}); err != nil {
+	if err := r.c.PSA.AddTicketNote(ctx, l.TicketID, psa.Note{Text: note, Internal: true}); err != nil {
+		// Not recorded: the retry finds the ticket reopened and notes it.
 		return Result{}, fmt.Errorf("note the new trigger on ticket %s: %w", l.TicketID, err)
 	}
-	return s.finish(ctx, sc, l, next, a, outcome)
+	r.set(next, a, true)
+	return Result{Outcome: outcome, TicketID: l.TicketID}, nil
 }
 
-// reopened is l opened again by trigger a on the same ticket.
-func reopened(l Link, a rmm.Alert) Link {
-	next := l
-	observe(&next, a)
-	count(&next, a)
-	next.State, next.OpenedAt, next.TicketClosed, next.Unrouted = StateOpen, a.OccurredAt, false, ""
-	return next
-}
-
-func (s *Service) reset(ctx context.Context, sc account.Scope, c providers.Clients, l Link, a rmm.Alert) (Result, error) {
+func (r *run) reset(ctx context.Context, a rmm.Alert) (Result, error) {
+	l := r.l
 	switch {
 	case l.TicketID == "" || l.State == "":
 		// A reset of a series with no ticket: it was unrouted, or its
@@ -299,48 +398,53 @@ func (s *Service) reset(ctx context.Context, sc account.Scope, c providers.Clien
 		if a.OccurredAt.After(next.LastSeenAt) && next.Occurrences > 0 {
 			next.LastSeenAt = a.OccurredAt
 		}
-		next.remember(a)
-		return s.store(ctx, sc, l, next, Result{Outcome: Recorded, Reason: "the series has no ticket"})
+		r.set(next, a, false)
+		return Result{Outcome: Recorded, Reason: "the series has no ticket"}, nil
 	case l.State == StateClosed:
-		next := l
-		next.remember(a)
-		return s.store(ctx, sc, l, next, Result{Outcome: Superseded, TicketID: l.TicketID, Reason: "the series is already closed"})
+		r.set(l, a, false)
+		return Result{Outcome: Superseded, TicketID: l.TicketID, Reason: "the series is already closed"}, nil
 	}
 	next := l
 	observe(&next, a)
 	next.State, next.ClosedAt = StateClosed, a.OccurredAt
-	touched, err := c.PSA.TicketTouched(ctx, l.TicketID)
+	touched, err := r.c.PSA.TicketTouched(ctx, l.TicketID)
 	if apperr.Is(err, apperr.NotFound) {
-		next.remember(a)
-		return s.store(ctx, sc, l, next, Result{Outcome: Recorded, TicketID: l.TicketID, Reason: "the ticket no longer exists"})
+		r.set(next, a, false)
+		return Result{Outcome: Recorded, TicketID: l.TicketID, Reason: "the ticket no longer exists"}, nil
 	}
 	if err != nil {
 		return Result{}, fmt.Errorf("check whether ticket %s was worked on: %w", l.TicketID, err)
 	}
 	outcome := Noted
 	if touched {
-		if err := c.PSA.AddTicketNote(ctx, l.TicketID, psa.Note{Text: clearedNote(a, false), Internal: true}); err != nil {
+		if err := r.c.PSA.AddTicketNote(ctx, l.TicketID, psa.Note{Text: clearedNote(a, false), Internal: true}); err != nil {
 			return Result{}, fmt.Errorf("note the reset on ticket %s: %w", l.TicketID, err)
 		}
 	} else {
-		if err := c.PSA.CloseTicket(ctx, l.TicketID, clearedNote(a, true)); err != nil {
+		if err := r.c.PSA.CloseTicket(ctx, l.TicketID, clearedNote(a, true)); err != nil {
 			return Result{}, fmt.Errorf("close ticket %s: %w", l.TicketID, err)
 		}
 		next.TicketClosed = true
 		outcome = Closed
 	}
-	return s.finish(ctx, sc, l, next, a, outcome)
+	r.set(next, a, true)
+	return Result{Outcome: outcome, TicketID: l.TicketID}, nil
 }
 
-// open opens (or adopts) generation gen's ticket for the series: claim,
-// route, look up by reference, create, record.
-func (s *Service) open(ctx context.Context, sc account.Scope, c providers.Clients, l Link, a rmm.Alert, gen int) (Result, error) {
-	claim := l
-	claim.LeaseOwner, claim.LeaseUntil, claim.Version = newOwner(), s.now().Add(s.o.Lease), l.Version+1
-	if err := s.links.PutLink(ctx, sc, claim); err != nil {
-		return Result{}, fmt.Errorf("claim alert series %s: %w", l.SeriesID, err)
+// open opens (or adopts) generation gen's ticket for the series: claim
+// (written at once, so that no other worker opens one meanwhile), route,
+// look up by reference, create; the run records the ticket.
+func (r *run) open(ctx context.Context, a rmm.Alert, gen int) (Result, error) {
+	s := r.s
+	// The claim is the run's state so far plus the lease.
+	claim := r.l
+	claim.LeaseOwner, claim.LeaseUntil, claim.Version = newOwner(), s.now().Add(s.o.Lease), r.stored+1
+	if err := r.put(ctx, claim); err != nil {
+		return Result{}, fmt.Errorf("claim alert series %s: %w", claim.SeriesID, err)
 	}
-	next := l
+	r.stored, r.dirty = claim.Version, true // the lease is cleared by the next write
+
+	next := r.l
 	observe(&next, a)
 	count(&next, a)
 	if next.State != StateOpen {
@@ -348,25 +452,25 @@ func (s *Service) open(ctx context.Context, sc account.Scope, c providers.Client
 	}
 	next.Generation, next.TicketID, next.AccountID, next.TicketClosed, next.Unrouted = gen, "", "", false, ""
 
-	tgt, err := s.route(ctx, sc, c, a)
+	tgt, err := s.route(ctx, r.sc, r.c, a)
 	if err != nil {
 		return Result{}, err
 	}
 	if tgt.Unrouted != "" {
 		next.Unrouted = tgt.Unrouted
-		next.remember(a)
-		return s.store(ctx, sc, claim, next, Result{Outcome: Unrouted, Reason: tgt.Unrouted})
+		r.set(next, a, false)
+		return Result{Outcome: Unrouted, Reason: tgt.Unrouted}, nil
 	}
 	ref := next.ExternalRef()
-	t, adopted, err := s.findTicket(ctx, c, ref)
+	t, adopted, err := s.findTicket(ctx, r.c, ref)
 	if err != nil {
 		return Result{}, err
 	}
 	outcome := Adopted
 	if !adopted {
-		t, err = c.PSA.CreateTicket(ctx, s.newTicket(c, tgt, a, ref))
+		t, err = r.c.PSA.CreateTicket(ctx, s.newTicket(r.c, tgt, a, ref))
 		if err != nil {
-			return Result{}, fmt.Errorf("create the ticket of alert series %s: %w", l.SeriesID, err)
+			return Result{}, fmt.Errorf("create the ticket of alert series %s: %w", next.SeriesID, err)
 		}
 		outcome = Created
 	}
@@ -374,7 +478,8 @@ func (s *Service) open(ctx context.Context, sc account.Scope, c providers.Client
 	if next.AccountID == "" {
 		next.AccountID = t.AccountID
 	}
-	return s.finish(ctx, sc, claim, next, a, outcome)
+	r.set(next, a, true)
+	return Result{Outcome: outcome, TicketID: t.ID}, nil
 }
 
 // findTicket looks the PSA up for a ticket carrying ref, when the client
@@ -401,40 +506,6 @@ func (s *Service) findTicket(ctx context.Context, c providers.Clients, ref strin
 		}
 	}
 	return best, true, nil
-}
-
-// finish records the event on the link (written over prev) and asks for
-// an asset refresh, the ticket having been written.
-func (s *Service) finish(ctx context.Context, sc account.Scope, prev, next Link, a rmm.Alert, o Outcome) (Result, error) {
-	next.remember(a)
-	if a.OccurredAt.After(next.LastSeenAt) {
-		next.LastSeenAt = a.OccurredAt
-	}
-	res, err := s.store(ctx, sc, prev, next, Result{Outcome: o, TicketID: next.TicketID})
-	if err != nil {
-		return res, err
-	}
-	if next.DeviceID != "" && s.refresh != nil {
-		m := importjob.AssetMessage{TenantID: sc.TenantID, IntegrationID: sc.IntegrationID, DeviceID: next.DeviceID, Reason: "alert"}
-		if err := s.refresh.EnqueueRefresh(ctx, m); err != nil {
-			// The ticket is written and recorded; a lost refresh only
-			// leaves the asset as it was until the next sync.
-			s.o.Logger.WarnContext(ctx, "could not enqueue the asset refresh of an alert", "seriesId", next.SeriesID,
-				"deviceId", next.DeviceID, "error", err)
-		}
-	}
-	return res, nil
-}
-
-// store writes next over prev (conditioned on prev's version) and clears
-// any claim.
-func (s *Service) store(ctx context.Context, sc account.Scope, prev, next Link, res Result) (Result, error) {
-	next.LeaseOwner, next.LeaseUntil = "", time.Time{}
-	next.Version = prev.Version + 1
-	if err := s.links.PutLink(ctx, sc, next); err != nil {
-		return Result{}, fmt.Errorf("record alert series %s: %w", next.SeriesID, err)
-	}
-	return res, nil
 }
 
 // target is where a ticket goes.

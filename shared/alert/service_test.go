@@ -24,6 +24,7 @@ import (
 // vendors.
 type rig struct {
 	svc      *alert.Service
+	store    *dynamostore.Store
 	links    dynamostore.Alerts
 	psa      *fakePSA
 	assets   *fakeAssets
@@ -44,7 +45,7 @@ type rigOptions struct {
 func newRig(t testing.TB, o rigOptions) *rig {
 	t.Helper()
 	st, _ := newTable(t)
-	r := &rig{links: dynamostore.NewAlerts(st), psa: newFakePSA(), assets: newFakeAssets(), accounts: newFakeAccounts(),
+	r := &rig{store: st, links: dynamostore.NewAlerts(st), psa: newFakePSA(), assets: newFakeAssets(), accounts: newFakeAccounts(),
 		refresh: &fakeRefresh{}, sc: account.Scope{TenantID: "t_demo", IntegrationID: "i_demo", Actor: "alert-worker"},
 		now: t0.Add(time.Minute)}
 	// Device 1001 was imported; organization 12 is mapped, site 34 to a location.
@@ -93,7 +94,7 @@ func reset(id, series string, at time.Duration) rmm.Alert { return ev(id, series
 
 func (r *rig) apply(t testing.TB, a rmm.Alert) alert.Result {
 	t.Helper()
-	res, err := r.svc.Apply(context.Background(), r.sc, r.clients, a, r.clock())
+	res, err := r.svc.Apply(context.Background(), r.sc, r.clients, a)
 	if err != nil {
 		t.Fatalf("apply %s %s: %v", a.ActivityID, a.State, err)
 	}
@@ -433,7 +434,7 @@ func TestUnroutedIsRecordedAndRetried(t *testing.T) {
 func TestRoutingWhileOrganizationIsBeingMapped(t *testing.T) {
 	r := newRig(t, rigOptions{})
 	r.accounts.mappings["13"] = account.Mapping{OrganizationID: "13", State: account.StateClaimed}
-	_, err := r.svc.Apply(context.Background(), r.sc, r.clients, deviceEvent(trig("m1", "s", 0), "1004", "13"), t0)
+	_, err := r.svc.Apply(context.Background(), r.sc, r.clients, deviceEvent(trig("m1", "s", 0), "1004", "13"))
 	if !apperr.Is(err, apperr.Conflict) || !apperr.KindOf(err).Transient() {
 		t.Fatalf("Apply = %v, want a transient Conflict", err)
 	}
@@ -526,7 +527,7 @@ func TestTicketCreationExactlyOnce(t *testing.T) {
 		if err := r.links.PutLink(ctx, r.sc, claim); err != nil {
 			t.Fatal(err)
 		}
-		_, err := r.svc.Apply(ctx, r.sc, r.clients, trig("x1", "s", 0), t0)
+		_, err := r.svc.Apply(ctx, r.sc, r.clients, trig("x1", "s", 0))
 		if !apperr.Is(err, apperr.Conflict) {
 			t.Fatalf("Apply = %v, want Conflict", err)
 		}
@@ -534,19 +535,18 @@ func TestTicketCreationExactlyOnce(t *testing.T) {
 			t.Error("a ticket was created under another worker's claim")
 		}
 	})
-	t.Run("a failed create is retried after the lease without counting twice", func(t *testing.T) {
+	t.Run("a failed create releases its claim and is retried without counting twice", func(t *testing.T) {
 		r := newRig(t, rigOptions{})
 		r.psa.failCreate = apperr.New(apperr.Unavailable, "PSA down")
-		if _, err := r.svc.Apply(ctx, r.sc, r.clients, trig("x1", "s", 0), t0); !apperr.Is(err, apperr.Unavailable) {
+		if _, err := r.svc.Apply(ctx, r.sc, r.clients, trig("x1", "s", 0)); !apperr.Is(err, apperr.Unavailable) {
 			t.Fatalf("Apply with the PSA down = %v, want Unavailable", err)
 		}
-		r.psa.failCreate = nil
-		if _, err := r.svc.Apply(ctx, r.sc, r.clients, trig("x1", "s", 0), t0); !apperr.Is(err, apperr.Conflict) {
-			t.Fatalf("retry inside the lease = %v, want Conflict", err)
+		if l := r.link(t, "s"); l.LeaseOwner != "" || l.Occurrences != 0 {
+			t.Errorf("link after the failure %+v, want no claim and no occurrence", l)
 		}
-		r.advance(2 * time.Minute)
+		r.psa.failCreate = nil
 		if res := r.apply(t, trig("x1", "s", 0)); res.Outcome != alert.Created {
-			t.Fatalf("retry after the lease: %+v", res)
+			t.Fatalf("retry: %+v", res)
 		}
 		if l := r.link(t, "s"); l.Occurrences != 1 || len(r.psa.all()) != 1 {
 			t.Errorf("occurrences %d, tickets %d; want 1 and 1", l.Occurrences, len(r.psa.all()))
@@ -560,7 +560,7 @@ func TestTicketCreationExactlyOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				res, err := r.svc.Apply(ctx, r.sc, r.clients, trig("x1", "s", 0), t0)
+				res, err := r.svc.Apply(ctx, r.sc, r.clients, trig("x1", "s", 0))
 				if err != nil && !apperr.Is(err, apperr.Conflict) {
 					t.Errorf("Apply: %v", err)
 				}
@@ -590,7 +590,7 @@ func TestTicketCreationExactlyOnce(t *testing.T) {
 		r := newRig(t, rigOptions{})
 		id := r.apply(t, trig("x1", "s", 0)).TicketID
 		r.psa.failNotes = 1
-		if _, err := r.svc.Apply(ctx, r.sc, r.clients, trig("x2", "s", time.Minute), t0); !apperr.KindOf(err).Transient() {
+		if _, err := r.svc.Apply(ctx, r.sc, r.clients, trig("x2", "s", time.Minute)); !apperr.KindOf(err).Transient() {
 			t.Fatalf("Apply with notes failing = %v, want a transient error", err)
 		}
 		if res := r.apply(t, trig("x2", "s", time.Minute)); res.Outcome != alert.Noted {
@@ -621,5 +621,30 @@ func TestResetOfTouchedTicketNotes(t *testing.T) {
 	}
 	if l := r.link(t, "s"); l.State != alert.StateClosed || l.TicketClosed {
 		t.Errorf("link state %s ticketClosed %v, want closed series, open ticket", l.State, l.TicketClosed)
+	}
+}
+
+// lostAnswerLinks writes every link twice, as the SDK does when the answer
+// to a write that happened is lost and it retries: the retry's condition
+// fails.
+type lostAnswerLinks struct{ alert.Store }
+
+func (s lostAnswerLinks) PutLink(ctx context.Context, sc account.Scope, l alert.Link) error {
+	if err := s.Store.PutLink(ctx, sc, l); err != nil {
+		return err
+	}
+	return s.Store.PutLink(ctx, sc, l)
+}
+
+func TestLostWriteAnswers(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	r.svc = alert.NewService(lostAnswerLinks{r.links}, r.assets, r.accounts, r.refresh, alert.Options{Now: r.clock, Logger: quiet})
+	r.run(t, []step{
+		{event: trig("l1", "s", 0), want: alert.Created},
+		{event: trig("l2", "s", time.Minute), want: alert.Noted},
+		{event: reset("l3", "s", 2*time.Minute), want: alert.Closed},
+	})
+	if l := r.link(t, "s"); l.Occurrences != 2 || l.State != alert.StateClosed || l.LeaseOwner != "" || len(r.psa.all()) != 1 {
+		t.Errorf("link %+v with %d tickets", l, len(r.psa.all()))
 	}
 }

@@ -28,14 +28,17 @@ import (
 // trigger again inside the reopen window, 18 repeats and a reset (40
 // events, 4,000 in all), plus 1,000 duplicate deliveries at random later
 // places of their series, every series' stream interleaved at random with
-// the others. Deliveries go through the webhook (real table and FIFO queue
-// in moto) from 8 senders while 4 consumers drain the queue into the
-// worker like the Lambda event source mapping (batches of 10, partial
-// failures made visible again). The PSA is in memory.
+// the others. Deliveries go through the webhook — the table in moto, the
+// AlertQueue a FIFO queue in fastsqs (moto's FIFO queues slow down with
+// depth and can hand out two messages of one group at once; fastsqs keeps
+// SQS's semantics, the five-minute deduplication included) — from 8
+// senders, while 4 consumers drain the queue into the worker like the
+// Lambda event source mapping (long-polled batches of 10, partial failures
+// made visible again). The PSA is in memory.
 const (
-	stormSeries    = 20
+	stormSeries    = 100
 	stormPerSeries = 40
-	stormDups      = 200
+	stormDups      = 1000
 	stormSenders   = 8
 	stormConsumers = 4
 )
@@ -45,8 +48,7 @@ const (
 func stormEvent(s, k int) activity {
 	device := 1000 + s%20
 	triggered := k != 19 && k != 39
-	a := condition(int64(s*100+k+1), fmt.Sprintf("storm-%03d", s), device, triggered, time.Duration(k)*30*time.Second+time.Duration(s)*time.Millisecond)
-	return a
+	return condition(int64(s*100+k+1), fmt.Sprintf("storm-%03d", s), device, triggered, time.Duration(k)*30*time.Second+time.Duration(s)*time.Millisecond)
 }
 
 func TestStorm(t *testing.T) {
@@ -54,6 +56,7 @@ func TestStorm(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	e := newHookEnv(t)
+	e.useFastSQS(t)
 	rnd := rand.New(rand.NewPCG(6, 1))
 
 	// Per-series streams with duplicates inserted after their original.
@@ -104,7 +107,10 @@ func TestStorm(t *testing.T) {
 	svc := alert.NewService(e.alerts, assets, newFakeAccounts(), refresh, alert.Options{Logger: quiet})
 	worker := alert.NewWorker(svc, func(context.Context, string, string) (providers.Clients, error) { return clients, nil },
 		sqsbatch.Processor{Name: "alert-worker", Log: quiet})
-	rt := router(e.webhook(t, nil, alert.WebhookOptions{CacheFor: time.Hour}))
+	tq := &timedQueue{q: sqsQueue{c: e.sender, url: e.queueURL}}
+	td := &timedDeliveries{Deliveries: e.alerts}
+	rt := router(alert.NewWebhook(e.conns, e.secrets, parsers{ninjaParser(t)}, td, tq,
+		alert.WebhookOptions{CacheFor: time.Hour, Logger: quiet}))
 	opsBefore := e.store.Ops()
 	setup := time.Since(start)
 
@@ -140,9 +146,10 @@ func TestStorm(t *testing.T) {
 	sendersDone := make(chan struct{})
 	go func() { senders.Wait(); close(sendersDone) }()
 
-	// Consumers: receive, run the worker, delete what succeeded, make the
-	// failures visible again — as the event source mapping does.
-	var processed, failedRecords atomic.Int64
+	// Consumers: receive (long poll, 10), run the worker, delete what
+	// succeeded, make the failures visible again — as the event source
+	// mapping does.
+	var processed, failedRecords, batchesRun atomic.Int64
 	var consumers sync.WaitGroup
 	drainStart := time.Now()
 	for range stormConsumers {
@@ -151,21 +158,34 @@ func TestStorm(t *testing.T) {
 			defer consumers.Done()
 			idle := 0
 			for ctx.Err() == nil {
-				n, failed, err := consumeBatch(ctx, e.sqs, e.queueURL, worker)
+				out, err := e.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queueURL), MaxNumberOfMessages: 10,
+					// Short, so that a receive whose answer is lost (the
+					// messages then wait out their visibility timeout)
+					// delays the storm little.
+					WaitTimeSeconds: 1, VisibilityTimeout: 20,
+					MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
 				if err != nil {
-					t.Errorf("consume: %v", err)
+					if ctx.Err() == nil {
+						t.Errorf("receive: %v", err)
+					}
 					return
 				}
-				processed.Add(int64(n - failed))
-				failedRecords.Add(int64(failed))
-				if n > 0 {
+				if len(out.Messages) > 0 {
 					idle = 0
+					n, failed, err := consumeBatch(ctx, e.sqs, e.queueURL, worker, out.Messages)
+					if err != nil {
+						t.Errorf("consume: %v", err)
+						return
+					}
+					processed.Add(int64(n - failed))
+					failedRecords.Add(int64(failed))
+					batchesRun.Add(1)
 					continue
 				}
 				select {
 				case <-sendersDone:
 					idle++
-					if idle >= 3 && queueEmpty(ctx, t, e.sqs, e.queueURL) {
+					if idle >= 2 && queueEmpty(ctx, t, e.sqs, e.queueURL) {
 						return
 					}
 				default:
@@ -226,8 +246,9 @@ func TestStorm(t *testing.T) {
 	if got := duplicates.Load(); got != stormDups {
 		t.Errorf("%d deliveries answered as duplicates, want %d", got, stormDups)
 	}
-	if got := refresh.count(); got != stormSeries*stormPerSeries {
-		t.Errorf("%d asset refreshes, want one per ticket write (%d)", got, stormSeries*stormPerSeries)
+	// A run of a series' events in one batch asks for one refresh.
+	if got := refresh.count(); got < stormSeries || got > stormSeries*stormPerSeries {
+		t.Errorf("%d asset refreshes, want between one per series and one per ticket write", got)
 	}
 
 	var all []time.Duration
@@ -235,30 +256,19 @@ func TestStorm(t *testing.T) {
 		all = append(all, l...)
 	}
 	t.Logf("storm: %d deliveries (%d duplicates) of %d series in %v (%.0f/s; webhook p50 %v, p99 %v); "+
-		"queue drained into the worker in %v (%d records applied, %d failed and retried); %d DynamoDB requests; setup %v",
+		"queue drained into the worker in %v (%d records applied in %d batches, %d failed and retried); DynamoDB requests: %d for deliveries, %d for alert links; setup %v; "+
+		"per delivery: record %v, enqueue %v",
 		len(merged), duplicates.Load(), stormSeries, sendTime.Round(time.Millisecond), float64(len(merged))/sendTime.Seconds(),
-		percentile(all, 50), percentile(all, 99), drainTime.Round(time.Millisecond), processed.Load(), failedRecords.Load(),
-		e.store.Ops()-opsBefore, setup.Round(time.Millisecond))
+		percentile(all, 50), percentile(all, 99), drainTime.Round(time.Millisecond), processed.Load(), batchesRun.Load(), failedRecords.Load(),
+		td.n.Load(), e.store.Ops()-opsBefore-td.n.Load(), setup.Round(time.Millisecond), td.mean(), tq.mean())
 }
 
-// consumeBatch receives up to 10 records, runs the worker over them,
-// deletes the ones that succeeded and makes the failed ones visible again.
-func consumeBatch(ctx context.Context, c *sqs.Client, url string, w *alert.Worker) (n, failed int, err error) {
-	out, err := c.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10,
-		WaitTimeSeconds: 1, VisibilityTimeout: 300,
-		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
-	if err != nil {
-		if ctx.Err() != nil {
-			return 0, 0, nil
-		}
-		return 0, 0, err
-	}
-	if len(out.Messages) == 0 {
-		return 0, 0, nil
-	}
+// consumeBatch runs the worker over received messages, deletes the ones
+// that succeeded and makes the failed ones visible again.
+func consumeBatch(ctx context.Context, c *sqs.Client, url string, w *alert.Worker, msgs []sqstypes.Message) (n, failed int, err error) {
 	ev := events.SQSEvent{}
 	handles := map[string]string{}
-	for _, m := range out.Messages {
+	for _, m := range msgs {
 		id := aws.ToString(m.MessageId)
 		handles[id] = aws.ToString(m.ReceiptHandle)
 		ev.Records = append(ev.Records, events.SQSMessage{MessageId: id, ReceiptHandle: handles[id], Body: aws.ToString(m.Body),
@@ -321,4 +331,35 @@ func percentile(ds []time.Duration, p int) time.Duration {
 	slices.Sort(s)
 	i := (len(s)*p + 99) / 100
 	return s[max(i-1, 0)].Round(time.Microsecond)
+}
+
+// timedQueue and timedDeliveries measure the webhook's two writes.
+type timedQueue struct {
+	q     alert.Queue
+	n, ns atomic.Int64
+}
+
+func (q *timedQueue) Enqueue(ctx context.Context, m alert.QueueMessage) error {
+	began := time.Now()
+	defer func() { q.n.Add(1); q.ns.Add(int64(time.Since(began))) }()
+	return q.q.Enqueue(ctx, m)
+}
+
+func (q *timedQueue) mean() time.Duration {
+	return (time.Duration(q.ns.Load()) / time.Duration(max(q.n.Load(), 1))).Round(time.Microsecond)
+}
+
+type timedDeliveries struct {
+	alert.Deliveries
+	n, ns atomic.Int64
+}
+
+func (d *timedDeliveries) RecordDelivery(ctx context.Context, sc account.Scope, id string, now time.Time, keep time.Duration) (time.Time, bool, error) {
+	began := time.Now()
+	defer func() { d.n.Add(1); d.ns.Add(int64(time.Since(began))) }()
+	return d.Deliveries.RecordDelivery(ctx, sc, id, now, keep)
+}
+
+func (d *timedDeliveries) mean() time.Duration {
+	return (time.Duration(d.ns.Load()) / time.Duration(max(d.n.Load(), 1))).Round(time.Microsecond)
 }

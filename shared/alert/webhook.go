@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
@@ -198,11 +199,10 @@ func (w *Webhook) Handle(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 		return nil, err
 	}
 	sc := account.Scope{TenantID: ig.TenantID, IntegrationID: ig.ID, Actor: "alert-webhook"}
-	firstAt, n, err := w.dels.RecordDelivery(ctx, sc, deliveryID, now, w.o.Keep)
+	firstAt, fresh, err := w.dels.RecordDelivery(ctx, sc, deliveryID, now, w.o.Keep)
 	if err != nil {
 		return nil, fmt.Errorf("record delivery %s: %w", deliveryID, err)
 	}
-	fresh := n == 1
 	if !fresh && (w.o.Requeue < 0 || now.Sub(firstAt) >= w.o.Requeue) {
 		log.InfoContext(ctx, "duplicate webhook delivery", "firstAt", firstAt)
 		return httpapi.JSON(http.StatusAccepted, Ack{Accepted: true, Duplicate: true}), nil
@@ -258,10 +258,47 @@ func envelope(ig connection.Integration, deliveryID string, now time.Time, body 
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Malformed, err, "the body is not JSON")
 	}
+	b = sqsText(b)
 	if len(b) > MaxQueueMessage {
 		return nil, apperr.New(apperr.TooLarge, "the activity is too large to queue (%d bytes with its envelope; the limit is %d)", len(b), MaxQueueMessage)
 	}
 	return b, nil
+}
+
+// sqsText makes a compact JSON text acceptable as an SQS message body,
+// which must be valid Unicode without U+FFFE and U+FFFF: bytes that are not
+// UTF-8 become \ufffd (what a JSON decoder reads them as anyway) and the
+// two non-characters are escaped. Outside strings JSON is ASCII, so both
+// only ever occur inside strings, where escapes mean the same.
+func sqsText(b []byte) []byte {
+	clean := true
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if (r == utf8.RuneError && size == 1) || r == 0xFFFE || r == 0xFFFF {
+			clean = false
+			break
+		}
+		i += size
+	}
+	if clean {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			out = append(out, `\ufffd`...)
+		case r == 0xFFFE:
+			out = append(out, `\ufffe`...)
+		case r == 0xFFFF:
+			out = append(out, `\uffff`...)
+		default:
+			out = append(out, b[i:i+size]...)
+		}
+		i += size
+	}
+	return out
 }
 
 // authenticate finds the integration and checks the delivery's credential

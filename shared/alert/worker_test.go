@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-cmp/cmp"
@@ -99,13 +100,15 @@ func TestWorkerFailures(t *testing.T) {
 		failed  []string
 		tickets int
 	}{
-		{name: "a body that is not a message is dropped", records: []events.SQSMessage{record("m1", "not json"), record("m2", `{"tenantId":"t_demo"}`)}},
-		{name: "an integration that no longer exists is dropped",
-			records: []events.SQSMessage{record("m1", strings.Replace(trigger(1, "s"), "i_demo", "i_gone", 1))}},
-		{name: "an activity that is not an alert is dropped",
+		{name: "a body that is not a message waits in the dead-letter queue",
+			records: []events.SQSMessage{record("m1", "not json"), record("m2", `{"tenantId":"t_demo"}`)}, failed: []string{"m1", "m2"}},
+		{name: "an alert of an integration deleted since is kept too",
+			records: []events.SQSMessage{record("m1", strings.Replace(trigger(1, "s"), "i_demo", "i_gone", 1))}, failed: []string{"m1"}},
+		{name: "an activity the parser now refuses is kept",
+			records: []events.SQSMessage{record("m1", `{"tenantId":"t_demo","integrationId":"i_demo","activity":{"id":5,"activityType":"CONDITION","statusCode":"TRIGGERED"}}`)},
+			failed:  []string{"m1"}},
+		{name: "an activity that is not an alert is acknowledged",
 			records: []events.SQSMessage{record("m1", `{"tenantId":"t_demo","integrationId":"i_demo","activity":{"id":5,"activityType":"ACTION","statusCode":"NODE_CREATED"}}`)}},
-		{name: "an activity the parser refuses is dropped",
-			records: []events.SQSMessage{record("m1", `{"tenantId":"t_demo","integrationId":"i_demo","activity":{"id":5,"activityType":"CONDITION","statusCode":"TRIGGERED"}}`)}},
 		{name: "a PSA outage fails the record and, FIFO, the ones after it",
 			setup:   func(r *rig) { r.psa.failCreate = apperr.New(apperr.Unavailable, "PSA down") },
 			records: []events.SQSMessage{record("m1", trigger(1, "s")), record("m2", trigger(2, "s"))},
@@ -141,5 +144,41 @@ func TestWorkerFailures(t *testing.T) {
 				t.Errorf("%d tickets, want %d", n, tc.tickets)
 			}
 		})
+	}
+}
+
+func TestWorkerAppliesEachSeriesAsOneRun(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	rec := func(id string, a activity) events.SQSMessage {
+		b, _ := json.Marshal(alert.Message{TenantID: "t_demo", IntegrationID: "i_demo", DeliveryID: id, Activity: a.body(t)})
+		return events.SQSMessage{MessageId: id, Body: string(b), EventSourceARN: "arn:aws:sqs:us-east-1:123456789012:alerts.fifo"}
+	}
+	batch := events.SQSEvent{Records: []events.SQSMessage{
+		rec("A1", condition(1, "A", 1001, true, 0)),
+		rec("B1", condition(2, "B", 1001, true, time.Second)),
+		rec("A2", condition(3, "A", 1001, true, 2*time.Second)),
+		rec("A3", condition(4, "A", 1001, true, 3*time.Second)),
+		rec("B2", condition(5, "B", 1001, false, 4*time.Second)),
+	}}
+	before := r.store.Ops()
+	resp, err := r.worker().Handle(context.Background(), batch)
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("Handle = %+v, %v", resp, err)
+	}
+	// Per series: one read, the claim, one final write.
+	if n := r.store.Ops() - before; n != 6 {
+		t.Errorf("%d database requests for two series, want 6", n)
+	}
+	a, b := r.link(t, "A"), r.link(t, "B")
+	ta, tb := r.psa.ticket(a.TicketID), r.psa.ticket(b.TicketID)
+	if a.Occurrences != 3 || len(ta.Notes) != 2 || ta.Closed {
+		t.Errorf("series A: %d occurrences, notes %q, closed %v; want 3, two notes, open", a.Occurrences, ta.Notes, ta.Closed)
+	}
+	if b.State != alert.StateClosed || !tb.Closed {
+		t.Errorf("series B: %s, ticket closed %v; want closed", b.State, tb.Closed)
+	}
+	// One refresh per series run that wrote a ticket.
+	if n := r.refresh.count(); n != 2 {
+		t.Errorf("%d refreshes, want 2", n)
 	}
 }

@@ -2,6 +2,9 @@ package dynamostore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
@@ -184,42 +187,66 @@ scan:
 	return out, next, nil
 }
 
-// RecordDelivery implements alert.Deliveries with one UpdateItem: it sets
-// firstAtMs and ttl only where they are absent, counts the delivery, and
-// returns the stored firstAtMs and count.
-func (r Alerts) RecordDelivery(ctx context.Context, sc account.Scope, deliveryID string, now time.Time, keep time.Duration) (time.Time, int, error) {
+// deliveryItem is the record of one webhook delivery. Token is random per
+// RecordDelivery call: when the SDK retries a put whose first attempt was
+// written (its answer lost), the retry's failed condition returns the
+// call's own record, which the token tells from an earlier delivery's.
+type deliveryItem struct {
+	PK         string `dynamodbav:"pk"`
+	SK         string `dynamodbav:"sk"`
+	DeliveryID string `dynamodbav:"deliveryId"`
+	FirstAtMs  int64  `dynamodbav:"firstAtMs"`
+	TTL        int64  `dynamodbav:"ttl"`
+	Token      string `dynamodbav:"token"`
+}
+
+// RecordDelivery implements alert.Deliveries with one conditional
+// PutItem (a put costs DynamoDB no more than an update, and moto far
+// less). When the record exists, the failed condition returns it
+// (ReturnValuesOnConditionCheckFailure), so a duplicate costs one request
+// too; a server that does not return it costs a GetItem more.
+func (r Alerts) RecordDelivery(ctx context.Context, sc account.Scope, deliveryID string, now time.Time, keep time.Duration) (time.Time, bool, error) {
 	key := deliveryKey(sc, deliveryID)
-	fail := func(err error) (time.Time, int, error) {
-		return time.Time{}, 0, fmt.Errorf("record delivery %s in %s %s: %w", deliveryID, r.s.table, key, err)
+	fail := func(err error) (time.Time, bool, error) {
+		return time.Time{}, false, fmt.Errorf("record delivery %s in %s %s: %w", deliveryID, r.s.table, key, err)
 	}
-	upd := expression.Set(expression.Name("firstAtMs"), expression.IfNotExists(expression.Name("firstAtMs"), expression.Value(now.UnixMilli()))).
-		Set(expression.Name(AttrTTL), expression.IfNotExists(expression.Name(AttrTTL), expression.Value(now.Add(keep).Unix()))).
-		Set(expression.Name("deliveryId"), expression.Value(deliveryID)).
-		Add(expression.Name("deliveries"), expression.Value(1))
-	ex, err := expression.NewBuilder().WithUpdate(upd).Build()
+	tok := make([]byte, 8)
+	if _, err := rand.Read(tok); err != nil {
+		return fail(apperr.Wrap(apperr.Internal, err, "random token"))
+	}
+	token := hex.EncodeToString(tok)
+	av, err := attributevalue.MarshalMap(deliveryItem{PK: key.PK, SK: key.SK, DeliveryID: deliveryID,
+		FirstAtMs: now.UnixMilli(), TTL: now.Add(keep).Unix(), Token: token})
 	if err != nil {
-		return fail(apperr.Wrap(apperr.Internal, err, "build update"))
+		return fail(apperr.Wrap(apperr.Internal, err, "encode item"))
 	}
 	r.s.ops.Add(1)
-	out, err := r.s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 aws.String(r.s.table),
-		Key:                       key.av(),
-		UpdateExpression:          ex.Update(),
-		ExpressionAttributeNames:  ex.Names(),
-		ExpressionAttributeValues: ex.Values(),
-		ReturnValues:              types.ReturnValueAllNew,
+	_, err = r.s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                           aws.String(r.s.table),
+		Item:                                av,
+		ConditionExpression:                 aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames:            map[string]string{"#pk": AttrPK},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if err != nil {
+	if err == nil {
+		return now, true, nil
+	}
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
 		return fail(classify(err))
 	}
-	var rec struct {
-		FirstAtMs  int64 `dynamodbav:"firstAtMs"`
-		Deliveries int   `dynamodbav:"deliveries"`
+	var old deliveryItem
+	if len(ccf.Item) > 0 {
+		if err := attributevalue.UnmarshalMap(ccf.Item, &old); err != nil {
+			return fail(apperr.Wrap(apperr.Internal, err, "decode item"))
+		}
+	} else if err := r.s.Get(ctx, key, &old); err != nil {
+		return fail(err)
 	}
-	if err := attributevalue.UnmarshalMap(out.Attributes, &rec); err != nil || rec.FirstAtMs == 0 || rec.Deliveries < 1 {
-		return fail(apperr.Wrap(apperr.Internal, err, "the update returned no delivery record"))
+	if old.FirstAtMs == 0 {
+		return fail(apperr.New(apperr.Internal, "the delivery record has no firstAtMs"))
 	}
-	return time.UnixMilli(rec.FirstAtMs).UTC(), rec.Deliveries, nil
+	return time.UnixMilli(old.FirstAtMs).UTC(), old.Token == token, nil
 }
 
 // ForgetDelivery implements alert.Deliveries: a delete conditioned on the

@@ -39,7 +39,7 @@ func AlertWebhook(_ context.Context, getenv func(string) string, cfg aws.Config)
 	wh := alert.NewWebhook(
 		dynamostore.NewConnections(st),
 		secrets,
-		&webhookParsers{conns: connections(cfg, e, false)},
+		&webhookParsers{conns: connections(st, cfg, e, false)},
 		dynamostore.NewAlerts(st),
 		alertQueue{q: sqsqueue.New(sqs.NewFromConfig(cfg)), url: e.AlertQueue},
 		alert.WebhookOptions{Logger: slog.Default()},

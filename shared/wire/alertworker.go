@@ -32,7 +32,7 @@ func AlertWorker(_ context.Context, getenv func(string) string, cfg aws.Config) 
 		return lambdafn.Handlers{}, fmt.Errorf("alert-worker: %w", err)
 	}
 	st := store(cfg, e.Table)
-	opener := &providers.Opener{Conns: connections(cfg, e, false), Registry: providers.Registry{}}
+	opener := &providers.Opener{Conns: connections(st, cfg, e, false), Registry: providers.Registry{}}
 	svc := alertService(st, sqsqueue.New(sqs.NewFromConfig(cfg)), e.AssetQueue)
 	w := alert.NewWorker(svc, opener.Open, sqsbatch.Processor{Name: "alert-worker", Log: slog.Default()})
 	return lambdafn.Handlers{SQS: w.Handle}, nil

@@ -43,13 +43,17 @@ var eventCases = map[string]eventCase{
 	"api-get-integration.json":         {function: "ApiFunction", status: 404, body: map[string]any{"detail": "no integration i_demo"}},
 	"api-unauthorized-no-context.json": {function: "ApiFunction", status: 401},
 	"authorizer-request.json":          {function: "AuthorizerFunction", authorized: true, tenantID: DemoTenantID},
-	"alert-webhook-ninjaone.json":      {function: "AlertWebhookFunction", status: 501},
+	// The fixture's integration does not exist: 401, like a wrong secret.
+	"alert-webhook-ninjaone.json": {function: "AlertWebhookFunction", status: 401,
+		body: map[string]any{"detail": "the webhook secret or signature is missing or wrong"}},
 	// The fixture's integration does not exist: 404 before any vendor call.
 	"asset-sync.json": {function: "AssetRefreshFunction", status: 404, body: map[string]any{"detail": "no integration i_demo"}},
 	"sqs-import.json": {function: "ImportDispatchFunction", failed: recordIDs},
 	// Unknown integration: permanent, nothing to record into; both records
 	// are reported failed so they end in the dead-letter queue.
 	"sqs-asset.json": {function: "AssetRefreshFunction", failed: recordIDs},
+	// Alerts of an integration that does not exist are kept for the
+	// dead-letter queue, never dropped.
 	"sqs-alert.json": {function: "AlertWorkerFunction", failed: recordIDs},
 	// No integration has provisionRmmOrgs on: the run does nothing, no error.
 	"scheduler-tick.json": {function: "SchedulerFunction"},

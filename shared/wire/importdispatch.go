@@ -32,7 +32,7 @@ func ImportDispatch(_ context.Context, getenv func(string) string, cfg aws.Confi
 		Store:      jobs,
 		Tracker:    importjob.NewTracker(jobs, o),
 		Accounts:   account.NewService(dynamostore.NewMappings(st), account.Options{}),
-		Opener:     &providers.Opener{Conns: connections(cfg, e, false)},
+		Opener:     &providers.Opener{Conns: connections(st, cfg, e, false)},
 		Sender:     QueueSender{Client: q},
 		Queues:     importjob.Queues{Import: e.ImportQueue, Asset: e.AssetQueue},
 		Visibility: q,
@@ -43,8 +43,8 @@ func ImportDispatch(_ context.Context, getenv func(string) string, cfg aws.Confi
 
 // importService builds the import jobs service the API starts, reads and
 // retries jobs with.
-func importService(cfg aws.Config, e env) *importjob.Service {
-	jobs := dynamostore.NewImportJobs(store(cfg, e.Table))
+func importService(st *dynamostore.Store, cfg aws.Config, e env) *importjob.Service {
+	jobs := dynamostore.NewImportJobs(st)
 	o := importjob.Options{Logger: slog.Default()}
 	return importjob.NewService(jobs, importjob.NewTracker(jobs, o), QueueSender{Client: sqsqueue.New(sqs.NewFromConfig(cfg))},
 		importjob.Queues{Import: e.ImportQueue, Asset: e.AssetQueue}, o)

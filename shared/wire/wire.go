@@ -66,19 +66,25 @@ func API(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdaf
 	if err := r.Err(); err != nil {
 		return lambdafn.Handlers{}, fmt.Errorf("api: %w", err)
 	}
-	conns := connections(cfg, e, allowLoopback)
-	rt := api.New(api.Deps{Logger: slog.Default(), Connections: conns, Assets: assetService(store(cfg, e.Table)),
-		Accounts: account.NewService(dynamostore.NewMappings(store(cfg, e.Table)), account.Options{}),
-		Clients:  &providers.Opener{Conns: conns},
-		Imports:  importService(cfg, e)})
+	st := store(cfg, e.Table) // one DynamoDB client for the whole function
+	conns := connections(st, cfg, e, allowLoopback)
+	rt := api.New(api.Deps{
+		Logger:      slog.Default(),
+		Connections: conns,
+		Clients:     &providers.Opener{Conns: conns},
+		Accounts:    account.NewService(dynamostore.NewMappings(st), account.Options{}),
+		Imports:     importService(st, cfg, e),
+		Assets:      assetService(st),
+		Alerts:      alertService(st, nil, ""),
+	})
 	return lambdafn.Handlers{HTTP: rt.Serve}, nil
 }
 
 // connections builds the connection service: DynamoDB for records, Secrets
 // Manager for credentials, the vendor registry for tests.
-func connections(cfg aws.Config, e env, allowLoopback bool) *connection.Service {
+func connections(st *dynamostore.Store, cfg aws.Config, e env, allowLoopback bool) *connection.Service {
 	return connection.NewService(
-		dynamostore.NewConnections(store(cfg, e.Table)),
+		dynamostore.NewConnections(st),
 		secretstore.New(secretsmanager.NewFromConfig(cfg), e.SecretPrefix),
 		providers.Registry{},
 		connection.Options{AllowLoopback: allowLoopback},
