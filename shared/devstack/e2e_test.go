@@ -534,3 +534,111 @@ func TestOrganizationImport(t *testing.T) {
 		t.Errorf("companies created %d, counted %d", got, n["created"])
 	}
 }
+
+// TestAlertToTicket is issue 6 as a user would try it: the NinjaOne
+// sandbox posts a trigger, a repeat and a reset of one condition to the
+// webhook; one ConnectWise ticket appears, gets a note, and closes. It also
+// measures the end-to-end alert → ticket latency.
+func TestAlertToTicket(t *testing.T) {
+	ctx := context.Background()
+	c := client(t)
+	base := "/v1/integrations/" + env.IntegrationID
+	// The device's organization must be mapped (or auto-created: the demo
+	// integration has autoCreateAccounts on).
+	dev := env.Ninja.Devices()[0]
+	url := env.Stack.APIURL() + "/v1/webhooks/" + env.IntegrationID + "/rmm"
+	hdr := map[string]string{"Authorization": "Bearer " + env.WebhookSecret}
+	ticketsBefore := len(env.CW.Tickets())
+
+	trigger, err := env.Ninja.ConditionActivity(dev.ID, true, "", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := env.Ninja.EmitWebhook(ctx, url, hdr, trigger); err != nil {
+		t.Fatalf("emit trigger: %v", err)
+	}
+	var ticketLatency time.Duration
+	waitUntil(t, 60*time.Second, "a ticket for the trigger", func() bool {
+		if len(env.CW.Tickets()) > ticketsBefore {
+			ticketLatency = time.Since(start)
+			return true
+		}
+		return false
+	})
+	t.Logf("alert → ticket latency through the local stack: %s", ticketLatency.Round(time.Millisecond))
+
+	// A duplicate delivery of the same activity is acknowledged as such.
+	if err := env.Ninja.EmitWebhook(ctx, url, hdr, trigger); err != nil {
+		t.Fatalf("emit duplicate: %v", err)
+	}
+	// A repeat of the series (a new activity, same seriesUid) adds a note.
+	repeat, err := env.Ninja.ConditionActivity(dev.ID, true, trigger.SeriesUID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Ninja.EmitWebhook(ctx, url, hdr, repeat); err != nil {
+		t.Fatalf("emit repeat: %v", err)
+	}
+	ticket := func() (found bool, notes int, closed bool) {
+		tickets := env.CW.Tickets()
+		if len(tickets) != ticketsBefore+1 {
+			return false, 0, false
+		}
+		tk := tickets[len(tickets)-1]
+		return true, len(tk.Notes), tk.Closed
+	}
+	_, notesAfterCreate, _ := ticket()
+	waitUntil(t, 60*time.Second, "a note for the repeat", func() bool {
+		_, n, _ := ticket()
+		return n > notesAfterCreate
+	})
+	reset, err := env.Ninja.ConditionActivity(dev.ID, false, trigger.SeriesUID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Ninja.EmitWebhook(ctx, url, hdr, reset); err != nil {
+		t.Fatalf("emit reset: %v", err)
+	}
+	waitUntil(t, 60*time.Second, "the ticket closed on reset", func() bool {
+		_, _, closed := ticket()
+		return closed
+	})
+	if got := len(env.CW.Tickets()) - ticketsBefore; got != 1 {
+		t.Errorf("tickets created = %d, want exactly 1 for trigger, duplicate, repeat and reset", got)
+	}
+	var alerts struct {
+		Items []struct {
+			SeriesID, State string
+			Occurrences     int
+		}
+	}
+	c.Do(http.MethodGet, base+"/alerts?state=closed", nil).JSON(t, &alerts)
+	found := false
+	for _, a := range alerts.Items {
+		if a.SeriesID == trigger.SeriesUID {
+			found = true
+			if a.Occurrences != 2 {
+				t.Errorf("series occurrences = %d, want 2 (trigger + repeat)", a.Occurrences)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("GET /alerts?state=closed does not list series %s: %+v", trigger.SeriesUID, alerts.Items)
+	}
+	// A wrong secret is refused.
+	if err := env.Ninja.EmitWebhook(ctx, url, map[string]string{"Authorization": "Bearer whsec_wrong"}, trigger); err == nil {
+		t.Error("a delivery with a wrong secret was accepted")
+	}
+}
+
+func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", limit, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
