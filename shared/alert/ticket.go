@@ -144,6 +144,7 @@ func (s *Service) newTicket(c providers.Clients, tgt target, a rmm.Alert, ref st
 		Description: Description(a, c.Integration.ID, deviceURL),
 		Board:       namedRef(settings.TicketDefaults["board"]),
 		Status:      namedRef(settings.TicketDefaults["status"]),
+		Type:        namedRef(settings.TicketDefaults["type"]),
 		Priority:    namedRef(priority),
 		ExternalRef: ref,
 	}

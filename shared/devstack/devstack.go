@@ -277,7 +277,7 @@ func (e *Env) seedIntegration(ctx context.Context) error {
 		err = e.call(ctx, http.MethodPost, "/v1/integrations", map[string]any{"name": "Demo integration",
 			"rmmConnectionId": e.RMMConnection, "psaConnectionId": e.PSAConnection,
 			"settings": map[string]any{"autoCreateAccounts": true,
-				"ticketDefaults": map[string]string{"board": "Help Desk", "status": "New"},
+				"ticketDefaults": map[string]string{"board": "Help Desk", "status": "New", "type": "Incident"},
 				"priorityMap": map[string]string{"critical": "Priority 1 - Emergency", "major": "Priority 2 - High",
 					"moderate": "Priority 3 - Normal", "minor": "Priority 4 - Low", "none": "Priority 4 - Low"}}}, &created)
 	} else {

@@ -607,6 +607,10 @@ func TestAlertToTicket(t *testing.T) {
 	if got := len(env.CW.Tickets()) - ticketsBefore; got != 1 {
 		t.Errorf("tickets created = %d, want exactly 1 for trigger, duplicate, repeat and reset", got)
 	}
+	tk := env.CW.Tickets()[len(env.CW.Tickets())-1]
+	if tk.Type != "Incident" || tk.Status != "Closed (resolved)" {
+		t.Errorf("ticket type %q status %q, want the integration's ticketDefaults type Incident, closed", tk.Type, tk.Status)
+	}
 	var alerts struct {
 		Items []struct {
 			SeriesID, State string

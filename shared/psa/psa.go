@@ -154,6 +154,9 @@ type NewTicket struct {
 	Board    NamedRef
 	Status   NamedRef
 	Priority NamedRef
+	// Type is the ticket type within the board (ConnectWise board types
+	// such as "Incident"); zero leaves it unset.
+	Type NamedRef
 	// ExternalRef is our reference for the ticket (the alert series id),
 	// stored where the vendor allows.
 	ExternalRef string

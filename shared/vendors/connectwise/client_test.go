@@ -561,3 +561,33 @@ func TestAssetTypeMapping(t *testing.T) {
 		})
 	}
 }
+
+// TestTicketType creates tickets with a board type given by name (the
+// integration's ticketDefaults.type), and refuses a type the board lacks.
+func TestTicketType(t *testing.T) {
+	srv, c, _ := setup(t, sandbox.Options{Seed: 2})
+	ctx := context.Background()
+	co := srv.Companies()[0]
+	tk, err := c.CreateTicket(ctx, psa.NewTicket{AccountID: fmt.Sprint(co.ID), Summary: "Disk full",
+		Board: psa.NamedRef{Name: "Help Desk"}, Type: psa.NamedRef{Name: "problem"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	for _, st := range srv.Tickets() {
+		if fmt.Sprint(st.ID) == tk.ID {
+			got = st.Type
+		}
+	}
+	if got != "Problem" {
+		t.Errorf("ticket type in ConnectWise = %q, want Problem", got)
+	}
+	_, err = c.CreateTicket(ctx, psa.NewTicket{AccountID: fmt.Sprint(co.ID), Summary: "Disk full",
+		Board: psa.NamedRef{Name: "Help Desk"}, Type: psa.NamedRef{Name: "Change Request"}})
+	if !apperr.Is(err, apperr.Invalid) {
+		t.Errorf("unknown type: %v, want Invalid", err)
+	}
+	if _, err := c.CreateTicket(ctx, psa.NewTicket{AccountID: fmt.Sprint(co.ID), Summary: "No type", Board: psa.NamedRef{Name: "Help Desk"}}); err != nil {
+		t.Errorf("ticket without a type: %v", err)
+	}
+}

@@ -72,6 +72,18 @@ func (c *Client) boardStatuses(ctx context.Context, boardID int) ([]apiNamed, er
 	})
 }
 
+// boardTypes lists a board's ticket types, cached.
+func (c *Client) boardTypes(ctx context.Context, boardID int) ([]apiNamed, error) {
+	path := fmt.Sprintf("/service/boards/%d/types", boardID)
+	return cached(ctx, c, path, func(ctx context.Context) ([]apiNamed, error) {
+		items, err := collect[apiNamed](ctx, c, "/service/boards/{id}/types", path, nil)
+		if err != nil {
+			return nil, fmt.Errorf("list ConnectWise ticket types of board %d: %w", boardID, err)
+		}
+		return items, nil
+	})
+}
+
 // manufacturerID finds a manufacturer by name (0 when ConnectWise has none
 // of that name), cached per name.
 func (c *Client) manufacturerID(ctx context.Context, name string) (int, error) {

@@ -84,12 +84,17 @@ func (c *Client) CreateTicket(ctx context.Context, t psa.NewTicket) (psa.Ticket,
 	if err != nil {
 		return psa.Ticket{}, err
 	}
+	typ, err := c.resolveType(ctx, board, t.Type)
+	if err != nil {
+		return psa.Ticket{}, err
+	}
 	body := apiTicket{
 		Summary:            summary,
 		RecordType:         "ServiceTicket",
 		Board:              idRef(board),
 		Status:             idRef(status),
 		Priority:           idRef(priority),
+		Type:               idRef(typ),
 		Company:            idRef(company),
 		Site:               idRef(site),
 		InitialDescription: t.Description,
@@ -118,6 +123,17 @@ func (c *Client) resolveStatus(ctx context.Context, board int, r psa.NamedRef) (
 		return 0, apperr.InvalidFields(apperr.FieldError{Field: "status", Message: "a status given by name needs a board"})
 	}
 	return resolve(ctx, "ticket status", r, func(ctx context.Context) ([]apiNamed, error) { return c.boardStatuses(ctx, board) })
+}
+
+// resolveType resolves a ticket type among the board's types (0: none).
+func (c *Client) resolveType(ctx context.Context, board int, r psa.NamedRef) (int, error) {
+	if r.IsZero() {
+		return 0, nil
+	}
+	if r.ID == "" && board == 0 {
+		return 0, apperr.InvalidFields(apperr.FieldError{Field: "type", Message: "a ticket type given by name needs a board"})
+	}
+	return resolve(ctx, "ticket type", r, func(ctx context.Context) ([]apiNamed, error) { return c.boardTypes(ctx, board) })
 }
 
 // attachConfiguration links a configuration to a ticket; an existing link

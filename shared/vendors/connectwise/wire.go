@@ -168,6 +168,7 @@ type apiTicket struct {
 	Board              *ref   `json:"board,omitempty"`
 	Status             *ref   `json:"status,omitempty"`
 	Priority           *ref   `json:"priority,omitempty"`
+	Type               *ref   `json:"type,omitempty"`
 	Company            *ref   `json:"company,omitempty"`
 	Site               *ref   `json:"site,omitempty"`
 	InitialDescription string `json:"initialDescription,omitempty"`

@@ -37,6 +37,7 @@ type Ticket struct {
 	Summary          string
 	Status           string
 	Priority         string
+	Type             string
 	ExternalXRef     string
 	Closed           bool
 	EnteredBy        string
@@ -107,7 +108,7 @@ func (s *Server) Tickets() []Ticket {
 		t := Ticket{
 			ID: intOf(rec["id"]), CompanyID: intOf(objOf(rec["company"])["id"]), BoardID: intOf(objOf(rec["board"])["id"]),
 			Summary: strOf(rec["summary"]), Status: strOf(objOf(rec["status"])["name"]),
-			Priority: strOf(objOf(rec["priority"])["name"]), ExternalXRef: strOf(rec["externalXRef"]),
+			Priority: strOf(objOf(rec["priority"])["name"]), Type: strOf(objOf(rec["type"])["name"]), ExternalXRef: strOf(rec["externalXRef"]),
 			Closed: boolOf(rec["closedFlag"]), EnteredBy: strOf(objOf(rec["_info"])["enteredBy"]),
 			ConfigurationIDs: slices.Clone(s.ticketConfigs[intOf(rec["id"])]),
 		}

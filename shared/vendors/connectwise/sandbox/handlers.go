@@ -73,6 +73,7 @@ func (s *Server) routes() {
 	h("POST /service/tickets/{id}/configurations", s.attachConfig)
 	h("GET /service/boards", list(all(&s.boards)))
 	h("GET /service/boards/{id}/statuses", s.listBoardStatuses)
+	h("GET /service/boards/{id}/types", s.listBoardTypes)
 	h("GET /service/priorities", list(all(&s.priorities)))
 
 	h("GET /system/members", list(all(&s.members)))
@@ -580,6 +581,15 @@ func (s *Server) createTicket(w http.ResponseWriter, r *http.Request) error {
 		} else {
 			sp.status = defaultOf(statuses.items)
 		}
+		if body["type"] != nil {
+			types := &collection{items: s.typesOf(intOf(sp.board["id"])), byID: map[int]map[string]any{}}
+			for _, ty := range types.items {
+				types.byID[intOf(ty["id"])] = ty
+			}
+			if sp.typ, ok = findRef(types, body["type"], "name"); !ok {
+				v.add("InvalidField", "type", "type is not a type of the board")
+			}
+		}
 	}
 	if body["priority"] != nil {
 		if sp.priority, ok = findRef(s.priorities, body["priority"], "name"); !ok {
@@ -782,6 +792,22 @@ func (s *Server) listBoardStatuses(w http.ResponseWriter, r *http.Request) error
 		return errNotFound{"Board", strconv.Itoa(id)}
 	}
 	s.writeList(w, r, s.statusesOf(id))
+	return nil
+}
+
+func (s *Server) typesOf(boardID int) []map[string]any {
+	return s.boardTypes.filter(func(t map[string]any) bool { return intOf(objOf(t["board"])["id"]) == boardID })
+}
+
+func (s *Server) listBoardTypes(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id", "Board")
+	if err != nil {
+		return err
+	}
+	if _, ok := s.boards.get(id); !ok {
+		return errNotFound{"Board", strconv.Itoa(id)}
+	}
+	s.writeList(w, r, s.typesOf(id))
 	return nil
 }
 

@@ -245,7 +245,7 @@ func (s *Server) configRecord(sp configSpec) map[string]any {
 // ticketSpec is a ticket to insert.
 type ticketSpec struct {
 	summary, description, externalXRef, recordType string
-	board, status, priority, company, site         map[string]any
+	board, status, priority, company, site, typ    map[string]any
 	severity, impact                               string
 	at                                             time.Time
 	by                                             string
@@ -256,7 +256,7 @@ func (s *Server) insertTicket(sp ticketSpec) int {
 		"summary": sp.summary, "recordType": sp.recordType,
 		"board": namedRef(sp.board), "status": namedRef(sp.status), "priority": namedRef(sp.priority),
 		"company": companyRef(sp.company), "site": namedRef(sp.site), "contact": nil,
-		"type": nil, "subType": nil, "item": nil, "source": nil, "owner": nil, "team": nil,
+		"type": namedRef(sp.typ), "subType": nil, "item": nil, "source": nil, "owner": nil, "team": nil,
 		"severity": sp.severity, "impact": sp.impact,
 		"initialDescription": sp.description, "initialInternalAnalysis": "", "initialResolution": "",
 		"closedFlag": boolOf(sp.status["closedStatus"]), "closedDate": nil, "closedBy": nil,

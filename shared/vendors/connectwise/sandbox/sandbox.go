@@ -162,16 +162,16 @@ type Server struct {
 	windowStart  time.Time
 	windowCount  int
 
-	companies, sites, configs, tickets, notes                  *collection
-	companyStatuses, companyTypes, configTypes, configStatuses *collection
-	manufacturers, boards, boardStatuses, priorities           *collection
-	members, apiMembers                                        *collection
-	companyFields, configFields                                []fieldDef
-	ticketConfigs                                              map[int][]int
-	audit                                                      map[int][]map[string]any
-	truth, lookAlikes, assetTruth                              map[string][]int
-	orgs                                                       []string
-	seedCounts                                                 Summary
+	companies, sites, configs, tickets, notes                    *collection
+	companyStatuses, companyTypes, configTypes, configStatuses   *collection
+	manufacturers, boards, boardStatuses, boardTypes, priorities *collection
+	members, apiMembers                                          *collection
+	companyFields, configFields                                  []fieldDef
+	ticketConfigs                                                map[int][]int
+	audit                                                        map[int][]map[string]any
+	truth, lookAlikes, assetTruth                                map[string][]int
+	orgs                                                         []string
+	seedCounts                                                   Summary
 
 	srv      *http.Server
 	ln       net.Listener

@@ -76,6 +76,7 @@ func (s *Server) seed() {
 	s.manufacturers = newCollection("manufacturers", 1)
 	s.boards = newCollection("boards", 1)
 	s.boardStatuses = newCollection("boardStatuses", 1)
+	s.boardTypes = newCollection("boardTypes", 1)
 	s.priorities = newCollection("priorities", 1)
 	s.members = newCollection("members", 150)
 	s.apiMembers = newCollection("apiMembers", 140)
@@ -115,6 +116,9 @@ func (s *Server) seed() {
 	for _, board := range []string{"Help Desk", "Monitoring"} {
 		add(s.boards, map[string]any{"name": board, "inactiveFlag": false, "projectFlag": false})
 		b := s.boards.items[len(s.boards.items)-1]
+		for i, ty := range []string{"Incident", "Problem", "Service Request"} {
+			add(s.boardTypes, map[string]any{"name": ty, "board": namedRef(b), "category": "Reactive", "defaultFlag": i == 0, "inactiveFlag": false})
+		}
 		for i, st := range boardStatuses[board] {
 			closed := strings.HasPrefix(st, "Closed") || st == "Cancelled"
 			add(s.boardStatuses, map[string]any{
