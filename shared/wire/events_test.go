@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rmmbridge/rmmbridge/shared/apitest"
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
 	"github.com/rmmbridge/rmmbridge/shared/localstack"
 	"github.com/rmmbridge/rmmbridge/shared/motoserver"
@@ -62,28 +63,10 @@ var eventCases = map[string]eventCase{
 // recordIDs marks "every record of the file".
 var recordIDs = []string{"*"}
 
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
 func TestEventsThroughRuntimeDecoding(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	root := repoRoot(t)
+	root := apitest.RepoRoot(t)
 	cfg := motoserver.ForTest(t)
 	stack, err := localstack.Start(ctx, localstack.Options{
 		TemplatePath: filepath.Join(root, "template.yaml"),

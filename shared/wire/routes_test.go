@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rmmbridge/rmmbridge/shared/api"
+	"github.com/rmmbridge/rmmbridge/shared/apitest"
 	"github.com/rmmbridge/rmmbridge/shared/samtemplate"
 )
 
@@ -15,7 +16,7 @@ import (
 // exactly the HttpApi routes template.yaml sends to it: a route declared in
 // the template but not handled (or the reverse) is a deploy-time 404.
 func TestRouteTablesMatchTemplate(t *testing.T) {
-	tpl, err := samtemplate.ParseFile(filepath.Join(repoRoot(t), "template.yaml"))
+	tpl, err := samtemplate.ParseFile(filepath.Join(apitest.RepoRoot(t), "template.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
