@@ -50,7 +50,7 @@ BENCH_DEVICES ?= 10000
 BENCH_ORGS ?= 200
 bench: ## end-to-end import benchmark (BENCH_DEVICES over BENCH_ORGS; checks its targets), then the packages' go benchmarks
 	go run ./cmd/rmmbridge bench --devices $(BENCH_DEVICES) --orgs $(BENCH_ORGS)
-	scripts/with-moto go test -run '^$$' -bench . -benchmem ./...
+	env -u AWS_ENDPOINT_URL go test -run '^$$' -bench . -benchmem ./...
 
 deploy: ## build with SAM and deploy (first time: sam deploy --guided)
 	sam build && sam deploy

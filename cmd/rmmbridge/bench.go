@@ -13,11 +13,13 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/devstack"
@@ -30,6 +32,8 @@ type benchOptions struct {
 	orgs, devices int
 	changed       float64 // percent of devices changed before the re-import
 	psaAssets     bool
+	motoSQS       bool
+	plainMoto     bool
 	template      string
 	timeout       time.Duration
 	verbose       bool
@@ -44,20 +48,117 @@ DynamoDB requests per device, the peak RSS of this process (stack, sandboxes, qu
 moto_server, and checks the targets: PSA asset writes per new device ≤ 1.02, no PSA write
 for an unchanged device, no duplicate asset or account. Defaults come from
 RMMBRIDGE_BENCH_DEVICES and RMMBRIDGE_BENCH_ORGS when set.
+
+moto 5.2.1 deep-copies the whole table before every operation of a TransactWriteItems, so
+each transaction costs time and memory in proportion to the table (20/s and a megabyte each,
+kept, at a few thousand items), and a cancelled transaction's rollback can undo concurrent
+writes (lost counter increments: a job that never finishes). The benchmark therefore runs
+moto with transactions that keep an undo log of the items they name and DynamoDB requests
+served one at a time, unless --plain-moto is given.
 `
 
-// Until the local stack has a fast in-memory SQS, moto's SQS (whose
-// receives slow down with queue depth) limits the default size.
+// undoLogMoto is moto_server with TransactWriteItems rolled back from an
+// undo log of the items its operations name instead of a deep copy of the
+// whole table per operation, and DynamoDB requests served one at a time so
+// that a cancelled transaction's rollback cannot undo a concurrent write
+// (moto 5.2.1 does both wrong); everything else is moto's own code.
+// shared/devstack's fault-injection test runs the same program.
+const undoLogMoto = `
+import copy, sys
+import moto.dynamodb.models as m
+from moto.dynamodb.models.dynamo_type import DynamoType
+
+class TablesNotCopied:
+    def __getattr__(self, name):
+        return getattr(copy, name)
+    @staticmethod
+    def deepcopy(x, memo=None):
+        return x if isinstance(x, m.Table) else copy.deepcopy(x, memo)
+
+m.copy = TablesNotCopied()
+transact = m.DynamoDBBackend.transact_write_items
+
+def key_of(table, op):
+    attrs = op.get("Key") or op.get("Item")
+    if not attrs or table.hash_key_attr not in attrs:
+        return None
+    rng = None
+    if table.range_key_attr:
+        if table.range_key_attr not in attrs:
+            return None
+        rng = DynamoType(attrs[table.range_key_attr])
+    return DynamoType(attrs[table.hash_key_attr]), rng
+
+def transact_with_undo_log(self, transact_items):
+    saved = []
+    for it in transact_items:
+        _, op = next(iter(it.items()))
+        table = self.tables.get(op.get("TableName"))
+        key = table is not None and key_of(table, op)
+        if key:
+            saved.append((table, key, copy.deepcopy(table.get_item(*key))))
+    try:
+        return transact(self, transact_items)
+    except Exception:
+        for table, (h, r), item in reversed(saved):
+            if r is None:
+                if item is None:
+                    table.items.pop(h, None)
+                else:
+                    table.items[h] = item
+            elif item is None:
+                table.items[h].pop(r, None)
+            else:
+                table.items[h][r] = item
+        raise
+
+m.DynamoDBBackend.transact_write_items = transact_with_undo_log
+
+# One DynamoDB request at a time: a cancelled transaction restores its
+# items, which must not undo another request's write made meanwhile.
+import threading
+from moto.dynamodb.responses import DynamoHandler
+lock = threading.Lock()
+call_action = DynamoHandler.call_action
+def serialized(self):
+    with lock:
+        return call_action(self)
+DynamoHandler.call_action = serialized
+
+from moto.server import main
+sys.argv[0] = "moto_server"
+sys.exit(main())
+`
+
+// startUndoLogMoto runs undoLogMoto on a free loopback port.
+func startUndoLogMoto(ctx context.Context) (*exec.Cmd, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	cmd := exec.Command("python3", "-c", undoLogMoto, "-H", "127.0.0.1", "-p", port)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, "", fmt.Errorf("start moto_server: %w", err)
+	}
+	endpoint := "http://127.0.0.1:" + port
+	for deadline := time.Now().Add(30 * time.Second); motoserver.Ping(endpoint) != nil; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return nil, "", fmt.Errorf("moto_server did not answer on %s", endpoint)
+		}
+	}
+	return cmd, endpoint, nil
+}
+
+// Defaults: the issue's benchmark size.
 const (
-	defaultBenchDevices = 2000
-	defaultBenchOrgs    = 40
+	defaultBenchDevices = 10000
+	defaultBenchOrgs    = 200
 )
-
-// withFastSQS switches the stack to the in-memory SQS when it has one.
-func withFastSQS(*devstack.Options) {}
-
-// queueKind names the SQS the benchmark runs on.
-func queueKind() string { return "SQS on moto" }
 
 // runBench is `rmmbridge bench`.
 func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -69,6 +170,8 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&o.orgs, "orgs", envInt(getenv, "RMMBRIDGE_BENCH_ORGS", defaultBenchOrgs), "RMM organizations they belong to")
 	fs.Float64Var(&o.changed, "changed", 1, "percent of devices changed in the RMM before the re-import")
 	fs.BoolVar(&o.psaAssets, "psa-assets", false, "seed the PSA with existing assets for some devices (adopted, not created)")
+	fs.BoolVar(&o.motoSQS, "moto-sqs", false, "use moto's SQS instead of the in-memory one (slow beyond a few thousand messages)")
+	fs.BoolVar(&o.plainMoto, "plain-moto", false, "run moto_server as is (its TransactWriteItems copies the whole table per operation, slow past a few thousand items, and its rollback can undo concurrent writes)")
 	fs.StringVar(&o.template, "template", "template.yaml", "SAM template to run")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Minute, "give up after this long")
 	fs.BoolVar(&o.verbose, "v", false, "stack logs on stderr")
@@ -97,23 +200,34 @@ func envInt(getenv func(string) string, name string, def int) int {
 
 // bench is one benchmark run.
 type bench struct {
-	o       benchOptions
-	w       io.Writer
-	moto    *motoserver.Server
-	motoPID int
-	aws     *awsCounter
-	env     *devstack.Env
-	api     *apiClient
+	o        benchOptions
+	w        io.Writer
+	moto     *motoserver.Server // --plain-moto
+	undoMoto *exec.Cmd          // moto with undo-log transactions
+	motoPID  int
+	aws      *awsCounter
+	env      *devstack.Env
+	api      *apiClient
 }
 
 func (b *bench) start(ctx context.Context, stderr io.Writer) error {
 	began := time.Now()
-	var err error
-	if b.moto, err = motoserver.Start(ctx, nil); err != nil {
-		return err
+	var (
+		endpoint string
+		err      error
+	)
+	if b.o.plainMoto {
+		if b.moto, err = motoserver.Start(ctx, nil); err != nil {
+			return err
+		}
+		endpoint, b.motoPID = b.moto.Endpoint, motoPID(b.moto.Endpoint)
+	} else {
+		if b.undoMoto, endpoint, err = startUndoLogMoto(ctx); err != nil {
+			return err
+		}
+		b.motoPID = b.undoMoto.Process.Pid
 	}
-	b.motoPID = motoPID(b.moto.Endpoint)
-	if b.aws, err = startAWSCounter(b.moto.Endpoint); err != nil {
+	if b.aws, err = startAWSCounter(endpoint); err != nil {
 		return err
 	}
 	logw := io.Discard
@@ -125,15 +239,21 @@ func (b *bench) start(ctx context.Context, stderr io.Writer) error {
 	opt := devstack.Options{
 		Template: b.o.template, StackName: "rmmbridge-bench", APIAddr: "127.0.0.1:0", NinjaAddr: "127.0.0.1:0", CWAddr: "127.0.0.1:0",
 		Endpoint: b.aws.url, Orgs: b.o.orgs, Devices: b.o.devices, NoPSAAssets: !b.o.psaAssets, Logger: log,
-		PollWait: 200 * time.Millisecond,
+		PollWait: 200 * time.Millisecond, FastSQS: !b.o.motoSQS,
 	}
-	withFastSQS(&opt)
 	if b.env, err = devstack.Start(ctx, opt); err != nil {
 		return fmt.Errorf("start the local stack: %w", err)
 	}
 	b.api = &apiClient{base: b.env.Stack.APIURL(), key: b.env.APIKey, http: &http.Client{Timeout: 60 * time.Second}}
-	fmt.Fprintf(b.w, "rmmbridge bench: %d devices over %d organizations, %s; stack up in %s\n",
-		len(b.env.Ninja.Devices()), len(b.env.Ninja.Orgs()), queueKind(), time.Since(began).Round(time.Millisecond))
+	queues := "SQS in memory (fastsqs), DynamoDB and Secrets Manager on moto"
+	if b.o.motoSQS {
+		queues = "SQS, DynamoDB and Secrets Manager on moto"
+	}
+	if !b.o.plainMoto {
+		queues += " (transactions with an undo log, one DynamoDB request at a time; --plain-moto for moto as is)"
+	}
+	fmt.Fprintf(b.w, "rmmbridge bench: %d devices over %d organizations; %s; stack up in %s\n",
+		len(b.env.Ninja.Devices()), len(b.env.Ninja.Orgs()), queues, time.Since(began).Round(time.Millisecond))
 	return nil
 }
 
@@ -147,6 +267,10 @@ func (b *bench) stop() {
 		_ = b.aws.srv.Close()
 	}
 	b.moto.Stop()
+	if b.undoMoto != nil {
+		_ = b.undoMoto.Process.Kill()
+		_ = b.undoMoto.Wait()
+	}
 }
 
 // snapshot is every counter the benchmark reads, at one moment.
@@ -155,14 +279,19 @@ type snapshot struct {
 	psa     []cwsandbox.Request
 	rmm     int64
 	aws     map[string]int
+	fastSQS map[string]int64
 	selfCPU time.Duration
 	motoCPU time.Duration
 	configs int
 }
 
 func (b *bench) snap() snapshot {
-	return snapshot{at: time.Now(), psa: b.env.CW.Requests(), rmm: b.env.Ninja.TotalRequests(), aws: b.aws.counts(),
+	s := snapshot{at: time.Now(), psa: b.env.CW.Requests(), rmm: b.env.Ninja.TotalRequests(), aws: b.aws.counts(),
 		selfCPU: procCPU("self"), motoCPU: procCPU(strconv.Itoa(b.motoPID)), configs: len(b.env.CW.Configurations())}
+	if b.env.FastSQS != nil {
+		s.fastSQS = b.env.FastSQS.Stats().Requests
+	}
+	return s
 }
 
 // phase is what one import cost.
@@ -204,6 +333,9 @@ func diff(name string, a, z snapshot, j importJobView) phase {
 		case strings.HasPrefix(op, "AmazonSQS."):
 			p.sqs += d
 		}
+	}
+	for op, n := range z.fastSQS {
+		p.sqs += int(n - a.fastSQS[op])
 	}
 	return p
 }
@@ -287,9 +419,7 @@ func (b *bench) print(p phase) {
 	fmt.Fprintf(b.w, "  PSA requests/device  %.3f (writes %d: %d asset, %d account/location)\n", per(int64(p.psaRequests)), p.psaWrites, p.assetWrites, p.accountWrites)
 	fmt.Fprintf(b.w, "  RMM requests/device  %.3f\n", per(p.rmmRequests))
 	fmt.Fprintf(b.w, "  DynamoDB req/device  %.3f (%s; includes the benchmark's own job reads, one a second)\n", per(int64(p.dynamo)), opsString(p.dynamoOps))
-	if p.sqs > 0 {
-		fmt.Fprintf(b.w, "  SQS (moto) req/device %.3f\n", per(int64(p.sqs)))
-	}
+	fmt.Fprintf(b.w, "  SQS requests/device  %.3f\n", per(int64(p.sqs)))
 }
 
 // duplicates counts devices with more than one configuration carrying

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +24,19 @@ type exitError struct {
 }
 
 func (e *exitError) Error() string { return e.msg }
+
+// exitCode is the process exit code for a command's error: the one an
+// exitError chose, 1 for any other error, 0 for none.
+func exitCode(err error) int {
+	var ee *exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	}
+	return 1
+}
 
 // Exit codes of `rmmbridge import --watch`.
 const (
@@ -200,8 +214,8 @@ func watchImport(ctx context.Context, c *apiClient, path string, every time.Dura
 			if j.Counts.Total > 0 && pb.GetMax() != j.Counts.Total {
 				pb.ChangeMax(j.Counts.Total)
 			}
-			pb.Describe(j.Status + " · " + j.Counts.String())
 			_ = pb.Set(j.Counts.done())
+			pb.Describe(j.Status + " · " + j.Counts.String())
 		case time.Since(logged) >= logEvery:
 			logged = time.Now()
 			fmt.Fprintf(w, "  %6s  %d/%d %s · %s\n", time.Since(start).Round(time.Second), j.Counts.done(), j.Counts.Total, j.Status, j.Counts)

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,15 +15,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		code := 1
-		var ee *exitError // a command that chose its exit code (import --watch)
-		if errors.As(err, &ee) {
-			code = ee.code
-		}
 		if err.Error() != "" {
 			fmt.Fprintln(os.Stderr, "rmmbridge:", err)
 		}
-		os.Exit(code)
+		os.Exit(exitCode(err))
 	}
 }
 

@@ -103,7 +103,8 @@ func startImport(t *testing.T, c *apitest.Client, iid string, body map[string]an
 // awaitImport polls an import until its status is final.
 func awaitImport(t *testing.T, c *apitest.Client, iid, id string, limit time.Duration) importJob {
 	t.Helper()
-	deadline := time.Now().Add(limit)
+	start := time.Now()
+	deadline, logAt := start.Add(limit), start.Add(30*time.Second)
 	for {
 		var j importJob
 		r := c.Do(http.MethodGet, "/v1/integrations/"+iid+"/imports/"+id, nil)
@@ -117,6 +118,10 @@ func awaitImport(t *testing.T, c *apitest.Client, iid, id string, limit time.Dur
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("import %s still %s after %s: %+v", id, j.Status, limit, j.Counts)
+		}
+		if time.Now().After(logAt) {
+			t.Logf("import %s after %s: %s %d/%d", id, time.Since(start).Round(time.Second), j.Status, j.Counts.done(), j.Counts.Total)
+			logAt = logAt.Add(30 * time.Second)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -360,6 +365,7 @@ func TestAssetImport(t *testing.T) {
 
 	// 2. Re-import: nothing changed, so nothing is written to the PSA.
 	writes := psaWrites(e.CW)
+	start = time.Now()
 	id2 := startImport(t, c, iid, map[string]any{"kind": "assets"})
 	again := awaitImport(t, c, iid, id2, 3*time.Minute)
 	checkCounts(t, again, len(devices))
@@ -369,7 +375,7 @@ func TestAssetImport(t *testing.T) {
 	if n := psaWrites(e.CW) - writes; n != 0 {
 		t.Errorf("re-import made %d PSA writes; want 0", n)
 	}
-	t.Logf("re-import: %s, counts %+v, PSA writes %d", again.Status, again.Counts, psaWrites(e.CW)-writes)
+	t.Logf("re-import: %s in %s, counts %+v, PSA writes %d", again.Status, time.Since(start).Round(time.Millisecond), again.Counts, psaWrites(e.CW)-writes)
 
 	// 3. The Sync button.
 	var synced string
@@ -469,13 +475,14 @@ func TestAssetImport(t *testing.T) {
 		t.Errorf("retry of a job without failed items = %d; want 409", r.Status)
 	}
 	writes = psaWrites(e.CW)
+	start = time.Now()
 	r = c.Do(http.MethodPost, "/v1/integrations/"+iid+"/imports/"+id3+"/retry", nil)
 	if r.Status != http.StatusAccepted {
 		t.Fatalf("retry = %d %s; want 202", r.Status, r.Body)
 	}
 	retried := awaitImport(t, c, iid, id3, 3*time.Minute)
 	checkCounts(t, retried, len(touched))
-	t.Logf("after retry: %s, counts %+v", retried.Status, retried.Counts)
+	t.Logf("retry: %s in %s, counts %+v", retried.Status, time.Since(start).Round(time.Millisecond), retried.Counts)
 	if want := (importCounts{Total: len(touched), Updated: len(touched)}); retried.Status != "succeeded" || retried.Counts != want {
 		t.Errorf("retried job = %s %+v; want succeeded %+v", retried.Status, retried.Counts, want)
 	}
