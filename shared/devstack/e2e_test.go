@@ -646,3 +646,34 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// BenchmarkAlertToTicket measures the end-to-end latency from a NinjaOne
+// sandbox webhook delivery to the ConnectWise sandbox ticket, through the
+// local stack (webhook function, FIFO queue, worker): one new alert series
+// per iteration.
+func BenchmarkAlertToTicket(b *testing.B) {
+	ctx := context.Background()
+	url := env.Stack.APIURL() + "/v1/webhooks/" + env.IntegrationID + "/rmm"
+	hdr := map[string]string{"Authorization": "Bearer " + env.WebhookSecret}
+	devices := env.Ninja.Devices()
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		before := len(env.CW.Tickets())
+		a, err := env.Ninja.ConditionActivity(devices[i%len(devices)].ID, true, "", i)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if err := env.Ninja.EmitWebhook(ctx, url, hdr, a); err != nil {
+			b.Fatal(err)
+		}
+		for len(env.CW.Tickets()) == before {
+			if time.Since(start) > time.Minute {
+				b.Fatalf("no ticket after a minute for series %s", a.SeriesUID)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		total += time.Since(start)
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/alert-to-ticket")
+}
