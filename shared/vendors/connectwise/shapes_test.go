@@ -11,10 +11,13 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
 )
 
-// Field names per record, from /work/shared/reference/vendor-apis.md §4.7
-// ("Field names") and §4.6 (error body). Members and audit-trail entries
-// are not listed there; their names are from the same OpenAPI-generated
-// models the section cites (pyconnectwise MemberModel, AuditTrailEntryModel).
+// Field names per record, kept here as the test's own data. They come from
+// the models HealthITAU/pyconnectwise generates from ConnectWise's OpenAPI
+// document (commit 5ea14c1d075d: CompanyModel, CompanySiteModel,
+// ConfigurationModel, TicketModel, ServiceNoteModel, MemberModel,
+// AuditTrailEntryModel and the reference models), and the error body its
+// client parses (code, message, errors[] with resource and field); the
+// team handbook's vendor-apis.md §4.6-4.7 summarises the same sources.
 var (
 	companyFields = []string{"id", "identifier", "name", "status", "types", "site", "addressLine1", "addressLine2", "city", "state",
 		"zip", "country", "phoneNumber", "website", "territory", "market", "accountNumber", "defaultContact", "parentCompany",
@@ -55,7 +58,7 @@ func missing(obj map[string]any, fields []string) []string {
 }
 
 // TestShapes reads the sandbox's raw JSON and checks it carries every field
-// name vendor-apis.md lists for the record.
+// name listed above for the record.
 func TestShapes(t *testing.T) {
 	srv, c, _ := setup(t, sandbox.Options{Seed: 51, Orgs: []string{"Acme"}, DeviceCount: 2})
 	ctx := context.Background()
