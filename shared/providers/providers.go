@@ -49,7 +49,9 @@ const clientTimeout = 30 * time.Second
 // connection pool.
 var sharedClients = [2]func() *http.Client{
 	sync.OnceValue(func() *http.Client { return guardedClient(&netguard.Dialer{}) }),
-	sync.OnceValue(func() *http.Client { return guardedClient(&netguard.Dialer{Policy: netguard.Policy{AllowLoopback: true}}) }),
+	sync.OnceValue(func() *http.Client {
+		return guardedClient(&netguard.Dialer{Policy: netguard.Policy{AllowLoopback: true}})
+	}),
 }
 
 func guardedClient(d *netguard.Dialer) *http.Client {
