@@ -19,7 +19,9 @@ import (
 // naming the host the vendor redirected to, the target never receives a
 // request (neither NinjaOne's client secret nor ConnectWise's Basic
 // credentials), and nothing the target or the redirect said reaches the
-// answer; the loopback switch does not open private addresses.
+// answer. (Private and other non-public addresses are tested offline, in
+// netguard, connection and providers: this test opens no socket off
+// 127.0.0.1, even if the guard were broken.)
 func TestConnectionsRefuseSSRF(t *testing.T) {
 	c := client(t)
 	var mu sync.Mutex
@@ -87,16 +89,6 @@ func TestConnectionsRefuseSSRF(t *testing.T) {
 	}
 	mu.Unlock()
 
-	// The loopback switch allows loopback only.
-	for _, u := range []string{"https://10.0.0.5", "https://[::ffff:192.168.0.1]", "https://100.64.0.1", "http://169.254.169.254"} {
-		r := c.Do(http.MethodPost, "/v1/connections", map[string]any{"name": "private", "kind": "rmm", "provider": "ninjaone",
-			"baseUrl": u, "credentials": map[string]string{"clientId": "id", "clientSecret": secret}})
-		var p problem
-		r.JSON(t, &p)
-		if r.Status != http.StatusUnprocessableEntity || len(p.Errors) != 1 || p.Errors[0].Field != "baseUrl" || !strings.HasPrefix(p.Errors[0].Message, "must not point at") {
-			t.Errorf("create with %s = %d %s, want 422 naming baseUrl", u, r.Status, r.Body)
-		}
-	}
 	if strings.Contains(logs.String(), secret) {
 		t.Error("the test secret reached a log line")
 	}
