@@ -11,8 +11,14 @@
 //     would not fit in the time the context has left (an SQS consumer then
 //     hands the message back with that visibility delay instead of sleeping);
 //   - mapping vendor answers to apperr kinds with a safe message taken from
-//     the vendor's error body (NotFound, Unauthorized, Invalid, Conflict,
-//     Throttled, Vendor with VendorStatus, Unavailable);
+//     the vendor's own JSON error fields, never raw reply text (NotFound,
+//     Unauthorized, Invalid, Conflict, Throttled, Vendor with VendorStatus,
+//     Unavailable);
+//   - no redirects: every request carries credentials, so a 3xx answer is
+//     never followed (not even to the same host); it is an Invalid error
+//     naming only the host it pointed at, and the same holds for OAuth
+//     token requests. A connection the address guard refuses (netguard,
+//     which providers installs in the transport) is a final Invalid error;
 //   - counting requests (Requests, and an OnRequest hook for metrics);
 //   - redaction: no credential reaches an error message or a log line.
 //
@@ -323,6 +329,7 @@ func (c *Client) resolve(r Request) (*url.URL, error) {
 //
 //	404 → NotFound; 401 (after one re-authentication) and 403 → Unauthorized;
 //	400, 422 → Invalid; 409 → Conflict; 429 → Throttled (RetryAfter set);
+//	3xx (never followed) and addresses netguard refuses → Invalid;
 //	other answers, and 502/503/504 once retries are spent → Vendor;
 //	connection errors and timeouts → Unavailable.
 //
