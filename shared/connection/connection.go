@@ -112,13 +112,14 @@ type Options struct {
 	// AllowLoopback accepts http:// base URLs on loopback addresses (the
 	// local stack's sandboxes). Never set in AWS.
 	AllowLoopback bool
+	Now           func() time.Time
+	Rand          io.Reader
+
 	// Resolver looks base URL hosts up, so that a name resolving to an
 	// address rmmbridge does not connect to is refused at once (the
 	// vendor clients' dialer refuses it again at connect time); nil uses
 	// net.DefaultResolver.
 	Resolver netguard.Resolver
-	Now      func() time.Time
-	Rand     io.Reader
 }
 
 // Service is the connections and integrations use cases.

@@ -65,7 +65,7 @@ var defaultHTTPClient = &http.Client{}
 // Authorization header, or the client secret in a token request's body),
 // and a redirect, even to the same host, would send them again to a URL
 // the vendor's answer chose; a base URL that redirects is a configuration
-// error the caller is told about (RedirectError).
+// error the caller is told about (see redirectError).
 func noRedirects(hc *http.Client) *http.Client {
 	cp := *hc
 	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -95,7 +95,7 @@ func redirectError(what string, status int, header http.Header, reqURL *url.URL)
 func refusedError(what string, err error) *apperr.Error {
 	var re *netguard.RefusedError
 	errors.As(err, &re)
-	return &apperr.Error{Kind: apperr.Invalid, Message: fmt.Sprintf("%s cannot be reached: %s", what, re.Error()), Err: err}
+	return &apperr.Error{Kind: apperr.Invalid, Message: fmt.Sprintf("%s cannot be reached: %s", what, re.Error()), Err: scrubURLError(err)}
 }
 
 // ErrorDecoder turns a vendor's error answer into a message that is safe to
