@@ -12,15 +12,18 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/netguard"
 )
 
 // Kinds of connection.
@@ -111,6 +114,12 @@ type Options struct {
 	AllowLoopback bool
 	Now           func() time.Time
 	Rand          io.Reader
+
+	// Resolver looks base URL hosts up, so that a name resolving to an
+	// address rmmbridge does not connect to is refused at once (the
+	// vendor clients' dialer refuses it again at connect time); nil uses
+	// net.DefaultResolver.
+	Resolver netguard.Resolver
 }
 
 // Service is the connections and integrations use cases.
@@ -168,7 +177,7 @@ func (s *Service) Create(ctx context.Context, tenantID string, in CreateInput) (
 		}
 		fe = append(fe, checkCredentials(p, in.Credentials)...)
 	}
-	baseURL, uerr := s.checkBaseURL(in.BaseURL)
+	baseURL, uerr := s.checkBaseURL(ctx, in.BaseURL)
 	if uerr != nil {
 		fe = append(fe, *uerr)
 	}
@@ -236,9 +245,17 @@ func checkCredentials(p Provider, c Credentials) []apperr.FieldError {
 	return fe
 }
 
-// checkBaseURL accepts https URLs, and http on loopback when allowed; it
-// refuses link-local and cloud metadata hosts outright.
-func (s *Service) checkBaseURL(raw string) (string, *apperr.FieldError) {
+// baseURLLookupTimeout bounds the DNS lookup of a base URL's host.
+const baseURLLookupTimeout = 5 * time.Second
+
+// checkBaseURL accepts https URLs on public hosts, and http on loopback
+// when allowed. It refuses metadata host names, literal addresses that are
+// not public (loopback unless allowed, private, CGNAT, link-local, ULA,
+// NAT64, multicast, broadcast, unspecified; IPv4-mapped forms included),
+// and host names that resolve to such addresses or to nothing. A lookup
+// that fails otherwise (a DNS outage) is left to the connection test,
+// whose dialer checks every address it connects to.
+func (s *Service) checkBaseURL(ctx context.Context, raw string) (string, *apperr.FieldError) {
 	bad := func(msg string) (string, *apperr.FieldError) {
 		return "", &apperr.FieldError{Field: "baseUrl", Message: msg}
 	}
@@ -249,24 +266,47 @@ func (s *Service) checkBaseURL(raw string) (string, *apperr.FieldError) {
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return bad("must not carry credentials, a query or a fragment")
 	}
+	policy := netguard.Policy{AllowLoopback: s.o.AllowLoopback}
 	host := strings.ToLower(u.Hostname())
-	ip := net.ParseIP(host)
+	ip, literal := netip.ParseAddr(host)
+	loopback := host == "localhost" || (literal == nil && ip.Unmap().IsLoopback())
 	switch {
 	case host == "metadata.google.internal" || host == "metadata" || strings.HasSuffix(host, ".internal"):
 		return bad("must not point at a metadata service")
-	case ip != nil && (ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.Equal(net.ParseIP("fd00:ec2::254"))):
-		return bad("must not point at a link-local or metadata address")
-	case ip != nil && ip.IsUnspecified():
-		return bad("must not be an unspecified address")
-	}
-	loopback := host == "localhost" || (ip != nil && ip.IsLoopback())
-	if loopback && !s.o.AllowLoopback {
-		return bad("must not point at a loopback address")
+	case literal == nil:
+		var re *netguard.RefusedError
+		if errors.As(policy.CheckAddr(ip), &re) {
+			return bad("must not point at " + re.Class)
+		}
+	case host == "localhost" || strings.HasSuffix(host, ".localhost"):
+		if !s.o.AllowLoopback {
+			return bad("must not point at " + netguard.ClassLoopback)
+		}
+	default:
+		ctx, cancel := context.WithTimeout(ctx, baseURLLookupTimeout)
+		defer cancel()
+		_, err := policy.Resolve(ctx, s.o.Resolver, "tcp", host)
+		var re *netguard.RefusedError
+		var de *net.DNSError
+		switch {
+		case errors.As(err, &re):
+			return bad("must not point at a host that resolves to " + re.Class)
+		case errors.As(err, &de) && de.IsNotFound:
+			return bad("must name a host that resolves (" + clipHost(host) + " does not)")
+		}
 	}
 	if u.Scheme == "http" && !loopback {
 		return bad("must use https")
 	}
 	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// clipHost bounds a host name quoted in a message.
+func clipHost(h string) string {
+	if len(h) > 100 {
+		return h[:100] + "…"
+	}
+	return h
 }
 
 func (s *Service) test(ctx context.Context, provider, baseURL string, creds Credentials) error {
@@ -374,7 +414,7 @@ func (s *Service) Update(ctx context.Context, tenantID, id string, in UpdateInpu
 	}
 	baseURL := c.BaseURL
 	if in.BaseURL != nil {
-		u, uerr := s.checkBaseURL(*in.BaseURL)
+		u, uerr := s.checkBaseURL(ctx, *in.BaseURL)
 		if uerr != nil {
 			fe = append(fe, *uerr)
 		}

@@ -14,26 +14,59 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
+	"github.com/rmmbridge/rmmbridge/shared/netguard"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/connectwise"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone"
 )
 
-// Registry opens clients. The zero value is usable.
+// Registry opens clients. The zero value is usable and safe: every vendor
+// client it opens (API and OAuth token requests alike) connects through
+// netguard, which refuses loopback, private, link-local, CGNAT, ULA,
+// NAT64, multicast, broadcast and unspecified addresses at connect time,
+// and vendorhttp never follows a redirect.
 type Registry struct {
-	// HTTPClient is shared by every vendor client; a 30 s timeout client
-	// when nil (requests also honour their context deadline).
-	HTTPClient *http.Client
+	// AllowLoopback lets vendor clients connect to loopback addresses (the
+	// local stack's sandboxes, RMMBRIDGE_ALLOW_LOOPBACK_VENDORS) and to
+	// nothing else that is not public. Never set in AWS.
+	AllowLoopback bool
+	// Resolver and Dial replace DNS and the socket dial under the guard
+	// (tests: a fake resolver, a dialer that records attempts); nil uses
+	// the system's.
+	Resolver netguard.Resolver
+	Dial     netguard.DialFunc
 }
 
 var _ connection.Tester = Registry{}
 
+// clientTimeout bounds one vendor HTTP request (requests also honour their
+// context deadline).
+const clientTimeout = 30 * time.Second
+
+// sharedClients are the guarded clients of registries without seams, one
+// per policy, so that every vendor client of a Lambda shares one
+// connection pool.
+var sharedClients = [2]func() *http.Client{
+	sync.OnceValue(func() *http.Client { return guardedClient(&netguard.Dialer{}) }),
+	sync.OnceValue(func() *http.Client {
+		return guardedClient(&netguard.Dialer{Policy: netguard.Policy{AllowLoopback: true}})
+	}),
+}
+
+func guardedClient(d *netguard.Dialer) *http.Client {
+	return &http.Client{Timeout: clientTimeout, Transport: netguard.NewTransport(d)}
+}
+
+// httpClient returns the guarded client vendor clients send through.
 func (r Registry) httpClient() *http.Client {
-	if r.HTTPClient != nil {
-		return r.HTTPClient
+	if r.Resolver != nil || r.Dial != nil {
+		return guardedClient(&netguard.Dialer{Policy: netguard.Policy{AllowLoopback: r.AllowLoopback}, Resolver: r.Resolver, Dial: r.Dial})
 	}
-	return &http.Client{Timeout: 30 * time.Second}
+	if r.AllowLoopback {
+		return sharedClients[1]()
+	}
+	return sharedClients[0]()
 }
 
 func unsupported(provider string) error {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/netguard"
 )
 
 // Auth authenticates requests to a vendor.
@@ -51,7 +52,10 @@ type OAuthClientCredentials struct {
 	// CredentialsInHeader sends the client id and secret as HTTP Basic
 	// authentication instead of form fields.
 	CredentialsInHeader bool
-	// HTTPClient sends token requests; nil uses a default client.
+	// HTTPClient sends token requests; nil uses a default client. Its
+	// CheckRedirect is ignored: a redirect is never followed (the request
+	// carries the client secret) and fails the fetch with an Invalid error
+	// naming the host it pointed at.
 	HTTPClient *http.Client
 	// Now is the clock; nil uses time.Now.
 	Now func() time.Time
@@ -157,11 +161,19 @@ func (o *OAuthClientCredentials) fetch(ctx context.Context) (string, time.Durati
 		hc = defaultHTTPClient
 	}
 	o.fetches.Add(1)
-	resp, err := hc.Do(req)
+	// Never follow a redirect: it would post the client secret again to
+	// wherever the answer points.
+	resp, err := noRedirects(hc).Do(req)
 	if err != nil {
+		if netguard.IsRefused(err) {
+			return "", 0, refusedError("the token endpoint", err)
+		}
 		return "", 0, apperr.Wrap(apperr.Unavailable, scrubURLError(err), "the token endpoint could not be reached")
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode/100 == 3 {
+		return "", 0, redirectError("the token endpoint", resp.StatusCode, resp.Header, req.URL)
+	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return "", 0, apperr.Wrap(apperr.Unavailable, err, "reading the token response failed")

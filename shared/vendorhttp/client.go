@@ -11,8 +11,14 @@
 //     would not fit in the time the context has left (an SQS consumer then
 //     hands the message back with that visibility delay instead of sleeping);
 //   - mapping vendor answers to apperr kinds with a safe message taken from
-//     the vendor's error body (NotFound, Unauthorized, Invalid, Conflict,
-//     Throttled, Vendor with VendorStatus, Unavailable);
+//     the vendor's own JSON error fields, never raw reply text (NotFound,
+//     Unauthorized, Invalid, Conflict, Throttled, Vendor with VendorStatus,
+//     Unavailable);
+//   - no redirects: every request carries credentials, so a 3xx answer is
+//     never followed (not even to the same host); it is an Invalid error
+//     naming only the host it pointed at, and the same holds for OAuth
+//     token requests. A connection the address guard refuses (netguard,
+//     which providers installs in the transport) is a final Invalid error;
 //   - counting requests (Requests, and an OnRequest hook for metrics);
 //   - redaction: no credential reaches an error message or a log line.
 //
@@ -38,6 +44,7 @@ import (
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/netguard"
 )
 
 // Defaults for Options fields left zero.
@@ -52,6 +59,44 @@ const (
 )
 
 var defaultHTTPClient = &http.Client{}
+
+// noRedirects returns a copy of hc that never follows a redirect: the 3xx
+// answer itself comes back. Every vendor call carries credentials (an
+// Authorization header, or the client secret in a token request's body),
+// and a redirect, even to the same host, would send them again to a URL
+// the vendor's answer chose; a base URL that redirects is a configuration
+// error the caller is told about (see redirectError).
+func noRedirects(hc *http.Client) *http.Client {
+	cp := *hc
+	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &cp
+}
+
+// redirectError is the error for a 3xx answer: Invalid (the base URL or
+// token URL is wrong; retrying cannot help), naming only the host the
+// vendor pointed at, never its path or query (which may carry a token)
+// nor the answer's body.
+func redirectError(what string, status int, header http.Header, reqURL *url.URL) *apperr.Error {
+	target := "another location"
+	if loc := header.Get("Location"); loc != "" {
+		if u, err := reqURL.Parse(loc); err == nil && u.Host != "" {
+			target = clipTo(sanitize(u.Host), 100)
+			if u.Host == reqURL.Host && u.Scheme == reqURL.Scheme {
+				target += " (the same host)"
+			}
+		}
+	}
+	return &apperr.Error{Kind: apperr.Invalid, VendorStatus: status, Message: fmt.Sprintf(
+		"%s redirected to %s (HTTP %d); rmmbridge does not follow redirects with credentials: use the vendor's API URL", what, target, status)}
+}
+
+// refusedError is the error for a connection netguard refused: Invalid,
+// since only another base URL can fix it.
+func refusedError(what string, err error) *apperr.Error {
+	var re *netguard.RefusedError
+	errors.As(err, &re)
+	return &apperr.Error{Kind: apperr.Invalid, Message: fmt.Sprintf("%s cannot be reached: %s", what, re.Error()), Err: scrubURLError(err)}
+}
 
 // ErrorDecoder turns a vendor's error answer into a message that is safe to
 // show a client (no secrets, no stack traces). It returns "" when the body
@@ -83,7 +128,9 @@ type Options struct {
 	// Auth authenticates requests; nil sends none.
 	Auth Auth
 	// HTTPClient sends requests; nil uses a default client (no global
-	// timeout: deadlines come from the context and AttemptTimeout).
+	// timeout: deadlines come from the context and AttemptTimeout, and no
+	// address guard: deployed code passes providers' guarded client). Its
+	// CheckRedirect is replaced: redirects are never followed.
 	HTTPClient *http.Client
 	// Header is sent with every request (e.g. a versioned Accept).
 	Header http.Header
@@ -147,6 +194,7 @@ func New(opt Options) (*Client, error) {
 	if opt.HTTPClient == nil {
 		opt.HTTPClient = defaultHTTPClient
 	}
+	opt.HTTPClient = noRedirects(opt.HTTPClient)
 	if opt.UserAgent == "" {
 		opt.UserAgent = "rmmbridge"
 	}
@@ -281,6 +329,7 @@ func (c *Client) resolve(r Request) (*url.URL, error) {
 //
 //	404 → NotFound; 401 (after one re-authentication) and 403 → Unauthorized;
 //	400, 422 → Invalid; 409 → Conflict; 429 → Throttled (RetryAfter set);
+//	3xx (never followed) and addresses netguard refuses → Invalid;
 //	other answers, and 502/503/504 once retries are spent → Vendor;
 //	connection errors and timeouts → Unavailable.
 //
@@ -341,6 +390,8 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 				}
 			}
 			return resp, nil
+		case status >= 300 && status < 400 && status != http.StatusNotModified:
+			return resp, redirectError(c.opt.Name, status, resp.Header, u)
 		case status == http.StatusUnauthorized && !reauthed && c.opt.Auth != nil && c.opt.Auth.Invalidate():
 			reauthed = true
 			attempt-- // re-authentication does not use up an attempt
@@ -407,6 +458,9 @@ func (c *Client) attempt(ctx context.Context, r Request, u *url.URL, body []byte
 	if err != nil {
 		info.Duration, info.Err = c.opt.Now().Sub(start), scrubURLError(err)
 		c.observe(ctx, info)
+		if netguard.IsRefused(err) {
+			return nil, refusedError(c.opt.Name, err)
+		}
 		return nil, &transportError{err: scrubURLError(err), notSent: isConnRefused(err)}
 	}
 	defer resp.Body.Close()
@@ -492,9 +546,14 @@ func (c *Client) statusError(status int, body []byte, retryAfter time.Duration) 
 	return e
 }
 
-// clip bounds a vendor message's length.
-func clip(s string) string {
-	const maxLen = 300
+// maxMessageLen bounds the vendor's part of an error message.
+const maxMessageLen = 300
+
+// clip bounds a vendor message's length and removes control characters.
+func clip(s string) string { return clipTo(sanitize(s), maxMessageLen) }
+
+// clipTo cuts s to at most maxLen bytes on a rune boundary, marking the cut.
+func clipTo(s string, maxLen int) string {
 	if len(s) <= maxLen {
 		return s
 	}
@@ -503,6 +562,17 @@ func clip(s string) string {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+// sanitize replaces control characters (newlines, escapes) with spaces so a
+// vendor's text cannot forge log lines or terminal output.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // sleepCtx waits d or until ctx ends.

@@ -655,6 +655,21 @@ func TestRedact(t *testing.T) {
 		{"grant_type=client_credentials&client_id=x&client_secret=y", "grant_type=client_credentials&client_id=x&client_secret=[REDACTED]"},
 		{"/v2/x?password=p&page=2", "/v2/x?password=[REDACTED]&page=2"},
 		{"Device not found", "Device not found"},
+		// AWS access key ids, long-term and temporary, anywhere in text.
+		{"key AKIAIOSFODNN7EXAMPLE is not allowed", "key [REDACTED] is not allowed"},
+		{"creds ASIAY34FZKBOKMUTVV7A expired", "creds [REDACTED] expired"},
+		{"AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/s3/aws4_request", "[REDACTED]/20260101/us-east-1/s3/aws4_request"},
+		{"AKIASHORT is not a key", "AKIASHORT is not a key"},
+		// Secret access keys and session tokens in their usual spellings.
+		{"aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "aws_secret_access_key=[REDACTED]"},
+		{"aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n", "aws_secret_access_key = [REDACTED]\n"},
+		{"AWS_SECRET_ACCESS_KEY: wJalrXUtnFEMI/K7MDENG", "AWS_SECRET_ACCESS_KEY: [REDACTED]"},
+		{"export AWS_SESSION_TOKEN='IQoJb3JpZ2luX2VjEJr//////////'", "export AWS_SESSION_TOKEN=[REDACTED]"},
+		{"aws_session_token=IQoJb3JpZ2luX2Vj&x=1", "aws_session_token=[REDACTED]&x=1"},
+		{`{"AccessKeyId":"ASIAY34FZKBOKMUTVV7A","SecretAccessKey":"wJalrXUtnFEMI/K7MDENG","SessionToken":"IQoJb3Jp"}`,
+			`{"AccessKeyId":"[REDACTED]","SecretAccessKey":"[REDACTED]","SessionToken":"[REDACTED]"}`},
+		{"https://b.s3.amazonaws.com/k?X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20260101&X-Amz-Security-Token=IQoJb3&X-Amz-Signature=abcdef0123",
+			"https://b.s3.amazonaws.com/k?X-Amz-Credential=[REDACTED]&X-Amz-Security-Token=[REDACTED]&X-Amz-Signature=[REDACTED]"},
 	}
 	for _, tt := range tests {
 		if got := Redact(tt.in); got != tt.want {

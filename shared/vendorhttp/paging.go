@@ -39,8 +39,9 @@ func ParseRetryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
 // JSON error shapes — {"message"}, {"errorMessage"} (NinjaOne, with
 // resultCode and incidentId), {"error", "error_description"} (OAuth),
 // {"errors": ["..."]} (Autotask), {"errors": [{"message"}]} (ConnectWise
-// field errors) — and falls back to a short plain-text body. HTML pages
-// yield "".
+// field errors). Anything else — plain text, an HTML page, a proxy's or
+// another server's reply — yields "": callers see only the vendor's own
+// error fields (redacted and clipped by the Client), never raw reply text.
 func DecodeErrorMessage(status int, body []byte) string {
 	body = []byte(strings.TrimSpace(string(body)))
 	if len(body) == 0 {
@@ -91,13 +92,7 @@ func DecodeErrorMessage(status int, body []byte) string {
 		}
 		return strings.Join(parts, "; ")
 	}
-	if body[0] == '<' {
-		return ""
-	}
-	if len(body) > 200 {
-		return ""
-	}
-	return string(body)
+	return ""
 }
 
 // NextLink returns the URL of the rel="next" entry of an RFC 8288 Link

@@ -122,7 +122,9 @@ func TestDecodeErrorMessage(t *testing.T) {
 		{"oauth bare", `{"error":"invalid_client"}`, "invalid_client"},
 		{"autotask", `{"errors":["IntegrationCode is invalid."]}`, "IntegrationCode is invalid."},
 		{"connectwise", `{"code":"InvalidObject","message":"ticket object is invalid","errors":[{"code":"NullObject","message":"board is required","field":"board"}]}`, "ticket object is invalid; board: board is required"},
-		{"plain text", `Service Unavailable`, "Service Unavailable"},
+		{"plain text", `Service Unavailable`, ""},
+		{"json string", `"the admin password is hunter2"`, ""},
+		{"json array", `["a","b"]`, ""},
 		{"html", `<html><body>502 Bad Gateway</body></html>`, ""},
 		{"empty", ``, ""},
 	}

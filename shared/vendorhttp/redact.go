@@ -20,11 +20,23 @@ var secretPatterns = []*regexp.Regexp{
 	regexp.MustCompile(`(?i)("(?:[a-z_]*token|[a-z_]*secret|password|passwd|api_?key|private_?key|authorization|cookie|session_?key)"\s*:\s*")[^"]*`),
 	// access_token=abc&client_secret=abc (form bodies, query strings).
 	regexp.MustCompile(`(?i)((?:^|[?&\s])(?:[a-z_]*token|[a-z_]*secret|password|passwd|api_?key|private_?key|session_?key)=)[^&\s"]*`),
+	// AWS credentials in any of their spellings: aws_secret_access_key=…,
+	// AWS_SESSION_TOKEN: …, "SecretAccessKey": "…", SessionToken=… (env
+	// dumps, ini and YAML files, STS answers, SDK errors).
+	regexp.MustCompile(`(?i)((?:aws_?)?(?:secret_?access_?key|session_?token|security_?token)["']?\s*[:=]\s*["']?)[^\s"'&,;}]+`),
+	// Presigned URL parameters: X-Amz-Security-Token, X-Amz-Signature,
+	// X-Amz-Credential.
+	regexp.MustCompile(`(?i)(x-amz-(?:security-token|signature|credential)=)[^&\s"]*`),
+	// AWS access key ids (AKIA… long-term, ASIA… temporary, and the other
+	// IAM unique-id prefixes that can act as key ids), anywhere.
+	regexp.MustCompile(`()\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b`),
 }
 
 // Redact masks credentials that appear in s: Bearer/Basic authorization
-// values and the values of JSON members or form/query parameters named like
-// tokens, secrets, passwords and keys. It is applied to every vendor message
+// values, the values of JSON members or form/query parameters named like
+// tokens, secrets, passwords and keys, AWS access key ids (AKIA…, ASIA…),
+// AWS secret access keys and session tokens in their env, ini, YAML, JSON
+// and presigned-URL spellings. It is applied to every vendor message
 // before it reaches an error or a log line.
 func Redact(s string) string {
 	for _, re := range secretPatterns {
@@ -37,7 +49,7 @@ func Redact(s string) string {
 // credential.
 func sensitiveKey(k string) bool {
 	k = strings.ToLower(strings.NewReplacer("-", "", "_", "", ".", "").Replace(k))
-	for _, part := range []string{"authorization", "token", "secret", "password", "passwd", "apikey", "privatekey", "cookie", "sessionkey", "credential"} {
+	for _, part := range []string{"authorization", "token", "secret", "password", "passwd", "apikey", "privatekey", "cookie", "sessionkey", "credential", "accesskey", "signature"} {
 		if strings.Contains(k, part) {
 			return true
 		}

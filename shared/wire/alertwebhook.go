@@ -29,6 +29,7 @@ import (
 func AlertWebhook(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
 	r := config.New(getenv)
 	e := env{Table: r.String("TABLE_NAME"), AlertQueue: r.URL("ALERT_QUEUE_URL"), SecretPrefix: r.String("SECRET_PREFIX")}
+	allowLoopback := r.Bool(AllowLoopbackEnv, false)
 	if err := r.Err(); err != nil {
 		return lambdafn.Handlers{}, fmt.Errorf("alert-webhook: %w", err)
 	}
@@ -39,7 +40,7 @@ func AlertWebhook(_ context.Context, getenv func(string) string, cfg aws.Config)
 	wh := alert.NewWebhook(
 		dynamostore.NewConnections(st),
 		secrets,
-		&webhookParsers{conns: connections(st, cfg, e, false)},
+		&webhookParsers{conns: connections(st, cfg, e, allowLoopback), registry: registry(allowLoopback)},
 		dynamostore.NewAlerts(st),
 		alertQueue{q: sqsqueue.New(sqs.NewFromConfig(cfg)), url: e.AlertQueue},
 		alert.WebhookOptions{Logger: slog.Default()},

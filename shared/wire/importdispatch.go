@@ -21,6 +21,7 @@ import (
 func ImportDispatch(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
 	r := config.New(getenv)
 	e := env{Table: r.String("TABLE_NAME"), ImportQueue: r.URL("IMPORT_QUEUE_URL"), AssetQueue: r.URL("ASSET_QUEUE_URL"), SecretPrefix: r.String("SECRET_PREFIX")}
+	allowLoopback := r.Bool(AllowLoopbackEnv, false)
 	if err := r.Err(); err != nil {
 		return lambdafn.Handlers{}, fmt.Errorf("import-dispatch: %w", err)
 	}
@@ -32,7 +33,7 @@ func ImportDispatch(_ context.Context, getenv func(string) string, cfg aws.Confi
 		Store:      jobs,
 		Tracker:    importjob.NewTracker(jobs, o),
 		Accounts:   account.NewService(dynamostore.NewMappings(st), account.Options{}),
-		Opener:     &providers.Opener{Conns: connections(st, cfg, e, false)},
+		Opener:     &providers.Opener{Conns: connections(st, cfg, e, allowLoopback), Registry: registry(allowLoopback)},
 		Sender:     QueueSender{Client: q},
 		Queues:     importjob.Queues{Import: e.ImportQueue, Asset: e.AssetQueue},
 		Visibility: q,

@@ -30,7 +30,7 @@ func Scheduler(_ context.Context, getenv func(string) string, cfg aws.Config) (l
 	st := store(cfg, e.Table)
 	maps := dynamostore.NewMappings(st)
 	s := scheduler.New(dynamostore.NewSchedules(st), maps, account.NewService(maps, account.Options{}),
-		schedulerOpener(&providers.Opener{Conns: connections(st, cfg, e, allowLoopback)}),
+		schedulerOpener(&providers.Opener{Conns: connections(st, cfg, e, allowLoopback), Registry: registry(allowLoopback)}),
 		scheduler.Options{Logger: slog.Default()})
 	return lambdafn.Handlers{Scheduled: s.Handle}, nil
 }

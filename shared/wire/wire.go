@@ -55,8 +55,17 @@ func store(cfg aws.Config, table string) *dynamostore.Store {
 }
 
 // AllowLoopbackEnv is a local-only switch (never in template.yaml) that lets
-// connections point at the sandboxes on 127.0.0.1 over http.
+// connections point at the sandboxes on 127.0.0.1 over http. Every function
+// reads it: it decides both what checkBaseURL accepts and what the vendor
+// clients' guarded dialer connects to (loopback only; private, link-local
+// and the other non-public addresses stay refused).
 const AllowLoopbackEnv = "RMMBRIDGE_ALLOW_LOOPBACK_VENDORS"
+
+// registry is the vendor client registry every function uses: its clients
+// connect only to public addresses, plus loopback when allowLoopback.
+func registry(allowLoopback bool) providers.Registry {
+	return providers.Registry{AllowLoopback: allowLoopback}
+}
 
 // API builds the management API.
 func API(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
@@ -71,7 +80,7 @@ func API(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdaf
 	rt := api.New(api.Deps{
 		Logger:      slog.Default(),
 		Connections: conns,
-		Clients:     &providers.Opener{Conns: conns},
+		Clients:     &providers.Opener{Conns: conns, Registry: registry(allowLoopback)},
 		Accounts:    account.NewService(dynamostore.NewMappings(st), account.Options{}),
 		Imports:     importService(st, cfg, e),
 		Assets:      assetService(st),
@@ -81,12 +90,13 @@ func API(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdaf
 }
 
 // connections builds the connection service: DynamoDB for records, Secrets
-// Manager for credentials, the vendor registry for tests.
+// Manager for credentials, the guarded vendor registry for tests, the
+// system resolver for base URL checks.
 func connections(st *dynamostore.Store, cfg aws.Config, e env, allowLoopback bool) *connection.Service {
 	return connection.NewService(
 		dynamostore.NewConnections(st),
 		secretstore.New(secretsmanager.NewFromConfig(cfg), e.SecretPrefix),
-		providers.Registry{},
+		registry(allowLoopback),
 		connection.Options{AllowLoopback: allowLoopback},
 	)
 }
