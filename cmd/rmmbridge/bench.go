@@ -13,13 +13,10 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/devstack"
@@ -53,106 +50,9 @@ moto 5.2.1 deep-copies the whole table before every operation of a TransactWrite
 each transaction costs time and memory in proportion to the table (20/s and a megabyte each,
 kept, at a few thousand items), and a cancelled transaction's rollback can undo concurrent
 writes (lost counter increments: a job that never finishes). The benchmark therefore runs
-moto with transactions that keep an undo log of the items they name and DynamoDB requests
-served one at a time, unless --plain-moto is given.
+moto through scripts/moto-server, as make dev does (transactions roll back only the items
+they touch; DynamoDB requests are served one at a time), unless --plain-moto is given.
 `
-
-// undoLogMoto is moto_server with TransactWriteItems rolled back from an
-// undo log of the items its operations name instead of a deep copy of the
-// whole table per operation, and DynamoDB requests served one at a time so
-// that a cancelled transaction's rollback cannot undo a concurrent write
-// (moto 5.2.1 does both wrong); everything else is moto's own code.
-// shared/devstack's fault-injection test runs the same program.
-const undoLogMoto = `
-import copy, sys
-import moto.dynamodb.models as m
-from moto.dynamodb.models.dynamo_type import DynamoType
-
-class TablesNotCopied:
-    def __getattr__(self, name):
-        return getattr(copy, name)
-    @staticmethod
-    def deepcopy(x, memo=None):
-        return x if isinstance(x, m.Table) else copy.deepcopy(x, memo)
-
-m.copy = TablesNotCopied()
-transact = m.DynamoDBBackend.transact_write_items
-
-def key_of(table, op):
-    attrs = op.get("Key") or op.get("Item")
-    if not attrs or table.hash_key_attr not in attrs:
-        return None
-    rng = None
-    if table.range_key_attr:
-        if table.range_key_attr not in attrs:
-            return None
-        rng = DynamoType(attrs[table.range_key_attr])
-    return DynamoType(attrs[table.hash_key_attr]), rng
-
-def transact_with_undo_log(self, transact_items):
-    saved = []
-    for it in transact_items:
-        _, op = next(iter(it.items()))
-        table = self.tables.get(op.get("TableName"))
-        key = table is not None and key_of(table, op)
-        if key:
-            saved.append((table, key, copy.deepcopy(table.get_item(*key))))
-    try:
-        return transact(self, transact_items)
-    except Exception:
-        for table, (h, r), item in reversed(saved):
-            if r is None:
-                if item is None:
-                    table.items.pop(h, None)
-                else:
-                    table.items[h] = item
-            elif item is None:
-                table.items[h].pop(r, None)
-            else:
-                table.items[h][r] = item
-        raise
-
-m.DynamoDBBackend.transact_write_items = transact_with_undo_log
-
-# One DynamoDB request at a time: a cancelled transaction restores its
-# items, which must not undo another request's write made meanwhile.
-import threading
-from moto.dynamodb.responses import DynamoHandler
-lock = threading.Lock()
-call_action = DynamoHandler.call_action
-def serialized(self):
-    with lock:
-        return call_action(self)
-DynamoHandler.call_action = serialized
-
-from moto.server import main
-sys.argv[0] = "moto_server"
-sys.exit(main())
-`
-
-// startUndoLogMoto runs undoLogMoto on a free loopback port.
-func startUndoLogMoto(ctx context.Context) (*exec.Cmd, string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", err
-	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	cmd := exec.Command("python3", "-c", undoLogMoto, "-H", "127.0.0.1", "-p", port)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, "", fmt.Errorf("start moto_server: %w", err)
-	}
-	endpoint := "http://127.0.0.1:" + port
-	for deadline := time.Now().Add(30 * time.Second); motoserver.Ping(endpoint) != nil; time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			return nil, "", fmt.Errorf("moto_server did not answer on %s", endpoint)
-		}
-	}
-	return cmd, endpoint, nil
-}
 
 // Defaults: the issue's benchmark size.
 const (
@@ -200,14 +100,13 @@ func envInt(getenv func(string) string, name string, def int) int {
 
 // bench is one benchmark run.
 type bench struct {
-	o        benchOptions
-	w        io.Writer
-	moto     *motoserver.Server // --plain-moto
-	undoMoto *exec.Cmd          // moto with undo-log transactions
-	motoPID  int
-	aws      *awsCounter
-	env      *devstack.Env
-	api      *apiClient
+	o       benchOptions
+	w       io.Writer
+	moto    *motoserver.Server
+	motoPID int
+	aws     *awsCounter
+	env     *devstack.Env
+	api     *apiClient
 }
 
 func (b *bench) start(ctx context.Context, stderr io.Writer) error {
@@ -216,17 +115,10 @@ func (b *bench) start(ctx context.Context, stderr io.Writer) error {
 		endpoint string
 		err      error
 	)
-	if b.o.plainMoto {
-		if b.moto, err = motoserver.Start(ctx, nil); err != nil {
-			return err
-		}
-		endpoint, b.motoPID = b.moto.Endpoint, motoPID(b.moto.Endpoint)
-	} else {
-		if b.undoMoto, endpoint, err = startUndoLogMoto(ctx); err != nil {
-			return err
-		}
-		b.motoPID = b.undoMoto.Process.Pid
+	if b.moto, err = motoserver.StartWith(ctx, nil, motoserver.StartOptions{SafeTransactions: !b.o.plainMoto}); err != nil {
+		return err
 	}
+	endpoint, b.motoPID = b.moto.Endpoint, b.moto.PID()
 	if b.aws, err = startAWSCounter(endpoint); err != nil {
 		return err
 	}
@@ -250,7 +142,7 @@ func (b *bench) start(ctx context.Context, stderr io.Writer) error {
 		queues = "SQS, DynamoDB and Secrets Manager on moto"
 	}
 	if !b.o.plainMoto {
-		queues += " (transactions with an undo log, one DynamoDB request at a time; --plain-moto for moto as is)"
+		queues += " (through scripts/moto-server: transactions roll back only what they touched, one DynamoDB request at a time; --plain-moto for moto as is)"
 	}
 	fmt.Fprintf(b.w, "rmmbridge bench: %d devices over %d organizations; %s; stack up in %s\n",
 		len(b.env.Ninja.Devices()), len(b.env.Ninja.Orgs()), queues, time.Since(began).Round(time.Millisecond))
@@ -267,10 +159,6 @@ func (b *bench) stop() {
 		_ = b.aws.srv.Close()
 	}
 	b.moto.Stop()
-	if b.undoMoto != nil {
-		_ = b.undoMoto.Process.Kill()
-		_ = b.undoMoto.Wait()
-	}
 }
 
 // snapshot is every counter the benchmark reads, at one moment.
@@ -528,26 +416,6 @@ func (c *awsCounter) counts() map[string]int {
 		out[k] = v
 	}
 	return out
-}
-
-// motoPID finds the moto_server process serving endpoint by its command
-// line (-p PORT); 0 when it cannot be found.
-func motoPID(endpoint string) int {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return 0
-	}
-	port := []byte("\x00" + u.Port())
-	dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, f := range dirs {
-		b, err := os.ReadFile(f)
-		if err != nil || !bytes.Contains(b, []byte("moto_server")) || !bytes.Contains(append(b, 0), append(port, 0)) {
-			continue
-		}
-		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
-		return pid
-	}
-	return 0
 }
 
 // procHWM is a process's peak resident set size in KiB (VmHWM), 0 when

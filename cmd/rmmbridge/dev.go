@@ -41,7 +41,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 			return fmt.Errorf("AWS_ENDPOINT_URL is set but nothing answers there: %w", err)
 		}
 	} else {
-		fmt.Fprintln(stdout, "starting moto_server, the sandboxes and the local stack …")
+		fmt.Fprintln(stdout, "starting moto (scripts/moto-server), the sandboxes and the local stack …")
 	}
 	env, err := devstack.Start(ctx, o)
 	if err != nil {
@@ -66,6 +66,10 @@ func printBanner(w io.Writer, env *devstack.Env, chosen bool) {
 		source = "from RMMBRIDGE_DEV_API_KEY"
 	}
 	api, key, iid := env.Stack.APIURL(), env.APIKey, env.IntegrationID
+	moto := "the server at AWS_ENDPOINT_URL"
+	if env.MotoLauncher != "" {
+		moto = "started through " + env.MotoLauncher + ": transaction-safe DynamoDB"
+	}
 	fmt.Fprintf(w, `
 rmmbridge is running locally
   HTTP API      %[1]s
@@ -76,6 +80,7 @@ rmmbridge is running locally
   NinjaOne      %[6]s  (sandbox)
   ConnectWise   %[7]s  (sandbox)
   moto          %[8]s  (AWS_ENDPOINT_URL for aws cli / SDK calls)
+                %[9]s
 
 Try:
   curl -s %[1]s/v1/health
@@ -85,5 +90,5 @@ Try:
   curl -s -i %[1]s/v1/connections                      # no key → 401
 
 Ctrl-C stops everything.
-`, api, key, source, iid, env.WebhookSecret, env.NinjaURL, env.CWBaseURL(), env.MotoEndpoint)
+`, api, key, source, iid, env.WebhookSecret, env.NinjaURL, env.CWBaseURL(), env.MotoEndpoint, moto)
 }

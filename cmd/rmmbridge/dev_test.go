@@ -15,10 +15,15 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/motoserver"
 )
 
-// TestDevServesTheAPI runs `rmmbridge dev` as `make dev` does (in-process,
-// on a free port) and calls it like a newcomer with curl would.
+// TestDevServesTheAPI runs `rmmbridge dev` as `make dev` does from a clean
+// shell (in-process, on a free port, no AWS_ENDPOINT_URL: it starts its own
+// moto, through the transaction-safe wrapper scripts/moto-server found from
+// this package's directory) and calls it like a newcomer with curl would.
 func TestDevServesTheAPI(t *testing.T) {
-	motoserver.ForTest(t) // make sure a moto server is up; dev reuses AWS_ENDPOINT_URL when set
+	wrapper, err := filepath.Abs(filepath.Join("..", "..", "scripts", "moto-server"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
@@ -27,6 +32,8 @@ func TestDevServesTheAPI(t *testing.T) {
 		switch k {
 		case "RMMBRIDGE_DEV_API_KEY":
 			return "dev-key-for-the-cli-test"
+		case "AWS_ENDPOINT_URL":
+			return ""
 		}
 		return os.Getenv(k)
 	}
@@ -37,6 +44,8 @@ func TestDevServesTheAPI(t *testing.T) {
 	}()
 
 	apiRE := regexp.MustCompile(`HTTP API\s+(http://127\.0\.0\.1:\d+)`)
+	motoRE := regexp.MustCompile(`^\s+started through (\S+): transaction-safe DynamoDB$`)
+	launcher := ""
 	sc := bufio.NewScanner(pr)
 	var api string
 	deadline := time.After(90 * time.Second)
@@ -47,18 +56,28 @@ func TestDevServesTheAPI(t *testing.T) {
 		}
 		close(lines)
 	}()
-	for api == "" {
+	for banner := false; !banner; {
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				t.Fatalf("dev exited before serving: %v", <-done)
+				t.Fatalf("dev exited before serving (API %q, moto wrapper %q): %v", api, launcher, <-done)
 			}
+			banner = strings.HasPrefix(l, "Ctrl-C stops everything")
 			if m := apiRE.FindStringSubmatch(l); m != nil {
 				api = m[1]
 			}
+			if m := motoRE.FindStringSubmatch(l); m != nil {
+				launcher = m[1]
+			}
 		case <-deadline:
-			t.Fatal("dev did not print its API address within 90 s")
+			t.Fatalf("dev did not print its banner within 90 s (API %q, wrapper %q)", api, launcher)
 		}
+	}
+	if api == "" {
+		t.Fatal("dev's banner has no HTTP API address")
+	}
+	if launcher != wrapper {
+		t.Errorf("dev's moto runs through %q, want %q", launcher, wrapper)
 	}
 	go func() {
 		for range lines {

@@ -171,7 +171,7 @@ func (w *Webhook) Handle(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 	if err != nil {
 		return nil, err
 	}
-	log := w.o.Logger.With("integrationId", ig.ID, "tenantId", ig.TenantID, "requestId", r.RequestID)
+	log := w.o.Logger.With("integrationId", ig.ID, "tenantId", ig.TenantID, httpapi.LogKeyAPIRequestID, r.RequestID)
 	if ct := r.Header("content-type"); ct != "" {
 		mt, _, perr := mime.ParseMediaType(ct)
 		if perr != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && mt != "text/plain") {

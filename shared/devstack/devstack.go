@@ -73,19 +73,24 @@ type Options struct {
 	// AWS_ENDPOINT_URL_SQS points every SQS client made until Stop at it
 	// (Stop restores the variable), so run one such Env at a time.
 	FastSQS bool
-	// FastTransactions starts moto (when Endpoint is empty) through
-	// scripts/moto-server, whose DynamoDB transactions snapshot only the
-	// items they touch for rollback instead of copying whole tables, so
-	// their cost does not grow with the table (bulk runs: the benchmark).
-	// It has no effect on a moto given by Endpoint.
-	FastTransactions bool
+	// PlainMoto starts moto_server as is (when Endpoint is empty) instead
+	// of the repository's transaction-safe wrapper scripts/moto-server
+	// (motoserver.StartOptions.SafeTransactions), which `make dev`, the
+	// end-to-end and fault tests and the benchmark run: with moto as is a
+	// transaction costs time in proportion to the table, and a cancelled
+	// one can undo concurrent writes (lost counter increments). It has no
+	// effect on a moto given by Endpoint.
+	PlainMoto bool
 }
 
 // Env is a running environment.
 type Env struct {
-	Stack         *localstack.Stack
-	AWS           aws.Config
-	MotoEndpoint  string
+	Stack        *localstack.Stack
+	AWS          aws.Config
+	MotoEndpoint string
+	// MotoLauncher is the wrapper the moto Start started runs through
+	// (scripts/moto-server), "" for plain moto or one given by Endpoint.
+	MotoLauncher  string
 	Ninja         *ninjasandbox.Server
 	NinjaURL      string
 	CW            *cwsandbox.Server
@@ -145,10 +150,10 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	}()
 	env.MotoEndpoint = o.Endpoint
 	if env.MotoEndpoint == "" {
-		if env.moto, err = motoserver.StartWith(ctx, nil, motoserver.StartOptions{FastTransactions: o.FastTransactions}); err != nil {
+		if env.moto, err = motoserver.StartWith(ctx, nil, motoserver.StartOptions{SafeTransactions: !o.PlainMoto}); err != nil {
 			return nil, err
 		}
-		env.MotoEndpoint = env.moto.Endpoint
+		env.MotoEndpoint, env.MotoLauncher = env.moto.Endpoint, env.moto.Launcher
 	}
 	if o.FastSQS {
 		if env.FastSQS, err = fastsqs.Start("127.0.0.1:0"); err != nil {

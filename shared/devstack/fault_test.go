@@ -10,12 +10,10 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -64,14 +62,16 @@ const (
 // The stack runs from a copy of template.yaml whose asset and import
 // consumers have short timeouts (and their queues short visibility
 // timeouts), so failed and redelivered messages return within seconds, on
-// a moto of its own whose transactions keep an undo log (undoLogMoto).
+// a moto of its own run as `make dev` runs it, through scripts/moto-server
+// (transactions roll back only what they touched; DynamoDB requests one at
+// a time).
 // After the queues drain, every device has exactly one outcome (counted
 // once), exactly one PSA asset (none when its serial is a tie for review),
 // every organization exactly one account, and anything in a dead-letter
 // queue is a failed item with its reason.
 func TestImportUnderFaults(t *testing.T) {
 	began := time.Now()
-	moto := newRedeliverer(t, startUndoLogMoto(t), lostDeleteRate)
+	moto := newRedeliverer(t, startSafeMoto(t), lostDeleteRate)
 	e := startOwnEnv(t, "faults", devstack.Options{
 		Template: scaledTemplate(t, "../../template.yaml"), Endpoint: moto.url, Orgs: 40, Devices: 1000,
 		Ninja: func(o *ninjasandbox.Options) {
@@ -278,114 +278,17 @@ func TestImportUnderFaults(t *testing.T) {
 	t.Logf("fault test: %s in total; job %s with %+v", time.Since(began).Round(time.Millisecond), j.Status, j.Counts)
 }
 
-// undoLogMoto runs moto_server with two changes to DynamoDB, both about
-// TransactWriteItems in moto 5.2.1:
-//
-//   - moto deep-copies the whole table before every operation of a
-//     transaction, to restore it if the transaction is cancelled, so a
-//     transaction costs time and memory in proportion to the table (on a
-//     few thousand items: 10–20/s and about a megabyte each, kept); here it
-//     keeps an undo log of the items its operations name instead;
-//   - moto serves requests on concurrent threads, and a cancelled
-//     transaction's restore overwrites whatever other requests wrote
-//     meanwhile (measured: 125 of 1,200 concurrent counter increments lost
-//     beside cancelled transactions; a job then never finishes); here
-//     DynamoDB requests run one at a time.
-//
-// Conditions, cancellation reasons and everything else are moto's own code.
-const undoLogMoto = `
-import copy, sys
-import moto.dynamodb.models as m
-from moto.dynamodb.models.dynamo_type import DynamoType
-
-class TablesNotCopied:
-    def __getattr__(self, name):
-        return getattr(copy, name)
-    @staticmethod
-    def deepcopy(x, memo=None):
-        return x if isinstance(x, m.Table) else copy.deepcopy(x, memo)
-
-m.copy = TablesNotCopied()
-transact = m.DynamoDBBackend.transact_write_items
-
-def key_of(table, op):
-    attrs = op.get("Key") or op.get("Item")
-    if not attrs or table.hash_key_attr not in attrs:
-        return None
-    rng = None
-    if table.range_key_attr:
-        if table.range_key_attr not in attrs:
-            return None
-        rng = DynamoType(attrs[table.range_key_attr])
-    return DynamoType(attrs[table.hash_key_attr]), rng
-
-def transact_with_undo_log(self, transact_items):
-    saved = []
-    for it in transact_items:
-        _, op = next(iter(it.items()))
-        table = self.tables.get(op.get("TableName"))
-        key = table is not None and key_of(table, op)
-        if key:
-            saved.append((table, key, copy.deepcopy(table.get_item(*key))))
-    try:
-        return transact(self, transact_items)
-    except Exception:
-        for table, (h, r), item in reversed(saved):
-            if r is None:
-                if item is None:
-                    table.items.pop(h, None)
-                else:
-                    table.items[h] = item
-            elif item is None:
-                table.items[h].pop(r, None)
-            else:
-                table.items[h][r] = item
-        raise
-
-m.DynamoDBBackend.transact_write_items = transact_with_undo_log
-
-# One DynamoDB request at a time: a cancelled transaction restores its
-# items, which must not undo another request's write made meanwhile.
-import threading
-from moto.dynamodb.responses import DynamoHandler
-lock = threading.Lock()
-call_action = DynamoHandler.call_action
-def serialized(self):
-    with lock:
-        return call_action(self)
-DynamoHandler.call_action = serialized
-
-from moto.server import main
-sys.argv[0] = "moto_server"
-sys.exit(main())
-`
-
-// startUndoLogMoto starts a private moto_server with undoLogMoto's
-// transactions for the test and returns its endpoint.
-func startUndoLogMoto(t *testing.T) string {
+// startSafeMoto starts a private moto for the test through the
+// transaction-safe wrapper scripts/moto-server, as `make dev` runs it, and
+// returns its endpoint.
+func startSafeMoto(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := motoserver.StartWith(context.Background(), nil, motoserver.StartOptions{SafeTransactions: true})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("start moto through scripts/moto-server: %v", err)
 	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	cmd := exec.Command("python3", "-c", undoLogMoto, "-H", "127.0.0.1", "-p", port)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start moto_server: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	endpoint := "http://127.0.0.1:" + port
-	for deadline := time.Now().Add(30 * time.Second); motoserver.Ping(endpoint) != nil; time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer on %s", endpoint)
-		}
-	}
-	return endpoint
+	t.Cleanup(s.Stop)
+	return s.Endpoint
 }
 
 // allFailed reports whether organization orgID has devices and every one

@@ -2,10 +2,11 @@ package dynamostore
 
 // These tests run the transaction semantics against both plain moto and
 // moto started through scripts/moto-server (motoserver.StartOptions
-// FastTransactions), whose TransactWriteItems keeps its rollback snapshot
-// of the touched items only. The local stack's benchmark runs on the
-// launcher; everything else, including the rest of this package's tests,
-// runs on plain moto.
+// SafeTransactions), whose TransactWriteItems keeps its rollback snapshot
+// of the touched items only and which serves DynamoDB requests one at a
+// time. The local stack (make dev, the end-to-end and fault tests, the
+// benchmark) runs on the wrapper; the rest of this package's tests run on
+// plain moto.
 
 import (
 	"context"
@@ -39,7 +40,7 @@ func fastMotoConfig(t *testing.T) aws.Config {
 	t.Helper()
 	fastOnce.Do(func() {
 		var s *motoserver.Server
-		s, fastErr = motoserver.StartWith(context.Background(), nil, motoserver.StartOptions{FastTransactions: true})
+		s, fastErr = motoserver.StartWith(context.Background(), nil, motoserver.StartOptions{SafeTransactions: true})
 		if fastErr == nil {
 			fastEndpoint = s.Endpoint
 		}
@@ -355,5 +356,67 @@ func TestTransactFastMotoConcurrent(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("items after concurrent transactions (-want +got):\n%s", diff)
+	}
+}
+
+// TestFastMotoCanceledTransactionKeepsConcurrentWrites is the isolation the
+// local stack relies on: plain UpdateItem increments of an item race with
+// transactions that touch the same item and are cancelled. In DynamoDB (and
+// on the wrapper) every increment stays and no cancelled write does; on
+// moto as is, or a wrapper that only locks transactions, a cancelled
+// transaction's rollback puts back the item as it was before an increment
+// made meanwhile — the lost counter increment that left an import job
+// running forever.
+func TestFastMotoCanceledTransactionKeepsConcurrentWrites(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newFastTestStore(t)
+	guard := testItem{PK: "T#i", SK: "GUARD"}
+	counter := testItem{PK: "T#i", SK: "COUNTER", Name: "counter"}
+	for _, it := range []testItem{guard, counter} {
+		if err := s.Put(ctx, it, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const writers, increments, cancellers, cancels = 4, 50, 4, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*increments+cancellers*cancels)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range increments {
+				if err := s.Update(ctx, counter.key(), expression.Add(expression.Name("count"), expression.Value(1)), nil, nil); err != nil {
+					errs <- fmt.Errorf("writer %d increment %d: %w", w, i, err)
+				}
+			}
+		})
+	}
+	for c := range cancellers {
+		wg.Go(func() {
+			for i := range cancels {
+				// The writes after the counter's widen the window in which
+				// moto applies the transaction before cancelling it.
+				ops := []TxOp{TxUpdate(counter.key(), expression.Add(expression.Name("version"), expression.Value(1)), nil)}
+				for k := range 20 {
+					ops = append(ops, TxPutNew(testItem{PK: "T#i", SK: fmt.Sprintf("TMP#%d#%d#%d", c, i, k), Name: "never kept"}))
+				}
+				err := s.Transact(ctx, append(ops, TxCheck(guard.key(), cond(NotExists())))...) // fails: the guard exists
+				if apperr.KindOf(err) != apperr.Conflict {
+					errs <- fmt.Errorf("canceller %d tx %d: got %v, want a Conflict", c, i, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	var got []testItem
+	if err := s.QueryAll(ctx, Query{PK: "T#i"}, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := counter
+	want.Count = writers * increments
+	if diff := cmp.Diff([]testItem{want, guard}, got); diff != "" {
+		t.Errorf("items after %d increments beside %d cancelled transactions (-want +got):\n%s", writers*increments, cancellers*cancels, diff)
 	}
 }

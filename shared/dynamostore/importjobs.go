@@ -22,10 +22,18 @@ import (
 //   - each item at JOB#<id>#ITEM#<key>; failed, review and pending items
 //     are also on GSI1 (T#…#INT#…#JOB#<id>#<status> / <key>), a sparse
 //     index, so listing them never reads the job's other items;
-//   - each organization of an asset import at JOB#<id>#ORG#<orgId>.
+//   - each organization of an asset import at JOB#<id>#ORG#<orgId>;
+//   - while the job is not finished, its entry on the scheduler's work list
+//     at JOB#<id>#ACTIVE: GSI1 partition ImportsIndexPK, the one partition
+//     not under a tenant (as Schedules' provisioning list), sorted by
+//     T#<tenant>#INT#<integration>#JOB#<id>. It is written with the job and
+//     removed in the same transaction as the job's final status (put back
+//     when a retry reopens the job).
 //
 // An item or organization write and its counter deltas are one
-// transaction conditioned on the item's previous state (importjob.Change).
+// transaction conditioned on the item's previous state (importjob.Change);
+// the same write adds one to the job's rev and sets its progressAt.
+// Reconcile writes recounted counters only while rev is what it read.
 // Everything expires ImportRetention after it was last written.
 type ImportJobs struct{ s *Store }
 
@@ -61,7 +69,37 @@ type jobItem struct {
 	CreatedAt             time.Time  `dynamodbav:"createdAt"`
 	StartedAt             *time.Time `dynamodbav:"startedAt,omitempty"`
 	FinishedAt            *time.Time `dynamodbav:"finishedAt,omitempty"`
+	ProgressAt            *time.Time `dynamodbav:"progressAt,omitempty"`
+	CheckedAt             *time.Time `dynamodbav:"checkedAt,omitempty"`
+	Rev                   int64      `dynamodbav:"rev,omitempty"`
 	TTL                   int64      `dynamodbav:"ttl"`
+}
+
+// activeJobItem is a job's entry on the scheduler's work list of jobs that
+// are not finished.
+type activeJobItem struct {
+	PK            string `dynamodbav:"pk"`
+	SK            string `dynamodbav:"sk"`
+	GSI1PK        string `dynamodbav:"gsi1pk"`
+	GSI1SK        string `dynamodbav:"gsi1sk"`
+	TenantID      string `dynamodbav:"tenantId"`
+	IntegrationID string `dynamodbav:"integrationId"`
+	JobID         string `dynamodbav:"jobId"`
+	TTL           int64  `dynamodbav:"ttl"`
+}
+
+// ImportsIndexPK is the GSI1 partition listing the import jobs, of every
+// tenant, that are not finished: the scheduler's reconcile work list.
+const ImportsIndexPK = "SCHEDULE#IMPORTS"
+
+func activeJobKey(ref importjob.Ref) Key {
+	return Key{PK: IntegrationPK(ref.TenantID, ref.IntegrationID), SK: "JOB#" + ref.JobID + "#ACTIVE"}
+}
+
+func toActiveJobItem(ref importjob.Ref, now time.Time) activeJobItem {
+	k := activeJobKey(ref)
+	return activeJobItem{PK: k.PK, SK: k.SK, GSI1PK: ImportsIndexPK, GSI1SK: IntegrationPK(ref.TenantID, ref.IntegrationID) + "#JOB#" + ref.JobID,
+		TenantID: ref.TenantID, IntegrationID: ref.IntegrationID, JobID: ref.JobID, TTL: now.Add(ImportRetention).Unix()}
 }
 
 type jobEntryItem struct {
@@ -150,6 +188,13 @@ func (it jobItem) job(tenantID, integrationID string) importjob.Job {
 	if it.FinishedAt != nil {
 		j.FinishedAt = *it.FinishedAt
 	}
+	if it.ProgressAt != nil {
+		j.ProgressAt = *it.ProgressAt
+	}
+	if it.CheckedAt != nil {
+		j.CheckedAt = *it.CheckedAt
+	}
+	j.Rev = it.Rev
 	return j
 }
 
@@ -177,9 +222,14 @@ func (e jobEntryItem) item() importjob.Item {
 	return it
 }
 
-// CreateJob implements importjob.Store.
+// CreateJob implements importjob.Store: the job and, unless it is created
+// finished, its work-list entry, in one transaction.
 func (r ImportJobs) CreateJob(ctx context.Context, j importjob.Job) error {
-	if err := r.s.PutNew(ctx, toJobItem(j)); err != nil {
+	ops := []TxOp{TxPutNew(toJobItem(j))}
+	if !j.Status.Final() {
+		ops = append(ops, TxPut(toActiveJobItem(j.Ref(), j.CreatedAt), nil))
+	}
+	if err := r.s.Transact(ctx, ops...); err != nil {
 		return fmt.Errorf("create import job %s: %w", j.ID, err)
 	}
 	return nil
@@ -228,7 +278,19 @@ func (r ImportJobs) UpdateStatus(ctx context.Context, ref importjob.Ref, ch impo
 		from = append(from, expression.Value(string(s)))
 	}
 	cond := expression.Name("status").In(from[0], from[1:]...)
-	if err := r.s.Update(ctx, jobKey(ref), upd, &cond, nil); err != nil {
+	// The work list holds the jobs that are not finished: a final status
+	// takes the job off it, a retry that reopens a finished job puts it
+	// back, in the same transaction.
+	var err error
+	switch {
+	case ch.To.Final():
+		err = r.s.Transact(ctx, TxUpdate(jobKey(ref), upd, &cond), TxDelete(activeJobKey(ref), nil))
+	case slices.ContainsFunc(ch.From, importjob.Status.Final):
+		err = r.s.Transact(ctx, TxUpdate(jobKey(ref), upd, &cond), TxPut(toActiveJobItem(ref, time.Now()), nil))
+	default:
+		err = r.s.Update(ctx, jobKey(ref), upd, &cond, nil)
+	}
+	if err != nil {
 		return fmt.Errorf("set import job %s %s: %w", ref.JobID, ch.To, err)
 	}
 	return nil
@@ -269,23 +331,17 @@ func (r ImportJobs) Apply(ctx context.Context, ref importjob.Ref, ch importjob.C
 	}
 	jobOp := len(ops)
 	exists := Exists()
-	var upd expression.UpdateBuilder
-	n := 0
+	upd := expression.Add(expression.Name("rev"), expression.Value(1)).
+		Set(expression.Name("progressAt"), expression.Value(time.Now().UTC()))
 	for i, v := range counterValues(ch.Delta) {
 		if v != 0 {
 			upd = upd.Add(expression.Name(counterAttrs[i]), expression.Value(v))
-			n++
 		}
 	}
 	if ch.OrgsDone != 0 {
 		upd = upd.Add(expression.Name("orgsDone"), expression.Value(ch.OrgsDone))
-		n++
 	}
-	if n > 0 {
-		ops = append(ops, TxUpdate(jobKey(ref), upd, &exists))
-	} else {
-		ops = append(ops, TxCheck(jobKey(ref), &exists))
-	}
+	ops = append(ops, TxUpdate(jobKey(ref), upd, &exists))
 	err := r.s.Transact(ctx, ops...)
 	if err == nil {
 		return nil
@@ -348,4 +404,66 @@ func (r ImportJobs) GetOrg(ctx context.Context, ref importjob.Ref, orgID string)
 		return importjob.OrgRecord{}, fmt.Errorf("get organization %s of import job %s: %w", orgID, ref.JobID, err)
 	}
 	return importjob.OrgRecord{OrgID: o.OrgID, State: importjob.OrgState(o.State), Devices: o.Devices}, nil
+}
+
+// ListOrgs implements importjob.Store.
+func (r ImportJobs) ListOrgs(ctx context.Context, ref importjob.Ref) ([]importjob.OrgRecord, error) {
+	var os []jobOrgItem
+	q := Query{PK: IntegrationPK(ref.TenantID, ref.IntegrationID), SKPrefix: "JOB#" + ref.JobID + "#ORG#", ConsistentRead: true}
+	if err := r.s.QueryAll(ctx, q, &os); err != nil {
+		return nil, fmt.Errorf("list organizations of import job %s: %w", ref.JobID, err)
+	}
+	out := make([]importjob.OrgRecord, 0, len(os))
+	for _, o := range os {
+		out = append(out, importjob.OrgRecord{OrgID: o.OrgID, State: importjob.OrgState(o.State), Devices: o.Devices})
+	}
+	return out, nil
+}
+
+// Reconcile implements importjob.Store: one conditional UpdateItem that
+// SETs every counter, orgsDone and checkedAt and adds one to rev, if rev
+// is still the one read (absent for a job no Change touched yet) and the
+// job is queued or running.
+func (r ImportJobs) Reconcile(ctx context.Context, ref importjob.Ref, rev int64, t importjob.Tally, at time.Time) error {
+	upd := expression.Set(expression.Name("orgsDone"), expression.Value(t.OrgsDone)).
+		Set(expression.Name("checkedAt"), expression.Value(at.UTC())).
+		Add(expression.Name("rev"), expression.Value(1))
+	for i, v := range counterValues(t.Counts) {
+		upd = upd.Set(expression.Name(counterAttrs[i]), expression.Value(v))
+	}
+	unchanged := expression.Name("rev").Equal(expression.Value(rev))
+	if rev == 0 {
+		unchanged = expression.AttributeNotExists(expression.Name("rev"))
+	}
+	cond := expression.And(unchanged,
+		expression.Name("status").In(expression.Value(string(importjob.StatusQueued)), expression.Value(string(importjob.StatusRunning))))
+	if err := r.s.Update(ctx, jobKey(ref), upd, &cond, nil); err != nil {
+		return fmt.Errorf("reconcile import job %s: %w", ref.JobID, err)
+	}
+	return nil
+}
+
+// ActiveJobs returns the import jobs, of every tenant, that are not
+// finished (the work list), ordered by tenant, integration and job. GSI1
+// is eventually consistent: a job that finished a moment ago may still be
+// listed, so callers re-read a job before acting on it.
+func (r ImportJobs) ActiveJobs(ctx context.Context) ([]importjob.Ref, error) {
+	var items []activeJobItem
+	if err := r.s.QueryAll(ctx, Query{PK: ImportsIndexPK, Index: IndexGSI1}, &items); err != nil {
+		return nil, fmt.Errorf("list active import jobs: %w", err)
+	}
+	out := make([]importjob.Ref, 0, len(items))
+	for _, it := range items {
+		out = append(out, importjob.Ref{TenantID: it.TenantID, IntegrationID: it.IntegrationID, JobID: it.JobID})
+	}
+	return out, nil
+}
+
+// Unlist removes a job's work-list entry (a job found finished or gone);
+// removing a missing entry succeeds.
+func (r ImportJobs) Unlist(ctx context.Context, ref importjob.Ref) error {
+	if err := r.s.Delete(ctx, activeJobKey(ref), nil); err != nil {
+		return fmt.Errorf("unlist import job %s: %w", ref.JobID, err)
+	}
+	return nil
 }

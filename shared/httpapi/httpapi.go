@@ -197,6 +197,11 @@ type route struct {
 	h      HandlerFunc
 }
 
+// LogKeyAPIRequestID is the log attribute carrying API Gateway's request id
+// (the x-request-id a caller quotes). The Lambda logger already writes
+// requestId, the invocation's id, on every line.
+const LogKeyAPIRequestID = "apiRequestId"
+
 // Router dispatches on RouteKey.
 type Router struct {
 	routes  map[string]route
@@ -249,7 +254,10 @@ func (rt *Router) Serve(ctx context.Context, ev events.APIGatewayV2HTTPRequest) 
 	if key == "" || key == "$default" {
 		key = ev.RequestContext.RouteKey
 	}
-	log := rt.log.With("requestId", reqID, "route", key)
+	// apiRequestId, not requestId: the Lambda logger adds requestId (the
+	// invocation's id) to every line, and a JSON object must not carry a
+	// key twice.
+	log := rt.log.With(LogKeyAPIRequestID, reqID, "route", key)
 	rte, ok := rt.routes[key]
 	if !ok {
 		return problem(reqID, apperr.New(apperr.NotFound, "no route %s", key)), nil

@@ -159,6 +159,8 @@ func (m *memStore) Apply(_ context.Context, ref importjob.Ref, ch importjob.Chan
 	}
 	addCounts(&j.Counts, ch.Delta)
 	j.OrgsDone += ch.OrgsDone
+	j.Rev++
+	j.ProgressAt = time.Now().UTC()
 	return nil
 }
 
@@ -204,6 +206,29 @@ func (m *memStore) GetOrg(_ context.Context, ref importjob.Ref, orgID string) (i
 		return o, nil
 	}
 	return importjob.OrgRecord{OrgID: orgID}, nil
+}
+
+func (m *memStore) ListOrgs(_ context.Context, ref importjob.Ref) ([]importjob.OrgRecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []importjob.OrgRecord
+	for _, o := range m.orgs[ref] {
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].OrgID < out[j].OrgID })
+	return out, nil
+}
+
+func (m *memStore) Reconcile(_ context.Context, ref importjob.Ref, rev int64, t importjob.Tally, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j, ok := m.jobs[ref]
+	if !ok || j.Rev != rev || (j.Status != importjob.StatusQueued && j.Status != importjob.StatusRunning) {
+		return apperr.New(apperr.Conflict, "condition failed")
+	}
+	j.Counts, j.OrgsDone, j.CheckedAt = t.Counts, t.OrgsDone, at
+	j.Rev++
+	return nil
 }
 
 // statuses returns every item's status by key.

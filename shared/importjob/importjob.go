@@ -157,6 +157,14 @@ type Job struct {
 	CreatedAt      time.Time
 	StartedAt      time.Time
 	FinishedAt     time.Time
+	// ProgressAt is when the store last applied a Change (an item or an
+	// organization recorded); zero before the first.
+	ProgressAt time.Time
+	// CheckedAt is when the job was last reconciled (Tracker.Reconcile).
+	CheckedAt time.Time
+	// Rev counts the Changes applied to the job; a reconciliation writes
+	// its counts only if no Change was applied since it read the job.
+	Rev int64
 }
 
 // Ref names a job.
@@ -184,6 +192,38 @@ func (j Job) Finished() bool {
 		return false
 	}
 	return j.PerOrganizationItems() || j.OrgsDone >= j.Orgs
+}
+
+// DefaultStallAfter is how long a job that is not finished may go without
+// progress before it is reconciled from its item records.
+const DefaultStallAfter = 5 * time.Minute
+
+// Stalled reports whether a job that has not finished looks stuck at now:
+// its counters say every item has an outcome but its status is not final
+// (a lost finish), or nothing was recorded, nor the job reconciled, for
+// after (a lost counter increment leaves the counters short of the items
+// for good). Tracker.Reconcile finishes such a job if its items say so.
+func (j Job) Stalled(now time.Time, after time.Duration) bool {
+	if j.Status.Final() {
+		return false
+	}
+	if j.Finished() {
+		return true
+	}
+	last := j.CreatedAt
+	for _, t := range []time.Time{j.StartedAt, j.ProgressAt, j.CheckedAt} {
+		if t.After(last) {
+			last = t
+		}
+	}
+	return now.Sub(last) >= after
+}
+
+// Tally is a job's progress as its records tell it, for reconciliation:
+// the counters and, in an asset import, the organizations done.
+type Tally struct {
+	Counts   Counts
+	OrgsDone int
 }
 
 // PreviewItem is what a dry run would do with one item.
@@ -367,10 +407,19 @@ type Store interface {
 	// ListItems pages the items with status (Failed, Review or Pending),
 	// by key.
 	ListItems(ctx context.Context, ref Ref, status Outcome, limit int, cursor string) ([]Item, string, error)
-	// PreviewItems returns every item of a dry run with its preview, by key.
+	// PreviewItems returns every item of a job, by key, with a strongly
+	// consistent read (a dry run's items carry their preview).
 	PreviewItems(ctx context.Context, ref Ref) ([]Item, error)
 	// GetOrg reads an organization's record; a missing one has State "".
 	GetOrg(ctx context.Context, ref Ref, orgID string) (OrgRecord, error)
+	// ListOrgs returns every organization record of an asset import, with
+	// a strongly consistent read.
+	ListOrgs(ctx context.Context, ref Ref) ([]OrgRecord, error)
+	// Reconcile sets the job's counters and organizations done to t and
+	// its CheckedAt to at, if no Change was applied since the job was read
+	// with Rev rev and its status is still queued or running; Conflict
+	// otherwise.
+	Reconcile(ctx context.Context, ref Ref, rev int64, t Tally, at time.Time) error
 }
 
 // Message is one queue message to send.

@@ -121,11 +121,23 @@ func assetMessage(ref Ref, deviceID, reason string) Message {
 }
 
 // Get returns a job; a dry run's comes with its preview (at most
-// MaxPreviewItems items).
+// MaxPreviewItems items). A job that looks stalled (Job.Stalled) is first
+// reconciled from its item records, so a job whose every item has an
+// outcome is reported finished however its counters drifted; when that
+// fails the job is returned as read, and the failure logged.
 func (s *Service) Get(ctx context.Context, ref Ref) (Job, error) {
 	j, err := s.store.GetJob(ctx, ref)
 	if err != nil {
 		return Job{}, err
+	}
+	if j.Stalled(s.o.Now(), s.o.StallAfter) {
+		rj, rerr := s.tracker.Reconcile(ctx, ref)
+		if rerr != nil {
+			s.o.Logger.WarnContext(ctx, "could not reconcile a stalled import", "tenantId", ref.TenantID,
+				"integrationId", ref.IntegrationID, "jobId", ref.JobID, "error", rerr)
+		} else {
+			j = rj
+		}
 	}
 	if !j.DryRun {
 		return j, nil

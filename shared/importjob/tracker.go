@@ -18,6 +18,10 @@ type Options struct {
 	// Sleep waits between attempts of a write that lost a race; tests
 	// may replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// StallAfter is how long a job that is not finished may go without
+	// progress before reading it reconciles it from its item records
+	// (DefaultStallAfter when zero).
+	StallAfter time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -26,6 +30,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.StallAfter <= 0 {
+		o.StallAfter = DefaultStallAfter
 	}
 	if o.Sleep == nil {
 		o.Sleep = func(ctx context.Context, d time.Duration) error {

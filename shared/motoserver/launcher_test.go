@@ -76,10 +76,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func TestStartWithFastTransactions(t *testing.T) {
+func TestStartWithSafeTransactions(t *testing.T) {
 	ctx := context.Background()
 	var log syncBuffer
-	s, err := StartWith(ctx, &log, StartOptions{FastTransactions: true})
+	s, err := StartWith(ctx, &log, StartOptions{SafeTransactions: true})
 	if err != nil {
 		t.Fatalf("start: %v\n%s", err, log.String())
 	}
@@ -90,8 +90,16 @@ func TestStartWithFastTransactions(t *testing.T) {
 		}
 	})
 	// The launcher announces the patch only after installing it.
-	if !strings.Contains(log.String(), "moto-server: fast DynamoDB transactions on") {
+	if !strings.Contains(log.String(), "moto-server: fast DynamoDB transactions on") ||
+		!strings.Contains(log.String(), "DynamoDB requests one at a time") {
 		t.Errorf("launcher log lacks its banner:\n%s", log.String())
+	}
+	want, err := filepath.Abs("../../scripts/moto-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Launcher != want || s.PID() <= 0 {
+		t.Errorf("server runs launcher %q as pid %d; want %q and a pid", s.Launcher, s.PID(), want)
 	}
 	cfg, err := AWSConfig(ctx, s.Endpoint)
 	if err != nil {
@@ -107,10 +115,54 @@ func TestStartWithFastTransactions(t *testing.T) {
 	}
 }
 
-func TestStartWithFastTransactionsOutsideModule(t *testing.T) {
+// TestFindLauncherOutsideModule runs from a directory outside any module
+// (a binary built from the clone, run elsewhere): the wrapper is found
+// under the module this package was compiled from.
+func TestFindLauncherOutsideModule(t *testing.T) {
+	want, err := filepath.Abs("../../scripts/moto-server")
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Chdir(t.TempDir())
-	_, err := StartWith(context.Background(), nil, StartOptions{FastTransactions: true})
-	if err == nil || !strings.Contains(err.Error(), "no go.mod") {
-		t.Fatalf("got %v, want an error saying no module root was found", err)
+	got, err := findLauncher()
+	if err != nil || got != want {
+		t.Fatalf("findLauncher() = %q, %v; want %q", got, err, want)
+	}
+}
+
+// TestFindLauncherFromEveryPackage finds the wrapper from each directory a
+// test or `go run ./cmd/rmmbridge` may run in: the module root and every
+// package directory of the clone.
+func TestFindLauncherFromEveryPackage(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(root, "scripts", "moto-server")
+	dirs := []string{root}
+	err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && p != root {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".go") {
+			if dir := filepath.Dir(p); dirs[len(dirs)-1] != dir {
+				dirs = append(dirs, dir)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dirs) < 10 {
+		t.Fatalf("found only %d package directories under %s", len(dirs), root)
+	}
+	for _, d := range dirs {
+		if got, err := launcherUnder(d); err != nil || got != want {
+			t.Errorf("from %s: launcher %q, %v; want %q", d, got, err, want)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -28,8 +29,19 @@ import (
 // Server is a moto server child process listening on a loopback port.
 type Server struct {
 	Endpoint string // http://127.0.0.1:PORT
+	// Launcher is the path of scripts/moto-server when the server runs
+	// through it (StartOptions.SafeTransactions), "" for plain moto_server.
+	Launcher string
 	cmd      *exec.Cmd
 	done     chan struct{}
+}
+
+// PID is the server's process id (for CPU and memory figures).
+func (s *Server) PID() int {
+	if s == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
 }
 
 // Start runs moto_server on a free loopback port and waits until it answers.
@@ -41,27 +53,33 @@ func Start(ctx context.Context, logw io.Writer) (*Server, error) {
 
 // StartOptions choose how StartWith runs moto.
 type StartOptions struct {
-	// FastTransactions runs moto through the repository's scripts/moto-server
-	// launcher instead of moto_server. The launcher is moto with one change:
-	// DynamoDB TransactWriteItems keeps its rollback snapshot of the items
-	// the transaction touches instead of deep-copying every table it names,
-	// so a transaction's cost no longer grows with the table (moto's takes
-	// over a second at 20,000 items). Semantics are moto's own. For bulk
-	// local runs such as the benchmark; tests of adapters use plain moto.
-	// The launcher is found by walking up from the working directory to
-	// the module root (the directory holding go.mod).
-	FastTransactions bool
+	// SafeTransactions runs moto through the repository's
+	// scripts/moto-server wrapper instead of moto_server: moto with
+	// DynamoDB TransactWriteItems rolled back from a snapshot of the items
+	// the transaction touches (moto's own deep-copies every table it names,
+	// over a second per transaction at 20,000 items), and DynamoDB
+	// requests served one at a time (moto's rollback of a cancelled
+	// transaction otherwise undoes concurrent writes: lost counter
+	// increments, import jobs that never finish). Semantics are moto's
+	// own. The local stack (`make dev`, shared/devstack), the fault test
+	// and the benchmark run it; the adapters' tests use plain moto.
+	//
+	// The wrapper is found at scripts/moto-server under the module root:
+	// the first directory holding go.mod above the working directory (a
+	// test's package directory, or the clone where `go run ./cmd/rmmbridge`
+	// runs), else the module this package was compiled from.
+	SafeTransactions bool
 }
 
 // StartWith is Start with options: it runs moto (or, with
-// FastTransactions, scripts/moto-server) on a free loopback port and waits
+// SafeTransactions, scripts/moto-server) on a free loopback port and waits
 // until it answers. Output goes to logw (io.Discard when nil).
 func StartWith(ctx context.Context, logw io.Writer, opts StartOptions) (*Server, error) {
 	if logw == nil {
 		logw = io.Discard
 	}
 	var launcher string
-	if opts.FastTransactions {
+	if opts.SafeTransactions {
 		var err error
 		if launcher, err = findLauncher(); err != nil {
 			return nil, err
@@ -94,7 +112,7 @@ func StartWith(ctx context.Context, logw io.Writer, opts StartOptions) (*Server,
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
+	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), Launcher: launcher, cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(s.done) }()
 	if err := s.waitReady(ctx, name, 30*time.Second); err != nil {
 		s.Stop()
@@ -103,18 +121,45 @@ func StartWith(ctx context.Context, logw io.Writer, opts StartOptions) (*Server,
 	return s, nil
 }
 
-// launcherPath is the fast-transactions launcher, relative to the module
+// launcherPath is the transaction-safe wrapper, relative to the module
 // root.
 const launcherPath = "scripts/moto-server"
 
-// findLauncher walks up from the working directory to the module root
-// (the first directory holding go.mod) and returns its launcher's path.
+// findLauncher returns the wrapper's path: under the module root above the
+// working directory (tests run in their package's directory; `make dev`
+// and `go run ./cmd/rmmbridge` in the clone), else under the module root
+// this file was compiled from (a binary built from a clone, run from
+// elsewhere). The first error is returned when neither has it.
 func findLauncher() (string, error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("find %s: %w", launcherPath, err)
 	}
-	return launcherUnder(wd)
+	p, werr := launcherUnder(wd)
+	if werr == nil {
+		return p, nil
+	}
+	if root := sourceModuleRoot(); root != "" {
+		if p, err := launcherUnder(root); err == nil {
+			return p, nil
+		}
+	}
+	return "", werr
+}
+
+// sourceModuleRoot is the module root of this source file
+// (<root>/shared/motoserver/motoserver.go), "" when the binary was built
+// without absolute source paths (-trimpath) or the file is gone.
+func sourceModuleRoot() string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok || !filepath.IsAbs(file) {
+		return ""
+	}
+	root := filepath.Dir(filepath.Dir(filepath.Dir(file)))
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		return ""
+	}
+	return root
 }
 
 func launcherUnder(dir string) (string, error) {
@@ -122,12 +167,12 @@ func launcherUnder(dir string) (string, error) {
 		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
 			p := filepath.Join(d, filepath.FromSlash(launcherPath))
 			if _, err := os.Stat(p); err != nil {
-				return "", fmt.Errorf("fast transactions need %s in the module root %s: %w", launcherPath, d, err)
+				return "", fmt.Errorf("safe transactions need %s in the module root %s: %w", launcherPath, d, err)
 			}
 			return p, nil
 		}
 		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("fast transactions need %s, but no go.mod (module root) is above %s", launcherPath, dir)
+			return "", fmt.Errorf("safe transactions need %s, but no go.mod (module root) is above %s", launcherPath, dir)
 		}
 	}
 }

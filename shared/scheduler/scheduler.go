@@ -1,8 +1,10 @@
-// Package scheduler is the scheduler function's periodic work. Today that
-// is reverse provisioning: every integration with provisionRmmOrgs on gets
-// an RMM organization, and its mapping, for each PSA account created since
-// the last run (account.Service.ProvisionRMM, which adopts an organization
-// of the same name instead of creating a second one).
+// Package scheduler is the scheduler function's periodic work: the import
+// sweep (ImportSweep, imports.go: stalled import jobs reconciled from their
+// item records), and reverse provisioning: every integration with
+// provisionRmmOrgs on gets an RMM organization, and its mapping, for each
+// PSA account created since the last run (account.Service.ProvisionRMM,
+// which adopts an organization of the same name instead of creating a
+// second one).
 //
 // A run visits the integrations on the store's work list, a few at a time.
 // For each it claims the integration's run with a lease, so two runs never

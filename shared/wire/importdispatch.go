@@ -46,7 +46,7 @@ func ImportDispatch(_ context.Context, getenv func(string) string, cfg aws.Confi
 // retries jobs with.
 func importService(st *dynamostore.Store, cfg aws.Config, e env) *importjob.Service {
 	jobs := dynamostore.NewImportJobs(st)
-	o := importjob.Options{Logger: slog.Default()}
+	o := importjob.Options{Logger: slog.Default(), StallAfter: e.ImportStallAfter}
 	return importjob.NewService(jobs, importjob.NewTracker(jobs, o), QueueSender{Client: sqsqueue.New(sqs.NewFromConfig(cfg))},
 		importjob.Queues{Import: e.ImportQueue, Asset: e.AssetQueue}, o)
 }

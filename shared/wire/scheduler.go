@@ -10,19 +10,23 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/config"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
+	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/scheduler"
 )
 
-// Scheduler builds the scheduled function: reverse provisioning of new PSA
-// accounts for every integration with provisionRmmOrgs on, through the
-// integration's clients (credentials from Secrets Manager under
-// SECRET_PREFIX).
+// Scheduler builds the scheduled function. Each tick runs two passes: the
+// import sweep (every unfinished import job that looks stalled is
+// reconciled from its item records, and finished when they say so), then
+// reverse provisioning of new PSA accounts for every integration with
+// provisionRmmOrgs on, through the integration's clients (credentials from
+// Secrets Manager under SECRET_PREFIX).
 func Scheduler(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
 	r := config.New(getenv)
-	e := env{Table: r.String("TABLE_NAME"), SecretPrefix: r.String("SECRET_PREFIX")}
+	e := env{Table: r.String("TABLE_NAME"), SecretPrefix: r.String("SECRET_PREFIX"),
+		ImportStallAfter: r.Duration(ImportStallAfterEnv, importjob.DefaultStallAfter)}
 	allowLoopback := r.Bool(AllowLoopbackEnv, false)
 	if err := r.Err(); err != nil {
 		return lambdafn.Handlers{}, fmt.Errorf("scheduler: %w", err)
@@ -32,7 +36,10 @@ func Scheduler(_ context.Context, getenv func(string) string, cfg aws.Config) (l
 	s := scheduler.New(dynamostore.NewSchedules(st), maps, account.NewService(maps, account.Options{}),
 		schedulerOpener(&providers.Opener{Conns: connections(st, cfg, e, allowLoopback), Registry: registry(allowLoopback)}),
 		scheduler.Options{Logger: slog.Default()})
-	return lambdafn.Handlers{Scheduled: s.Handle}, nil
+	jobs := dynamostore.NewImportJobs(st)
+	sweep := scheduler.NewImportSweep(jobs, importjob.NewTracker(jobs, importjob.Options{Logger: slog.Default(), StallAfter: e.ImportStallAfter}),
+		scheduler.ImportSweepOptions{StallAfter: e.ImportStallAfter, Logger: slog.Default()})
+	return lambdafn.Handlers{Scheduled: scheduler.Passes(sweep.Handle, s.Handle)}, nil
 }
 
 // schedulerOpener narrows an integration's clients to what reverse

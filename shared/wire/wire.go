@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -18,6 +19,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/config"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
+	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/secretstore"
@@ -48,7 +50,16 @@ const (
 // not use stay empty because it never reads them.
 type env struct {
 	Table, ImportQueue, AssetQueue, AlertQueue, SecretPrefix string
+	// ImportStallAfter is how long an import may go without progress
+	// before it is reconciled from its item records (ImportStallAfterEnv).
+	ImportStallAfter time.Duration
 }
+
+// ImportStallAfterEnv optionally sets, as a Go duration, how long an
+// import job may go without progress before a GET or the scheduler
+// reconciles it from its item records (default
+// importjob.DefaultStallAfter); the local end-to-end tests shorten it.
+const ImportStallAfterEnv = "IMPORT_STALL_AFTER"
 
 func store(cfg aws.Config, table string) *dynamostore.Store {
 	return dynamostore.New(dynamodb.NewFromConfig(cfg), table)
@@ -70,7 +81,8 @@ func registry(allowLoopback bool) providers.Registry {
 // API builds the management API.
 func API(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
 	r := config.New(getenv)
-	e := env{Table: r.String("TABLE_NAME"), ImportQueue: r.URL("IMPORT_QUEUE_URL"), AssetQueue: r.URL("ASSET_QUEUE_URL"), SecretPrefix: r.String("SECRET_PREFIX")}
+	e := env{Table: r.String("TABLE_NAME"), ImportQueue: r.URL("IMPORT_QUEUE_URL"), AssetQueue: r.URL("ASSET_QUEUE_URL"), SecretPrefix: r.String("SECRET_PREFIX"),
+		ImportStallAfter: r.Duration(ImportStallAfterEnv, importjob.DefaultStallAfter)}
 	allowLoopback := r.Bool(AllowLoopbackEnv, false)
 	if err := r.Err(); err != nil {
 		return lambdafn.Handlers{}, fmt.Errorf("api: %w", err)
