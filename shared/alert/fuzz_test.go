@@ -51,29 +51,30 @@ func (m memSecrets) Get(_ context.Context, ref string) ([]byte, error) {
 
 type memDeliveries struct {
 	mu   sync.Mutex
-	recs map[string]memDelivery
+	recs map[string]alert.Delivery
 }
 
-type memDelivery struct{ first time.Time }
-
-func (m *memDeliveries) RecordDelivery(_ context.Context, sc account.Scope, id string, now time.Time, _ time.Duration) (time.Time, bool, error) {
+func (m *memDeliveries) RecordDelivery(_ context.Context, sc account.Scope, id string, now time.Time, _ time.Duration) (alert.Delivery, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := sc.TenantID + "/" + sc.IntegrationID + "/" + id
 	if r, ok := m.recs[k]; ok {
-		return r.first, false, nil
+		return r, false, nil
 	}
-	m.recs[k] = memDelivery{first: now}
-	return now, true, nil
+	m.recs[k] = alert.Delivery{FirstAt: now}
+	return m.recs[k], true, nil
 }
 
-func (m *memDeliveries) ForgetDelivery(_ context.Context, sc account.Scope, id string, firstAt time.Time) error {
+func (m *memDeliveries) MarkQueued(_ context.Context, sc account.Scope, id string, _ time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := sc.TenantID + "/" + sc.IntegrationID + "/" + id
-	if r, ok := m.recs[k]; ok && r.first.Equal(firstAt) {
-		delete(m.recs, k)
+	r, ok := m.recs[k]
+	if !ok {
+		return apperr.New(apperr.NotFound, "no delivery %s", id)
 	}
+	r.Queued = true
+	m.recs[k] = r
 	return nil
 }
 
@@ -85,7 +86,7 @@ func memWebhook(tb testing.TB, q alert.Queue) (*httpapi.Router, string, string) 
 	ig := connection.Integration{ID: "i_fuzz", TenantID: "t_fuzz", RMMConnectionID: "c_rmm",
 		WebhookSecretHash: hex.EncodeToString(sum[:]), WebhookSecretRef: "ref-fuzz"}
 	w := alert.NewWebhook(memIntegrations{ig}, memSecrets{"ref-fuzz": []byte(secret)}, parsers{ninjaParser(tb)},
-		&memDeliveries{recs: map[string]memDelivery{}}, q, alert.WebhookOptions{Logger: quiet})
+		&memDeliveries{recs: map[string]alert.Delivery{}}, q, alert.WebhookOptions{Logger: quiet})
 	return router(w), ig.ID, secret
 }
 
@@ -167,7 +168,7 @@ func FuzzParseWebhook(f *testing.F) {
 		q.mu.Lock()
 		q.msgs = q.msgs[:0]
 		q.mu.Unlock()
-		code, _, prob := deliver(t, rt, hookRequest(igID, body, bearer(secret), nil))
+		code, ack, prob := deliver(t, rt, hookRequest(igID, body, bearer(secret), nil))
 		switch code {
 		case http.StatusAccepted, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
 		default:
@@ -176,7 +177,10 @@ func FuzzParseWebhook(f *testing.F) {
 		q.mu.Lock()
 		msgs := append([]alert.QueueMessage(nil), q.msgs...)
 		q.mu.Unlock()
-		if code == http.StatusAccepted && err == nil && isAlert && len(msgs) != 1 {
+		switch {
+		case code == http.StatusAccepted && ack.Duplicate && len(msgs) != 0:
+			t.Fatalf("a duplicate of a queued alert was queued %d times", len(msgs))
+		case code == http.StatusAccepted && err == nil && isAlert && !ack.Duplicate && len(msgs) != 1:
 			t.Fatalf("an accepted alert was queued %d times", len(msgs))
 		}
 		for _, m := range msgs {
