@@ -94,20 +94,35 @@ func TestListAlertLinks(t *testing.T) {
 	s, _ := newTestStore(t)
 	r := NewAlerts(s)
 	at := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
-	var open, closed []string
-	for i := range 7 {
+	var open, closed, unroutable []string
+	for i := range 9 {
 		id := fmt.Sprintf("s-%02d", i)
 		l := alert.Link{SeriesID: id, DeviceID: "d", State: alert.StateOpen, Occurrences: 1, FirstSeenAt: at, LastSeenAt: at, Version: 1}
 		switch {
 		case i%3 == 0:
 			l.State = alert.StateClosed
 			closed = append(closed, id)
+		case i == 4 || i == 8:
+			l.State, l.Unrouted = alert.StateUnroutable, "organization 13 is not mapped"
+			unroutable = append(unroutable, id)
 		default:
+			l.TicketID = "77"
 			open = append(open, id)
 		}
 		if err := r.PutLink(ctx, alertScope, l); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// An unrouted series written before the unroutable state existed
+	// (state open with a reason) is listed, and read, as unroutable.
+	legacy := toAlertItem(alertScope, alert.Link{SeriesID: "s-09", DeviceID: "d", State: alert.StateOpen, Occurrences: 1,
+		FirstSeenAt: at, LastSeenAt: at, Unrouted: "organization 13 is not mapped", Version: 1})
+	if err := s.Put(ctx, legacy, nil); err != nil {
+		t.Fatal(err)
+	}
+	unroutable = append(unroutable, "s-09")
+	if l, err := r.GetLink(ctx, alertScope, "s-09"); err != nil || l.State != alert.StateUnroutable {
+		t.Errorf("legacy unrouted link = %s, %v; want unroutable", l.State, err)
 	}
 	// A reset that arrived without its trigger: recorded, never listed.
 	if err := r.PutLink(ctx, alertScope, alert.Link{SeriesID: "s-99", State: alert.StateClosed, Version: 1}); err != nil {
@@ -117,7 +132,7 @@ func TestListAlertLinks(t *testing.T) {
 	if err := r.PutLink(ctx, account.Scope{TenantID: "t_a", IntegrationID: "i_2"}, alert.Link{SeriesID: "s-x", State: alert.StateOpen, Occurrences: 1, Version: 1}); err != nil {
 		t.Fatal(err)
 	}
-	all := []string{"s-00", "s-01", "s-02", "s-03", "s-04", "s-05", "s-06"}
+	all := []string{"s-00", "s-01", "s-02", "s-03", "s-04", "s-05", "s-06", "s-07", "s-08", "s-09"}
 	tests := []struct {
 		name  string
 		state alert.State
@@ -128,6 +143,8 @@ func TestListAlertLinks(t *testing.T) {
 		{"open", alert.StateOpen, 0, open},
 		{"closed", alert.StateClosed, 0, closed},
 		{"open in pages of two", alert.StateOpen, 2, open},
+		{"unroutable", alert.StateUnroutable, 0, unroutable},
+		{"unroutable in pages of one", alert.StateUnroutable, 1, unroutable},
 		{"everything in pages of three", "", 3, all},
 	}
 	for _, tc := range tests {
