@@ -17,6 +17,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
+	"github.com/rmmbridge/rmmbridge/shared/rmm"
 )
 
 // In-memory stand-ins for the webhook's stores, for the fuzz target and
@@ -81,11 +82,16 @@ func (m *memDeliveries) MarkQueued(_ context.Context, sc account.Scope, id strin
 // memWebhook is the webhook over in-memory stores with a known secret.
 func memWebhook(tb testing.TB, q alert.Queue) (*httpapi.Router, string, string) {
 	tb.Helper()
+	return memWebhookWith(q, ninjaParser(tb))
+}
+
+// memWebhookWith is memWebhook with another RMM's parser.
+func memWebhookWith(q alert.Queue, p rmm.WebhookParser) (*httpapi.Router, string, string) {
 	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	sum := sha256.Sum256([]byte(secret))
 	ig := connection.Integration{ID: "i_fuzz", TenantID: "t_fuzz", RMMConnectionID: "c_rmm",
 		WebhookSecretHash: hex.EncodeToString(sum[:]), WebhookSecretRef: "ref-fuzz"}
-	w := alert.NewWebhook(memIntegrations{ig}, memSecrets{"ref-fuzz": []byte(secret)}, parsers{ninjaParser(tb)},
+	w := alert.NewWebhook(memIntegrations{ig}, memSecrets{"ref-fuzz": []byte(secret)}, parsers{p},
 		&memDeliveries{recs: map[string]alert.Delivery{}}, q, alert.WebhookOptions{Logger: quiet})
 	return router(w), ig.ID, secret
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
+	"github.com/rmmbridge/rmmbridge/shared/rmm"
 )
 
 // deliver sends one request through the router and decodes the answer.
@@ -516,6 +517,49 @@ func TestWebhookBoundsPayloadIDs(t *testing.T) {
 			}
 			if queued != 1 {
 				t.Errorf("%d messages queued, want 1", queued)
+			}
+		})
+	}
+}
+
+// stubParser parses every body into the same alert, as an RMM whose ids
+// are free text (Datto RMM, Tactical RMM) could.
+type stubParser struct{ a rmm.Alert }
+
+func (p stubParser) ParseWebhook([]byte) (rmm.Alert, bool, error) { return p.a, true, nil }
+
+// TestWebhookBoundsIDsOfAnyRMM: the bounds hold for every id of the
+// normalized alert, whatever the RMM's parser lets through.
+func TestWebhookBoundsIDsOfAnyRMM(t *testing.T) {
+	long := strings.Repeat("7", 257)
+	ok := rmm.Alert{SeriesID: "s", ActivityID: "1", DeviceID: "d", OrganizationID: "o", SiteID: "l", State: rmm.AlertTriggered}
+	tests := []struct {
+		field string
+		set   func(a *rmm.Alert)
+	}{
+		{"seriesId", func(a *rmm.Alert) { a.SeriesID = long }},
+		{"activityId", func(a *rmm.Alert) { a.ActivityID = long }},
+		{"deviceId", func(a *rmm.Alert) { a.DeviceID = long }},
+		{"deviceId", func(a *rmm.Alert) { a.DeviceID = "d\r\n" }},
+		{"organizationId", func(a *rmm.Alert) { a.OrganizationID = long }},
+		{"siteId", func(a *rmm.Alert) { a.SiteID = long }},
+		{"", func(*rmm.Alert) {}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.field, func(t *testing.T) {
+			a := ok
+			tc.set(&a)
+			q := &recordingQueue{}
+			rt, igID, secret := memWebhookWith(q, stubParser{a})
+			code, _, prob := deliver(t, rt, hookRequest(igID, []byte(`{}`), bearer(secret), nil))
+			if tc.field == "" {
+				if code != http.StatusAccepted || len(q.msgs) != 1 {
+					t.Fatalf("bounded ids: %d %+v, %d queued; want 202 and one message", code, prob, len(q.msgs))
+				}
+				return
+			}
+			if code != http.StatusBadRequest || len(prob.Errors) != 1 || prob.Errors[0].Field != tc.field || len(q.msgs) != 0 {
+				t.Errorf("%d %+v, %d queued; want 400 naming %s, nothing queued", code, prob, len(q.msgs), tc.field)
 			}
 		})
 	}
