@@ -369,6 +369,9 @@ func TestRouting(t *testing.T) {
 		{name: "organization unknown in the payload, read from the RMM", settings: connection.Settings{CatchAllAccountID: "acct-catchall"},
 			event: deviceEvent(trig("r1", "s", 0), "1009", ""), want: alert.Created, account: "acct-catchall"},
 		{name: "unmapped organization, nowhere to go", event: deviceEvent(trig("r1", "s", 0), "1004", "13"), want: alert.Unrouted},
+		{name: "organization unknown to the RMM, accounts auto-created: the catch-all account",
+			settings: connection.Settings{AutoCreateAccounts: true, CatchAllAccountID: "acct-catchall"},
+			event:    deviceEvent(trig("r1", "s", 0), "5555", "999"), want: alert.Created, account: "acct-catchall"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
