@@ -35,9 +35,11 @@ func unroutable(err error) (reason string, ok bool) {
 			return "", false
 		}
 	}
-	reason = apperr.KindOf(err).String()
 	if e, ok := apperr.As(err); ok && e.Message != "" {
-		reason = e.Message
+		return e.Message, true
 	}
-	return reason, true
+	if review {
+		return "the choice of its PSA account waits for a review", true
+	}
+	return "the account decision answered " + apperr.KindOf(err).String(), true
 }
