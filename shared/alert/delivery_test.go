@@ -237,7 +237,7 @@ const (
 // least once, and processed by the worker into exactly one ticket per
 // series.
 func TestWebhookAmbiguousWrites(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	e := newHookEnv(t)
 	e.useFastSQS(t)
@@ -261,6 +261,7 @@ func TestWebhookAmbiguousWrites(t *testing.T) {
 	}
 	answers := map[int]int{}
 	rounds := 0
+	began := time.Now()
 	for r, at := range senderRounds {
 		if len(pending) == 0 {
 			break
@@ -314,6 +315,9 @@ func TestWebhookAmbiguousWrites(t *testing.T) {
 		}
 	}
 
+	sendTime := time.Since(began)
+	began = time.Now()
+
 	// A record says queued only for a message SQS accepted.
 	sc := account.Scope{TenantID: e.ig.TenantID, IntegrationID: e.ig.ID}
 	unmarked := 0
@@ -337,15 +341,17 @@ func TestWebhookAmbiguousWrites(t *testing.T) {
 		assets.links[fmt.Sprint(3000+i)] = alert.AssetRef{AssetID: fmt.Sprint("a-", 3000+i), AccountID: "acct-12"}
 	}
 	clients := providers.Clients{Integration: e.ig, RMM: ninjaParser(t), PSA: p}
-	svc := alert.NewService(e.alerts, assets, newFakeAccounts(), &fakeRefresh{}, alert.Options{Logger: quiet})
+	// A short lease: a worker write that fails under load (moto on a busy
+	// machine) leaves a claim that blocks its series until it expires.
+	svc := alert.NewService(e.alerts, assets, newFakeAccounts(), &fakeRefresh{}, alert.Options{Logger: quiet, Lease: 5 * time.Second})
 	worker := alert.NewWorker(svc, func(context.Context, string, string) (providers.Clients, error) { return clients, nil },
 		sqsbatch.Processor{Name: "alert-worker", Log: quiet})
-	messages := 0
-	for idle := 0; idle < 2 && ctx.Err() == nil; {
+	messages, retried := 0, 0
+	for idle := 0; idle < 2; {
 		out, err := e.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queueURL), MaxNumberOfMessages: 10,
 			WaitTimeSeconds: 1, MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
 		if err != nil {
-			t.Fatalf("receive: %v", err)
+			t.Fatalf("receive (after %d messages, %d tickets): %v", messages, len(p.all()), err)
 		}
 		if len(out.Messages) == 0 {
 			if queueEmpty(ctx, t, e.sqs, e.queueURL) {
@@ -358,11 +364,11 @@ func TestWebhookAmbiguousWrites(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if failed > 0 {
-			t.Errorf("%d of %d records failed in the worker", failed, n)
-		}
-		messages += n
+		// A failed record (a transient error) comes back, as SQS does.
+		retried += failed
+		messages += n - failed
 	}
+	drainTime := time.Since(began)
 	tickets := p.all()
 	perSeries := map[string]int{}
 	for _, tk := range tickets {
@@ -377,8 +383,8 @@ func TestWebhookAmbiguousWrites(t *testing.T) {
 		t.Errorf("%d tickets, want %d", len(tickets), ambiguousSeries)
 	}
 	t.Logf("%d alerts in %d sender rounds (answers %v); injected faults: record %d after / %d before, enqueue %d / %d, mark %d / %d; "+
-		"%d lost; %d records left unmarked; %d queue messages processed into %d tickets",
+		"%d lost; %d records left unmarked; %d queue messages processed (%d retried) into %d tickets; sending %v, draining %v",
 		ambiguousSeries, rounds, answers, f.count("record", failAfter), f.count("record", failBefore),
 		f.count("enqueue", failAfter), f.count("enqueue", failBefore), f.count("mark", failAfter), f.count("mark", failBefore),
-		lost, unmarked, messages, len(tickets))
+		lost, unmarked, messages, retried, len(tickets), sendTime.Round(time.Millisecond), drainTime.Round(time.Millisecond))
 }
