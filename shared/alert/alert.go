@@ -19,9 +19,21 @@
 //     reopen window reopens the same ticket.
 //
 // Deduplication has three layers: the delivery record (DELIVERY#<id>, kept
-// four days, longer than any sender's retry horizon), the FIFO queue's
-// deduplication id (five minutes) and the link's list of recently applied
-// activity ids (a redelivered queue message is skipped). Ticket creation is
+// four days, longer than any sender's retry horizon, which says whether
+// the delivery's message was queued), the FIFO queue's deduplication id
+// (five minutes) and the link's list of recently applied activity ids (a
+// redelivered queue message is skipped). A delivery is recorded as
+// received, then queued, then marked queued: a repeat of a delivery that
+// was recorded but not marked queued (its webhook failed or died in
+// between, or an answer was lost) is queued again, never dropped as a
+// duplicate; the two dedup layers behind make the second copy harmless.
+//
+// An alert that can never become a ticket — its device and organization
+// are unknown, or its organization cannot get a PSA account (not mapped
+// and accounts are not auto-created, or the account decision refuses) —
+// is recorded as an unroutable series with the reason, listed by
+// GET /alerts?state=unroutable, and its queue message is finished; the
+// next event of the series tries to route it again. Ticket creation is
 // exactly-once per series episode: a claim with a lease on the link, a
 // lookup of the PSA by our external reference (adopting a ticket a crashed
 // worker created), then the create and the final link write.
@@ -39,14 +51,22 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 )
 
-// State is whether an alert series' condition is active.
+// State is whether an alert series' condition is active, and whether it
+// could be routed to the PSA.
 type State string
 
-// The series states: a trigger opens the series, a reset closes it.
+// The series states: a trigger opens the series (unroutable when it has
+// no ticket because no PSA account can be found for it), a reset closes
+// it.
 const (
-	StateOpen   State = "open"
-	StateClosed State = "closed"
+	StateOpen       State = "open"
+	StateClosed     State = "closed"
+	StateUnroutable State = "unroutable"
 )
+
+// active reports whether the series' condition is active (open, with or
+// without a ticket).
+func (s State) active() bool { return s == StateOpen || s == StateUnroutable }
 
 // recentEvents is how many applied activity ids a link remembers.
 const recentEvents = 16
@@ -82,9 +102,9 @@ type Link struct {
 	// Generation counts the tickets opened for the series; the second and
 	// later carry it in their external reference.
 	Generation int
-	// Unrouted explains why an open series has no ticket (its device's
-	// organization is unmapped and the integration neither creates
-	// accounts nor has a catch-all account).
+	// Unrouted explains why an unroutable series has no ticket (its
+	// device's organization is unknown or unmapped, and no account can be
+	// created for it, and the integration has no catch-all account).
 	Unrouted string
 	// RecentEvents are the last applied activity ids, newest last.
 	RecentEvents []string
@@ -135,8 +155,12 @@ type View struct {
 	Severity    rmm.Severity `json:"severity"`
 	Occurrences int          `json:"occurrences"`
 	FirstSeenAt time.Time    `json:"firstSeenAt"`
-	LastSeenAt  time.Time    `json:"lastSeenAt"`
-	// Reason says why an open series has no ticket.
+	// LastSeenAt is the time of the series' last trigger or reset.
+	LastSeenAt time.Time `json:"lastSeenAt"`
+	// ClosedAt is the time of the reset that closed the series (closed
+	// series only).
+	ClosedAt time.Time `json:"closedAt,omitzero"`
+	// Reason says why an unroutable series has no ticket.
 	Reason string `json:"reason,omitempty"`
 }
 
@@ -146,13 +170,17 @@ func (l Link) View() View {
 	if sev == "" {
 		sev = rmm.SeverityNone
 	}
-	return View{SeriesID: l.SeriesID, DeviceID: l.DeviceID, TicketID: l.TicketID, State: l.State, Severity: sev,
+	v := View{SeriesID: l.SeriesID, DeviceID: l.DeviceID, TicketID: l.TicketID, State: l.State, Severity: sev,
 		Occurrences: l.Occurrences, FirstSeenAt: l.FirstSeenAt, LastSeenAt: l.LastSeenAt, Reason: l.Unrouted}
+	if l.State == StateClosed {
+		v.ClosedAt = l.ClosedAt
+	}
+	return v
 }
 
 // ListQuery selects a page of alert series.
 type ListQuery struct {
-	// State keeps only open or only closed series; "" keeps both.
+	// State keeps only the series in that state; "" keeps all.
 	State  State
 	Limit  int
 	Cursor string
@@ -171,15 +199,28 @@ type Store interface {
 	ListLinks(ctx context.Context, sc account.Scope, q ListQuery) ([]Link, string, error)
 }
 
-// Deliveries records webhook deliveries for deduplication.
+// Delivery is the record of one webhook delivery.
+type Delivery struct {
+	// FirstAt is when the delivery was first recorded.
+	FirstAt time.Time
+	// Queued says its message was sent to the AlertQueue (SQS accepted
+	// it). A delivery recorded but not queued — its webhook failed or died
+	// between the record and the send, or the send's answer was lost —
+	// is queued by the next delivery of the same id.
+	Queued bool
+}
+
+// Deliveries records webhook deliveries for deduplication. Implementations
+// must tolerate ambiguous writes (applied, but answered with an error):
+// the webhook's protocol (record, send, mark queued) is built so that any
+// of its writes can be applied and still fail.
 type Deliveries interface {
-	// RecordDelivery records deliveryID as delivered at now (kept until
-	// now+keep) unless it is recorded already. It returns when the id was
-	// first recorded and whether this call recorded it (fresh).
-	RecordDelivery(ctx context.Context, sc account.Scope, deliveryID string, now time.Time, keep time.Duration) (firstAt time.Time, fresh bool, err error)
-	// ForgetDelivery deletes the record of a delivery first recorded at
-	// firstAt (and no other), so that the sender's retry is processed.
-	ForgetDelivery(ctx context.Context, sc account.Scope, deliveryID string, firstAt time.Time) error
+	// RecordDelivery records deliveryID as received at now, not queued
+	// (kept until now+keep), unless it is recorded already. It returns
+	// the record and whether this call created it (fresh).
+	RecordDelivery(ctx context.Context, sc account.Scope, deliveryID string, now time.Time, keep time.Duration) (d Delivery, fresh bool, err error)
+	// MarkQueued records that the delivery's message was queued at at.
+	MarkQueued(ctx context.Context, sc account.Scope, deliveryID string, at time.Time) error
 }
 
 // Message is the AlertQueue message body: one delivery of one activity,

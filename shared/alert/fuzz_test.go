@@ -17,6 +17,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
+	"github.com/rmmbridge/rmmbridge/shared/rmm"
 )
 
 // In-memory stand-ins for the webhook's stores, for the fuzz target and
@@ -51,41 +52,47 @@ func (m memSecrets) Get(_ context.Context, ref string) ([]byte, error) {
 
 type memDeliveries struct {
 	mu   sync.Mutex
-	recs map[string]memDelivery
+	recs map[string]alert.Delivery
 }
 
-type memDelivery struct{ first time.Time }
-
-func (m *memDeliveries) RecordDelivery(_ context.Context, sc account.Scope, id string, now time.Time, _ time.Duration) (time.Time, bool, error) {
+func (m *memDeliveries) RecordDelivery(_ context.Context, sc account.Scope, id string, now time.Time, _ time.Duration) (alert.Delivery, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := sc.TenantID + "/" + sc.IntegrationID + "/" + id
 	if r, ok := m.recs[k]; ok {
-		return r.first, false, nil
+		return r, false, nil
 	}
-	m.recs[k] = memDelivery{first: now}
-	return now, true, nil
+	m.recs[k] = alert.Delivery{FirstAt: now}
+	return m.recs[k], true, nil
 }
 
-func (m *memDeliveries) ForgetDelivery(_ context.Context, sc account.Scope, id string, firstAt time.Time) error {
+func (m *memDeliveries) MarkQueued(_ context.Context, sc account.Scope, id string, _ time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := sc.TenantID + "/" + sc.IntegrationID + "/" + id
-	if r, ok := m.recs[k]; ok && r.first.Equal(firstAt) {
-		delete(m.recs, k)
+	r, ok := m.recs[k]
+	if !ok {
+		return apperr.New(apperr.NotFound, "no delivery %s", id)
 	}
+	r.Queued = true
+	m.recs[k] = r
 	return nil
 }
 
 // memWebhook is the webhook over in-memory stores with a known secret.
 func memWebhook(tb testing.TB, q alert.Queue) (*httpapi.Router, string, string) {
 	tb.Helper()
+	return memWebhookWith(q, ninjaParser(tb))
+}
+
+// memWebhookWith is memWebhook with another RMM's parser.
+func memWebhookWith(q alert.Queue, p rmm.WebhookParser) (*httpapi.Router, string, string) {
 	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	sum := sha256.Sum256([]byte(secret))
 	ig := connection.Integration{ID: "i_fuzz", TenantID: "t_fuzz", RMMConnectionID: "c_rmm",
 		WebhookSecretHash: hex.EncodeToString(sum[:]), WebhookSecretRef: "ref-fuzz"}
-	w := alert.NewWebhook(memIntegrations{ig}, memSecrets{"ref-fuzz": []byte(secret)}, parsers{ninjaParser(tb)},
-		&memDeliveries{recs: map[string]memDelivery{}}, q, alert.WebhookOptions{Logger: quiet})
+	w := alert.NewWebhook(memIntegrations{ig}, memSecrets{"ref-fuzz": []byte(secret)}, parsers{p},
+		&memDeliveries{recs: map[string]alert.Delivery{}}, q, alert.WebhookOptions{Logger: quiet})
 	return router(w), ig.ID, secret
 }
 
@@ -167,7 +174,7 @@ func FuzzParseWebhook(f *testing.F) {
 		q.mu.Lock()
 		q.msgs = q.msgs[:0]
 		q.mu.Unlock()
-		code, _, prob := deliver(t, rt, hookRequest(igID, body, bearer(secret), nil))
+		code, ack, prob := deliver(t, rt, hookRequest(igID, body, bearer(secret), nil))
 		switch code {
 		case http.StatusAccepted, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
 		default:
@@ -176,7 +183,10 @@ func FuzzParseWebhook(f *testing.F) {
 		q.mu.Lock()
 		msgs := append([]alert.QueueMessage(nil), q.msgs...)
 		q.mu.Unlock()
-		if code == http.StatusAccepted && err == nil && isAlert && len(msgs) != 1 {
+		switch {
+		case code == http.StatusAccepted && ack.Duplicate && len(msgs) != 0:
+			t.Fatalf("a duplicate of a queued alert was queued %d times", len(msgs))
+		case code == http.StatusAccepted && err == nil && isAlert && !ack.Duplicate && len(msgs) != 1:
 			t.Fatalf("an accepted alert was queued %d times", len(msgs))
 		}
 		for _, m := range msgs {

@@ -105,9 +105,9 @@ func (s *Service) now() time.Time { return s.o.Now().UTC().Truncate(time.Millise
 // List returns a page of an integration's alert series.
 func (s *Service) List(ctx context.Context, sc account.Scope, q ListQuery) ([]Link, string, error) {
 	switch q.State {
-	case "", StateOpen, StateClosed:
+	case "", StateOpen, StateClosed, StateUnroutable:
 	default:
-		return nil, "", apperr.InvalidFields(apperr.FieldError{Field: "state", Message: "must be open or closed"})
+		return nil, "", apperr.InvalidFields(apperr.FieldError{Field: "state", Message: "must be open, closed or unroutable"})
 	}
 	return s.links.ListLinks(ctx, sc, q)
 }
@@ -122,7 +122,7 @@ const (
 	Noted      Outcome = "noted"      // a note was added (repeat, touched reset, trigger on an open ticket)
 	Closed     Outcome = "closed"     // the untouched ticket was closed
 	Reopened   Outcome = "reopened"   // a trigger inside the reopen window reopened the ticket
-	Unrouted   Outcome = "unrouted"   // no account to open a ticket under; recorded with the reason
+	Unrouted   Outcome = "unrouted"   // no account to open a ticket under; recorded as unroutable with the reason
 	Recorded   Outcome = "recorded"   // state recorded, no ticket work (a reset of a series without ticket)
 	Duplicate  Outcome = "duplicate"  // the event was already applied
 	Stale      Outcome = "stale"      // the event is older than the newest event applied to the series
@@ -152,8 +152,9 @@ func (s *Service) Apply(ctx context.Context, sc account.Scope, c providers.Clien
 // An event without a time takes the current time.
 //
 //   - A first trigger opens one ticket (claim, look up by reference, create,
-//     record); a series whose organization cannot be routed is recorded as
-//     unrouted, and its next trigger tries again.
+//     record); a series whose organization cannot be routed (see route) is
+//     recorded as unroutable with the reason, which is a result, not an
+//     error, and its next trigger tries again.
 //   - A trigger of an open series is a repeat: a note with the occurrence
 //     count, never a second ticket.
 //   - A reset closes the ticket when nobody touched it, otherwise notes
@@ -315,10 +316,16 @@ func count(l *Link, a rmm.Alert) {
 	if l.FirstSeenAt.IsZero() || a.OccurredAt.Before(l.FirstSeenAt) {
 		l.FirstSeenAt = a.OccurredAt
 	}
+	seen(l, a)
+	l.Severity = a.Severity
+}
+
+// seen records the event (a trigger or a reset) as the series' last
+// sighting.
+func seen(l *Link, a rmm.Alert) {
 	if a.OccurredAt.After(l.LastSeenAt) {
 		l.LastSeenAt = a.OccurredAt
 	}
-	l.Severity = a.Severity
 }
 
 func (r *run) trigger(ctx context.Context, a rmm.Alert) (Result, error) {
@@ -395,8 +402,8 @@ func (r *run) reset(ctx context.Context, a rmm.Alert) (Result, error) {
 		next := l
 		observe(&next, a)
 		next.State, next.ClosedAt, next.Unrouted = StateClosed, a.OccurredAt, ""
-		if a.OccurredAt.After(next.LastSeenAt) && next.Occurrences > 0 {
-			next.LastSeenAt = a.OccurredAt
+		if next.Occurrences > 0 {
+			seen(&next, a)
 		}
 		r.set(next, a, false)
 		return Result{Outcome: Recorded, Reason: "the series has no ticket"}, nil
@@ -406,6 +413,7 @@ func (r *run) reset(ctx context.Context, a rmm.Alert) (Result, error) {
 	}
 	next := l
 	observe(&next, a)
+	seen(&next, a)
 	next.State, next.ClosedAt = StateClosed, a.OccurredAt
 	touched, err := r.c.PSA.TicketTouched(ctx, l.TicketID)
 	if apperr.Is(err, apperr.NotFound) {
@@ -447,9 +455,10 @@ func (r *run) open(ctx context.Context, a rmm.Alert, gen int) (Result, error) {
 	next := r.l
 	observe(&next, a)
 	count(&next, a)
-	if next.State != StateOpen {
-		next.State, next.OpenedAt = StateOpen, a.OccurredAt
+	if !next.State.active() {
+		next.OpenedAt = a.OccurredAt
 	}
+	next.State = StateOpen
 	next.Generation, next.TicketID, next.AccountID, next.TicketClosed, next.Unrouted = gen, "", "", false, ""
 
 	tgt, err := s.route(ctx, r.sc, r.c, a)
@@ -457,8 +466,10 @@ func (r *run) open(ctx context.Context, a rmm.Alert, gen int) (Result, error) {
 		return Result{}, err
 	}
 	if tgt.Unrouted != "" {
-		next.Unrouted = tgt.Unrouted
+		next.State, next.Unrouted = StateUnroutable, tgt.Unrouted
 		r.set(next, a, false)
+		s.o.Logger.WarnContext(ctx, "alert series is unroutable: recorded without a ticket", "seriesId", next.SeriesID,
+			"deviceId", next.DeviceID, "organizationId", next.OrganizationID, "reason", tgt.Unrouted)
 		return Result{Outcome: Unrouted, Reason: tgt.Unrouted}, nil
 	}
 	ref := next.ExternalRef()
@@ -518,7 +529,9 @@ type target struct {
 // route finds the account, location and asset of the alert's device: the
 // device's asset link; else its organization's mapping (creating the
 // account when the integration auto-creates accounts) and the asset,
-// synced now; else the integration's catch-all account; else unrouted.
+// synced now; else the integration's catch-all account; else unroutable,
+// with the reason. A failure that retrying cannot cure (see unroutable)
+// is a route with a reason; only transient failures are errors.
 func (s *Service) route(ctx context.Context, sc account.Scope, c providers.Clients, a rmm.Alert) (target, error) {
 	if a.DeviceID != "" {
 		ref, err := s.assets.LinkedAsset(ctx, sc, a.DeviceID)
@@ -532,39 +545,51 @@ func (s *Service) route(ctx context.Context, sc account.Scope, c providers.Clien
 	orgID, siteID := a.OrganizationID, a.SiteID
 	if orgID == "" && a.DeviceID != "" {
 		d, err := c.RMM.GetDevice(ctx, a.DeviceID)
-		switch {
-		case err == nil:
+		if err == nil {
 			orgID, siteID = d.OrganizationID, d.SiteID
-		case !apperr.Is(err, apperr.NotFound):
+		} else if _, never := unroutable(err); !never {
 			return target{}, fmt.Errorf("read device %s for its organization: %w", a.DeviceID, err)
 		}
 	}
 	settings := c.Integration.Settings
 	var m account.Mapping
 	var err error
+	why := ""
 	if orgID != "" {
 		m, err = s.accounts.GetMapping(ctx, sc, orgID)
 		switch {
-		case err == nil && m.State != account.StateMapped:
+		case err == nil && m.State == account.StateClaimed:
 			return target{}, apperr.New(apperr.Conflict, "organization %s is being mapped; try again shortly", orgID)
-		case apperr.Is(err, apperr.NotFound) && settings.AutoCreateAccounts:
-			m, err = s.accounts.EnsureAccount(ctx, sc, c, orgID)
-			if err != nil {
-				return target{}, fmt.Errorf("create the account of organization %s: %w", orgID, err)
-			}
+		case err == nil && m.State != account.StateMapped:
+			err = apperr.New(apperr.NotFound, "organization %s is not mapped (%s)", orgID, m.State)
 		case err != nil && !apperr.Is(err, apperr.NotFound):
 			return target{}, fmt.Errorf("read the mapping of organization %s: %w", orgID, err)
+		}
+		if err != nil && settings.AutoCreateAccounts {
+			m, err = s.accounts.EnsureAccount(ctx, sc, c, orgID)
+			if err != nil {
+				reason, never := unroutable(err)
+				if !never {
+					return target{}, fmt.Errorf("create the account of organization %s: %w", orgID, err)
+				}
+				why = "organization " + orgID + " cannot get a PSA account: " + reason
+				s.o.Logger.WarnContext(ctx, "no PSA account for an alert's organization", "organizationId", orgID, "error", err)
+			}
 		}
 	}
 	if orgID == "" || err != nil {
 		if settings.CatchAllAccountID != "" {
 			return target{AccountID: settings.CatchAllAccountID}, nil
 		}
-		what := "the device's organization is unknown"
-		if orgID != "" {
-			what = "organization " + orgID + " is not mapped"
+		switch {
+		case why != "":
+			why += ", and the integration has no catch-all account"
+		case orgID == "":
+			why = "the device's organization is unknown, and the integration has no catch-all account"
+		default:
+			why = "organization " + orgID + " is not mapped, and the integration neither creates accounts nor has a catch-all account"
 		}
-		return target{Unrouted: what + ", and the integration neither creates accounts nor has a catch-all account"}, nil
+		return target{Unrouted: why}, nil
 	}
 	tgt := target{AccountID: m.AccountID, LocationID: m.Sites[siteID]}
 	if a.DeviceID == "" {

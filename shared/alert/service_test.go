@@ -369,6 +369,9 @@ func TestRouting(t *testing.T) {
 		{name: "organization unknown in the payload, read from the RMM", settings: connection.Settings{CatchAllAccountID: "acct-catchall"},
 			event: deviceEvent(trig("r1", "s", 0), "1009", ""), want: alert.Created, account: "acct-catchall"},
 		{name: "unmapped organization, nowhere to go", event: deviceEvent(trig("r1", "s", 0), "1004", "13"), want: alert.Unrouted},
+		{name: "organization unknown to the RMM, accounts auto-created: the catch-all account",
+			settings: connection.Settings{AutoCreateAccounts: true, CatchAllAccountID: "acct-catchall"},
+			event:    deviceEvent(trig("r1", "s", 0), "5555", "999"), want: alert.Created, account: "acct-catchall"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -412,13 +415,13 @@ func TestUnroutedIsRecordedAndRetried(t *testing.T) {
 	if res.Outcome != alert.Unrouted || !strings.Contains(res.Reason, "organization 13 is not mapped") {
 		t.Fatalf("result %+v", res)
 	}
-	links, _, err := r.svc.List(context.Background(), r.sc, alert.ListQuery{State: alert.StateOpen})
+	links, _, err := r.svc.List(context.Background(), r.sc, alert.ListQuery{State: alert.StateUnroutable})
 	if err != nil || len(links) != 1 {
 		t.Fatalf("List = %v, %v", links, err)
 	}
 	v := links[0].View()
-	if v.TicketID != "" || v.Reason == "" || v.Occurrences != 1 {
-		t.Errorf("view %+v, want no ticket, a reason, one occurrence", v)
+	if v.TicketID != "" || v.Reason == "" || v.Occurrences != 1 || v.State != alert.StateUnroutable {
+		t.Errorf("view %+v, want unroutable, no ticket, a reason, one occurrence", v)
 	}
 	// Someone maps the organization; the next trigger opens the ticket.
 	r.accounts.mappings["13"] = account.Mapping{OrganizationID: "13", AccountID: "acct-13", State: account.StateMapped}

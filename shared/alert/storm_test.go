@@ -354,7 +354,7 @@ type timedDeliveries struct {
 	n, ns atomic.Int64
 }
 
-func (d *timedDeliveries) RecordDelivery(ctx context.Context, sc account.Scope, id string, now time.Time, keep time.Duration) (time.Time, bool, error) {
+func (d *timedDeliveries) RecordDelivery(ctx context.Context, sc account.Scope, id string, now time.Time, keep time.Duration) (alert.Delivery, bool, error) {
 	began := time.Now()
 	defer func() { d.n.Add(1); d.ns.Add(int64(time.Since(began))) }()
 	return d.Deliveries.RecordDelivery(ctx, sc, id, now, keep)

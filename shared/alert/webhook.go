@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
@@ -58,19 +59,13 @@ type WebhookOptions struct {
 	// Keep is how long a delivery id is remembered (default 4 days: longer
 	// than the Standard Webhooks retry schedule's 75.6 hours).
 	Keep time.Duration
-	// Requeue is how long after its first delivery a repeated delivery is
-	// enqueued again rather than answered as a duplicate (default 4
-	// minutes, inside the FIFO queue's 5-minute deduplication window, so
-	// SQS drops the copy; it covers a webhook that died between recording
-	// a delivery and enqueueing it). 0 keeps the default; negative
-	// disables requeueing.
-	Requeue time.Duration
 	// Tolerance is the Standard Webhooks timestamp tolerance (default 5
 	// minutes).
 	Tolerance time.Duration
-	// EnqueueTimeout bounds the enqueue (default 4 s, well inside the
-	// function's 10 s), so that a hung send still forgets the delivery and
-	// answers 503 instead of timing out with the delivery recorded.
+	// EnqueueTimeout bounds the enqueue and, separately, the write that
+	// marks the delivery queued (default 3 s each, so that both fit the
+	// function's 10 s after the record): a hung send answers 503 rather
+	// than letting the function time out.
 	EnqueueTimeout time.Duration
 	// CacheFor is how long an integration read is reused (default 10 s).
 	// A secret that does not match a cached integration is checked again
@@ -115,14 +110,11 @@ func NewWebhook(ints Integrations, secrets Secrets, parsers Parsers, dels Delive
 	if o.Keep == 0 {
 		o.Keep = 4 * 24 * time.Hour
 	}
-	if o.Requeue == 0 {
-		o.Requeue = 4 * time.Minute
-	}
 	if o.Tolerance == 0 {
 		o.Tolerance = SignatureTolerance
 	}
 	if o.EnqueueTimeout == 0 {
-		o.EnqueueTimeout = 4 * time.Second
+		o.EnqueueTimeout = 3 * time.Second
 	}
 	if o.CacheFor == 0 {
 		o.CacheFor = 10 * time.Second
@@ -150,11 +142,21 @@ var integrationIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 //
 // Answers: 202 {"accepted":true,"duplicate":false} once the activity is
 // queued (or, for activities that are not alerts, ignored); 202 with
-// duplicate true for a delivery already accepted; 401 for a missing or
-// wrong secret or signature, a stale timestamp, or an unknown integration;
-// 400 for a body that is not a usable activity; 413 over MaxBody; 415 for a
-// non-JSON content type; 5xx when the delivery could not be recorded or
-// queued — nothing is recorded then, so the RMM's retry is processed.
+// duplicate true for a delivery whose message was queued already; 401 for
+// a missing or wrong secret or signature, a stale timestamp, or an unknown
+// integration; 400 for a body that is not a usable activity or an id over
+// MaxIDBytes or with control characters (naming the field); 413 over
+// MaxBody; 415 for a non-JSON content type; 5xx when the delivery could
+// not be recorded or queued, so that the RMM retries.
+//
+// The delivery is recorded (received), then queued, then marked queued.
+// Any of the three writes may be applied and still answer an error (a lost
+// answer, the function's context ending): the record says whether the
+// message was queued, and a delivery recorded but not marked queued is
+// queued again by the sender's retry — never answered as a duplicate. A
+// second copy of a message is harmless: SQS drops it inside its
+// five-minute deduplication window, and the worker skips an activity it
+// applied already.
 func (w *Webhook) Handle(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 	id := r.PathParam("integrationId")
 	if !integrationIDPattern.MatchString(id) {
@@ -178,6 +180,10 @@ func (w *Webhook) Handle(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 			return nil, apperr.New(apperr.UnsupportedMedia, "content type %q is not JSON; send application/json", ct)
 		}
 	}
+	webhookID := r.Header(HeaderWebhookID)
+	if err := checkID(HeaderWebhookID, "the webhook-id header", webhookID); err != nil {
+		return nil, err
+	}
 	parser, err := w.parsers.WebhookParser(ctx, ig)
 	if err != nil {
 		return nil, fmt.Errorf("open the webhook parser of integration %s: %w", ig.ID, err)
@@ -190,7 +196,10 @@ func (w *Webhook) Handle(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 		log.InfoContext(ctx, "webhook activity is not an alert; ignored", "bytes", len(body))
 		return httpapi.JSON(http.StatusAccepted, Ack{Accepted: true}), nil
 	}
-	deliveryID := DeliveryID(r.Header(HeaderWebhookID), a.ActivityID, body)
+	if err := checkAlertIDs(a); err != nil {
+		return nil, err
+	}
+	deliveryID := DeliveryID(webhookID, a.ActivityID, body)
 	log = log.With("seriesId", a.SeriesID, "deliveryId", deliveryID, "activityId", a.ActivityID, "state", string(a.State))
 
 	now := w.o.Now().UTC().Truncate(time.Millisecond)
@@ -199,12 +208,14 @@ func (w *Webhook) Handle(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 		return nil, err
 	}
 	sc := account.Scope{TenantID: ig.TenantID, IntegrationID: ig.ID, Actor: "alert-webhook"}
-	firstAt, fresh, err := w.dels.RecordDelivery(ctx, sc, deliveryID, now, w.o.Keep)
+	rec, fresh, err := w.dels.RecordDelivery(ctx, sc, deliveryID, now, w.o.Keep)
 	if err != nil {
+		// The record may have been written all the same: the retry then
+		// finds it not queued, and queues it.
 		return nil, fmt.Errorf("record delivery %s: %w", deliveryID, err)
 	}
-	if !fresh && (w.o.Requeue < 0 || now.Sub(firstAt) >= w.o.Requeue) {
-		log.InfoContext(ctx, "duplicate webhook delivery", "firstAt", firstAt)
+	if rec.Queued {
+		log.InfoContext(ctx, "duplicate webhook delivery", "firstAt", rec.FirstAt)
 		return httpapi.JSON(http.StatusAccepted, Ack{Accepted: true, Duplicate: true}), nil
 	}
 	qm := QueueMessage{Body: string(msg), GroupID: GroupID(ig.ID, a.SeriesID), DedupID: DedupID(ig.ID, deliveryID)}
@@ -212,15 +223,60 @@ func (w *Webhook) Handle(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 	err = w.queue.Enqueue(ectx, qm)
 	cancel()
 	if err != nil {
-		if fresh {
-			if ferr := w.dels.ForgetDelivery(context.WithoutCancel(ctx), sc, deliveryID, firstAt); ferr != nil {
-				log.ErrorContext(ctx, "could not forget a delivery that was not queued; the RMM's retry will be taken for a duplicate", "error", ferr)
-			}
-		}
+		// The record stays "received": the RMM's retry queues the alert
+		// (a copy, if this send was made after all, is dropped by SQS or
+		// skipped by the worker).
 		return nil, apperr.Wrap(apperr.Unavailable, err, "the alert could not be queued; retry later")
 	}
-	log.InfoContext(ctx, "webhook alert queued", "duplicate", !fresh, "bytes", len(body))
-	return httpapi.JSON(http.StatusAccepted, Ack{Accepted: true, Duplicate: !fresh}), nil
+	// The message is queued: the answer is 202 whatever happens to the
+	// mark, which is written even if the caller's context has ended. A
+	// mark that fails leaves the record "received", so a later delivery
+	// of the same id queues a harmless copy.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.o.EnqueueTimeout)
+	if err := w.dels.MarkQueued(mctx, sc, deliveryID, now); err != nil {
+		log.WarnContext(ctx, "the alert is queued but its delivery record could not be marked queued; a repeat of the delivery will be queued again", "error", err)
+	}
+	cancel()
+	log.InfoContext(ctx, "webhook alert queued", "fresh", fresh, "bytes", len(body))
+	return httpapi.JSON(http.StatusAccepted, Ack{Accepted: true}), nil
+}
+
+// MaxIDBytes bounds every id taken from a webhook delivery (the series,
+// activity, device, organization and site ids, the webhook-id header):
+// they become parts of DynamoDB keys (at most 1,024 bytes) and SQS ids.
+const MaxIDBytes = 256
+
+// checkAlertIDs refuses an alert whose ids would not fit a key, naming the
+// field (rmm.Alert's name for it) in a 400.
+func checkAlertIDs(a rmm.Alert) error {
+	for _, f := range []struct{ field, what, v string }{
+		{"seriesId", "the alert's series id", a.SeriesID},
+		{"activityId", "the activity id", a.ActivityID},
+		{"deviceId", "the device id", a.DeviceID},
+		{"organizationId", "the organization id", a.OrganizationID},
+		{"siteId", "the site (location) id", a.SiteID},
+	} {
+		if err := checkID(f.field, f.what, f.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkID refuses an id over MaxIDBytes or holding control characters
+// (C0, DEL, C1), with a 400 naming field; the id itself is not echoed.
+func checkID(field, what, v string) error {
+	msg := ""
+	switch {
+	case len(v) > MaxIDBytes:
+		msg = fmt.Sprintf("%s is %d bytes; the limit is %d", what, len(v), MaxIDBytes)
+	case strings.ContainsFunc(v, unicode.IsControl):
+		msg = what + " contains control characters"
+	default:
+		return nil
+	}
+	return &apperr.Error{Kind: apperr.Malformed, Message: field + ": " + msg,
+		Fields: []apperr.FieldError{{Field: field, Message: msg}}}
 }
 
 // parseActivity runs the vendor parser, refusing bodies it cannot use with

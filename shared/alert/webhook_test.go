@@ -16,9 +16,11 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
+	"github.com/rmmbridge/rmmbridge/shared/rmm"
 )
 
 // deliver sends one request through the router and decodes the answer.
@@ -349,11 +351,14 @@ func TestWebhookDuplicateDelivery(t *testing.T) {
 	clock := time.Now()
 	now := func() time.Time { return clock }
 
-	t.Run("a retry after the requeue window is answered as a duplicate and not queued", func(t *testing.T) {
+	t.Run("a repeat of a queued delivery is answered as a duplicate and not queued", func(t *testing.T) {
 		rt := router(e.webhook(t, nil, alert.WebhookOptions{Now: now}))
 		body := condition(301, "dup", 1001, true, 0).body(t)
 		if got, ack, _ := deliver(t, rt, hookRequest(e.ig.ID, body, bearer(e.secret), nil)); got != 202 || ack.Duplicate {
 			t.Fatalf("first delivery: %d %+v", got, ack)
+		}
+		if got, ack, _ := deliver(t, rt, hookRequest(e.ig.ID, body, bearer(e.secret), nil)); got != 202 || !ack.Duplicate {
+			t.Fatalf("immediate retry: %d %+v, want 202 duplicate", got, ack)
 		}
 		clock = clock.Add(5 * time.Minute)
 		if got, ack, _ := deliver(t, rt, hookRequest(e.ig.ID, body, bearer(e.secret), nil)); got != 202 || !ack.Duplicate {
@@ -368,7 +373,7 @@ func TestWebhookDuplicateDelivery(t *testing.T) {
 		}
 	})
 	t.Run("a Standard Webhooks id dedupes different bodies", func(t *testing.T) {
-		rt := router(e.webhook(t, nil, alert.WebhookOptions{Now: now, Requeue: -1}))
+		rt := router(e.webhook(t, nil, alert.WebhookOptions{Now: now}))
 		h := bearer(e.secret)
 		h["webhook-id"] = "msg_same"
 		if got, ack, _ := deliver(t, rt, hookRequest(e.ig.ID, condition(311, "dup2", 1001, true, 0).body(t), h, nil)); got != 202 || ack.Duplicate {
@@ -381,17 +386,28 @@ func TestWebhookDuplicateDelivery(t *testing.T) {
 			t.Errorf("%d messages queued, want 1", n)
 		}
 	})
-	t.Run("a retry inside the requeue window is queued again with the same dedup id", func(t *testing.T) {
+	t.Run("a delivery recorded but never queued is queued by the retry, days later", func(t *testing.T) {
+		// The webhook died between the record and the send.
+		sc := account.Scope{TenantID: e.ig.TenantID, IntegrationID: e.ig.ID}
+		if _, fresh, err := e.alerts.RecordDelivery(context.Background(), sc, "a-321", clock, 4*24*time.Hour); err != nil || !fresh {
+			t.Fatalf("record: %v %v", fresh, err)
+		}
+		clock = clock.Add(2 * 24 * time.Hour)
 		q := &recordingQueue{}
 		rt := router(e.webhook(t, q, alert.WebhookOptions{Now: now}))
 		body := condition(321, "dup3", 1001, true, 0).body(t)
-		deliver(t, rt, hookRequest(e.ig.ID, body, bearer(e.secret), nil))
-		clock = clock.Add(30 * time.Second)
-		if got, ack, _ := deliver(t, rt, hookRequest(e.ig.ID, body, bearer(e.secret), nil)); got != 202 || !ack.Duplicate {
-			t.Fatalf("retry: %d %+v, want 202 duplicate", got, ack)
+		if got, ack, _ := deliver(t, rt, hookRequest(e.ig.ID, body, bearer(e.secret), nil)); got != 202 || ack.Duplicate {
+			t.Fatalf("retry: %d %+v, want 202, not a duplicate", got, ack)
 		}
-		if len(q.msgs) != 2 || q.msgs[0].DedupID != q.msgs[1].DedupID || q.msgs[0].GroupID != q.msgs[1].GroupID {
-			t.Errorf("enqueued %+v, want the same message twice (SQS drops the copy)", q.msgs)
+		if got, ack, _ := deliver(t, rt, hookRequest(e.ig.ID, body, bearer(e.secret), nil)); got != 202 || !ack.Duplicate {
+			t.Fatalf("the retry after: %d %+v, want 202 duplicate", got, ack)
+		}
+		if len(q.msgs) != 1 || q.msgs[0].DedupID != alert.DedupID(e.ig.ID, "a-321") {
+			t.Errorf("enqueued %+v, want the delivery once", q.msgs)
+		}
+		d, fresh, err := e.alerts.RecordDelivery(context.Background(), sc, "a-321", clock, time.Hour)
+		if err != nil || fresh || !d.Queued {
+			t.Errorf("the record = %+v, fresh %v, %v; want queued", d, fresh, err)
 		}
 	})
 }
@@ -412,5 +428,139 @@ func TestWebhookEnqueueFailure(t *testing.T) {
 	}
 	if len(q.msgs) != 1 {
 		t.Errorf("%d messages queued, want 1", len(q.msgs))
+	}
+}
+
+// withFields is a's body with top-level fields set (and device fields
+// set in its embedded device).
+func withFields(t testing.TB, a activity, top, device map[string]any) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(a.body(t), &m); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range top {
+		m[k] = v
+	}
+	if len(device) > 0 {
+		d, _ := m["device"].(map[string]any)
+		for k, v := range device {
+			d[k] = v
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestWebhookBoundsPayloadIDs: every id taken from a payload becomes part
+// of a DynamoDB key or an SQS id, so it is bounded (256 bytes) and free of
+// control characters at the webhook: 400 naming the field, nothing queued
+// — never a 202 followed by a worker failing forever on DynamoDB's
+// 1,024-byte key limit.
+func TestWebhookBoundsPayloadIDs(t *testing.T) {
+	e := newHookEnv(t)
+	rt := router(e.webhook(t, nil, alert.WebhookOptions{}))
+	base := func(id int64) activity { return condition(id, "s-bounds", 1001, true, 0) }
+	long := strings.Repeat("x", 257)
+	withHeader := func(body []byte, id string) events.APIGatewayV2HTTPRequest {
+		h := bearer(e.secret)
+		h["webhook-id"] = id
+		return hookRequest(e.ig.ID, body, h, nil)
+	}
+	tests := []struct {
+		name  string
+		req   events.APIGatewayV2HTTPRequest
+		want  int
+		field string
+	}{
+		{"a 100 KB seriesUid", hookRequest(e.ig.ID, withFields(t, base(501), map[string]any{"seriesUid": strings.Repeat("s", 100<<10)}, nil), bearer(e.secret), nil), 400, "seriesId"},
+		{"a 257-byte seriesUid", hookRequest(e.ig.ID, withFields(t, base(502), map[string]any{"seriesUid": long}, nil), bearer(e.secret), nil), 400, "seriesId"},
+		{"a 256-byte seriesUid is fine", hookRequest(e.ig.ID, withFields(t, base(503), map[string]any{"seriesUid": long[:256]}, nil), bearer(e.secret), nil), 202, ""},
+		{"a 129-character multi-byte seriesUid (258 bytes)", hookRequest(e.ig.ID, withFields(t, base(504), map[string]any{"seriesUid": strings.Repeat("é", 129)}, nil), bearer(e.secret), nil), 400, "seriesId"},
+		{"a seriesUid with a newline", hookRequest(e.ig.ID, withFields(t, base(505), map[string]any{"seriesUid": "s\nforged"}, nil), bearer(e.secret), nil), 400, "seriesId"},
+		{"a seriesUid with NUL", hookRequest(e.ig.ID, withFields(t, base(506), map[string]any{"seriesUid": "s\x00"}, nil), bearer(e.secret), nil), 400, "seriesId"},
+		{"a long sourceConfigUid becomes the series", hookRequest(e.ig.ID, withFields(t, base(507), map[string]any{"seriesUid": "", "sourceConfigUid": long}, nil), bearer(e.secret), nil), 400, "seriesId"},
+		{"a long activity id", hookRequest(e.ig.ID, withFields(t, base(0), map[string]any{"id": long}, nil), bearer(e.secret), nil), 400, "activityId"},
+		{"an activity id with a C1 control", hookRequest(e.ig.ID, withFields(t, base(0), map[string]any{"id": "7\u0085"}, nil), bearer(e.secret), nil), 400, "activityId"},
+		{"a long organization id", hookRequest(e.ig.ID, withFields(t, base(508), nil, map[string]any{"organizationId": long}), bearer(e.secret), nil), 400, "organizationId"},
+		{"a long location id", hookRequest(e.ig.ID, withFields(t, base(509), nil, map[string]any{"locationId": long}), bearer(e.secret), nil), 400, "siteId"},
+		{"a location id with a tab", hookRequest(e.ig.ID, withFields(t, base(510), nil, map[string]any{"locationId": "3\t4"}), bearer(e.secret), nil), 400, "siteId"},
+		{"a long webhook-id", withHeader(base(511).body(t), long), 400, "webhook-id"},
+		{"a webhook-id with a control character", withHeader(base(512).body(t), "msg\x7f1"), 400, "webhook-id"},
+		{"a 256-byte webhook-id is fine", withHeader(base(513).body(t), long[:256]), 202, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, prob := deliver(t, rt, tc.req)
+			if got != tc.want {
+				t.Fatalf("status = %d, want %d (%+v)", got, tc.want, prob)
+			}
+			queued := len(receiveAll(t, e.sqs, e.queueURL))
+			if tc.want != 202 {
+				if queued != 0 {
+					t.Errorf("%d messages queued for a refused delivery", queued)
+				}
+				var fields []string
+				for _, f := range prob.Errors {
+					fields = append(fields, f.Field)
+				}
+				if diff := cmp.Diff([]string{tc.field}, fields); diff != "" {
+					t.Errorf("fields named (-want +got):\n%s\n%+v", diff, prob)
+				}
+				if len(prob.Detail) > 400 {
+					t.Errorf("the problem detail is %d bytes: it must not echo the id", len(prob.Detail))
+				}
+				return
+			}
+			if queued != 1 {
+				t.Errorf("%d messages queued, want 1", queued)
+			}
+		})
+	}
+}
+
+// stubParser parses every body into the same alert, as an RMM whose ids
+// are free text (Datto RMM, Tactical RMM) could.
+type stubParser struct{ a rmm.Alert }
+
+func (p stubParser) ParseWebhook([]byte) (rmm.Alert, bool, error) { return p.a, true, nil }
+
+// TestWebhookBoundsIDsOfAnyRMM: the bounds hold for every id of the
+// normalized alert, whatever the RMM's parser lets through.
+func TestWebhookBoundsIDsOfAnyRMM(t *testing.T) {
+	long := strings.Repeat("7", 257)
+	ok := rmm.Alert{SeriesID: "s", ActivityID: "1", DeviceID: "d", OrganizationID: "o", SiteID: "l", State: rmm.AlertTriggered}
+	tests := []struct {
+		field string
+		set   func(a *rmm.Alert)
+	}{
+		{"seriesId", func(a *rmm.Alert) { a.SeriesID = long }},
+		{"activityId", func(a *rmm.Alert) { a.ActivityID = long }},
+		{"deviceId", func(a *rmm.Alert) { a.DeviceID = long }},
+		{"deviceId", func(a *rmm.Alert) { a.DeviceID = "d\r\n" }},
+		{"organizationId", func(a *rmm.Alert) { a.OrganizationID = long }},
+		{"siteId", func(a *rmm.Alert) { a.SiteID = long }},
+		{"", func(*rmm.Alert) {}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.field, func(t *testing.T) {
+			a := ok
+			tc.set(&a)
+			q := &recordingQueue{}
+			rt, igID, secret := memWebhookWith(q, stubParser{a})
+			code, _, prob := deliver(t, rt, hookRequest(igID, []byte(`{}`), bearer(secret), nil))
+			if tc.field == "" {
+				if code != http.StatusAccepted || len(q.msgs) != 1 {
+					t.Fatalf("bounded ids: %d %+v, %d queued; want 202 and one message", code, prob, len(q.msgs))
+				}
+				return
+			}
+			if code != http.StatusBadRequest || len(prob.Errors) != 1 || prob.Errors[0].Field != tc.field || len(q.msgs) != 0 {
+				t.Errorf("%d %+v, %d queued; want 400 naming %s, nothing queued", code, prob, len(q.msgs), tc.field)
+			}
+		})
 	}
 }

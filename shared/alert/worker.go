@@ -25,10 +25,14 @@ type Opener func(ctx context.Context, tenantID, integrationID string) (providers
 // and one write of the series' link), at the place of the first of them.
 //
 // Only an activity that is not an alert is acknowledged without effect.
-// Every failure — vendor outages, throttling, rejected credentials, a
-// ticket the PSA refuses, and also a body that is not a Message, an
-// integration deleted since the delivery, an activity the RMM client no
-// longer parses — is logged and reported as a batch item failure: the
+// An alert that can never be routed to a PSA account (see Service.ApplyRun)
+// is not a failure: it is recorded as an unroutable series with its reason
+// and acknowledged, so it neither comes back every visibility timeout nor
+// blocks its series' FIFO group. Every failure — vendor outages,
+// throttling, rejected credentials, a ticket the PSA refuses, and also a
+// body that is not a Message, an integration deleted since the delivery,
+// an activity the RMM client no longer parses — is logged and reported
+// as a batch item failure: the
 // record (and, FIFO, those after it) comes back, and after the queue's
 // five receives it rests in the dead-letter queue, whose alarm says
 // tickets may be missing, ready to be redriven. Nothing accepted is

@@ -16,7 +16,7 @@ type alertsAPI struct {
 	conns *connection.Service // nil: the integration is not checked
 }
 
-// listAlerts is GET /alerts?state=open|closed&limit=&cursor=.
+// listAlerts is GET /alerts?state=open|closed|unroutable&limit=&cursor=.
 func listAlerts(d Deps) httpapi.HandlerFunc {
 	if d.Alerts == nil {
 		return httpapi.NotImplemented("listing alerts")

@@ -40,8 +40,8 @@ func TestAlertRoutes(t *testing.T) {
 		{SeriesID: "s-1", DeviceID: "1001", State: alert.StateOpen, Severity: rmm.SeverityMajor, Occurrences: 3, TicketID: "77",
 			FirstSeenAt: now.Add(-time.Hour), LastSeenAt: now},
 		{SeriesID: "s-2", DeviceID: "1002", State: alert.StateClosed, Severity: rmm.SeverityCritical, Occurrences: 1, TicketID: "78",
-			FirstSeenAt: now.Add(-2 * time.Hour), LastSeenAt: now.Add(-2 * time.Hour)},
-		{SeriesID: "s-3", DeviceID: "1003", State: alert.StateOpen, Severity: rmm.SeverityMinor, Occurrences: 1,
+			FirstSeenAt: now.Add(-2 * time.Hour), LastSeenAt: now.Add(-time.Hour), ClosedAt: now.Add(-time.Hour)},
+		{SeriesID: "s-3", DeviceID: "1003", State: alert.StateUnroutable, Severity: rmm.SeverityMinor, Occurrences: 1,
 			FirstSeenAt: now, LastSeenAt: now, Unrouted: "organization 13 is not mapped"},
 		// A reset whose trigger never came: recorded, not listed.
 		{SeriesID: "s-4", DeviceID: "1004", State: alert.StateClosed},
@@ -96,8 +96,9 @@ func TestAlertRoutes(t *testing.T) {
 		want   []string
 	}{
 		{"every series", "i_a", nil, 200, []string{"s-1", "s-2", "s-3"}},
-		{"open", "i_a", map[string]string{"state": "open"}, 200, []string{"s-1", "s-3"}},
+		{"open", "i_a", map[string]string{"state": "open"}, 200, []string{"s-1"}},
 		{"closed", "i_a", map[string]string{"state": "closed"}, 200, []string{"s-2"}},
+		{"unroutable", "i_a", map[string]string{"state": "unroutable"}, 200, []string{"s-3"}},
 		{"unknown state", "i_a", map[string]string{"state": "acknowledged"}, 422, nil},
 		{"bad limit", "i_a", map[string]string{"limit": "0"}, 422, nil},
 		{"another tenant's or unknown integration", "i_zz", nil, 404, nil},
@@ -115,11 +116,13 @@ func TestAlertRoutes(t *testing.T) {
 	}
 
 	t.Run("fields", func(t *testing.T) {
-		_, p, _ := serve(t, "i_a", map[string]string{"state": "open"})
+		_, p, _ := serve(t, "i_a", nil)
 		want := []map[string]any{
 			{"seriesId": "s-1", "deviceId": "1001", "ticketId": "77", "state": "open", "severity": "major", "occurrences": float64(3),
 				"firstSeenAt": "2026-11-21T08:00:00Z", "lastSeenAt": "2026-11-21T09:00:00Z"},
-			{"seriesId": "s-3", "deviceId": "1003", "state": "open", "severity": "minor", "occurrences": float64(1),
+			{"seriesId": "s-2", "deviceId": "1002", "ticketId": "78", "state": "closed", "severity": "critical", "occurrences": float64(1),
+				"firstSeenAt": "2026-11-21T07:00:00Z", "lastSeenAt": "2026-11-21T08:00:00Z", "closedAt": "2026-11-21T08:00:00Z"},
+			{"seriesId": "s-3", "deviceId": "1003", "state": "unroutable", "severity": "minor", "occurrences": float64(1),
 				"firstSeenAt": "2026-11-21T09:00:00Z", "lastSeenAt": "2026-11-21T09:00:00Z", "reason": "organization 13 is not mapped"},
 		}
 		if diff := cmp.Diff(want, p.Items); diff != "" {

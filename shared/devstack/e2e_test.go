@@ -3,6 +3,7 @@ package devstack_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -611,28 +612,96 @@ func TestAlertToTicket(t *testing.T) {
 	if tk.Type != "Incident" || tk.Status != "Closed (resolved)" {
 		t.Errorf("ticket type %q status %q, want the integration's ticketDefaults type Incident, closed", tk.Type, tk.Status)
 	}
-	var alerts struct {
-		Items []struct {
-			SeriesID, State string
-			Occurrences     int
-		}
+	type alertItem struct {
+		SeriesID, State, Reason string
+		Occurrences             int
+		LastSeenAt, ClosedAt    time.Time
 	}
-	c.Do(http.MethodGet, base+"/alerts?state=closed", nil).JSON(t, &alerts)
-	found := false
-	for _, a := range alerts.Items {
-		if a.SeriesID == trigger.SeriesUID {
-			found = true
-			if a.Occurrences != 2 {
-				t.Errorf("series occurrences = %d, want 2 (trigger + repeat)", a.Occurrences)
-			}
+	listAlerts := func(state string) map[string]alertItem {
+		var alerts struct{ Items []alertItem }
+		c.Do(http.MethodGet, base+"/alerts?limit=500&state="+state, nil).JSON(t, &alerts)
+		out := map[string]alertItem{}
+		for _, a := range alerts.Items {
+			out[a.SeriesID] = a
 		}
+		return out
 	}
-	if !found {
-		t.Errorf("GET /alerts?state=closed does not list series %s: %+v", trigger.SeriesUID, alerts.Items)
+	resetAt := time.UnixMilli(int64(reset.ActivityTime * 1000)).UTC()
+	if a, ok := listAlerts("closed")[trigger.SeriesUID]; !ok {
+		t.Errorf("GET /alerts?state=closed does not list series %s", trigger.SeriesUID)
+	} else if a.Occurrences != 2 || a.ClosedAt.Sub(resetAt).Abs() > time.Millisecond || !a.LastSeenAt.Equal(a.ClosedAt) {
+		t.Errorf("closed series %+v, want 2 occurrences (trigger + repeat), closedAt and lastSeenAt the reset's time %v", a, resetAt)
 	}
 	// A wrong secret is refused.
 	if err := env.Ninja.EmitWebhook(ctx, url, map[string]string{"Authorization": "Bearer whsec_wrong"}, trigger); err == nil {
 		t.Error("a delivery with a wrong secret was accepted")
+	}
+
+	// Issue 9: an alert of a device and an organization the RMM does not
+	// know (the demo integration auto-creates accounts, which needs the
+	// organization) is recorded as unroutable with a reason, at once, and
+	// creates nothing; its reset then closes it, in its turn.
+	ticketsNow := len(env.CW.Tickets())
+	ghost, err := env.Ninja.ConditionActivity(dev.ID, true, "", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghost.ID += 1 << 40
+	ghost.DeviceID = 990001
+	ghost.Device.ID, ghost.Device.OrganizationID, ghost.Device.LocationID = 990001, 990002, 0
+	ghost.Device.References.Organization.ID, ghost.Device.References.Location.ID = 990002, 0
+	if err := env.Ninja.EmitWebhook(ctx, url, hdr, ghost); err != nil {
+		t.Fatalf("emit the unroutable trigger: %v", err)
+	}
+	var ghostItem alertItem
+	waitUntil(t, 30*time.Second, "the unknown device's alert listed as unroutable", func() bool {
+		a, ok := listAlerts("unroutable")[ghost.SeriesUID]
+		ghostItem = a
+		return ok
+	})
+	if !strings.Contains(ghostItem.Reason, "990002") || ghostItem.Occurrences != 1 {
+		t.Errorf("unroutable series %+v, want a reason naming organization 990002", ghostItem)
+	}
+	ghostReset := ghost
+	ghostReset.ID++
+	ghostReset.StatusCode, ghostReset.Status, ghostReset.ActivityTime = "RESET", "Reset", ghost.ActivityTime+60
+	if err := env.Ninja.EmitWebhook(ctx, url, hdr, ghostReset); err != nil {
+		t.Fatalf("emit the unroutable series' reset: %v", err)
+	}
+	waitUntil(t, 30*time.Second, "the unroutable series closed by its reset (its FIFO group not blocked)", func() bool {
+		_, ok := listAlerts("closed")[ghost.SeriesUID]
+		return ok
+	})
+	if n := len(env.CW.Tickets()) - ticketsNow; n != 0 {
+		t.Errorf("%d tickets created for an unroutable alert", n)
+	}
+
+	// Issue 9: a 100 KB seriesUid is refused at the door (400 naming the
+	// field), not accepted and then failing forever on DynamoDB's key limit.
+	huge := trigger
+	huge.ID += 1 << 41
+	huge.SeriesUID = strings.Repeat("s", 100<<10)
+	body, err := json.Marshal(huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", hdr["Authorization"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var prob problem
+	if err := json.NewDecoder(resp.Body).Decode(&prob); err != nil {
+		t.Fatalf("decode the answer to a 100 KB seriesUid: %v", err)
+	}
+	if resp.StatusCode != http.StatusBadRequest || len(prob.Errors) != 1 || prob.Errors[0].Field != "seriesId" {
+		t.Errorf("a 100 KB seriesUid: %d %+v, want 400 naming seriesId", resp.StatusCode, prob)
 	}
 }
 

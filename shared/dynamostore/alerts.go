@@ -102,8 +102,13 @@ func toAlertItem(sc account.Scope, l alert.Link) alertItem {
 }
 
 func (it alertItem) link() alert.Link {
+	state := alert.State(it.State)
+	if state == alert.StateOpen && it.Unrouted != "" && it.TicketID == "" {
+		// Written before the unroutable state existed.
+		state = alert.StateUnroutable
+	}
 	return alert.Link{SeriesID: it.SeriesID, DeviceID: it.DeviceID, DeviceName: it.DeviceName,
-		OrganizationID: it.OrganizationID, State: alert.State(it.State), Severity: rmm.Severity(it.Severity),
+		OrganizationID: it.OrganizationID, State: state, Severity: rmm.Severity(it.Severity),
 		Subject: it.Subject, Occurrences: it.Occurrences, FirstSeenAt: fromMs(it.FirstSeenAtMs),
 		LastSeenAt: fromMs(it.LastSeenAtMs), OpenedAt: fromMs(it.OpenedAtMs), ClosedAt: fromMs(it.ClosedAtMs), LastEventAt: fromMs(it.LastEventAtMs),
 		TicketID: it.TicketID, AccountID: it.AccountID, TicketClosed: it.TicketClosed, Generation: it.Generation,
@@ -143,8 +148,20 @@ func (r Alerts) ListLinks(ctx context.Context, sc account.Scope, q alert.ListQue
 		limit = 50
 	}
 	filter := expression.Name("occurrences").GreaterThanEqual(expression.Value(1))
-	if q.State != "" {
-		filter = filter.And(expression.Name("state").Equal(expression.Value(string(q.State))))
+	state := expression.Name("state")
+	open := state.Equal(expression.Value(string(alert.StateOpen)))
+	switch q.State {
+	case "":
+	case alert.StateOpen:
+		// Series written before the unroutable state existed are open
+		// with a reason; they are listed as unroutable (see link).
+		filter = filter.And(open, expression.AttributeNotExists(expression.Name("unrouted")).
+			Or(expression.AttributeExists(expression.Name("ticketId"))))
+	case alert.StateUnroutable:
+		filter = filter.And(state.Equal(expression.Value(string(alert.StateUnroutable))).
+			Or(open.And(expression.AttributeExists(expression.Name("unrouted")), expression.AttributeNotExists(expression.Name("ticketId")))))
+	default:
+		filter = filter.And(state.Equal(expression.Value(string(q.State))))
 	}
 	query := Query{PK: IntegrationPK(sc.TenantID, sc.IntegrationID), SKPrefix: "ALERT#", Limit: int32(max(limit, alertScanPage)),
 		Cursor: q.Cursor, Filter: &filter}
@@ -187,10 +204,11 @@ scan:
 	return out, next, nil
 }
 
-// deliveryItem is the record of one webhook delivery. Token is random per
-// RecordDelivery call: when the SDK retries a put whose first attempt was
-// written (its answer lost), the retry's failed condition returns the
-// call's own record, which the token tells from an earlier delivery's.
+// deliveryItem is the record of one webhook delivery: received, then
+// queued once its message was sent. Token is random per RecordDelivery
+// call: when the SDK retries a put whose first attempt was written (its
+// answer lost), the retry's failed condition returns the call's own
+// record, which the token tells from an earlier delivery's.
 type deliveryItem struct {
 	PK         string `dynamodbav:"pk"`
 	SK         string `dynamodbav:"sk"`
@@ -198,25 +216,41 @@ type deliveryItem struct {
 	FirstAtMs  int64  `dynamodbav:"firstAtMs"`
 	TTL        int64  `dynamodbav:"ttl"`
 	Token      string `dynamodbav:"token"`
+	// State is deliveryReceived or deliveryQueued; a record without one
+	// was written before states existed, only for queued deliveries.
+	State      string `dynamodbav:"state,omitempty"`
+	QueuedAtMs int64  `dynamodbav:"queuedAtMs,omitempty"`
+}
+
+// The delivery record states.
+const (
+	deliveryReceived = "received"
+	deliveryQueued   = "queued"
+)
+
+func (it deliveryItem) delivery() alert.Delivery {
+	return alert.Delivery{FirstAt: time.UnixMilli(it.FirstAtMs).UTC(), Queued: it.State != deliveryReceived}
 }
 
 // RecordDelivery implements alert.Deliveries with one conditional
-// PutItem (a put costs DynamoDB no more than an update, and moto far
-// less). When the record exists, the failed condition returns it
-// (ReturnValuesOnConditionCheckFailure), so a duplicate costs one request
-// too; a server that does not return it costs a GetItem more.
-func (r Alerts) RecordDelivery(ctx context.Context, sc account.Scope, deliveryID string, now time.Time, keep time.Duration) (time.Time, bool, error) {
+// PutItem of a "received" record (a put costs DynamoDB no more than an
+// update, and moto far less). When the record exists, the failed
+// condition returns it (ReturnValuesOnConditionCheckFailure), so a
+// duplicate costs one request too; a server that does not return it costs
+// a GetItem more.
+func (r Alerts) RecordDelivery(ctx context.Context, sc account.Scope, deliveryID string, now time.Time, keep time.Duration) (alert.Delivery, bool, error) {
 	key := deliveryKey(sc, deliveryID)
-	fail := func(err error) (time.Time, bool, error) {
-		return time.Time{}, false, fmt.Errorf("record delivery %s in %s %s: %w", deliveryID, r.s.table, key, err)
+	fail := func(err error) (alert.Delivery, bool, error) {
+		return alert.Delivery{}, false, fmt.Errorf("record delivery %s in %s %s: %w", deliveryID, r.s.table, key, err)
 	}
 	tok := make([]byte, 8)
 	if _, err := rand.Read(tok); err != nil {
 		return fail(apperr.Wrap(apperr.Internal, err, "random token"))
 	}
 	token := hex.EncodeToString(tok)
-	av, err := attributevalue.MarshalMap(deliveryItem{PK: key.PK, SK: key.SK, DeliveryID: deliveryID,
-		FirstAtMs: now.UnixMilli(), TTL: now.Add(keep).Unix(), Token: token})
+	item := deliveryItem{PK: key.PK, SK: key.SK, DeliveryID: deliveryID,
+		FirstAtMs: now.UnixMilli(), TTL: now.Add(keep).Unix(), Token: token, State: deliveryReceived}
+	av, err := attributevalue.MarshalMap(item)
 	if err != nil {
 		return fail(apperr.Wrap(apperr.Internal, err, "encode item"))
 	}
@@ -229,7 +263,7 @@ func (r Alerts) RecordDelivery(ctx context.Context, sc account.Scope, deliveryID
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if err == nil {
-		return now, true, nil
+		return item.delivery(), true, nil
 	}
 	var ccf *types.ConditionalCheckFailedException
 	if !errors.As(err, &ccf) {
@@ -246,16 +280,21 @@ func (r Alerts) RecordDelivery(ctx context.Context, sc account.Scope, deliveryID
 	if old.FirstAtMs == 0 {
 		return fail(apperr.New(apperr.Internal, "the delivery record has no firstAtMs"))
 	}
-	return time.UnixMilli(old.FirstAtMs).UTC(), old.Token == token, nil
+	return old.delivery(), old.Token == token, nil
 }
 
-// ForgetDelivery implements alert.Deliveries: a delete conditioned on the
-// record's firstAtMs.
-func (r Alerts) ForgetDelivery(ctx context.Context, sc account.Scope, deliveryID string, firstAt time.Time) error {
-	cond := expression.Name("firstAtMs").Equal(expression.Value(firstAt.UnixMilli()))
-	err := r.s.Delete(ctx, deliveryKey(sc, deliveryID), &cond)
-	if err != nil && !apperr.Is(err, apperr.Conflict) {
-		return fmt.Errorf("forget delivery %s: %w", deliveryID, err)
+// MarkQueued implements alert.Deliveries: an update of the existing
+// record (NotFound when there is none, e.g. expired), idempotent.
+func (r Alerts) MarkQueued(ctx context.Context, sc account.Scope, deliveryID string, at time.Time) error {
+	upd := expression.Set(expression.Name("state"), expression.Value(deliveryQueued)).
+		Set(expression.Name("queuedAtMs"), expression.Value(at.UnixMilli()))
+	cond := Exists()
+	err := r.s.Update(ctx, deliveryKey(sc, deliveryID), upd, &cond, nil)
+	if apperr.Is(err, apperr.Conflict) {
+		err = apperr.Wrap(apperr.NotFound, err, "delivery %s is not recorded", deliveryID)
+	}
+	if err != nil {
+		return fmt.Errorf("mark delivery %s queued: %w", deliveryID, err)
 	}
 	return nil
 }

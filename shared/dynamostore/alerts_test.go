@@ -94,20 +94,35 @@ func TestListAlertLinks(t *testing.T) {
 	s, _ := newTestStore(t)
 	r := NewAlerts(s)
 	at := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
-	var open, closed []string
-	for i := range 7 {
+	var open, closed, unroutable []string
+	for i := range 9 {
 		id := fmt.Sprintf("s-%02d", i)
 		l := alert.Link{SeriesID: id, DeviceID: "d", State: alert.StateOpen, Occurrences: 1, FirstSeenAt: at, LastSeenAt: at, Version: 1}
 		switch {
 		case i%3 == 0:
 			l.State = alert.StateClosed
 			closed = append(closed, id)
+		case i == 4 || i == 8:
+			l.State, l.Unrouted = alert.StateUnroutable, "organization 13 is not mapped"
+			unroutable = append(unroutable, id)
 		default:
+			l.TicketID = "77"
 			open = append(open, id)
 		}
 		if err := r.PutLink(ctx, alertScope, l); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// An unrouted series written before the unroutable state existed
+	// (state open with a reason) is listed, and read, as unroutable.
+	legacy := toAlertItem(alertScope, alert.Link{SeriesID: "s-09", DeviceID: "d", State: alert.StateOpen, Occurrences: 1,
+		FirstSeenAt: at, LastSeenAt: at, Unrouted: "organization 13 is not mapped", Version: 1})
+	if err := s.Put(ctx, legacy, nil); err != nil {
+		t.Fatal(err)
+	}
+	unroutable = append(unroutable, "s-09")
+	if l, err := r.GetLink(ctx, alertScope, "s-09"); err != nil || l.State != alert.StateUnroutable {
+		t.Errorf("legacy unrouted link = %s, %v; want unroutable", l.State, err)
 	}
 	// A reset that arrived without its trigger: recorded, never listed.
 	if err := r.PutLink(ctx, alertScope, alert.Link{SeriesID: "s-99", State: alert.StateClosed, Version: 1}); err != nil {
@@ -117,7 +132,7 @@ func TestListAlertLinks(t *testing.T) {
 	if err := r.PutLink(ctx, account.Scope{TenantID: "t_a", IntegrationID: "i_2"}, alert.Link{SeriesID: "s-x", State: alert.StateOpen, Occurrences: 1, Version: 1}); err != nil {
 		t.Fatal(err)
 	}
-	all := []string{"s-00", "s-01", "s-02", "s-03", "s-04", "s-05", "s-06"}
+	all := []string{"s-00", "s-01", "s-02", "s-03", "s-04", "s-05", "s-06", "s-07", "s-08", "s-09"}
 	tests := []struct {
 		name  string
 		state alert.State
@@ -128,6 +143,8 @@ func TestListAlertLinks(t *testing.T) {
 		{"open", alert.StateOpen, 0, open},
 		{"closed", alert.StateClosed, 0, closed},
 		{"open in pages of two", alert.StateOpen, 2, open},
+		{"unroutable", alert.StateUnroutable, 0, unroutable},
+		{"unroutable in pages of one", alert.StateUnroutable, 1, unroutable},
 		{"everything in pages of three", "", 3, all},
 	}
 	for _, tc := range tests {
@@ -166,13 +183,14 @@ func TestDeliveries(t *testing.T) {
 	r := NewAlerts(s)
 	t0 := time.Date(2026, 11, 21, 8, 0, 0, 250e6, time.UTC)
 	keep := 4 * 24 * time.Hour
+	received := alert.Delivery{FirstAt: t0}
 
 	first, fresh, err := r.RecordDelivery(ctx, alertScope, "a-4460312", t0, keep)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !first.Equal(t0) || !fresh {
-		t.Errorf("first record = %v, %v; want %v, fresh", first, fresh, t0)
+	if diff := cmp.Diff(received, first); diff != "" || !fresh {
+		t.Errorf("first record (-want +got):\n%s\nfresh %v, want true", diff, fresh)
 	}
 	// Same millisecond, as two racing deliveries can be: still a repeat,
 	// and one request (the failed condition returns the record).
@@ -184,12 +202,18 @@ func TestDeliveries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !again.Equal(t0) || fresh {
-		t.Errorf("second record = %v, %v; want the first time %v, not fresh", again, fresh, t0)
+	if diff := cmp.Diff(received, again); diff != "" || fresh {
+		t.Errorf("second record (-want +got):\n%s\nfresh %v, want false", diff, fresh)
+	}
+	// Queued: every later delivery of the id says so.
+	for range 2 { // marking is idempotent
+		if err := r.MarkQueued(ctx, alertScope, "a-4460312", t0.Add(time.Second)); err != nil {
+			t.Fatalf("MarkQueued: %v", err)
+		}
 	}
 	later, fresh, err := r.RecordDelivery(ctx, alertScope, "a-4460312", t0.Add(time.Hour), keep)
-	if err != nil || !later.Equal(t0) || fresh {
-		t.Errorf("record an hour later = %v, %v, %v; want %v, not fresh", later, fresh, err, t0)
+	if diff := cmp.Diff(alert.Delivery{FirstAt: t0, Queued: true}, later); diff != "" || fresh || err != nil {
+		t.Errorf("record an hour later (-want +got):\n%s\nfresh %v, %v", diff, fresh, err)
 	}
 	out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table()), Key: deliveryKey(alertScope, "a-4460312").av()})
 	if err != nil {
@@ -202,23 +226,30 @@ func TestDeliveries(t *testing.T) {
 	if id, _ := out.Item["deliveryId"].(*types.AttributeValueMemberS); id == nil || id.Value != "a-4460312" {
 		t.Errorf("the record names delivery %v", out.Item["deliveryId"])
 	}
+	if st, _ := out.Item["state"].(*types.AttributeValueMemberS); st == nil || st.Value != "queued" {
+		t.Errorf("the record's state is %v, want queued", out.Item["state"])
+	}
 
-	// Forgetting needs the record's own first time.
-	if err := r.ForgetDelivery(ctx, alertScope, "a-4460312", t0.Add(time.Second)); err != nil {
-		t.Fatalf("ForgetDelivery with another first time: %v", err)
+	// Marking a delivery never recorded (or expired) creates nothing.
+	if err := r.MarkQueued(ctx, alertScope, "never-recorded", t0); !apperr.Is(err, apperr.NotFound) {
+		t.Errorf("MarkQueued of a missing record = %v, want NotFound", err)
 	}
-	if again, fresh, _ := r.RecordDelivery(ctx, alertScope, "a-4460312", t0.Add(2*time.Hour), keep); !again.Equal(t0) || fresh {
-		t.Errorf("record after a foreign forget = %v, %v; want it kept (%v)", again, fresh, t0)
+	if out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.Table()), Key: deliveryKey(alertScope, "never-recorded").av()}); err != nil || len(out.Item) != 0 {
+		t.Errorf("MarkQueued of a missing record wrote %v (%v)", out.Item, err)
 	}
-	if err := r.ForgetDelivery(ctx, alertScope, "a-4460312", t0); err != nil {
+	// Another tenant's delivery of the same id is its own.
+	if d, fresh, err := r.RecordDelivery(ctx, account.Scope{TenantID: "t_b", IntegrationID: "i_1"}, "a-4460312", t0, keep); err != nil || !fresh || d.Queued {
+		t.Errorf("another tenant's delivery = %+v, fresh %v, %v; want a fresh, unqueued record", d, fresh, err)
+	}
+	// A record written before delivery states existed was kept only for
+	// queued deliveries.
+	legacy := deliveryItem{PK: deliveryKey(alertScope, "a-old").PK, SK: deliveryKey(alertScope, "a-old").SK, DeliveryID: "a-old",
+		FirstAtMs: t0.UnixMilli(), TTL: t0.Add(keep).Unix(), Token: "x"}
+	if err := s.Put(ctx, legacy, nil); err != nil {
 		t.Fatal(err)
 	}
-	t1 := t0.Add(3 * time.Hour)
-	if first, fresh, _ := r.RecordDelivery(ctx, alertScope, "a-4460312", t1, keep); !first.Equal(t1) || !fresh {
-		t.Errorf("record after forgetting = %v, %v; want new (%v)", first, fresh, t1)
-	}
-	if err := r.ForgetDelivery(ctx, alertScope, "never-recorded", t1); err != nil {
-		t.Errorf("ForgetDelivery of a missing record: %v", err)
+	if d, fresh, err := r.RecordDelivery(ctx, alertScope, "a-old", t0.Add(time.Minute), keep); err != nil || fresh || !d.Queued {
+		t.Errorf("a legacy record = %+v, fresh %v, %v; want queued", d, fresh, err)
 	}
 }
 
@@ -276,7 +307,7 @@ func TestRecordDeliveryRetriedPutIsFresh(t *testing.T) {
 	r := NewAlerts(New(lostAnswerPut{client}, s.Table()))
 	t0 := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
 	first, fresh, err := r.RecordDelivery(ctx, alertScope, "w-msg_1", t0, time.Hour)
-	if err != nil || !fresh || !first.Equal(t0) {
+	if err != nil || !fresh || !first.FirstAt.Equal(t0) || first.Queued {
 		t.Fatalf("RecordDelivery with a retried put = %v, %v, %v; want fresh at %v (a new delivery must not be dropped as a duplicate)", first, fresh, err, t0)
 	}
 	_, fresh, err = NewAlerts(s).RecordDelivery(ctx, alertScope, "w-msg_1", t0.Add(time.Second), time.Hour)
