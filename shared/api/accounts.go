@@ -10,6 +10,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
+	"github.com/rmmbridge/rmmbridge/shared/limits"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 )
@@ -84,7 +85,7 @@ func pageOf[T any](all []T, r *httpapi.Request) (httpapi.List[T], error) {
 	if cursor != "" {
 		start, err = strconv.Atoi(cursor)
 		if err != nil || start < 0 || start > len(all) {
-			return httpapi.List[T]{}, apperr.InvalidFields(apperr.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
+			return httpapi.List[T]{}, httpapi.BadRequest(apperr.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
 		}
 	}
 	end := min(start+limit, len(all))
@@ -165,14 +166,24 @@ func (a accountsAPI) searchAccounts(ctx context.Context, r *httpapi.Request) (*h
 	if err != nil {
 		return nil, err
 	}
+	q := psa.AccountQuery{Limit: limit, Cursor: cursor}
+	for _, p := range []struct {
+		name string
+		dst  *string
+		max  int
+	}{{"search", &q.Search, limits.MaxSearchLength}, {"status", &q.Status, limits.MaxTextLength}, {"type", &q.Type, limits.MaxTextLength}} {
+		max := p.max
+		if *p.dst, err = r.QueryChecked(p.name, func(f, s string) *apperr.FieldError { return limits.Text(f, s, max) }); err != nil {
+			return nil, err
+		}
+	}
 	cl, err := a.open(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	page, err := cl.PSA.SearchAccounts(ctx, psa.AccountQuery{Search: r.Query("search"), Status: r.Query("status"),
-		Type: r.Query("type"), Limit: limit, Cursor: cursor})
+	page, err := cl.PSA.SearchAccounts(ctx, q)
 	if err != nil {
-		return nil, err
+		return nil, httpapi.QueryError(err, "search", "status", "type", "limit", "cursor")
 	}
 	out := httpapi.List[psaAccountView]{Items: []psaAccountView{}, NextCursor: page.NextCursor}
 	for _, acct := range page.Items {
@@ -238,6 +249,9 @@ func (a accountsAPI) putMapping(ctx context.Context, r *httpapi.Request) (*httpa
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
+	if fe := checkMapInput(in); len(fe) > 0 {
+		return nil, apperr.InvalidFields(limits.Cap(fe)...)
+	}
 	cl, err := a.open(ctx, r)
 	if err != nil {
 		return nil, err
@@ -260,6 +274,35 @@ func (a accountsAPI) putMapping(ctx context.Context, r *httpapi.Request) (*httpa
 		return nil, err
 	}
 	return httpapi.JSON(http.StatusOK, viewMapping(m)), nil
+}
+
+// checkMapInput bounds a mapping body: ids are ids, names and labels
+// short, the site map of reasonable size.
+func checkMapInput(in account.MapInput) []apperr.FieldError {
+	var fe []apperr.FieldError
+	add := func(e *apperr.FieldError) {
+		if e != nil {
+			fe = append(fe, *e)
+		}
+	}
+	if in.AccountID != "" {
+		add(limits.ID("accountId", in.AccountID))
+	}
+	if c := in.CreateAccount; c != nil {
+		add(limits.Text("createAccount.name", c.Name, limits.MaxNameLength))
+		add(limits.Text("createAccount.status", c.Status, limits.MaxTextLength))
+		add(limits.Text("createAccount.type", c.Type, limits.MaxTextLength))
+	}
+	fe = append(fe, limits.StringMap("sites", in.Sites, limits.ID, func(f, s string) *apperr.FieldError {
+		if s == "create" {
+			return nil
+		}
+		if e := limits.ID(f, s); e != nil {
+			return &apperr.FieldError{Field: f, Message: `must be a PSA location id or "create"`}
+		}
+		return nil
+	})...)
+	return fe
 }
 
 // integrationExists makes the mapping reads answer 404 for an unknown

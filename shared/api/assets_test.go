@@ -62,9 +62,10 @@ func newAssetTable(t *testing.T) *dynamostore.Store {
 // noSecrets is a secret store that is never asked for anything here.
 type noSecrets struct{}
 
-func (noSecrets) Put(context.Context, string, []byte) (string, error) { return "", nil }
-func (noSecrets) Get(context.Context, string) ([]byte, error)         { return nil, nil }
-func (noSecrets) Delete(context.Context, string) error                { return nil }
+func (noSecrets) Stage(context.Context, string, []byte) (string, error) { return "", nil }
+func (noSecrets) Promote(context.Context, string) error                { return nil }
+func (noSecrets) Get(context.Context, string) ([]byte, error)          { return nil, nil }
+func (noSecrets) Delete(context.Context, string) error                 { return nil }
 
 // openapiSchema returns a component schema of the repository's openapi.yaml.
 func openapiSchema(t *testing.T, name string) *openapi3.Schema {
