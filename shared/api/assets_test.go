@@ -63,9 +63,9 @@ func newAssetTable(t *testing.T) *dynamostore.Store {
 type noSecrets struct{}
 
 func (noSecrets) Stage(context.Context, string, []byte) (string, error) { return "", nil }
-func (noSecrets) Promote(context.Context, string) error                { return nil }
-func (noSecrets) Get(context.Context, string) ([]byte, error)          { return nil, nil }
-func (noSecrets) Delete(context.Context, string) error                 { return nil }
+func (noSecrets) Promote(context.Context, string) error                 { return nil }
+func (noSecrets) Get(context.Context, string) ([]byte, error)           { return nil, nil }
+func (noSecrets) Delete(context.Context, string) error                  { return nil }
 
 // openapiSchema returns a component schema of the repository's openapi.yaml.
 func openapiSchema(t *testing.T, name string) *openapi3.Schema {

@@ -735,7 +735,9 @@ func TestStorageLimits(t *testing.T) {
 	}
 	huge := strings.Repeat("x", 900_000)
 	long := strings.Repeat("k", 2000)
-	set := func(name string, v any) expression.UpdateBuilder { return expression.Set(expression.Name(name), expression.Value(v)) }
+	set := func(name string, v any) expression.UpdateBuilder {
+		return expression.Set(expression.Name(name), expression.Value(v))
+	}
 	tests := []struct {
 		name     string
 		do       func() error

@@ -15,8 +15,8 @@ import (
 // frame is one open object or array while walking a JSON value's tokens.
 type frame struct {
 	object  bool
-	wantKey bool   // objects: the next string token is a key
-	key     string // objects: the current member's key
+	wantKey bool   // objects: the next string is a key
+	rawKey  []byte // objects: the current member's key, quoted, as in the body
 	index   int    // arrays: the current element's index
 }
 
@@ -36,7 +36,7 @@ func jsonPath(stack []frame) string {
 			if b.Len() > 0 {
 				b.WriteByte('.')
 			}
-			b.WriteString(limits.Clip(f.key))
+			b.WriteString(limits.Clip(unquoteKey(f.rawKey)))
 		default:
 			b.WriteString("[" + strconv.Itoa(f.index) + "]")
 		}
@@ -47,57 +47,63 @@ func jsonPath(stack []frame) string {
 	return b.String()
 }
 
-// checkDepth walks the first JSON value of body token by token, without
-// decoding it, and refuses it when objects and arrays nest more than max
-// levels (422, naming the path where the limit was crossed) or when it is
-// not well-formed (400). The walk is linear in the body and its memory is
-// bounded by max, whatever the input: the nesting is checked before
-// encoding/json's recursive decoder ever sees the body.
+// checkDepth scans body once, byte by byte, and refuses it when objects and
+// arrays nest more than max levels: 422 naming the path where the limit was
+// crossed. It allocates nothing but a stack of at most max frames and never
+// recurses, so its cost is linear in the body and bounded whatever the
+// nesting; encoding/json's recursive decoder only ever sees bodies that
+// passed it. It does not validate syntax (the decoder does, next): on a
+// malformed body it may report a depth the decoder would not reach.
 func checkDepth(body []byte, max int) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var stack []frame
-	// valueDone records that a member's value or an array element ended.
-	valueDone := func() {
-		if n := len(stack); n > 0 {
-			if top := &stack[n-1]; top.object {
-				top.wantKey = true
-			} else {
-				top.index++
-			}
-		}
-	}
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return decodeError(err, nil, nil)
-		}
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{', '[':
-				if len(stack) >= max {
-					return apperr.InvalidFields(apperr.FieldError{Field: limits.Clip(jsonPath(stack)),
-						Message: fmt.Sprintf("nests deeper than %d levels", max)})
+	stack := make([]frame, 0, max)
+	for i := 0; i < len(body); i++ {
+		switch c := body[i]; c {
+		case '"':
+			j := i + 1
+			for j < len(body) && body[j] != '"' {
+				if body[j] == '\\' {
+					j++
 				}
-				stack = append(stack, frame{object: t == '{', wantKey: t == '{'})
-			case '}', ']':
-				stack = stack[:len(stack)-1]
-				valueDone()
+				j++
 			}
-		case string:
 			if n := len(stack); n > 0 && stack[n-1].wantKey {
-				stack[n-1].key, stack[n-1].wantKey = t, false
-				continue
+				stack[n-1].rawKey, stack[n-1].wantKey = body[i:min(j+1, len(body))], false
 			}
-			valueDone()
-		default:
-			valueDone()
-		}
-		if len(stack) == 0 {
-			return nil
+			i = j
+		case '{', '[':
+			if len(stack) >= max {
+				return apperr.InvalidFields(apperr.FieldError{Field: limits.Clip(jsonPath(stack)),
+					Message: fmt.Sprintf("nests deeper than %d levels", max)})
+			}
+			stack = append(stack, frame{object: c == '{', wantKey: c == '{'})
+		case '}', ']':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		case ',':
+			if n := len(stack); n > 0 {
+				if stack[n-1].object {
+					stack[n-1].wantKey = true
+				} else {
+					stack[n-1].index++
+				}
+			}
 		}
 	}
+	return nil
+}
+
+// unquoteKey decodes a quoted key for a reported path, shortened first: a
+// hostile key may be a megabyte long.
+func unquoteKey(quoted []byte) string {
+	if len(quoted) > 4*limits.MaxIDLength {
+		quoted = append(append([]byte{}, quoted[:4*limits.MaxIDLength]...), '"')
+	}
+	var k string
+	if err := json.Unmarshal(quoted, &k); err != nil {
+		return strings.Trim(string(quoted), `"`)
+	}
+	return k
 }
 
 // unknownFieldPath finds the full path of the first member of body that v's
