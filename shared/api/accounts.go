@@ -75,18 +75,41 @@ func viewMapping(m account.Mapping) mappingView {
 		Mode: m.Mode, Sites: m.Sites, UpdatedAt: m.UpdatedAt}
 }
 
+// offsetPage reads the list parameters of a list paged in memory (limit,
+// and an offset cursor): a bad one is a 400 before anything, the vendor
+// included, is asked for the list.
+func offsetPage(r *httpapi.Request) (limit, start int, err error) {
+	limit, cursor, err := r.Page()
+	if err != nil {
+		return 0, 0, err
+	}
+	if cursor != "" {
+		start, err = strconv.Atoi(cursor)
+		if err != nil || start < 0 || strconv.Itoa(start) != cursor {
+			return 0, 0, badCursor()
+		}
+	}
+	return limit, start, nil
+}
+
+func badCursor() error {
+	return httpapi.BadRequest(apperr.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
+}
+
+// checkOffsetPage is offsetPage for handlers that read the list first.
+func checkOffsetPage(r *httpapi.Request) error {
+	_, _, err := offsetPage(r)
+	return err
+}
+
 // pageOf slices an in-memory list with an offset cursor.
 func pageOf[T any](all []T, r *httpapi.Request) (httpapi.List[T], error) {
-	limit, cursor, err := r.Page()
+	limit, start, err := offsetPage(r)
 	if err != nil {
 		return httpapi.List[T]{}, err
 	}
-	start := 0
-	if cursor != "" {
-		start, err = strconv.Atoi(cursor)
-		if err != nil || start < 0 || start > len(all) {
-			return httpapi.List[T]{}, httpapi.BadRequest(apperr.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
-		}
+	if start > len(all) {
+		return httpapi.List[T]{}, badCursor()
 	}
 	end := min(start+limit, len(all))
 	out := httpapi.List[T]{Items: append([]T{}, all[start:end]...)}
@@ -97,6 +120,9 @@ func pageOf[T any](all []T, r *httpapi.Request) (httpapi.List[T], error) {
 }
 
 func (a accountsAPI) organizations(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	if err := checkOffsetPage(r); err != nil {
+		return nil, err
+	}
 	cl, err := a.open(ctx, r)
 	if err != nil {
 		return nil, err
@@ -205,6 +231,9 @@ func refsPage(refs []psa.NamedRef, r *httpapi.Request) (*httpapi.Response, error
 }
 
 func (a accountsAPI) statuses(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	if err := checkOffsetPage(r); err != nil {
+		return nil, err
+	}
 	cl, err := a.open(ctx, r)
 	if err != nil {
 		return nil, err
@@ -217,6 +246,9 @@ func (a accountsAPI) statuses(ctx context.Context, r *httpapi.Request) (*httpapi
 }
 
 func (a accountsAPI) types(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	if err := checkOffsetPage(r); err != nil {
+		return nil, err
+	}
 	cl, err := a.open(ctx, r)
 	if err != nil {
 		return nil, err
@@ -229,6 +261,9 @@ func (a accountsAPI) types(ctx context.Context, r *httpapi.Request) (*httpapi.Re
 }
 
 func (a accountsAPI) locations(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	if err := checkOffsetPage(r); err != nil {
+		return nil, err
+	}
 	cl, err := a.open(ctx, r)
 	if err != nil {
 		return nil, err
@@ -313,6 +348,9 @@ func (a accountsAPI) integrationExists(ctx context.Context, r *httpapi.Request) 
 }
 
 func (a accountsAPI) listMappings(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	if err := checkOffsetPage(r); err != nil {
+		return nil, err
+	}
 	if err := a.integrationExists(ctx, r); err != nil {
 		return nil, err
 	}
@@ -376,6 +414,9 @@ func (a accountsAPI) provision(ctx context.Context, r *httpapi.Request) (*httpap
 }
 
 func (a accountsAPI) members(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	if err := checkOffsetPage(r); err != nil {
+		return nil, err
+	}
 	cl, err := a.open(ctx, r)
 	if err != nil {
 		return nil, err

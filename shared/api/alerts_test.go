@@ -98,8 +98,8 @@ func TestAlertRoutes(t *testing.T) {
 		{"every series", "i_a", nil, 200, []string{"s-1", "s-2", "s-3"}},
 		{"open", "i_a", map[string]string{"state": "open"}, 200, []string{"s-1", "s-3"}},
 		{"closed", "i_a", map[string]string{"state": "closed"}, 200, []string{"s-2"}},
-		{"unknown state", "i_a", map[string]string{"state": "acknowledged"}, 422, nil},
-		{"bad limit", "i_a", map[string]string{"limit": "0"}, 422, nil},
+		{"unknown state", "i_a", map[string]string{"state": "acknowledged"}, 400, nil},
+		{"bad limit", "i_a", map[string]string{"limit": "0"}, 400, nil},
 		{"another tenant's or unknown integration", "i_zz", nil, 404, nil},
 	}
 	for _, tc := range tests {

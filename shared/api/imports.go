@@ -105,13 +105,14 @@ func (a importsAPI) list(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 	if err != nil {
 		return nil, err
 	}
-	// An unknown integration is a 404, as on every integration route.
-	if _, err := a.clients.Open(ctx, r.Principal.TenantID, r.PathParam("integrationId")); err != nil {
-		return nil, err
-	}
+	// A bad cursor is a 400 before the integration's clients are opened.
 	jobs, next, err := a.svc.List(ctx, r.Principal.TenantID, r.PathParam("integrationId"), limit, cursor)
 	if err != nil {
 		return nil, httpapi.QueryError(err, "limit", "cursor")
+	}
+	// An unknown integration is a 404, as on every integration route.
+	if _, err := a.clients.Open(ctx, r.Principal.TenantID, r.PathParam("integrationId")); err != nil {
+		return nil, err
 	}
 	out := httpapi.List[importJobView]{Items: make([]importJobView, 0, len(jobs)), NextCursor: next}
 	for _, j := range jobs {
