@@ -160,6 +160,14 @@ func TestHostileCaller(t *testing.T) {
 					}
 					ids[param] = raw
 					st, p := rawCall(t, env.APIKey, method, fill(ids), bodies[key])
+					if key == wire.WebhookRoute {
+						// The webhook answers a malformed id like an unknown
+						// integration, revealing nothing: 401.
+						if st != http.StatusUnauthorized && st != http.StatusNotFound {
+							t.Errorf("status %d, want 401 (or the gateway's 404 for a path that routes nowhere)", st)
+						}
+						return
+					}
 					if st == http.StatusBadRequest && !named(p, param) {
 						t.Errorf("400 does not name %s: %+v", param, p)
 					}

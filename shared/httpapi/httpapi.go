@@ -278,7 +278,10 @@ func pathParams(routeKey string) []string {
 // checkPath refuses a request whose path ids are not well-formed ids
 // (limits.IDPattern): 400 naming the parameter, before any handler turns
 // the id into a key. An id may not carry '#', '/', whitespace, non-ASCII
-// or more than limits.MaxIDLength characters, and may not be empty.
+// or more than limits.MaxIDLength characters, and may not be empty. Public
+// routes are left to check their own ids: the RMM webhook, authenticated
+// by a secret, answers a malformed integration id as it answers an unknown
+// one (401), revealing nothing.
 func (rte route) checkPath(ev events.APIGatewayV2HTTPRequest) error {
 	var fe []apperr.FieldError
 	for _, name := range rte.params {
@@ -363,9 +366,11 @@ func (rt *Router) Serve(ctx context.Context, ev events.APIGatewayV2HTTPRequest) 
 		req.Principal = p
 		log = log.With("tenantId", p.TenantID)
 	}
-	if err := rte.checkPath(ev); err != nil {
-		log.InfoContext(ctx, "request refused", "kind", apperr.KindOf(err).String(), "error", err)
-		return problem(reqID, err), nil
+	if rte.access > Public {
+		if err := rte.checkPath(ev); err != nil {
+			log.InfoContext(ctx, "request refused", "kind", apperr.KindOf(err).String(), "error", err)
+			return problem(reqID, err), nil
+		}
 	}
 	resp, err := rte.h(ctx, req)
 	if err != nil {

@@ -229,6 +229,17 @@ func TestPathIDs(t *testing.T) {
 			t.Errorf("status = %d, want 400", status)
 		}
 	})
+	t.Run("public routes check their own ids", func(t *testing.T) {
+		rt := inputRouter(&calls)
+		rt.Handle("POST /v1/hooks/{hookId}", Public, func(_ context.Context, r *Request) (*Response, error) {
+			return nil, apperr.New(apperr.Unauthorized, "unknown hook")
+		})
+		ev := event("POST /v1/hooks/{hookId}", "", "", nil)
+		ev.PathParameters = map[string]string{"hookId": "../../etc"}
+		if status, _, _ := serveProblem(t, rt, ev); status != 401 {
+			t.Errorf("status = %d, want the handler's own 401", status)
+		}
+	})
 	t.Run("authorization comes first", func(t *testing.T) {
 		ev := event("GET /v1/a/{aId}/b/{bId}", "", "", nil)
 		ev.PathParameters = map[string]string{"aId": "#", "bId": "#"}
