@@ -249,6 +249,11 @@ func classify(err error) error {
 	if errors.As(err, &rnf) {
 		return apperr.Wrap(apperr.Internal, err, "table or index does not exist")
 	}
+	var ser *smithy.SerializationError
+	if errors.As(err, &ser) {
+		// The request could not even be encoded: a bug, not an outage.
+		return apperr.Wrap(apperr.Internal, err, "could not encode the database request")
+	}
 	switch apiCode(err) {
 	case "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded":
 		return apperr.Wrap(apperr.Throttled, err, "database throttled")

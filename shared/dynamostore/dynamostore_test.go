@@ -695,6 +695,8 @@ func TestClassify(t *testing.T) {
 			{Code: aws.String("ValidationError")}}}, apperr.Invalid},
 		{"server error", &types.InternalServerError{}, apperr.Unavailable},
 		{"network", errors.New("dial tcp: connection refused"), apperr.Unavailable},
+		{"request not encodable", &smithy.OperationError{ServiceID: "DynamoDB", OperationName: "PutItem",
+			Err: &smithy.SerializationError{Err: errors.New("unsupported value")}}, apperr.Internal},
 		{"canceled", fmt.Errorf("op: %w", context.Canceled), apperr.Unavailable},
 		{"tx condition", &types.TransactionCanceledException{CancellationReasons: []types.CancellationReason{
 			{Code: aws.String("None")}, {Code: aws.String("ConditionalCheckFailed")}}}, apperr.Conflict},
