@@ -101,9 +101,8 @@ func (r *Request) Decode(v any) error {
 			return apperr.New(apperr.UnsupportedMedia, "content type %q is not JSON; send application/json", limits.Clip(ct))
 		}
 	}
-	// One linear pass over the tokens first: a syntax error or a body
-	// nested deeper than the limit is refused before anything decodes it
-	// recursively.
+	// One linear pass over the bytes first: a body nested deeper than the
+	// limit is refused before encoding/json's recursive decoder sees it.
 	if err := checkDepth(body, limits.MaxBodyDepth); err != nil {
 		return err
 	}

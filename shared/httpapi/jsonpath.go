@@ -12,7 +12,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/limits"
 )
 
-// frame is one open object or array while walking a JSON value's tokens.
+// frame is one open object or array while scanning a JSON body.
 type frame struct {
 	object  bool
 	wantKey bool   // objects: the next string is a key
