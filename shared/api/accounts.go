@@ -10,6 +10,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
+	"github.com/rmmbridge/rmmbridge/shared/limits"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 )
@@ -74,18 +75,41 @@ func viewMapping(m account.Mapping) mappingView {
 		Mode: m.Mode, Sites: m.Sites, UpdatedAt: m.UpdatedAt}
 }
 
+// offsetPage reads the list parameters of a list paged in memory (limit,
+// and an offset cursor): a bad one is a 400 before anything, the vendor
+// included, is asked for the list.
+func offsetPage(r *httpapi.Request) (limit, start int, err error) {
+	limit, cursor, err := r.Page()
+	if err != nil {
+		return 0, 0, err
+	}
+	if cursor != "" {
+		start, err = strconv.Atoi(cursor)
+		if err != nil || start < 0 || strconv.Itoa(start) != cursor {
+			return 0, 0, badCursor()
+		}
+	}
+	return limit, start, nil
+}
+
+func badCursor() error {
+	return httpapi.BadRequest(apperr.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
+}
+
+// checkOffsetPage is offsetPage for handlers that read the list first.
+func checkOffsetPage(r *httpapi.Request) error {
+	_, _, err := offsetPage(r)
+	return err
+}
+
 // pageOf slices an in-memory list with an offset cursor.
 func pageOf[T any](all []T, r *httpapi.Request) (httpapi.List[T], error) {
-	limit, cursor, err := r.Page()
+	limit, start, err := offsetPage(r)
 	if err != nil {
 		return httpapi.List[T]{}, err
 	}
-	start := 0
-	if cursor != "" {
-		start, err = strconv.Atoi(cursor)
-		if err != nil || start < 0 || start > len(all) {
-			return httpapi.List[T]{}, apperr.InvalidFields(apperr.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
-		}
+	if start > len(all) {
+		return httpapi.List[T]{}, badCursor()
 	}
 	end := min(start+limit, len(all))
 	out := httpapi.List[T]{Items: append([]T{}, all[start:end]...)}
@@ -96,6 +120,9 @@ func pageOf[T any](all []T, r *httpapi.Request) (httpapi.List[T], error) {
 }
 
 func (a accountsAPI) organizations(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	if err := checkOffsetPage(r); err != nil {
+		return nil, err
+	}
 	cl, err := a.open(ctx, r)
 	if err != nil {
 		return nil, err
@@ -165,14 +192,24 @@ func (a accountsAPI) searchAccounts(ctx context.Context, r *httpapi.Request) (*h
 	if err != nil {
 		return nil, err
 	}
+	q := psa.AccountQuery{Limit: limit, Cursor: cursor}
+	for _, p := range []struct {
+		name string
+		dst  *string
+		max  int
+	}{{"search", &q.Search, limits.MaxSearchLength}, {"status", &q.Status, limits.MaxTextLength}, {"type", &q.Type, limits.MaxTextLength}} {
+		max := p.max
+		if *p.dst, err = r.QueryChecked(p.name, func(f, s string) *apperr.FieldError { return limits.Text(f, s, max) }); err != nil {
+			return nil, err
+		}
+	}
 	cl, err := a.open(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	page, err := cl.PSA.SearchAccounts(ctx, psa.AccountQuery{Search: r.Query("search"), Status: r.Query("status"),
-		Type: r.Query("type"), Limit: limit, Cursor: cursor})
+	page, err := cl.PSA.SearchAccounts(ctx, q)
 	if err != nil {
-		return nil, err
+		return nil, httpapi.QueryError(err, "search", "status", "type", "limit", "cursor")
 	}
 	out := httpapi.List[psaAccountView]{Items: []psaAccountView{}, NextCursor: page.NextCursor}
 	for _, acct := range page.Items {
@@ -194,6 +231,9 @@ func refsPage(refs []psa.NamedRef, r *httpapi.Request) (*httpapi.Response, error
 }
 
 func (a accountsAPI) statuses(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	if err := checkOffsetPage(r); err != nil {
+		return nil, err
+	}
 	cl, err := a.open(ctx, r)
 	if err != nil {
 		return nil, err
@@ -206,6 +246,9 @@ func (a accountsAPI) statuses(ctx context.Context, r *httpapi.Request) (*httpapi
 }
 
 func (a accountsAPI) types(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	if err := checkOffsetPage(r); err != nil {
+		return nil, err
+	}
 	cl, err := a.open(ctx, r)
 	if err != nil {
 		return nil, err
@@ -218,6 +261,9 @@ func (a accountsAPI) types(ctx context.Context, r *httpapi.Request) (*httpapi.Re
 }
 
 func (a accountsAPI) locations(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	if err := checkOffsetPage(r); err != nil {
+		return nil, err
+	}
 	cl, err := a.open(ctx, r)
 	if err != nil {
 		return nil, err
@@ -237,6 +283,9 @@ func (a accountsAPI) putMapping(ctx context.Context, r *httpapi.Request) (*httpa
 	var in account.MapInput
 	if err := r.Decode(&in); err != nil {
 		return nil, err
+	}
+	if fe := checkMapInput(in); len(fe) > 0 {
+		return nil, apperr.InvalidFields(limits.Cap(fe)...)
 	}
 	cl, err := a.open(ctx, r)
 	if err != nil {
@@ -262,6 +311,35 @@ func (a accountsAPI) putMapping(ctx context.Context, r *httpapi.Request) (*httpa
 	return httpapi.JSON(http.StatusOK, viewMapping(m)), nil
 }
 
+// checkMapInput bounds a mapping body: ids are ids, names and labels
+// short, the site map of reasonable size.
+func checkMapInput(in account.MapInput) []apperr.FieldError {
+	var fe []apperr.FieldError
+	add := func(e *apperr.FieldError) {
+		if e != nil {
+			fe = append(fe, *e)
+		}
+	}
+	if in.AccountID != "" {
+		add(limits.ID("accountId", in.AccountID))
+	}
+	if c := in.CreateAccount; c != nil {
+		add(limits.Text("createAccount.name", c.Name, limits.MaxNameLength))
+		add(limits.Text("createAccount.status", c.Status, limits.MaxTextLength))
+		add(limits.Text("createAccount.type", c.Type, limits.MaxTextLength))
+	}
+	fe = append(fe, limits.StringMap("sites", in.Sites, limits.ID, func(f, s string) *apperr.FieldError {
+		if s == "create" {
+			return nil
+		}
+		if e := limits.ID(f, s); e != nil {
+			return &apperr.FieldError{Field: f, Message: `must be a PSA location id or "create"`}
+		}
+		return nil
+	})...)
+	return fe
+}
+
 // integrationExists makes the mapping reads answer 404 for an unknown
 // integration, as every other integration route does.
 func (a accountsAPI) integrationExists(ctx context.Context, r *httpapi.Request) error {
@@ -270,6 +348,9 @@ func (a accountsAPI) integrationExists(ctx context.Context, r *httpapi.Request) 
 }
 
 func (a accountsAPI) listMappings(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	if err := checkOffsetPage(r); err != nil {
+		return nil, err
+	}
 	if err := a.integrationExists(ctx, r); err != nil {
 		return nil, err
 	}
@@ -333,6 +414,9 @@ func (a accountsAPI) provision(ctx context.Context, r *httpapi.Request) (*httpap
 }
 
 func (a accountsAPI) members(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	if err := checkOffsetPage(r); err != nil {
+		return nil, err
+	}
 	cl, err := a.open(ctx, r)
 	if err != nil {
 		return nil, err

@@ -37,7 +37,7 @@ func (a alertsAPI) list(ctx context.Context, r *httpapi.Request) (*httpapi.Respo
 	}
 	links, next, err := a.svc.List(ctx, scope(r), q)
 	if err != nil {
-		return nil, err
+		return nil, httpapi.QueryError(err, "state", "limit", "cursor")
 	}
 	out := httpapi.List[alert.View]{Items: make([]alert.View, 0, len(links)), NextCursor: next}
 	for _, l := range links {

@@ -99,8 +99,8 @@ func TestAlertRoutes(t *testing.T) {
 		{"open", "i_a", map[string]string{"state": "open"}, 200, []string{"s-1"}},
 		{"closed", "i_a", map[string]string{"state": "closed"}, 200, []string{"s-2"}},
 		{"unroutable", "i_a", map[string]string{"state": "unroutable"}, 200, []string{"s-3"}},
-		{"unknown state", "i_a", map[string]string{"state": "acknowledged"}, 422, nil},
-		{"bad limit", "i_a", map[string]string{"limit": "0"}, 422, nil},
+		{"unknown state", "i_a", map[string]string{"state": "acknowledged"}, 400, nil},
+		{"bad limit", "i_a", map[string]string{"limit": "0"}, 400, nil},
 		{"another tenant's or unknown integration", "i_zz", nil, 404, nil},
 	}
 	for _, tc := range tests {

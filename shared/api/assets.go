@@ -7,6 +7,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/asset"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
+	"github.com/rmmbridge/rmmbridge/shared/limits"
 )
 
 // assetsAPI serves the synced assets from their links (never calling the
@@ -47,12 +48,16 @@ func (a assetsAPI) list(ctx context.Context, r *httpapi.Request) (*httpapi.Respo
 	if err != nil {
 		return nil, err
 	}
+	org, err := r.QueryChecked("organizationId", limits.ID)
+	if err != nil {
+		return nil, err
+	}
 	if err := a.integrationExists(ctx, r); err != nil {
 		return nil, err
 	}
-	links, next, err := a.svc.List(ctx, scope(r), asset.ListQuery{OrganizationID: r.Query("organizationId"), Limit: limit, Cursor: cursor})
+	links, next, err := a.svc.List(ctx, scope(r), asset.ListQuery{OrganizationID: org, Limit: limit, Cursor: cursor})
 	if err != nil {
-		return nil, err
+		return nil, httpapi.QueryError(err, "organizationId", "limit", "cursor")
 	}
 	out := httpapi.List[asset.View]{Items: make([]asset.View, 0, len(links)), NextCursor: next}
 	for _, l := range links {

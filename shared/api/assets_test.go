@@ -62,9 +62,10 @@ func newAssetTable(t *testing.T) *dynamostore.Store {
 // noSecrets is a secret store that is never asked for anything here.
 type noSecrets struct{}
 
-func (noSecrets) Put(context.Context, string, []byte) (string, error) { return "", nil }
-func (noSecrets) Get(context.Context, string) ([]byte, error)         { return nil, nil }
-func (noSecrets) Delete(context.Context, string) error                { return nil }
+func (noSecrets) Stage(context.Context, string, []byte) (string, error) { return "", nil }
+func (noSecrets) Promote(context.Context, string) error                 { return nil }
+func (noSecrets) Get(context.Context, string) ([]byte, error)           { return nil, nil }
+func (noSecrets) Delete(context.Context, string) error                  { return nil }
 
 // openapiSchema returns a component schema of the repository's openapi.yaml.
 func openapiSchema(t *testing.T, name string) *openapi3.Schema {
@@ -231,9 +232,9 @@ func TestAssetRoutes(t *testing.T) {
 		{"unknown integration (get)", assetRequest(getAssetRoute, map[string]string{"integrationId": "i_x", "deviceId": "1001"}, nil),
 			404, "no integration i_x"},
 		{"limit out of range", assetRequest(listAssetsRoute, map[string]string{"integrationId": "i_a"}, map[string]string{"limit": "0"}),
-			422, "limit: must be a whole number from 1 to 500"},
+			400, "limit: must be a whole number from 1 to 500"},
 		{"foreign cursor", assetRequest(listAssetsRoute, map[string]string{"integrationId": "i_a"}, map[string]string{"cursor": "bm9wZQ"}),
-			422, "cursor: is not a valid cursor"},
+			400, "cursor: is not a valid cursor"},
 	}
 	for _, tc := range errorsCases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -50,7 +50,7 @@ func (a connectionsAPI) list(ctx context.Context, r *httpapi.Request) (*httpapi.
 	}
 	cs, next, err := a.svc.List(ctx, r.Principal.TenantID, limit, cursor)
 	if err != nil {
-		return nil, err
+		return nil, httpapi.QueryError(err, "limit", "cursor")
 	}
 	out := httpapi.List[connectionView]{Items: []connectionView{}, NextCursor: next}
 	for _, c := range cs {
@@ -134,7 +134,7 @@ func (a connectionsAPI) listIntegrations(ctx context.Context, r *httpapi.Request
 	}
 	igs, next, err := a.svc.ListIntegrations(ctx, r.Principal.TenantID, limit, cursor)
 	if err != nil {
-		return nil, err
+		return nil, httpapi.QueryError(err, "limit", "cursor")
 	}
 	out := httpapi.List[integrationView]{Items: []integrationView{}, NextCursor: next}
 	for _, ig := range igs {

@@ -2,11 +2,15 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
+	"github.com/rmmbridge/rmmbridge/shared/limits"
 )
 
 type importsAPI struct {
@@ -67,6 +71,9 @@ func (a importsAPI) create(ctx context.Context, r *httpapi.Request) (*httpapi.Re
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
+	if fe := checkImportInput(in); len(fe) > 0 {
+		return nil, apperr.InvalidFields(limits.Cap(fe)...)
+	}
 	cl, err := a.clients.Open(ctx, r.Principal.TenantID, r.PathParam("integrationId"))
 	if err != nil {
 		return nil, err
@@ -78,17 +85,33 @@ func (a importsAPI) create(ctx context.Context, r *httpapi.Request) (*httpapi.Re
 	return httpapi.JSON(http.StatusAccepted, importQueuedView{ID: j.ID, Kind: string(j.Kind), Status: string(j.Status)}), nil
 }
 
+// checkImportInput bounds an import body: organization ids are ids (they
+// become keys of the job's items), and not too many of them.
+func checkImportInput(in importjob.CreateInput) []apperr.FieldError {
+	if len(in.OrganizationIDs) > importjob.MaxOrganizations {
+		return []apperr.FieldError{{Field: "organizationIds", Message: fmt.Sprintf("at most %d organizations per job", importjob.MaxOrganizations)}}
+	}
+	var fe []apperr.FieldError
+	for i, id := range in.OrganizationIDs {
+		if e := limits.ID(fmt.Sprintf("organizationIds[%d]", i), strings.TrimSpace(id)); e != nil {
+			fe = append(fe, *e)
+		}
+	}
+	return fe
+}
+
 func (a importsAPI) list(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 	limit, cursor, err := r.Page()
 	if err != nil {
 		return nil, err
 	}
-	// An unknown integration is a 404, as on every integration route.
-	if _, err := a.clients.Open(ctx, r.Principal.TenantID, r.PathParam("integrationId")); err != nil {
-		return nil, err
-	}
+	// A bad cursor is a 400 before the integration's clients are opened.
 	jobs, next, err := a.svc.List(ctx, r.Principal.TenantID, r.PathParam("integrationId"), limit, cursor)
 	if err != nil {
+		return nil, httpapi.QueryError(err, "limit", "cursor")
+	}
+	// An unknown integration is a 404, as on every integration route.
+	if _, err := a.clients.Open(ctx, r.Principal.TenantID, r.PathParam("integrationId")); err != nil {
 		return nil, err
 	}
 	out := httpapi.List[importJobView]{Items: make([]importJobView, 0, len(jobs)), NextCursor: next}
@@ -113,7 +136,7 @@ func (a importsAPI) items(ctx context.Context, r *httpapi.Request) (*httpapi.Res
 	}
 	items, next, err := a.svc.Items(ctx, jobRef(r), importjob.Outcome(r.Query("status")), limit, cursor)
 	if err != nil {
-		return nil, err
+		return nil, httpapi.QueryError(err, "status", "limit", "cursor")
 	}
 	out := httpapi.List[importItemView]{Items: make([]importItemView, 0, len(items)), NextCursor: next}
 	for _, it := range items {

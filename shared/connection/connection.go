@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/limits"
 	"github.com/rmmbridge/rmmbridge/shared/netguard"
 )
 
@@ -80,10 +81,25 @@ type Tester interface {
 	Test(ctx context.Context, provider, baseURL string, creds Credentials) error
 }
 
-// Secrets stores credential blobs.
+// Secrets stores credential blobs (secretstore.Store).
+//
+// A changed secret is all-or-nothing with the record that names it: Stage
+// writes the new value as a new version without making it current and
+// returns a reference pinned to that version; the record stores the
+// reference, and Get reads the version the record names. Until the record
+// is written the old record reads the old version; once it is, the new
+// record reads the new one. Promote, after the record commits, makes the
+// version current (housekeeping only: reads go by the pinned reference).
 type Secrets interface {
-	Put(ctx context.Context, name string, value []byte) (ref string, err error)
+	// Stage stores value as a new version of the secret name, creating the
+	// secret if needed, and returns a reference pinned to that version. An
+	// existing secret's current version does not change.
+	Stage(ctx context.Context, name string, value []byte) (ref string, err error)
+	// Promote makes the version ref is pinned to the current one.
+	Promote(ctx context.Context, ref string) error
+	// Get reads the secret ref: the pinned version, or the current one.
 	Get(ctx context.Context, ref string) ([]byte, error)
+	// Delete deletes the secret ref names, every version of it.
 	Delete(ctx context.Context, ref string) error
 }
 
@@ -165,9 +181,7 @@ type CreateInput struct {
 func (s *Service) Create(ctx context.Context, tenantID string, in CreateInput) (Connection, error) {
 	in.Name = strings.TrimSpace(in.Name)
 	var fe []apperr.FieldError
-	if in.Name == "" {
-		fe = append(fe, apperr.FieldError{Field: "name", Message: "is required"})
-	}
+	fe = appendErr(fe, checkName(in.Name, "is required"))
 	p, ok := Providers[in.Provider]
 	if !ok {
 		fe = append(fe, apperr.FieldError{Field: "provider", Message: "must be one of " + strings.Join(providerNames(), ", ")})
@@ -177,12 +191,11 @@ func (s *Service) Create(ctx context.Context, tenantID string, in CreateInput) (
 		}
 		fe = append(fe, checkCredentials(p, in.Credentials)...)
 	}
-	baseURL, uerr := s.checkBaseURL(ctx, in.BaseURL)
-	if uerr != nil {
-		fe = append(fe, *uerr)
-	}
+	baseURL, uerr := s.baseURL(ctx, in.BaseURL)
+	fe = appendErr(fe, uerr)
+	fe = append(fe, limits.Settings("settings", in.Settings)...)
 	if len(fe) > 0 {
-		return Connection{}, apperr.InvalidFields(fe...)
+		return Connection{}, apperr.InvalidFields(limits.Cap(fe)...)
 	}
 	if err := s.test(ctx, in.Provider, baseURL, in.Credentials); err != nil {
 		return Connection{}, err
@@ -191,7 +204,7 @@ func (s *Service) Create(ctx context.Context, tenantID string, in CreateInput) (
 	if err != nil {
 		return Connection{}, err
 	}
-	ref, err := s.putSecret(ctx, tenantID, id, in.Credentials)
+	ref, err := s.stageSecret(ctx, tenantID, id, in.Credentials)
 	if err != nil {
 		return Connection{}, err
 	}
@@ -203,6 +216,31 @@ func (s *Service) Create(ctx context.Context, tenantID string, in CreateInput) (
 		return Connection{}, fmt.Errorf("save connection %s: %w", id, err)
 	}
 	return c, nil
+}
+
+// appendErr appends fe when it is not nil.
+func appendErr(list []apperr.FieldError, fe *apperr.FieldError) []apperr.FieldError {
+	if fe != nil {
+		list = append(list, *fe)
+	}
+	return list
+}
+
+// checkName checks a trimmed name: not empty (empty says what is wrong
+// then) and at most limits.MaxNameLength characters.
+func checkName(name, empty string) *apperr.FieldError {
+	if name == "" {
+		return &apperr.FieldError{Field: "name", Message: empty}
+	}
+	return limits.Text("name", name, limits.MaxNameLength)
+}
+
+// baseURL bounds the base URL's length before checkBaseURL looks at it.
+func (s *Service) baseURL(ctx context.Context, raw string) (string, *apperr.FieldError) {
+	if fe := limits.Bytes("baseUrl", raw, limits.MaxURLLength); fe != nil {
+		return "", fe
+	}
+	return s.checkBaseURL(ctx, raw)
 }
 
 func nonNil(m map[string]any) map[string]any {
@@ -240,7 +278,13 @@ func checkCredentials(p Provider, c Credentials) []apperr.FieldError {
 	}
 	sort.Strings(unknown)
 	for _, f := range unknown {
-		fe = append(fe, apperr.FieldError{Field: "credentials." + f, Message: "is not a " + p.Name + " credential"})
+		fe = append(fe, apperr.FieldError{Field: limits.Clip("credentials." + f), Message: "is not a " + p.Name + " credential"})
+	}
+	for _, f := range p.Required {
+		fe = appendErr(fe, limits.Bytes("credentials."+f, c[f], limits.MaxCredentialLength))
+	}
+	for _, f := range p.Optional {
+		fe = appendErr(fe, limits.Bytes("credentials."+f, c[f], limits.MaxCredentialLength))
 	}
 	return fe
 }
@@ -323,12 +367,15 @@ func (s *Service) test(ctx context.Context, provider, baseURL string, creds Cred
 	return e
 }
 
-func (s *Service) putSecret(ctx context.Context, tenantID, id string, creds Credentials) (string, error) {
+// stageSecret stores credentials as a new version of the connection's
+// secret and returns the reference pinned to it; the version is used once
+// a record holding the reference is written.
+func (s *Service) stageSecret(ctx context.Context, tenantID, id string, creds Credentials) (string, error) {
 	blob, err := marshalCreds(creds)
 	if err != nil {
 		return "", err
 	}
-	ref, err := s.secrets.Put(ctx, tenantID+"/"+id, blob)
+	ref, err := s.secrets.Stage(ctx, tenantID+"/"+id, blob)
 	if err != nil {
 		return "", fmt.Errorf("store credentials of connection %s: %w", id, err)
 	}
@@ -390,7 +437,8 @@ func detailIfFailed(r TestResult) string {
 	return ""
 }
 
-// UpdateInput is a PATCH: nil fields stay as they are.
+// UpdateInput is a PATCH: nil fields stay as they are; at least one must
+// be set.
 type UpdateInput struct {
 	Name        *string         `json:"name"`
 	BaseURL     *string         `json:"baseUrl"`
@@ -398,34 +446,48 @@ type UpdateInput struct {
 	Settings    *map[string]any `json:"settings"`
 }
 
+// noChange is the error of a PATCH that sets nothing.
+func noChange(fields ...string) error {
+	return apperr.InvalidFields(apperr.FieldError{Field: "(body)", Message: "must set at least one of " + strings.Join(fields, ", ")})
+}
+
 // Update changes a connection; when the base URL or credentials change it
 // is tested again first and nothing is saved if the test fails.
+//
+// New credentials are staged as a new version of the connection's secret
+// and the record is written pointing at that version, so the change is all
+// or nothing: if the record write fails (or the process dies before it),
+// the record still names the old version and the old credentials work
+// with the old base URL; once it succeeds, the new record reads the new
+// credentials.
 func (s *Service) Update(ctx context.Context, tenantID, id string, in UpdateInput) (Connection, error) {
+	if in.Name == nil && in.BaseURL == nil && in.Credentials == nil && in.Settings == nil {
+		return Connection{}, noChange("name", "baseUrl", "credentials", "settings")
+	}
 	c, err := s.store.GetConnection(ctx, tenantID, id)
 	if err != nil {
 		return Connection{}, err
 	}
 	var fe []apperr.FieldError
 	if in.Name != nil {
-		if strings.TrimSpace(*in.Name) == "" {
-			fe = append(fe, apperr.FieldError{Field: "name", Message: "must not be empty"})
-		}
 		c.Name = strings.TrimSpace(*in.Name)
+		fe = appendErr(fe, checkName(c.Name, "must not be empty"))
 	}
 	baseURL := c.BaseURL
 	if in.BaseURL != nil {
-		u, uerr := s.checkBaseURL(ctx, *in.BaseURL)
-		if uerr != nil {
-			fe = append(fe, *uerr)
-		}
+		u, uerr := s.baseURL(ctx, *in.BaseURL)
+		fe = appendErr(fe, uerr)
 		baseURL = u
 	}
 	creds := in.Credentials
 	if creds != nil {
 		fe = append(fe, checkCredentials(Providers[c.Provider], creds)...)
 	}
+	if in.Settings != nil {
+		fe = append(fe, limits.Settings("settings", *in.Settings)...)
+	}
 	if len(fe) > 0 {
-		return Connection{}, apperr.InvalidFields(fe...)
+		return Connection{}, apperr.InvalidFields(limits.Cap(fe)...)
 	}
 	retest := in.BaseURL != nil || creds != nil
 	if retest {
@@ -439,17 +501,28 @@ func (s *Service) Update(ctx context.Context, tenantID, id string, in UpdateInpu
 		}
 		c.BaseURL, c.Status, c.TestedAt, c.TestDetail = baseURL, "ok", s.now(), ""
 	}
+	staged := ""
 	if in.Credentials != nil {
-		if _, err := s.putSecret(ctx, tenantID, c.ID, in.Credentials); err != nil {
+		// The version this record reads must stay labelled while the new
+		// one is staged (a crash may have left it unpromoted).
+		_ = s.secrets.Promote(ctx, c.SecretRef)
+		if staged, err = s.stageSecret(ctx, tenantID, c.ID, in.Credentials); err != nil {
 			return Connection{}, err
 		}
+		c.SecretRef = staged
 	}
 	if in.Settings != nil {
 		c.Settings = nonNil(*in.Settings)
 	}
 	c.UpdatedAt = s.now()
 	if err := s.store.UpdateConnection(ctx, c); err != nil {
+		// The staged version stays unused: the stored record names the old one.
 		return Connection{}, fmt.Errorf("update connection %s: %w", id, err)
+	}
+	if staged != "" {
+		// Best effort: the record already reads the new version by its
+		// pinned reference; a failed promotion is repaired by the next update.
+		_ = s.secrets.Promote(ctx, staged)
 	}
 	return c, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/limits"
 )
 
 // Severities an RMM alert can have, the keys of Settings.PriorityMap.
@@ -58,6 +59,18 @@ func (s Settings) validate() []apperr.FieldError {
 	}
 	if s.ReopenWindowMinutes < 0 || s.ReopenWindowMinutes > 7*24*60 {
 		fe = append(fe, apperr.FieldError{Field: "settings.reopenWindowMinutes", Message: "must be from 0 to 10080"})
+	}
+	fe = append(fe, limits.StringMap("settings.priorityMap", s.PriorityMap, nil, nil)...)
+	fe = append(fe, limits.StringMap("settings.ticketDefaults", s.TicketDefaults, nil, nil)...)
+	fe = appendErr(fe, limits.Text("settings.accountDefaults.status", s.AccountDefaults.Status, limits.MaxTextLength))
+	fe = appendErr(fe, limits.Text("settings.accountDefaults.type", s.AccountDefaults.Type, limits.MaxTextLength))
+	if s.CatchAllAccountID != "" {
+		fe = appendErr(fe, limits.ID("settings.catchAllAccountId", s.CatchAllAccountID))
+	}
+	if len(fe) == 0 {
+		if b, err := json.Marshal(s); err == nil && len(b) > limits.MaxSettingsBytes {
+			fe = append(fe, apperr.FieldError{Field: "settings", Message: fmt.Sprintf("is %d bytes as JSON; the limit is %d", len(b), limits.MaxSettingsBytes)})
+		}
 	}
 	return fe
 }
@@ -108,14 +121,20 @@ type IntegrationInput struct {
 func (s *Service) CreateIntegration(ctx context.Context, tenantID string, in IntegrationInput) (Integration, string, error) {
 	in.Name = strings.TrimSpace(in.Name)
 	var fe []apperr.FieldError
-	if in.Name == "" {
-		fe = append(fe, apperr.FieldError{Field: "name", Message: "is required"})
-	}
-	fe = append(fe, s.checkConnection(ctx, tenantID, "rmmConnectionId", in.RMMConnectionID, KindRMM)...)
-	fe = append(fe, s.checkConnection(ctx, tenantID, "psaConnectionId", in.PSAConnectionID, KindPSA)...)
+	fe = appendErr(fe, checkName(in.Name, "is required"))
 	fe = append(fe, in.Settings.validate()...)
+	for _, ref := range []struct{ field, id, kind string }{
+		{"rmmConnectionId", in.RMMConnectionID, KindRMM},
+		{"psaConnectionId", in.PSAConnectionID, KindPSA},
+	} {
+		cfe, err := s.checkConnection(ctx, tenantID, ref.field, ref.id, ref.kind)
+		if err != nil {
+			return Integration{}, "", err
+		}
+		fe = appendErr(fe, cfe)
+	}
 	if len(fe) > 0 {
-		return Integration{}, "", apperr.InvalidFields(fe...)
+		return Integration{}, "", apperr.InvalidFields(limits.Cap(fe)...)
 	}
 	id, err := s.newID("i_")
 	if err != nil {
@@ -138,29 +157,36 @@ func (s *Service) CreateIntegration(ctx context.Context, tenantID string, in Int
 	return ig, secret, nil
 }
 
-func (s *Service) checkConnection(ctx context.Context, tenantID, field, id, kind string) []apperr.FieldError {
-	if id == "" {
-		return []apperr.FieldError{{Field: field, Message: "is required"}}
+// checkConnection checks that id names a connection of the tenant of the
+// given kind: a field error when it does not, an error when it cannot tell.
+func (s *Service) checkConnection(ctx context.Context, tenantID, field, id, kind string) (*apperr.FieldError, error) {
+	if fe := limits.ID(field, id); fe != nil {
+		return fe, nil
 	}
 	c, err := s.store.GetConnection(ctx, tenantID, id)
+	if apperr.Is(err, apperr.NotFound) {
+		return &apperr.FieldError{Field: field, Message: "no such connection"}, nil
+	}
 	if err != nil {
-		return []apperr.FieldError{{Field: field, Message: "no such connection"}}
+		return nil, fmt.Errorf("read %s %s: %w", field, id, err)
 	}
 	if c.Kind != kind {
-		return []apperr.FieldError{{Field: field, Message: "must be a " + kind + " connection"}}
+		return &apperr.FieldError{Field: field, Message: "must be a " + kind + " connection"}, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // newWebhookSecret makes a Standard Webhooks style secret (whsec_ + base64
-// of 32 random bytes), stores it and sets its hash and reference on ig.
+// of 32 random bytes), stages it as a new version of the integration's
+// webhook secret and sets its hash and pinned reference on ig: the version
+// is in use once ig is written.
 func (s *Service) newWebhookSecret(ctx context.Context, ig *Integration) (string, error) {
 	b := make([]byte, 32)
 	if _, err := io.ReadFull(s.o.Rand, b); err != nil {
 		return "", fmt.Errorf("read random bytes: %w", err)
 	}
 	secret := "whsec_" + base64.StdEncoding.EncodeToString(b)
-	ref, err := s.secrets.Put(ctx, ig.TenantID+"/"+ig.ID+"-webhook", []byte(secret))
+	ref, err := s.secrets.Stage(ctx, ig.TenantID+"/"+ig.ID+"-webhook", []byte(secret))
 	if err != nil {
 		return "", fmt.Errorf("store webhook secret of integration %s: %w", ig.ID, err)
 	}
@@ -169,12 +195,17 @@ func (s *Service) newWebhookSecret(ctx context.Context, ig *Integration) (string
 	return secret, nil
 }
 
-// RotateWebhookSecret replaces the webhook secret and returns the new one once.
+// RotateWebhookSecret replaces the webhook secret and returns the new one
+// once. Like a credential change it is all-or-nothing: the new secret's
+// hash and its pinned version are written in the one integration record,
+// so until that write succeeds the old secret keeps working for bearer and
+// signature checks alike, and afterwards only the new one does.
 func (s *Service) RotateWebhookSecret(ctx context.Context, tenantID, id string) (Integration, string, error) {
 	ig, err := s.store.GetIntegration(ctx, tenantID, id)
 	if err != nil {
 		return Integration{}, "", err
 	}
+	_ = s.secrets.Promote(ctx, ig.WebhookSecretRef) // keep the version in use labelled (see Update)
 	secret, err := s.newWebhookSecret(ctx, &ig)
 	if err != nil {
 		return Integration{}, "", err
@@ -183,6 +214,7 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, tenantID, id string) 
 	if err := s.store.UpdateIntegration(ctx, ig); err != nil {
 		return Integration{}, "", fmt.Errorf("save rotated webhook secret of %s: %w", id, err)
 	}
+	_ = s.secrets.Promote(ctx, ig.WebhookSecretRef) // best effort, as in Update
 	return ig, secret, nil
 }
 
@@ -203,25 +235,26 @@ type IntegrationPatch struct {
 	Settings *Settings `json:"settings"`
 }
 
-// UpdateIntegration applies a patch.
+// UpdateIntegration applies a patch, which must set at least one field.
 func (s *Service) UpdateIntegration(ctx context.Context, tenantID, id string, p IntegrationPatch) (Integration, error) {
+	if p.Name == nil && p.Settings == nil {
+		return Integration{}, noChange("name", "settings")
+	}
 	ig, err := s.store.GetIntegration(ctx, tenantID, id)
 	if err != nil {
 		return Integration{}, err
 	}
 	var fe []apperr.FieldError
 	if p.Name != nil {
-		if strings.TrimSpace(*p.Name) == "" {
-			fe = append(fe, apperr.FieldError{Field: "name", Message: "must not be empty"})
-		}
 		ig.Name = strings.TrimSpace(*p.Name)
+		fe = appendErr(fe, checkName(ig.Name, "must not be empty"))
 	}
 	if p.Settings != nil {
 		fe = append(fe, p.Settings.validate()...)
 		ig.Settings = *p.Settings
 	}
 	if len(fe) > 0 {
-		return Integration{}, apperr.InvalidFields(fe...)
+		return Integration{}, apperr.InvalidFields(limits.Cap(fe)...)
 	}
 	ig.UpdatedAt = s.now()
 	if err := s.store.UpdateIntegration(ctx, ig); err != nil {

@@ -213,8 +213,9 @@ func TestCheckWebhookSecret(t *testing.T) {
 
 type nopSecrets struct{}
 
-func (nopSecrets) Put(_ context.Context, name string, _ []byte) (string, error) {
+func (nopSecrets) Stage(_ context.Context, name string, _ []byte) (string, error) {
 	return "ref:" + name, nil
 }
+func (nopSecrets) Promote(context.Context, string) error       { return nil }
 func (nopSecrets) Get(context.Context, string) ([]byte, error) { return nil, nil }
 func (nopSecrets) Delete(context.Context, string) error        { return nil }

@@ -139,6 +139,40 @@ func TestConnections(t *testing.T) {
 	if r.Status != 409 {
 		t.Errorf("DELETE a connection in use = %d, want 409", r.Status)
 	}
+
+	// Issue 9 §4: bad input is a 4xx naming the field (checked against
+	// openapi.yaml by the client), and nothing is saved.
+	deep := strings.Repeat(`{"a":`, 5000) + `1` + strings.Repeat(`}`, 5000)
+	for _, tc := range []struct {
+		name, method, path string
+		body               any
+		status             int
+		field              string
+	}{
+		{"900,000-character name", http.MethodPost, "/v1/connections", map[string]any{"name": strings.Repeat("n", 900_000), "kind": "rmm",
+			"provider": "ninjaone", "baseUrl": env.NinjaURL, "credentials": map[string]string{"clientId": devstack.NinjaClientID, "clientSecret": devstack.NinjaClientSecret}}, 422, "name"},
+		{"settings 5,000 deep", http.MethodPost, "/v1/connections", []byte(`{"name":"deep","kind":"rmm","provider":"ninjaone","baseUrl":"` + env.NinjaURL +
+			`","credentials":{"clientId":"` + devstack.NinjaClientID + `","clientSecret":"` + devstack.NinjaClientSecret + `"},"settings":` + deep + `}`), 422, "settings.a.a.a.a*"},
+		{"empty PATCH", http.MethodPatch, "/v1/connections/" + env.RMMConnection, map[string]any{}, 422, "(body)"},
+		{"nested unknown field", http.MethodPatch, "/v1/integrations/" + iid, map[string]any{"settings": map[string]any{"zzz": 1}}, 400, "settings.zzz"},
+		{"bad limit", http.MethodGet, "/v1/connections?limit=0", nil, 400, "limit"},
+		{"bad cursor", http.MethodGet, "/v1/integrations?cursor=garbage", nil, 400, "cursor"},
+		{"path id with an encoded key separator", http.MethodGet, "/v1/connections/" + env.RMMConnection + "%23INT%23" + iid, nil, 400, "connectionId"},
+	} {
+		r := c.Do(tc.method, tc.path, tc.body)
+		var p problem
+		_ = json.Unmarshal(r.Body, &p) // a success is not a problem: the status check below reports it
+		field := ""
+		if len(p.Errors) > 0 {
+			field = p.Errors[0].Field
+		}
+		if r.Status != tc.status || (field != tc.field && !(strings.HasSuffix(tc.field, "*") && strings.HasPrefix(field, strings.TrimSuffix(tc.field, "*")))) {
+			t.Errorf("%s = %d %.300s; want %d naming %s", tc.name, r.Status, r.Body, tc.status, tc.field)
+		}
+	}
+	if after := c.Do(http.MethodGet, "/v1/connections", nil); !strings.Contains(string(after.Body), `"NinjaOne (sandbox)"`) || strings.Contains(string(after.Body), `"deep"`) {
+		t.Errorf("refused requests changed the connections: %.500s", after.Body)
+	}
 	// Another tenant's resource is a 404, and so is a missing one.
 	if r := c.Do(http.MethodGet, "/v1/connections/c_doesnotexist", nil); r.Status != 404 {
 		t.Errorf("GET unknown connection = %d, want 404", r.Status)

@@ -216,8 +216,8 @@ func TestAssetsRepositoryList(t *testing.T) {
 			t.Fatalf("first page: next %q, %v", next, err)
 		}
 		_, _, err = r.ListLinks(ctx, account.Scope{TenantID: "t_a", IntegrationID: "i_b"}, asset.ListQuery{Limit: 1, Cursor: next})
-		if !apperr.Is(err, apperr.Invalid) {
-			t.Errorf("foreign cursor = %v, want Invalid", err)
+		if !apperr.Is(err, apperr.Malformed) {
+			t.Errorf("foreign cursor = %v, want Malformed (a bad query parameter)", err)
 		}
 	})
 }

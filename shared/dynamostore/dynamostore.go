@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -161,6 +162,9 @@ func (s *Store) Update(ctx context.Context, key Key, upd expression.UpdateBuilde
 	if err != nil {
 		return fmt.Errorf("update %s %s: %w", s.table, key, apperr.Wrap(apperr.Internal, err, "build update"))
 	}
+	if err := checkDepth(ex.Values()); err != nil {
+		return fmt.Errorf("update %s %s: %w", s.table, key, err)
+	}
 	in := &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       key.av(),
@@ -214,6 +218,9 @@ func marshalItem(item any) (map[string]types.AttributeValue, Key, error) {
 	if err != nil {
 		return nil, Key{}, apperr.Wrap(apperr.Internal, err, "encode item")
 	}
+	if err := checkDepth(av); err != nil {
+		return nil, Key{}, err
+	}
 	pk, okPK := av[AttrPK].(*types.AttributeValueMemberS)
 	sk, okSK := av[AttrSK].(*types.AttributeValueMemberS)
 	if !okPK || !okSK || pk.Value == "" || sk.Value == "" {
@@ -242,13 +249,20 @@ func classify(err error) error {
 	if errors.As(err, &rnf) {
 		return apperr.Wrap(apperr.Internal, err, "table or index does not exist")
 	}
+	var ser *smithy.SerializationError
+	if errors.As(err, &ser) {
+		// The request could not even be encoded: a bug, not an outage.
+		return apperr.Wrap(apperr.Internal, err, "could not encode the database request")
+	}
 	switch apiCode(err) {
 	case "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded":
 		return apperr.Wrap(apperr.Throttled, err, "database throttled")
 	case "TransactionConflictException", "TransactionInProgressException",
 		"InternalServerError", "ServiceUnavailable", "ServiceUnavailableException":
 		return apperr.Wrap(apperr.Unavailable, err, "database unavailable")
-	case "ValidationException", "SerializationException", "AccessDeniedException",
+	case "ValidationException":
+		return classifyValidation(err, errorMessage(err))
+	case "SerializationException", "AccessDeniedException",
 		"UnrecognizedClientException", "MissingAuthenticationTokenException",
 		"ItemCollectionSizeLimitExceededException", "IdempotentParameterMismatchException":
 		return apperr.Wrap(apperr.Internal, err, "database rejected the request")
@@ -257,6 +271,77 @@ func classify(err error) error {
 		return apperr.Wrap(apperr.Unavailable, err, "database unreachable")
 	}
 	return apperr.Wrap(apperr.Unavailable, err, "database error")
+}
+
+// classifyValidation classifies a ValidationException (or a transaction
+// reason "ValidationError") by its message: values DynamoDB refuses to
+// store are the request's fault, never an outage to retry. An item over
+// 400 KB is TooLarge (413); a key over its size limit, an empty key or
+// values nested too deep are Invalid (422); anything else (a malformed
+// expression: our bug) stays Internal.
+func classifyValidation(err error, msg string) error {
+	m := strings.ToLower(msg)
+	switch {
+	case strings.Contains(m, "item size") || strings.Contains(m, "maximum allowed size"):
+		return apperr.Wrap(apperr.TooLarge, err, "the data is too large to store")
+	case strings.Contains(m, "nesting levels") || strings.Contains(m, "nested"):
+		return apperr.Wrap(apperr.Invalid, err, "the data nests too deep to store")
+	case strings.Contains(m, "key") && (strings.Contains(m, "size") || strings.Contains(m, "empty")):
+		return apperr.Wrap(apperr.Invalid, err, "an id is too long or empty")
+	case strings.Contains(m, "parameter values"):
+		return apperr.Wrap(apperr.Invalid, err, "the database refused a value of the request")
+	}
+	return apperr.Wrap(apperr.Internal, err, "database rejected the request")
+}
+
+// errorMessage returns the API error's message, or "".
+func errorMessage(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorMessage()
+	}
+	return ""
+}
+
+// MaxDepth is DynamoDB's nesting limit for attribute values: an item's
+// top-level attributes are level 1.
+const MaxDepth = 32
+
+// checkDepth refuses, before any request, values nested deeper than
+// DynamoDB stores (real DynamoDB answers a ValidationException; moto
+// fails with a server error that would read as an outage). The walk stops
+// at the limit, so its cost does not grow with a hostile depth.
+func checkDepth(av map[string]types.AttributeValue) error {
+	var deep func(v types.AttributeValue, level int) bool
+	deep = func(v types.AttributeValue, level int) bool {
+		switch x := v.(type) {
+		case *types.AttributeValueMemberM:
+			if level >= MaxDepth {
+				return true
+			}
+			for _, e := range x.Value {
+				if deep(e, level+1) {
+					return true
+				}
+			}
+		case *types.AttributeValueMemberL:
+			if level >= MaxDepth {
+				return true
+			}
+			for _, e := range x.Value {
+				if deep(e, level+1) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, v := range av {
+		if deep(v, 1) {
+			return apperr.New(apperr.Invalid, "the data nests deeper than %d levels", MaxDepth)
+		}
+	}
+	return nil
 }
 
 // apiCode returns the AWS error code of err, or "" if it is not an API error.

@@ -605,7 +605,7 @@ func TestQueryCursorTampering(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []testItem
 			_, err := s.Query(ctx, tt.q, &got)
-			wantKind(t, err, apperr.Invalid)
+			wantKind(t, err, apperr.Malformed) // a bad query parameter: 400, as on every list route
 			e, _ := apperr.As(err)
 			if len(e.Fields) != 1 || e.Fields[0].Field != "cursor" {
 				t.Errorf("fields = %+v, want one for cursor", e.Fields)
@@ -684,9 +684,19 @@ func TestClassify(t *testing.T) {
 		{"throttling", api("ThrottlingException"), apperr.Throttled},
 		{"request limit", &types.RequestLimitExceeded{}, apperr.Throttled},
 		{"missing table", &types.ResourceNotFoundException{}, apperr.Internal},
-		{"validation", api("ValidationException"), apperr.Internal},
+		{"validation of our own expression", api("ValidationException"), apperr.Internal},
+		{"item too large", &smithy.GenericAPIError{Code: "ValidationException", Message: "Item size has exceeded the maximum allowed size"}, apperr.TooLarge},
+		{"sort key too large", &smithy.GenericAPIError{Code: "ValidationException",
+			Message: "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes"}, apperr.Invalid},
+		{"nested too deep", &smithy.GenericAPIError{Code: "ValidationException", Message: "Nesting Levels have exceeded supported limits"}, apperr.Invalid},
+		{"tx item too large", &types.TransactionCanceledException{CancellationReasons: []types.CancellationReason{
+			{Code: aws.String("None")}, {Code: aws.String("ValidationError"), Message: aws.String("Item size has exceeded the maximum allowed size")}}}, apperr.TooLarge},
+		{"tx validation", &types.TransactionCanceledException{CancellationReasons: []types.CancellationReason{
+			{Code: aws.String("ValidationError")}}}, apperr.Invalid},
 		{"server error", &types.InternalServerError{}, apperr.Unavailable},
 		{"network", errors.New("dial tcp: connection refused"), apperr.Unavailable},
+		{"request not encodable", &smithy.OperationError{ServiceID: "DynamoDB", OperationName: "PutItem",
+			Err: &smithy.SerializationError{Err: errors.New("unsupported value")}}, apperr.Internal},
 		{"canceled", fmt.Errorf("op: %w", context.Canceled), apperr.Unavailable},
 		{"tx condition", &types.TransactionCanceledException{CancellationReasons: []types.CancellationReason{
 			{Code: aws.String("None")}, {Code: aws.String("ConditionalCheckFailed")}}}, apperr.Conflict},
@@ -703,5 +713,76 @@ func TestClassify(t *testing.T) {
 				t.Errorf("kind = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestStorageLimits writes what DynamoDB refuses to store, through moto:
+// each refusal is the caller's (413 or 422), never the 500 or 503 of an
+// outage that invites retries, and values nested deeper than DynamoDB
+// stores are refused before any request is sent.
+func TestStorageLimits(t *testing.T) {
+	s, _ := newTestStore(t)
+	ctx := context.Background()
+	type doc struct {
+		PK       string         `dynamodbav:"pk"`
+		SK       string         `dynamodbav:"sk"`
+		Name     string         `dynamodbav:"name,omitempty"`
+		Settings map[string]any `dynamodbav:"settings,omitempty"`
+	}
+	deep := map[string]any{}
+	for cur, i := deep, 0; i < 5000; i++ {
+		next := map[string]any{}
+		cur["a"] = next
+		cur = next
+	}
+	huge := strings.Repeat("x", 900_000)
+	long := strings.Repeat("k", 2000)
+	set := func(name string, v any) expression.UpdateBuilder {
+		return expression.Set(expression.Name(name), expression.Value(v))
+	}
+	tests := []struct {
+		name     string
+		do       func() error
+		want     apperr.Kind
+		requests int64
+	}{
+		{"put of a 900 KB item", func() error { return s.Put(ctx, doc{PK: "T#a", SK: "X#1", Name: huge}, nil) }, apperr.TooLarge, 1},
+		{"transaction with a 900 KB item", func() error {
+			return s.Transact(ctx, TxPut(doc{PK: "T#a", SK: "X#2", Name: huge}, nil), TxPut(doc{PK: "T#a", SK: "X#3"}, nil))
+		}, apperr.TooLarge, 1},
+		{"update to 900 KB", func() error { return s.Update(ctx, Key{PK: "T#a", SK: "X#4"}, set("name", huge), nil, nil) }, apperr.TooLarge, 1},
+		{"sort key over 1 KB", func() error { return s.Put(ctx, doc{PK: "T#a", SK: long}, nil) }, apperr.Invalid, 1},
+		{"transaction with a sort key over 1 KB", func() error {
+			return s.Transact(ctx, TxPut(doc{PK: "T#a", SK: long}, nil), TxPut(doc{PK: "T#a", SK: "X#5"}, nil))
+		}, apperr.Invalid, 1},
+		{"put nested 5,000 deep", func() error { return s.Put(ctx, doc{PK: "T#a", SK: "X#6", Settings: deep}, nil) }, apperr.Invalid, 0},
+		{"update nested 5,000 deep", func() error { return s.Update(ctx, Key{PK: "T#a", SK: "X#7"}, set("settings", deep), nil, nil) }, apperr.Invalid, 0},
+		{"transaction nested 5,000 deep", func() error {
+			return s.Transact(ctx, TxPut(doc{PK: "T#a", SK: "X#8", Settings: deep}, nil), TxUpdate(Key{PK: "T#a", SK: "X#9"}, set("settings", deep), nil))
+		}, apperr.Invalid, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := s.Ops()
+			err := tt.do()
+			wantKind(t, err, tt.want)
+			if n := s.Ops() - before; n != tt.requests {
+				t.Errorf("%d requests, want %d", n, tt.requests)
+			}
+			if err != nil && strings.Contains(err.Error(), "xxxxxxxxxx") {
+				t.Errorf("the error carries the value: %.200s", err)
+			}
+		})
+	}
+	// No refused value was stored. (moto leaves a bare key behind for the
+	// refused UpdateItem, X#4 with no attributes; DynamoDB stores nothing.)
+	var items []doc
+	if err := s.QueryAll(ctx, Query{PK: "T#a"}, &items); err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if it.Name != "" || it.Settings != nil || it.SK != "X#4" {
+			t.Errorf("a refused write stored %s (name %d bytes, settings %v)", it.SK, len(it.Name), it.Settings != nil)
+		}
 	}
 }

@@ -173,7 +173,10 @@ func encodeCursor(lek map[string]types.AttributeValue) (string, error) {
 
 func decodeCursor(q Query) (map[string]types.AttributeValue, error) {
 	bad := func(msg string) error {
-		return apperr.InvalidFields(apperr.FieldError{Field: "cursor", Message: msg})
+		// A cursor is a query parameter: a bad one is Malformed (400).
+		e := apperr.InvalidFields(apperr.FieldError{Field: "cursor", Message: msg})
+		e.Kind = apperr.Malformed
+		return e
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
 	if err != nil {

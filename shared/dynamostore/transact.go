@@ -214,6 +214,9 @@ func (s *Store) txItem(op TxOp) (types.TransactWriteItem, Key, error) {
 		if err := build(b); err != nil {
 			return types.TransactWriteItem{}, op.key, err
 		}
+		if err := checkDepth(ex.Values()); err != nil {
+			return types.TransactWriteItem{}, op.key, err
+		}
 		return types.TransactWriteItem{Update: &types.Update{
 			TableName:                 table,
 			Key:                       op.key.av(),
@@ -262,12 +265,18 @@ func classifyCanceled(err error, tce *types.TransactionCanceledException) error 
 	}
 	tx := &TxCanceledError{Codes: codes}
 	throttled := false
+	invalid, invalidMsg := false, ""
 	for i, c := range codes {
 		switch c {
 		case "ConditionalCheckFailed":
 			tx.Failed = append(tx.Failed, i)
 		case "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded":
 			throttled = true
+		case "ValidationError":
+			invalid, invalidMsg = true, tce.ErrorMessage()
+			if i < len(tce.CancellationReasons) && tce.CancellationReasons[i].Message != nil {
+				invalidMsg = aws.ToString(tce.CancellationReasons[i].Message)
+			}
 		}
 	}
 	cause := fmt.Errorf("%w (%w)", tx, err)
@@ -276,6 +285,12 @@ func classifyCanceled(err error, tce *types.TransactionCanceledException) error 
 		return apperr.Wrap(apperr.Conflict, cause, "transaction condition failed on op %s", joinInts(tx.Failed))
 	case throttled:
 		return apperr.Wrap(apperr.Throttled, cause, "database throttled")
+	case invalid:
+		// Retrying cannot help: DynamoDB refused a value of the request.
+		if e, _ := apperr.As(classifyValidation(cause, invalidMsg)); e.Kind != apperr.Internal {
+			return e
+		}
+		return apperr.Wrap(apperr.Invalid, cause, "the database refused a value of the request")
 	}
 	return apperr.Wrap(apperr.Unavailable, cause, "transaction canceled")
 }

@@ -8,6 +8,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -17,13 +18,16 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/limits"
 )
 
 // Authorizer context keys, written by the authorizer function and read here.
@@ -79,26 +83,33 @@ func (r *Request) RawBody() ([]byte, error) {
 }
 
 // Decode reads a JSON body into v: the content type must be JSON (415),
-// the body within the limit (413), well-formed (400) and without unknown
-// fields or wrongly typed values (400, naming the field).
+// the body within the limit (413), well-formed (400), nested at most
+// limits.MaxBodyDepth levels (422, naming where) and without unknown fields
+// or wrongly typed values (400, naming the field by its full path, e.g.
+// settings.zzz).
 func (r *Request) Decode(v any) error {
 	body, err := r.RawBody()
 	if err != nil {
 		return err
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return apperr.New(apperr.Malformed, "a JSON body is required")
 	}
 	if ct := r.Header("content-type"); ct != "" {
 		mt, _, perr := mime.ParseMediaType(ct)
 		if perr != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return apperr.New(apperr.UnsupportedMedia, "content type %q is not JSON; send application/json", ct)
+			return apperr.New(apperr.UnsupportedMedia, "content type %q is not JSON; send application/json", limits.Clip(ct))
 		}
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	// One linear pass over the bytes first: a body nested deeper than the
+	// limit is refused before encoding/json's recursive decoder sees it.
+	if err := checkDepth(body, limits.MaxBodyDepth); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
+		return decodeError(err, body, v)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return apperr.New(apperr.Malformed, "the body has data after the JSON value")
@@ -106,7 +117,7 @@ func (r *Request) Decode(v any) error {
 	return nil
 }
 
-func decodeError(err error) error {
+func decodeError(err error, body []byte, v any) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
@@ -117,11 +128,17 @@ func decodeError(err error) error {
 		if field == "" {
 			field = "(body)"
 		}
+		field = limits.Clip(field)
 		e := apperr.Wrap(apperr.Malformed, err, "%s: must be %s", field, jsonKind(typ.Type.Kind().String()))
 		e.Fields = []apperr.FieldError{{Field: field, Message: "must be " + jsonKind(typ.Type.Kind().String())}}
 		return e
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		// encoding/json names only the key; find where it is.
+		field := unknownFieldPath(body, v)
+		if field == "" {
+			field = strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		}
+		field = limits.Clip(field)
 		e := apperr.New(apperr.Malformed, "unknown field %q", field)
 		e.Fields = []apperr.FieldError{{Field: field, Message: "unknown field"}}
 		return e
@@ -145,17 +162,65 @@ func jsonKind(goKind string) string {
 	return "a number"
 }
 
-// Page reads the list parameters: limit (default 50, 1..500) and cursor.
+// Page reads the list parameters: limit (default 50, 1..500) and cursor
+// (at most limits.MaxCursorLength bytes). A bad value is a 400 naming the
+// parameter, as on every list route.
 func (r *Request) Page() (limit int, cursor string, err error) {
 	limit = 50
 	if s := r.Query("limit"); s != "" {
 		n, perr := strconv.Atoi(s)
 		if perr != nil || n < 1 || n > 500 {
-			return 0, "", apperr.InvalidFields(apperr.FieldError{Field: "limit", Message: "must be a whole number from 1 to 500"})
+			return 0, "", BadRequest(apperr.FieldError{Field: "limit", Message: "must be a whole number from 1 to 500"})
 		}
 		limit = n
 	}
-	return limit, r.Query("cursor"), nil
+	cursor = r.Query("cursor")
+	if len(cursor) > limits.MaxCursorLength {
+		return 0, "", BadRequest(apperr.FieldError{Field: "cursor", Message: "is not a cursor this list returned"})
+	}
+	return limit, cursor, nil
+}
+
+// BadRequest is a 400 naming the fields at fault: bad query parameters or
+// path ids.
+func BadRequest(fields ...apperr.FieldError) *apperr.Error {
+	e := apperr.InvalidFields(fields...)
+	e.Kind = apperr.Malformed
+	return e
+}
+
+// QueryError returns err as the 400 of a bad query parameter when it is an
+// Invalid error about the named query parameters only (for instance a
+// service refusing an unknown state filter, or a cursor it did not issue),
+// and err unchanged otherwise: a list route answers every bad query
+// parameter alike, whichever layer noticed it.
+func QueryError(err error, params ...string) error {
+	e, ok := apperr.As(err)
+	if !ok || e.Kind != apperr.Invalid || len(e.Fields) == 0 {
+		return err
+	}
+	for _, f := range e.Fields {
+		if !slices.Contains(params, f.Field) {
+			return err
+		}
+	}
+	q := *e
+	q.Kind = apperr.Malformed
+	q.Err = err
+	return &q
+}
+
+// QueryChecked returns a query string parameter checked with check (for example
+// a limits function); a failed check is a 400 naming the parameter.
+func (r *Request) QueryChecked(name string, check func(field, s string) *apperr.FieldError) (string, error) {
+	v := r.Query(name)
+	if v == "" {
+		return "", nil
+	}
+	if fe := check(name, v); fe != nil {
+		return "", BadRequest(*fe)
+	}
+	return v, nil
 }
 
 // Response is what a handler returns on success.
@@ -195,6 +260,40 @@ var roleAccess = map[string]Access{"viewer": Viewer, "operator": Operator, "admi
 type route struct {
 	access Access
 	h      HandlerFunc
+	params []string // the route key's path parameters, in order
+}
+
+// pathParams lists the {name} segments of a route key.
+func pathParams(routeKey string) []string {
+	var names []string
+	for _, seg := range strings.Split(routeKey, "/") {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			names = append(names, strings.TrimSuffix(strings.Trim(seg, "{}"), "+"))
+		}
+	}
+	return names
+}
+
+// checkPath refuses a request whose path ids are not well-formed ids
+// (limits.IDPattern): 400 naming the parameter, before any handler turns
+// the id into a key. An id may not carry '#', '/', whitespace, non-ASCII
+// or more than limits.MaxIDLength characters, and may not be empty. Public
+// routes are left to check their own ids: the RMM webhook, authenticated
+// by a secret, answers a malformed integration id as it answers an unknown
+// one (401), revealing nothing.
+func (rte route) checkPath(ev events.APIGatewayV2HTTPRequest) error {
+	var fe []apperr.FieldError
+	for _, name := range rte.params {
+		if !limits.ValidID(ev.PathParameters[name]) {
+			fe = append(fe, apperr.FieldError{Field: name, Message: limits.IDMessage})
+		}
+	}
+	if len(fe) == 0 {
+		return nil
+	}
+	e := BadRequest(fe...)
+	e.Message = "malformed id in the path: " + e.Message
+	return e
 }
 
 // LogKeyAPIRequestID is the log attribute carrying API Gateway's request id
@@ -232,7 +331,7 @@ func (rt *Router) Handle(routeKey string, access Access, h HandlerFunc) {
 	if _, dup := rt.routes[routeKey]; dup {
 		panic("httpapi: route registered twice: " + routeKey)
 	}
-	rt.routes[routeKey] = route{access: access, h: h}
+	rt.routes[routeKey] = route{access: access, h: h, params: pathParams(routeKey)}
 }
 
 // RouteKeys lists the registered route keys, sorted (for checks against
@@ -273,6 +372,12 @@ func (rt *Router) Serve(ctx context.Context, ev events.APIGatewayV2HTTPRequest) 
 		}
 		req.Principal = p
 		log = log.With("tenantId", p.TenantID)
+	}
+	if rte.access > Public {
+		if err := rte.checkPath(ev); err != nil {
+			log.InfoContext(ctx, "request refused", "kind", apperr.KindOf(err).String(), "error", err)
+			return problem(reqID, err), nil
+		}
 	}
 	resp, err := rte.h(ctx, req)
 	if err != nil {
@@ -370,13 +475,32 @@ func ProblemFor(reqID string, err error) Problem {
 		RequestID: reqID,
 	}
 	if e, ok := apperr.As(err); ok && kind != apperr.Internal {
-		p.Detail = e.Message
-		p.Errors = e.Fields
+		// Messages may quote a caller's input (a field name, a key): the
+		// answer stays small whatever was sent.
+		p.Detail = clipText(e.Message, maxDetail)
+		for _, f := range limits.Cap(e.Fields) {
+			p.Errors = append(p.Errors, apperr.FieldError{Field: limits.Clip(f.Field), Message: clipText(f.Message, maxDetail)})
+		}
 		p.VendorStatus = e.VendorStatus
 	} else {
 		p.Detail = "an internal error occurred; quote the request id when reporting it"
 	}
 	return p
+}
+
+// maxDetail bounds a problem's detail and each field message, in bytes.
+const maxDetail = 1000
+
+// clipText shortens s to at most max bytes on a character boundary.
+func clipText(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func problem(reqID string, err error) events.APIGatewayV2HTTPResponse {

@@ -102,12 +102,14 @@ func TestServe(t *testing.T) {
 			map[string]any{"detail": "name: is required", "errors": []any{map[string]any{"field": "name", "message": "is required"}}}},
 		{"internal error hides cause", event("GET /v1/things/{thingId}", "viewer", "", nil), 500,
 			map[string]any{"detail": "an internal error occurred; quote the request id when reporting it", "requestId": "req-1"}},
-		{"bad limit", event("GET /v1/things/{thingId}", "viewer", "", nil), 422, nil},
+		{"bad limit", event("GET /v1/things/{thingId}", "viewer", "", nil), 400,
+			map[string]any{"errors": []any{map[string]any{"field": "limit", "message": "must be a whole number from 1 to 500"}}}},
 		{"not implemented", event("DELETE /v1/things/{thingId}", "admin", "", nil), 501, map[string]any{"type": "urn:rmmbridge:problem:not-implemented"}},
 	}
 	tests[14].ev.PathParameters = map[string]string{"thingId": "boom"}
 	tests[15].ev.PathParameters = map[string]string{"thingId": "x"}
 	tests[15].ev.QueryStringParameters = map[string]string{"limit": "501"}
+	tests[16].ev.PathParameters = map[string]string{"thingId": "t1"}
 	rt := testRouter()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,13 @@
 // Reads go through a small in-process cache with a TTL, so a warm Lambda
 // does not call Secrets Manager on every request. Secret values never
 // appear in errors: messages name the secret, not its content.
+//
+// A reference is a secret's ARN (or full name), optionally pinned to one
+// version as "<ARN>#<version id>". Stage writes a new version without
+// making it current and returns a pinned reference: a record that stores
+// the reference reads exactly the version written with it, so a change of
+// a secret and of the record naming it is all-or-nothing (the record's
+// write commits both). Promote then makes the version current.
 package secretstore
 
 import (
@@ -13,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,6 +47,8 @@ type smAPI interface {
 	PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 	DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error)
+	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+	UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
 }
 
 var _ smAPI = (*secretsmanager.Client)(nil)
@@ -133,6 +143,119 @@ func (s *Store) Put(ctx context.Context, name string, value []byte) (string, err
 	return aws.ToString(put.ARN), nil
 }
 
+// StagedLabel is the staging label of a version Stage wrote and Promote
+// has not made current yet. Secrets Manager keeps one version per label,
+// so only the newest staged version carries it.
+const StagedLabel = "RMMBRIDGE_STAGED"
+
+// currentLabel is Secrets Manager's label of a secret's current version.
+const currentLabel = "AWSCURRENT"
+
+// Stage stores value as a new version of the secret prefix+name and
+// returns a reference pinned to that version ("<ARN>#<version id>"). A new
+// secret is created with value as its current version; an existing
+// secret's current version stays as it is (the new one is labelled
+// StagedLabel) until Promote. Get with the pinned reference reads exactly
+// this version, whatever is current.
+func (s *Store) Stage(ctx context.Context, name string, value []byte) (string, error) {
+	id := s.prefix + name
+	if err := s.checkPut(name, id, value); err != nil {
+		return "", fmt.Errorf("stage secret %s: %w", id, err)
+	}
+	str, bin := encode(value)
+	s.calls.Add(1)
+	created, err := s.api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name:         aws.String(id),
+		SecretString: str,
+		SecretBinary: bin,
+	})
+	if err == nil {
+		return pin(aws.ToString(created.ARN), aws.ToString(created.VersionId))
+	}
+	var exists *types.ResourceExistsException
+	if !errors.As(err, &exists) {
+		return "", fmt.Errorf("create secret %s: %w", id, classifyPut(err))
+	}
+	s.calls.Add(1)
+	put, err := s.api.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:      aws.String(id),
+		SecretString:  str,
+		SecretBinary:  bin,
+		VersionStages: []string{StagedLabel},
+	})
+	if err != nil {
+		return "", fmt.Errorf("stage a version of secret %s: %w", id, classifyPut(err))
+	}
+	return pin(aws.ToString(put.ARN), aws.ToString(put.VersionId))
+}
+
+func pin(arn, version string) (string, error) {
+	if arn == "" || version == "" {
+		return "", apperr.New(apperr.Internal, "secrets manager answered without an ARN or a version id")
+	}
+	return arn + versionSep + version, nil
+}
+
+// versionSep separates a reference from the version it is pinned to; it
+// cannot occur in an ARN or a secret name.
+const versionSep = "#"
+
+// splitRef returns a reference without its version, and the version ("" when
+// the reference is not pinned).
+func splitRef(ref string) (base, version string) {
+	base, version, _ = strings.Cut(ref, versionSep)
+	return base, version
+}
+
+// Promote makes the version ref is pinned to the secret's current version
+// (the previous current one becomes AWSPREVIOUS). It does nothing for a
+// reference without a version or a version that is current already. Reads
+// through pinned references do not depend on it: it keeps the secret's
+// current version the one in use, for people and tools that read the
+// secret by name, and keeps the version in use labelled.
+func (s *Store) Promote(ctx context.Context, ref string) error {
+	base, version := splitRef(ref)
+	name, err := s.resolve(base)
+	if err != nil {
+		return fmt.Errorf("promote secret version: %w", err)
+	}
+	if version == "" {
+		return nil
+	}
+	s.calls.Add(1)
+	desc, err := s.api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(base)})
+	if err != nil {
+		return fmt.Errorf("describe secret %s: %w", name, classify(err))
+	}
+	current := ""
+	for v, stages := range desc.VersionIdsToStages {
+		if slices.Contains(stages, currentLabel) {
+			current = v
+		}
+	}
+	if current == version {
+		return nil
+	}
+	if _, ok := desc.VersionIdsToStages[version]; !ok {
+		return fmt.Errorf("promote secret %s: %w", name, apperr.New(apperr.NotFound, "secret version not found"))
+	}
+	s.forget(name)
+	defer s.forget(name)
+	in := &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId:        aws.String(base),
+		VersionStage:    aws.String(currentLabel),
+		MoveToVersionId: aws.String(version),
+	}
+	if current != "" {
+		in.RemoveFromVersionId = aws.String(current)
+	}
+	s.calls.Add(1)
+	if _, err := s.api.UpdateSecretVersionStage(ctx, in); err != nil {
+		return fmt.Errorf("promote a version of secret %s: %w", name, classify(err))
+	}
+	return nil
+}
+
 func (s *Store) checkPut(name, id string, value []byte) error {
 	var fields []apperr.FieldError
 	switch {
@@ -162,20 +285,36 @@ func encode(value []byte) (*string, []byte) {
 	return nil, value
 }
 
-// Get returns the current value of the secret ref, an ARN or a full name
-// under the store's prefix. Values are cached in memory for the cache TTL;
+// Get returns the value of the secret ref: an ARN or a full name under the
+// store's prefix reads the current version, a pinned reference (from
+// Stage) its version. Values are cached in memory for the cache TTL;
 // Put and Delete through this store drop the cached value. A missing or
 // deleted secret is apperr NotFound.
 func (s *Store) Get(ctx context.Context, ref string) ([]byte, error) {
-	name, err := s.resolve(ref)
+	base, version := splitRef(ref)
+	name, err := s.resolve(base)
 	if err != nil {
 		return nil, fmt.Errorf("get secret: %w", err)
 	}
-	if v, ok := s.lookup(name); ok {
+	// A version never changes: a pinned read is cached under its own key,
+	// which no Put, Promote or Stage of a newer version invalidates.
+	key := name
+	if version != "" {
+		key = name + versionSep + version
+	}
+	if v, ok := s.lookup(key); ok {
 		return v, nil
 	}
+	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(base)}
+	if version != "" {
+		in.VersionId = aws.String(version)
+	} else {
+		// The default, spelled out: moto otherwise keeps answering the
+		// version that was current before an UpdateSecretVersionStage.
+		in.VersionStage = aws.String(currentLabel)
+	}
 	s.calls.Add(1)
-	out, err := s.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(ref)})
+	out, err := s.api.GetSecretValue(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("get secret %s: %w", name, classify(err))
 	}
@@ -183,21 +322,23 @@ func (s *Store) Get(ctx context.Context, ref string) ([]byte, error) {
 	if out.SecretString != nil {
 		value = []byte(*out.SecretString)
 	}
-	s.remember(name, value)
+	s.remember(key, value)
 	return clone(value), nil
 }
 
-// Delete deletes the secret ref (an ARN or a full name under the prefix),
+// Delete deletes the secret ref (an ARN or a full name under the prefix,
+// pinned or not: the whole secret, every version),
 // recoverable for the configured window or at once when it is 0. Deleting a
 // secret that is missing or already deleted succeeds.
 func (s *Store) Delete(ctx context.Context, ref string) error {
-	name, err := s.resolve(ref)
+	base, _ := splitRef(ref)
+	name, err := s.resolve(base)
 	if err != nil {
 		return fmt.Errorf("delete secret: %w", err)
 	}
-	s.forget(name)
-	defer s.forget(name)
-	in := &secretsmanager.DeleteSecretInput{SecretId: aws.String(ref)}
+	s.forgetVersions(name)
+	defer s.forgetVersions(name)
+	in := &secretsmanager.DeleteSecretInput{SecretId: aws.String(base)}
 	if s.recoveryWindow > 0 {
 		in.RecoveryWindowInDays = aws.Int64(int64(s.recoveryWindow))
 	} else {
@@ -262,6 +403,18 @@ func (s *Store) forget(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.cache, name)
+}
+
+// forgetVersions drops the cached values of a secret: its current value
+// and every pinned version.
+func (s *Store) forgetVersions(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.cache {
+		if k == name || strings.HasPrefix(k, name+versionSep) {
+			delete(s.cache, k)
+		}
+	}
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }

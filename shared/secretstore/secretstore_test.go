@@ -63,6 +63,16 @@ func (c *counter) DeleteSecret(ctx context.Context, in *secretsmanager.DeleteSec
 	return c.real.DeleteSecret(ctx, in, optFns...)
 }
 
+func (c *counter) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+	c.inc("DescribeSecret")
+	return c.real.DescribeSecret(ctx, in, optFns...)
+}
+
+func (c *counter) UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error) {
+	c.inc("UpdateSecretVersionStage")
+	return c.real.UpdateSecretVersionStage(ctx, in, optFns...)
+}
+
 // newTestStore returns a store under a prefix unique to the test, with its
 // counting client.
 func newTestStore(t *testing.T, opts ...Option) (*Store, *counter) {
@@ -409,5 +419,104 @@ func TestResolveARN(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("resolve(%s) = %q, %v; want %q", tt.ref, got, err, tt.want)
 		}
+	}
+}
+
+// TestStagePromote covers the all-or-nothing change of a secret: a staged
+// version is read only through its pinned reference until it is promoted,
+// the previous pinned reference keeps reading its own version throughout,
+// and the secret's name follows the current version.
+func TestStagePromote(t *testing.T) {
+	s, c := newTestStore(t)
+	ctx := context.Background()
+	name := "t1/conn-stage"
+	ref1, err := s.Stage(ctx, name, []byte("v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base1, ver1 := splitRef(ref1)
+	if !strings.HasPrefix(base1, "arn:aws:secretsmanager:") || ver1 == "" {
+		t.Fatalf("Stage of a new secret = %q, want <ARN>#<version>", ref1)
+	}
+	read := func(ref, want string) {
+		t.Helper()
+		got, err := s.Get(ctx, ref)
+		if err != nil || string(got) != want {
+			t.Errorf("Get(%s) = %q, %v; want %q", ref, got, err, want)
+		}
+	}
+	read(ref1, "v1")
+	read(s.Prefix()+name, "v1") // a new secret's first version is current
+
+	ref2, err := s.Stage(ctx, name, []byte("v2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if base2, ver2 := splitRef(ref2); base2 != base1 || ver2 == ver1 || ver2 == "" {
+		t.Fatalf("second Stage = %q, want the same secret pinned to a new version (first %q)", ref2, ref1)
+	}
+	s0 := New(c, s.Prefix(), WithCacheTTL(0)) // no cache: what Secrets Manager holds
+	for _, st := range []*Store{s, s0} {
+		for ref, want := range map[string]string{ref1: "v1", ref2: "v2", s.Prefix() + name: "v1", base1: "v1"} {
+			got, err := st.Get(ctx, ref)
+			if err != nil || string(got) != want {
+				t.Errorf("before Promote: Get(%s) = %q, %v; want %q", ref, got, err, want)
+			}
+		}
+	}
+
+	if err := s.Promote(ctx, ref2); err != nil {
+		t.Fatal(err)
+	}
+	for ref, want := range map[string]string{ref1: "v1", ref2: "v2", s.Prefix() + name: "v2"} {
+		got, err := s0.Get(ctx, ref)
+		if err != nil || string(got) != want {
+			t.Errorf("after Promote: Get(%s) = %q, %v; want %q", ref, got, err, want)
+		}
+	}
+	read(s.Prefix()+name, "v2") // the cached current value was dropped
+	before := c.counts()["UpdateSecretVersionStage"]
+	for _, ref := range []string{ref2, base1} {
+		if err := s.Promote(ctx, ref); err != nil {
+			t.Errorf("Promote(%s) again = %v, want nil", ref, err)
+		}
+	}
+	if n := c.counts()["UpdateSecretVersionStage"] - before; n != 0 {
+		t.Errorf("promoting the current version (or an unpinned ref) moved labels %d times", n)
+	}
+	// Pinned reads are cached per version: a promotion never serves one
+	// version for another.
+	calls := c.counts()["GetSecretValue"]
+	read(ref1, "v1")
+	read(ref2, "v2")
+	if n := c.counts()["GetSecretValue"] - calls; n != 0 {
+		t.Errorf("pinned reads after the first one called Secrets Manager %d times, want 0", n)
+	}
+
+	if err := s.Delete(ctx, ref2); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{ref1, ref2, s.Prefix() + name} {
+		if _, err := s.Get(ctx, ref); !apperr.Is(err, apperr.NotFound) {
+			t.Errorf("Get(%s) after Delete = %v, want NotFound", ref, err)
+		}
+	}
+}
+
+func TestPromoteRefusesOtherDeployments(t *testing.T) {
+	s, c := newTestStore(t)
+	other, _ := newTestStore(t)
+	ref, err := other.Stage(context.Background(), "conn-x", []byte("not yours"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Promote(context.Background(), ref); !apperr.Is(err, apperr.Invalid) {
+		t.Errorf("Promote of another deployment's secret = %v, want Invalid", err)
+	}
+	if _, err := s.Get(context.Background(), ref); !apperr.Is(err, apperr.Invalid) {
+		t.Errorf("Get of another deployment's pinned secret = %v, want Invalid", err)
+	}
+	if len(c.counts()) != 0 {
+		t.Errorf("refused refs made calls: %v", c.counts())
 	}
 }
