@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"sort"
 	"strings"
@@ -251,7 +252,7 @@ func newInputEnv(t *testing.T) *inputEnv {
 	st := dynamostore.New(ddb, table)
 	secrets := secretstore.New(secretsmanager.NewFromConfig(cfg), "rmmbridge/"+motoserver.UniqueName("api-input")+"/")
 	store := dynamostore.NewConnections(st)
-	conns := connection.NewService(store, secrets, acceptAll{}, connection.Options{})
+	conns := connection.NewService(store, secrets, acceptAll{}, connection.Options{Resolver: publicResolver{}})
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	e := &inputEnv{guard: &vendorGuard{}, conns: conns, store: store}
 	for _, f := range []struct{ tenant, rmm, psa, ig string }{{"t_a", "c_rmm", "c_psa", "i_a"}, {"t_b", "c_b1", "c_b2", "i_b"}} {
@@ -580,4 +581,12 @@ func TestOtherTenantsIDs(t *testing.T) {
 	if ig, err := e.conns.GetIntegration(context.Background(), "t_b", "i_b"); err != nil || ig.Name != "i_b" {
 		t.Errorf("t_b's i_b changed: %+v, %v", ig, err)
 	}
+}
+
+// publicResolver answers every name with a public documentation-free
+// address, so base URL checks run offline (no DNS, no traffic).
+type publicResolver struct{}
+
+func (publicResolver) LookupNetIP(context.Context, string, string) ([]netip.Addr, error) {
+	return []netip.Addr{netip.MustParseAddr("8.8.8.8")}, nil
 }

@@ -124,7 +124,7 @@ func newAtomicEnv(t *testing.T) *atomicEnv {
 	e.sm = secretsmanager.NewFromConfig(cfg)
 	e.prefix = "rmmbridge/" + motoserver.UniqueName("atomic") + "/"
 	e.secrets = secretstore.New(e.sm, e.prefix)
-	e.svc = connection.NewService(e.store, e.secrets, providers.Registry{}, connection.Options{AllowLoopback: true})
+	e.svc = connection.NewService(e.store, e.secrets, providers.Registry{AllowLoopback: true}, connection.Options{AllowLoopback: true})
 	return e
 }
 
