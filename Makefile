@@ -14,7 +14,7 @@ dev: ## run the whole stack locally: moto, sandboxes, HTTP API on 127.0.0.1:3000
 	go run ./cmd/rmmbridge dev
 
 # Every test binary that needs AWS starts its own moto_server on a free
-# loopback port and stops it when it exits (shared/motoserver), so the
+# loopback port and stops it when it exits (shared/devtools/motoserver), so the
 # packages' tests run in parallel on separate moto processes (moto is
 # single-core bound). Unset AWS_ENDPOINT_URL so no outside server is used.
 test: ## vet, every Go test (each starts and stops its own moto), cfn-lint

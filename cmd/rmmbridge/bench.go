@@ -19,8 +19,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rmmbridge/rmmbridge/shared/devstack"
-	"github.com/rmmbridge/rmmbridge/shared/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/devstack"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
 )
 

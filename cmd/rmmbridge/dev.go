@@ -8,8 +8,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/rmmbridge/rmmbridge/shared/devstack"
-	"github.com/rmmbridge/rmmbridge/shared/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/devstack"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 )
 
 func runDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rmmbridge/rmmbridge/shared/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 )
 
 // TestDevServesTheAPI runs `rmmbridge dev` as `make dev` does from a clean

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rmmbridge/rmmbridge/shared/devstack"
-	"github.com/rmmbridge/rmmbridge/shared/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/devstack"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 )
 
 // TestImportCommand runs `rmmbridge import` in-process against a running

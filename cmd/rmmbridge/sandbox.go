@@ -7,7 +7,7 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/rmmbridge/rmmbridge/shared/devstack"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/devstack"
 	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
 	ninjasandbox "github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
 )

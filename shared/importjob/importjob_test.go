@@ -18,7 +18,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
-	"github.com/rmmbridge/rmmbridge/shared/samtemplate"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/samtemplate"
 )
 
 // harness wires the three parts of importjob over in-memory fakes.

@@ -1,6 +1,6 @@
 // Package lambdafn is the contract between a function's handlers and what
 // runs them: the Lambda runtime in functions/<name>/main.go, the local stack
-// in shared/localstack, and the handler tests.
+// in shared/devtools/localrun, and the handler tests.
 //
 // A function is built by a Factory from its environment (the variables
 // template.yaml gives it) and an AWS config; it answers HTTP API requests,

@@ -15,9 +15,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/rmmbridge/rmmbridge/shared/apitest"
-	"github.com/rmmbridge/rmmbridge/shared/devstack"
-	"github.com/rmmbridge/rmmbridge/shared/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/apitest"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/devstack"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/connectwise"
 	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"

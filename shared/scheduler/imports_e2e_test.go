@@ -12,11 +12,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/rmmbridge/rmmbridge/shared/apitest"
-	"github.com/rmmbridge/rmmbridge/shared/devstack"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/apitest"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/devstack"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
-	"github.com/rmmbridge/rmmbridge/shared/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 	"github.com/rmmbridge/rmmbridge/shared/wire"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
-	"github.com/rmmbridge/rmmbridge/shared/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 )
 
 // counter is a thin decorator around the real Secrets Manager client that

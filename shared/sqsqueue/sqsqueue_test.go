@@ -18,8 +18,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
-	"github.com/rmmbridge/rmmbridge/shared/fastsqs"
-	"github.com/rmmbridge/rmmbridge/shared/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/fastsqs"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 )
 
 // recorder is a thin decorator around the real *sqs.Client: it delegates

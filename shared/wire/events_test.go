@@ -13,10 +13,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/rmmbridge/rmmbridge/shared/apitest"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/apitest"
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
-	"github.com/rmmbridge/rmmbridge/shared/localstack"
-	"github.com/rmmbridge/rmmbridge/shared/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/localrun"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 )
 
 // eventCase says which function an events/ file is for and what it must answer.
@@ -68,7 +68,7 @@ func TestEventsThroughRuntimeDecoding(t *testing.T) {
 	defer cancel()
 	root := apitest.RepoRoot(t)
 	cfg := motoserver.ForTest(t)
-	stack, err := localstack.Start(ctx, localstack.Options{
+	stack, err := localrun.Start(ctx, localrun.Options{
 		TemplatePath: filepath.Join(root, "template.yaml"),
 		AWS:          cfg,
 		StackName:    motoserver.UniqueName("events"),

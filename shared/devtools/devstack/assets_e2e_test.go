@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rmmbridge/rmmbridge/shared/apitest"
-	"github.com/rmmbridge/rmmbridge/shared/devstack"
-	"github.com/rmmbridge/rmmbridge/shared/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/apitest"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/devstack"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
 	ninjasandbox "github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
@@ -28,7 +28,7 @@ import (
 func startOwnEnv(t *testing.T, name string, o devstack.Options) *devstack.Env {
 	t.Helper()
 	if o.Template == "" {
-		o.Template = "../../template.yaml"
+		o.Template = "../../../template.yaml"
 	}
 	o.StackName = motoserver.UniqueName(name)
 	o.APIAddr, o.NinjaAddr, o.CWAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"

@@ -15,7 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/rmmbridge/rmmbridge/shared/fastsqs"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/fastsqs"
 )
 
 // newServer starts a fastsqs for the test and returns it with a real sqs

@@ -1,4 +1,4 @@
-// Package localstack runs rmmbridge's functions locally the way AWS runs
+// Package localrun runs rmmbridge's functions locally the way AWS runs
 // them, driven by template.yaml: it creates the template's DynamoDB tables
 // and SQS queues in moto, builds each function once with the environment its
 // template entry gives it, serves the HTTP API (API Gateway payload 2.0
@@ -10,7 +10,7 @@
 //
 // It is the engine behind `rmmbridge dev` and the end-to-end tests; the
 // handlers it runs are the same lambdafn.Handlers the Lambda mains run.
-package localstack
+package localrun
 
 import (
 	"context"
@@ -30,7 +30,7 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
-	"github.com/rmmbridge/rmmbridge/shared/samtemplate"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/samtemplate"
 )
 
 // Options configure a local stack.
@@ -135,10 +135,10 @@ type function struct {
 // builds every function, serves the HTTP API and starts the SQS pollers.
 func Start(ctx context.Context, o Options) (*Stack, error) {
 	if o.StackName == "" {
-		return nil, apperr.New(apperr.Invalid, "localstack: StackName is required")
+		return nil, apperr.New(apperr.Invalid, "localrun: StackName is required")
 	}
 	if o.AWS.Region == "" {
-		return nil, apperr.New(apperr.Invalid, "localstack: the AWS config has no region")
+		return nil, apperr.New(apperr.Invalid, "localrun: the AWS config has no region")
 	}
 	if o.APIAddr == "" {
 		o.APIAddr = defaultAPIAddr
@@ -151,7 +151,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	}
 	tmpl, err := samtemplate.ParseFile(o.TemplatePath)
 	if err != nil {
-		return nil, fmt.Errorf("localstack: %w", err)
+		return nil, fmt.Errorf("localrun: %w", err)
 	}
 	s := &Stack{
 		o: o, tmpl: tmpl, log: o.Logger, region: o.AWS.Region,
@@ -166,27 +166,27 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	sqsClient := sqs.NewFromConfig(o.AWS)
 	s.sqs = sqsClient
 	if err := s.createTables(ctx, dynamodb.NewFromConfig(o.AWS)); err != nil {
-		return nil, fmt.Errorf("localstack: %w", err)
+		return nil, fmt.Errorf("localrun: %w", err)
 	}
 	if err := s.createQueues(ctx, sqsClient); err != nil {
-		return nil, fmt.Errorf("localstack: %w", err)
+		return nil, fmt.Errorf("localrun: %w", err)
 	}
 	if err := s.buildFunctions(ctx); err != nil {
-		return nil, fmt.Errorf("localstack: %w", err)
+		return nil, fmt.Errorf("localrun: %w", err)
 	}
 	if s.router, err = s.buildRouter(); err != nil {
-		return nil, fmt.Errorf("localstack: %w", err)
+		return nil, fmt.Errorf("localrun: %w", err)
 	}
 	consumers, err := s.buildConsumers()
 	if err != nil {
-		return nil, fmt.Errorf("localstack: %w", err)
+		return nil, fmt.Errorf("localrun: %w", err)
 	}
 	tickers, err := s.buildTickers()
 	if err != nil {
-		return nil, fmt.Errorf("localstack: %w", err)
+		return nil, fmt.Errorf("localrun: %w", err)
 	}
 	if s.listener, err = net.Listen("tcp", o.APIAddr); err != nil {
-		return nil, fmt.Errorf("localstack: listen for the HTTP API on %s: %w", o.APIAddr, err)
+		return nil, fmt.Errorf("localrun: listen for the HTTP API on %s: %w", o.APIAddr, err)
 	}
 	s.server = &http.Server{Handler: s.router, ReadHeaderTimeout: 10 * time.Second}
 	s.serveErr = make(chan error, 1)
@@ -282,9 +282,9 @@ func (s *Stack) checkFactories() error {
 	sort.Strings(unknown)
 	switch {
 	case len(missing) > 0:
-		return apperr.New(apperr.Invalid, "localstack: no factory for template functions %v", missing)
+		return apperr.New(apperr.Invalid, "localrun: no factory for template functions %v", missing)
 	case len(unknown) > 0:
-		return apperr.New(apperr.Invalid, "localstack: factories for functions not in the template: %v", unknown)
+		return apperr.New(apperr.Invalid, "localrun: factories for functions not in the template: %v", unknown)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package localstack
+package localrun
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
-	"github.com/rmmbridge/rmmbridge/shared/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 )
 
 // fakeFuncs are the test's stand-ins for the functions of

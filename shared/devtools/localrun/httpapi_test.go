@@ -1,4 +1,4 @@
-package localstack
+package localrun
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/rmmbridge/rmmbridge/shared/samtemplate"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/samtemplate"
 )
 
 var client = &http.Client{Timeout: 15 * time.Second}

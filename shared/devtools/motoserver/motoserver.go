@@ -61,7 +61,7 @@ type StartOptions struct {
 	// requests served one at a time (moto's rollback of a cancelled
 	// transaction otherwise undoes concurrent writes: lost counter
 	// increments, import jobs that never finish). Semantics are moto's
-	// own. The local stack (`make dev`, shared/devstack), the fault test
+	// own. The local stack (`make dev`, shared/devtools/devstack), the fault test
 	// and the benchmark run it; the adapters' tests use plain moto.
 	//
 	// The wrapper is found at scripts/moto-server under the module root:
@@ -148,14 +148,14 @@ func findLauncher() (string, error) {
 }
 
 // sourceModuleRoot is the module root of this source file
-// (<root>/shared/motoserver/motoserver.go), "" when the binary was built
+// (<root>/shared/devtools/motoserver/motoserver.go), "" when the binary was built
 // without absolute source paths (-trimpath) or the file is gone.
 func sourceModuleRoot() string {
 	_, file, _, ok := runtime.Caller(0)
 	if !ok || !filepath.IsAbs(file) {
 		return ""
 	}
-	root := filepath.Dir(filepath.Dir(filepath.Dir(file)))
+	root := filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(file))))
 	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
 		return ""
 	}

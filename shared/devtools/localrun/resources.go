@@ -1,4 +1,4 @@
-package localstack
+package localrun
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"gopkg.in/yaml.v3"
 
-	"github.com/rmmbridge/rmmbridge/shared/samtemplate"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/samtemplate"
 )
 
 // tableAdmin is the part of the DynamoDB API the stack uses to create

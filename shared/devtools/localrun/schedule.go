@@ -1,4 +1,4 @@
-package localstack
+package localrun
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
-	"github.com/rmmbridge/rmmbridge/shared/samtemplate"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/samtemplate"
 )
 
 // rateExpr is an EventBridge rate expression. EventBridge wants the

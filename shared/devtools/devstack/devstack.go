@@ -22,9 +22,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/rmmbridge/rmmbridge/shared/fastsqs"
-	"github.com/rmmbridge/rmmbridge/shared/localstack"
-	"github.com/rmmbridge/rmmbridge/shared/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/fastsqs"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/localrun"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
 	ninjasandbox "github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
 	"github.com/rmmbridge/rmmbridge/shared/wire"
@@ -85,7 +85,7 @@ type Options struct {
 
 // Env is a running environment.
 type Env struct {
-	Stack        *localstack.Stack
+	Stack        *localrun.Stack
 	AWS          aws.Config
 	MotoEndpoint string
 	// MotoLauncher is the wrapper the moto Start started runs through
@@ -206,7 +206,7 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	for k, v := range o.ExtraEnv {
 		extra[k] = v
 	}
-	env.Stack, err = localstack.Start(ctx, localstack.Options{
+	env.Stack, err = localrun.Start(ctx, localrun.Options{
 		TemplatePath: o.Template, AWS: env.AWS, StackName: o.StackName, Functions: wire.Functions(),
 		ExtraEnv: extra, APIAddr: o.APIAddr, Logger: o.Logger, PollWait: o.PollWait,
 	})

@@ -23,11 +23,11 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"gopkg.in/yaml.v3"
 
-	"github.com/rmmbridge/rmmbridge/shared/apitest"
-	"github.com/rmmbridge/rmmbridge/shared/devstack"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/apitest"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/devstack"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
-	"github.com/rmmbridge/rmmbridge/shared/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
 	ninjasandbox "github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
 	"github.com/rmmbridge/rmmbridge/shared/wire"
@@ -73,7 +73,7 @@ func TestImportUnderFaults(t *testing.T) {
 	began := time.Now()
 	moto := newRedeliverer(t, startSafeMoto(t), lostDeleteRate)
 	e := startOwnEnv(t, "faults", devstack.Options{
-		Template: scaledTemplate(t, "../../template.yaml"), Endpoint: moto.url, Orgs: 40, Devices: 1000,
+		Template: scaledTemplate(t, "../../../template.yaml"), Endpoint: moto.url, Orgs: 40, Devices: 1000,
 		Ninja: func(o *ninjasandbox.Options) {
 			o.FailRate5xx, o.TimeoutRate, o.TimeoutDelay = faultRate5xx, faultRateTimeout, faultHang
 		},

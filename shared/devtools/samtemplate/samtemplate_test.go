@@ -470,7 +470,7 @@ Resources:
 // TestProjectTemplate checks that the parser takes the project's own
 // template and can evaluate every function's environment.
 func TestProjectTemplate(t *testing.T) {
-	tp, err := ParseFile("../../template.yaml")
+	tp, err := ParseFile("../../../template.yaml")
 	if err != nil {
 		t.Fatalf("ParseFile: %v", err)
 	}

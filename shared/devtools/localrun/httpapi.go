@@ -1,4 +1,4 @@
-package localstack
+package localrun
 
 import (
 	"crypto/rand"
@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
-	"github.com/rmmbridge/rmmbridge/shared/samtemplate"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/samtemplate"
 )
 
 // segKind orders route path segments from most to least specific.

@@ -23,9 +23,9 @@ import (
 )
 
 const (
-	invTemplatePath = "../../template.yaml"
-	invOpenAPIPath  = "../../openapi.yaml"
-	invMakefilePath = "../../Makefile"
+	invTemplatePath = "../../../template.yaml"
+	invOpenAPIPath  = "../../../openapi.yaml"
+	invMakefilePath = "../../../Makefile"
 
 	// invDLQRetention is SQS's maximum retention, 14 days: a dead-letter
 	// queue keeps what it holds as long as it can.

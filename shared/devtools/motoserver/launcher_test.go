@@ -94,7 +94,7 @@ func TestStartWithSafeTransactions(t *testing.T) {
 		!strings.Contains(log.String(), "DynamoDB requests one at a time") {
 		t.Errorf("launcher log lacks its banner:\n%s", log.String())
 	}
-	want, err := filepath.Abs("../../scripts/moto-server")
+	want, err := filepath.Abs("../../../scripts/moto-server")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestStartWithSafeTransactions(t *testing.T) {
 // (a binary built from the clone, run elsewhere): the wrapper is found
 // under the module this package was compiled from.
 func TestFindLauncherOutsideModule(t *testing.T) {
-	want, err := filepath.Abs("../../scripts/moto-server")
+	want, err := filepath.Abs("../../../scripts/moto-server")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestFindLauncherOutsideModule(t *testing.T) {
 // test or `go run ./cmd/rmmbridge` may run in: the module root and every
 // package directory of the clone.
 func TestFindLauncherFromEveryPackage(t *testing.T) {
-	root, err := filepath.Abs("../..")
+	root, err := filepath.Abs("../../..")
 	if err != nil {
 		t.Fatal(err)
 	}

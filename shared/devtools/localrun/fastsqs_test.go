@@ -1,4 +1,4 @@
-package localstack
+package localrun
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/rmmbridge/rmmbridge/shared/fastsqs"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/fastsqs"
 )
 
 // The event-source-mapping tests again, with the stack's SQS on fastsqs

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rmmbridge/rmmbridge/shared/apitest"
-	"github.com/rmmbridge/rmmbridge/shared/devstack"
-	"github.com/rmmbridge/rmmbridge/shared/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/apitest"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/devstack"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 )
 
 // syncBuffer collects every log line of the whole test run, to prove no
@@ -54,7 +54,7 @@ func run(m *testing.M) int {
 	endpoint := os.Getenv("AWS_ENDPOINT_URL")
 	var err error
 	env, err = devstack.Start(ctx, devstack.Options{
-		Template: "../../template.yaml", StackName: motoserver.UniqueName("e2e"),
+		Template: "../../../template.yaml", StackName: motoserver.UniqueName("e2e"),
 		APIAddr: "127.0.0.1:0", NinjaAddr: "127.0.0.1:0", CWAddr: "127.0.0.1:0",
 		Endpoint: endpoint, Orgs: 30, Devices: 120, Logger: log, PollWait: 200 * time.Millisecond,
 	})

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/rmmbridge/rmmbridge/shared/devstack"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/devstack"
 	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
 )
 

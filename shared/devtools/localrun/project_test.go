@@ -1,4 +1,4 @@
-package localstack
+package localrun
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
-	"github.com/rmmbridge/rmmbridge/shared/samtemplate"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/samtemplate"
 )
 
 var pathVariable = regexp.MustCompile(`\{[^}/]+\}`)
@@ -23,7 +23,7 @@ var pathVariable = regexp.MustCompile(`\{[^}/]+\}`)
 // every route is served, behind the authorizer or not as the template
 // says, and every scheduled function can be triggered.
 func TestProjectTemplate(t *testing.T) {
-	const path = "../../template.yaml"
+	const path = "../../../template.yaml"
 	tmpl, err := samtemplate.ParseFile(path)
 	if err != nil {
 		t.Fatal(err)
