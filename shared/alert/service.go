@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -42,8 +43,13 @@ type Assets interface {
 type Accounts interface {
 	// GetMapping returns the organization's mapping (NotFound if unmapped).
 	GetMapping(ctx context.Context, sc account.Scope, orgID string) (account.Mapping, error)
-	// EnsureAccount creates the organization's PSA account exactly once
-	// (with the integration's account defaults) and returns its mapping.
+	// EnsureAccount gives an unmapped organization the account the
+	// account decision says (account.Service.EnsureMapped): linked to a
+	// confident auto-match, or created exactly once (with the
+	// integration's account defaults) when nothing matches and the
+	// integration auto-creates accounts. When the decision gives it none
+	// (several accounts could match, or creating is off) the error is an
+	// *account.NoAccountError (errors.Is account.ErrNoAccount) saying why.
 	EnsureAccount(ctx context.Context, sc account.Scope, c providers.Clients, orgID string) (account.Mapping, error)
 }
 
@@ -516,9 +522,12 @@ type target struct {
 }
 
 // route finds the account, location and asset of the alert's device: the
-// device's asset link; else its organization's mapping (creating the
-// account when the integration auto-creates accounts) and the asset,
-// synced now; else the integration's catch-all account; else unrouted.
+// device's asset link; else its organization's mapping — for an unmapped
+// organization the account decision's (Accounts.EnsureAccount: a confident
+// match linked, or an account created when the integration auto-creates
+// accounts) — and the asset, synced now; else the integration's catch-all
+// account; else unrouted, with the reason (several accounts could match,
+// naming them; nothing matches and creating is off).
 func (s *Service) route(ctx context.Context, sc account.Scope, c providers.Clients, a rmm.Alert) (target, error) {
 	if a.DeviceID != "" {
 		ref, err := s.assets.LinkedAsset(ctx, sc, a.DeviceID)
@@ -541,30 +550,38 @@ func (s *Service) route(ctx context.Context, sc account.Scope, c providers.Clien
 	}
 	settings := c.Integration.Settings
 	var m account.Mapping
-	var err error
+	unmapped := "" // why the organization has no account
 	if orgID != "" {
+		var err error
 		m, err = s.accounts.GetMapping(ctx, sc, orgID)
 		switch {
 		case err == nil && m.State != account.StateMapped:
 			return target{}, apperr.New(apperr.Conflict, "organization %s is being mapped; try again shortly", orgID)
-		case apperr.Is(err, apperr.NotFound) && settings.AutoCreateAccounts:
+		case apperr.Is(err, apperr.NotFound):
+			// The account decision: link a confident match, create when
+			// allowed; never create for an ambiguous organization.
 			m, err = s.accounts.EnsureAccount(ctx, sc, c, orgID)
-			if err != nil {
-				return target{}, fmt.Errorf("create the account of organization %s: %w", orgID, err)
+			var none *account.NoAccountError
+			switch {
+			case errors.As(err, &none):
+				unmapped = none.Error()
+			case apperr.Is(err, apperr.NotFound):
+				unmapped = "organization " + orgID + " is not mapped, and the RMM does not know it"
+			case err != nil:
+				return target{}, fmt.Errorf("give organization %s its account: %w", orgID, err)
 			}
-		case err != nil && !apperr.Is(err, apperr.NotFound):
+		case err != nil:
 			return target{}, fmt.Errorf("read the mapping of organization %s: %w", orgID, err)
 		}
 	}
-	if orgID == "" || err != nil {
+	if orgID == "" || unmapped != "" {
 		if settings.CatchAllAccountID != "" {
 			return target{AccountID: settings.CatchAllAccountID}, nil
 		}
-		what := "the device's organization is unknown"
-		if orgID != "" {
-			what = "organization " + orgID + " is not mapped"
+		if orgID == "" {
+			unmapped = "the device's organization is unknown"
 		}
-		return target{Unrouted: what + ", and the integration neither creates accounts nor has a catch-all account"}, nil
+		return target{Unrouted: unmapped + "; the integration has no catch-all account"}, nil
 	}
 	tgt := target{AccountID: m.AccountID, LocationID: m.Sites[siteID]}
 	if a.DeviceID == "" {
