@@ -189,7 +189,9 @@ func TestAssetImportAccountDecision(t *testing.T) {
 			t.Errorf("preview of %s (%q, %s with candidates %v) = %+v; want %s with its %s", pv.Key, m.Name, m.Outcome, m.Candidates, pv, wantAction[m.Outcome], n)
 		}
 	}
-	var maps struct{ Items []struct{ OrganizationID string } }
+	var maps struct {
+		Items []struct{ OrganizationID string }
+	}
 	c.Do(http.MethodGet, base+"/mappings", nil).JSON(t, &maps)
 	if n := len(e.CW.Companies()) - companiesBefore; n != 0 || len(maps.Items) != 0 {
 		t.Errorf("the dry run created %d companies and %d mappings; want none", n, len(maps.Items))
