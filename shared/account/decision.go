@@ -15,6 +15,9 @@ import (
 // import and its dry run, alert routing and reverse provisioning:
 //
 //   - mapped: the mapping stands;
+//   - an account carries the organization's reference: rmmbridge created
+//     it for the organization before (a create whose mapping was never
+//     written); it is adopted, never created again;
 //   - auto-match match_found: link to the candidate (its sites mapped as Map
 //     maps them);
 //   - multiple_matches: review — a person chooses among the candidates;
@@ -23,8 +26,8 @@ import (
 //     caller's setting allows it; otherwise the organization stays
 //     unmapped.
 //
-// Decide makes the decision, Service.Apply carries it out and
-// Service.Resolve does both, reading the mapping and auto-matching first.
+// LookUp gathers the facts, Decide makes the decision, Service.Apply
+// carries it out and Service.Resolve does all three.
 
 // Action is what the account decision does with an organization.
 type Action string
@@ -33,6 +36,9 @@ type Action string
 const (
 	// ActionMapped: the organization is mapped; its mapping stands.
 	ActionMapped Action = "mapped"
+	// ActionAdopt: an account carries the organization's reference
+	// (rmmbridge created it before); it is adopted.
+	ActionAdopt Action = "adopt"
 	// ActionLink: auto-match found one confident candidate; the
 	// organization is linked to it.
 	ActionLink Action = "link"
@@ -62,9 +68,9 @@ type Decision struct {
 	Action         Action
 	// Mapping is the organization's mapping (ActionMapped).
 	Mapping *Mapping
-	// Target is the candidate linked to (ActionLink). In reverse
-	// provisioning (DecideOrganization) it is the RMM organization, its id
-	// and name in Account.
+	// Target is the account adopted (ActionAdopt) or the candidate linked
+	// to (ActionLink). In reverse provisioning (DecideOrganization) it is
+	// the RMM organization, its id and name in Account.
 	Target Candidate
 	// Candidates are auto-match's plausible candidates, best first (the
 	// ones a person chooses from in ActionReview).
@@ -76,11 +82,25 @@ type Decision struct {
 // maxListedCandidates bounds the candidates a reason names.
 const maxListedCandidates = 5
 
+// Facts are what the decision knows about an organization.
+type Facts struct {
+	// Mapping is its final mapping, nil when unmapped.
+	Mapping *Mapping
+	// Ours are the PSA accounts carrying its reference (see
+	// PSA.FindAccountsByExternalRef).
+	Ours []psa.Account
+	// Match is the auto-match of its name (needed only when it is
+	// unmapped and no account is ours).
+	Match MatchResult
+}
+
 // action is the rule itself, in either direction.
-func action(mapped bool, outcome Outcome, create bool) Action {
+func action(mapped, ours bool, outcome Outcome, create bool) Action {
 	switch {
 	case mapped:
 		return ActionMapped
+	case ours:
+		return ActionAdopt
 	case outcome == MatchFound:
 		return ActionLink
 	case outcome == MultipleMatches:
@@ -91,15 +111,18 @@ func action(mapped bool, outcome Outcome, create bool) Action {
 	return ActionSkip
 }
 
-// Decide is the account decision for org: m is its final mapping (nil
-// when unmapped), match the auto-match of its name (consulted only when
-// unmapped).
-func Decide(org rmm.Organization, m *Mapping, match MatchResult, pol Policy) Decision {
-	d := Decision{OrganizationID: org.ID, Action: action(m != nil, match.Outcome, pol.Create), Candidates: match.Candidates}
+// Decide is the account decision for org from the facts f.
+func Decide(org rmm.Organization, f Facts, pol Policy) Decision {
+	m, match := f.Mapping, f.Match
+	d := Decision{OrganizationID: org.ID, Action: action(m != nil, len(f.Ours) > 0, match.Outcome, pol.Create), Candidates: match.Candidates}
 	switch d.Action {
 	case ActionMapped:
 		d.Mapping, d.Candidates = m, nil
 		d.Reason = fmt.Sprintf("already mapped to %s (%s)", m.AccountName, m.AccountID)
+	case ActionAdopt:
+		d.Target, d.Candidates = Candidate{Account: oldest(f.Ours), Score: 1}, nil
+		d.Reason = fmt.Sprintf("PSA account %s (%s) carries the organization's reference: rmmbridge created it before; it is adopted",
+			d.Target.Account.Name, d.Target.Account.ID)
 	case ActionLink:
 		d.Target = match.Candidates[0]
 		d.Reason = fmt.Sprintf("auto-match found PSA account %s (%s), score %.2f", d.Target.Account.Name, d.Target.Account.ID, d.Target.Score)
@@ -153,7 +176,7 @@ func MatchOrganizations(accountName string, orgs []rmm.Organization) MatchResult
 // is the organization), several candidates go to review, and with no match
 // an organization is created (provisioning is what creates).
 func DecideOrganization(acct psa.Account, mapped bool, match MatchResult) Decision {
-	d := Decision{Action: action(mapped, match.Outcome, true), Candidates: match.Candidates}
+	d := Decision{Action: action(mapped, false, match.Outcome, true), Candidates: match.Candidates}
 	switch d.Action {
 	case ActionMapped:
 		d.Candidates = nil

@@ -18,7 +18,8 @@ func cand(id, name string, score float64) account.Candidate {
 }
 
 // TestDecide is the account decision's table: every auto-match outcome,
-// with creating allowed and not, and an organization already mapped.
+// with creating allowed and not, an organization already mapped, and one
+// an account already carries the reference of.
 func TestDecide(t *testing.T) {
 	org := rmm.Organization{ID: "7", Name: "Müller GmbH"}
 	mapped := &account.Mapping{OrganizationID: "7", AccountID: "200", AccountName: "Mueller GmbH", State: account.StateMapped}
@@ -34,6 +35,7 @@ func TestDecide(t *testing.T) {
 	tests := []struct {
 		name  string
 		m     *account.Mapping
+		ours  []psa.Account
 		match account.MatchResult
 		pol   account.Policy
 		want  account.Decision
@@ -41,6 +43,16 @@ func TestDecide(t *testing.T) {
 		{name: "mapped, creating allowed: the mapping stands", m: mapped, match: several, pol: allow,
 			want: account.Decision{OrganizationID: "7", Action: account.ActionMapped, Mapping: mapped, Reason: "already mapped to Mueller GmbH (200)"}},
 		{name: "mapped, creating not allowed: the mapping stands", m: mapped, match: none, pol: deny,
+			want: account.Decision{OrganizationID: "7", Action: account.ActionMapped, Mapping: mapped, Reason: "already mapped to Mueller GmbH (200)"}},
+		{name: "account carrying its reference: adopted (the oldest), never matched or created again", ours: []psa.Account{{ID: "905", Name: "Müller GmbH"}, {ID: "93", Name: "Müller GmbH"}},
+			match: several, pol: allow,
+			want: account.Decision{OrganizationID: "7", Action: account.ActionAdopt, Target: cand("93", "Müller GmbH", 1),
+				Reason: "PSA account Müller GmbH (93) carries the organization's reference: rmmbridge created it before; it is adopted"}},
+		{name: "account carrying its reference, creating not allowed: adopted (nothing is created)", ours: []psa.Account{{ID: "905", Name: "Müller GmbH"}},
+			match: none, pol: deny,
+			want: account.Decision{OrganizationID: "7", Action: account.ActionAdopt, Target: cand("905", "Müller GmbH", 1),
+				Reason: "PSA account Müller GmbH (905) carries the organization's reference: rmmbridge created it before; it is adopted"}},
+		{name: "mapped and an account carrying its reference: the mapping stands", m: mapped, ours: []psa.Account{{ID: "905", Name: "Müller GmbH"}}, pol: allow,
 			want: account.Decision{OrganizationID: "7", Action: account.ActionMapped, Mapping: mapped, Reason: "already mapped to Mueller GmbH (200)"}},
 		{name: "match_found: link to the candidate", match: found, pol: allow,
 			want: account.Decision{OrganizationID: "7", Action: account.ActionLink, Target: found.Candidates[0], Candidates: found.Candidates,
@@ -72,7 +84,7 @@ func TestDecide(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := account.Decide(org, tc.m, tc.match, tc.pol)
+			got := account.Decide(org, account.Facts{Mapping: tc.m, Ours: tc.ours, Match: tc.match}, tc.pol)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("Decide (-want +got):\n%s", diff)
 			}
@@ -117,8 +129,8 @@ func TestDecideOrganization(t *testing.T) {
 // not retried) and says why with the candidates in its client-safe text.
 func TestNoAccountError(t *testing.T) {
 	org := rmm.Organization{ID: "7", Name: "Müller GmbH"}
-	d := account.Decide(org, nil, account.MatchResult{Outcome: account.MultipleMatches,
-		Candidates: []account.Candidate{cand("12", "Müller GmbH", 1), cand("13", "Mueller GmbH", 1)}}, account.Policy{Create: true})
+	d := account.Decide(org, account.Facts{Match: account.MatchResult{Outcome: account.MultipleMatches,
+		Candidates: []account.Candidate{cand("12", "Müller GmbH", 1), cand("13", "Mueller GmbH", 1)}}}, account.Policy{Create: true})
 	err := fmt.Errorf("route alert: %w", &account.NoAccountError{Decision: d})
 	var na *account.NoAccountError
 	if !errors.Is(err, account.ErrNoAccount) || !errors.As(err, &na) || na.Decision.Action != account.ActionReview {

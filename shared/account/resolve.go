@@ -18,10 +18,27 @@ type Resolution struct {
 	Mapping Mapping
 }
 
+// LookUp gathers the facts of the account decision about an unmapped
+// organization: the accounts carrying its reference, and, when none does,
+// the auto-match of its name (MatchName).
+func LookUp(ctx context.Context, p PSA, org rmm.Organization) (Facts, error) {
+	ours, err := p.FindAccountsByExternalRef(ctx, org.ID)
+	if err != nil {
+		return Facts{}, fmt.Errorf("look up account of organization %s by reference: %w", org.ID, err)
+	}
+	if len(ours) > 0 {
+		return Facts{Ours: ours}, nil
+	}
+	match, err := MatchName(ctx, p, org.Name)
+	if err != nil {
+		return Facts{}, err
+	}
+	return Facts{Match: match}, nil
+}
+
 // Resolve gives org the account the account decision says: it reads the
-// organization's mapping; an unmapped organization is auto-matched against
-// the PSA (MatchName) and decided (Decide with pol); Apply carries the
-// decision out. Review and skip write nothing: the Resolution has no
+// organization's mapping; for an unmapped organization it gathers the facts
+// (LookUp) and decides (Decide with pol); Apply carries the decision out. Review and skip write nothing: the Resolution has no
 // mapping and its Reason says why. A caller that finds another request
 // mapping the organization waits for its mapping, up to Options.Wait (then
 // Conflict: retry later).
@@ -30,13 +47,13 @@ func (s *Service) Resolve(ctx context.Context, sc Scope, p PSA, org rmm.Organiza
 	if err != nil {
 		return Resolution{}, err
 	}
-	var match MatchResult
+	f := Facts{Mapping: cur}
 	if cur == nil {
-		if match, err = MatchName(ctx, p, org.Name); err != nil {
+		if f, err = LookUp(ctx, p, org); err != nil {
 			return Resolution{}, err
 		}
 	}
-	d := Decide(org, cur, match, pol)
+	d := Decide(org, f, pol)
 	got, err := s.Apply(ctx, sc, p, org, d, spec)
 	if err != nil {
 		return Resolution{Decision: d}, err
@@ -48,9 +65,10 @@ func (s *Service) Resolve(ctx context.Context, sc Scope, p PSA, org rmm.Organiza
 // mapping. ActionLink links the organization to d.Target and maps its sites
 // to the account's locations (by name, else new ones), under a claim: the
 // mapping is written once, never over one another request wrote meanwhile
-// (that one is returned). ActionCreate creates the account exactly once
-// (EnsureAccount with spec). ActionReview and ActionSkip write nothing and
-// return a zero Mapping.
+// (that one is returned). ActionAdopt and ActionCreate go through
+// EnsureAccount (with spec): under its claim the account carrying the
+// organization's reference is adopted, or one is created, exactly once.
+// ActionReview and ActionSkip write nothing and return a zero Mapping.
 func (s *Service) Apply(ctx context.Context, sc Scope, p PSA, org rmm.Organization, d Decision, spec NewAccountSpec) (Mapping, error) {
 	switch d.Action {
 	case ActionMapped:
@@ -63,7 +81,7 @@ func (s *Service) Apply(ctx context.Context, sc Scope, p PSA, org rmm.Organizati
 			return s.linkClaimed(ctx, sc, p, org, d.Target.Account, owner)
 		})
 		return m, err
-	case ActionCreate:
+	case ActionAdopt, ActionCreate:
 		m, _, err := s.EnsureAccount(ctx, sc, p, org, spec)
 		return m, err
 	}

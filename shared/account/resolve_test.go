@@ -60,10 +60,11 @@ func TestResolve(t *testing.T) {
 		Candidates []string
 	}
 	tests := []struct {
-		name  string
-		org   rmm.Organization
-		allow bool
-		want  want
+		name    string
+		org     rmm.Organization
+		allow   bool
+		arrange func(p *fakePSA)
+		want    want
 	}{
 		{name: "mapped: the mapping, nothing written", org: orgMapped, allow: true,
 			want: want{Action: account.ActionMapped, AccountID: "100", Mode: account.ModeLinked, Sites: map[string]string{"s1": "L100"}, ReasonHas: "already mapped"}},
@@ -81,6 +82,12 @@ func TestResolve(t *testing.T) {
 			want: want{Action: account.ActionCreate, AccountID: "901", Mode: account.ModeCreated, Sites: map[string]string{"s7": "L902"},
 				Created: []psa.NewAccount{{Name: "Umbrella", ExternalRef: "5", Status: psa.NamedRef{ID: "2"}, Type: psa.NamedRef{ID: "3"}}}, Locations: 1,
 				ReasonHas: "an account named Umbrella is created", Candidates: []string{}}},
+		{name: "account created before whose mapping was never written: adopted, not created again", org: orgNone, allow: true,
+			arrange: func(p *fakePSA) {
+				_, _ = p.CreateAccount(context.Background(), psa.NewAccount{Name: "Umbrella", ExternalRef: "5"})
+			},
+			want: want{Action: account.ActionAdopt, AccountID: "901", Mode: account.ModeCreated, Sites: map[string]string{"s7": "L902"},
+				Created: []psa.NewAccount{{Name: "Umbrella", ExternalRef: "5"}}, Locations: 1, ReasonHas: "rmmbridge created it before"}},
 		{name: "no_match, creating not allowed: skip, nothing written", org: orgNone,
 			want: want{Action: account.ActionSkip, NoAccount: true, ReasonHas: "autoCreateAccounts is false", Candidates: []string{}}},
 	}
@@ -90,8 +97,15 @@ func TestResolve(t *testing.T) {
 			ctx := context.Background()
 			pol := account.Policy{Create: tc.allow, Setting: "autoCreateAccounts"}
 
+			setup := func() (*memStore, *fakePSA) {
+				st, p := fixture()
+				if tc.arrange != nil {
+					tc.arrange(p)
+				}
+				return st, p
+			}
 			// EnsureMapped first, on its own fixture.
-			st, p := fixture()
+			st, p := setup()
 			svc := account.NewService(st, account.Options{Sleep: noSleep})
 			m, err := svc.EnsureMapped(ctx, sc, p, tc.org, pol, spec)
 			var na *account.NoAccountError
@@ -102,7 +116,7 @@ func TestResolve(t *testing.T) {
 				t.Errorf("EnsureMapped = %+v, %v; want account %s", m, err, tc.want.AccountID)
 			}
 
-			st, p = fixture()
+			st, p = setup()
 			svc = account.NewService(st, account.Options{Sleep: noSleep})
 			writes := st.writeCount()
 			res, err := svc.Resolve(ctx, sc, p, tc.org, pol, spec)

@@ -509,7 +509,7 @@ func (a *fakeAccounts) EnsureAccount(ctx context.Context, _ account.Scope, c pro
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	d := account.Decide(org, nil, a.matches[orgID], account.Policy{Create: c.Integration.Settings.AutoCreateAccounts, Setting: "autoCreateAccounts"})
+	d := account.Decide(org, account.Facts{Match: a.matches[orgID]}, account.Policy{Create: c.Integration.Settings.AutoCreateAccounts, Setting: "autoCreateAccounts"})
 	m := account.Mapping{OrganizationID: orgID, OrganizationName: org.Name, State: account.StateMapped, Sites: map[string]string{}}
 	switch d.Action {
 	case account.ActionLink:

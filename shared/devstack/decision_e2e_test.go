@@ -82,6 +82,10 @@ func namesCandidates(reason string, m orgMatch) bool {
 //     every multiple_matches organization is offered all of its true
 //     companies, every no_match organization has none; all three outcomes
 //     occur.
+//   - An alert for a device of a multiple_matches organization (the demo
+//     integration auto-creates accounts) creates no company, no mapping and
+//     no ticket: GET /alerts lists it with the reason naming the
+//     candidates.
 //   - The asset dry run previews link (to that candidate), review (naming
 //     the candidates) or create for each organization, and writes nothing.
 //   - The import ends with every match_found organization linked to its
@@ -92,9 +96,6 @@ func namesCandidates(reason string, m orgMatch) bool {
 //     company; the sandbox's company count grows by exactly the number of
 //     no_match organizations, and /match still answers match_found, with
 //     the same candidate, for the linked organizations.
-//   - An alert for a device of a multiple_matches organization (the demo
-//     integration auto-creates accounts) creates no company and no ticket:
-//     GET /alerts lists it with the reason naming the candidates.
 func TestAssetImportAccountDecision(t *testing.T) {
 	// Its own moto through scripts/moto-server, whose transactions roll
 	// back only what they touched: plain moto's whole-table rollback can
@@ -162,7 +163,53 @@ func TestAssetImportAccountDecision(t *testing.T) {
 	}
 	companiesBefore := len(e.CW.Companies())
 
-	// 1. The asset dry run previews the decision and writes nothing.
+	// 1. An alert for a device of a multiple_matches organization creates
+	// no account (although the integration auto-creates accounts) and is
+	// recorded with the reason.
+	oid := byOutcome["multiple_matches"][0]
+	for _, o := range byOutcome["multiple_matches"] {
+		if len(devicesOf[o]) > 0 {
+			oid = o
+			break
+		}
+	}
+	dev, _ := strconv.Atoi(devicesOf[oid][0])
+	tickets := len(e.CW.Tickets())
+	var trigger ninjasandbox.Activity
+	trigger, err = e.Ninja.ConditionActivity(dev, true, "", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := e.Stack.APIURL() + "/v1/webhooks/" + iid + "/rmm"
+	if err := e.Ninja.EmitWebhook(context.Background(), hook, map[string]string{"Authorization": "Bearer " + e.WebhookSecret}, trigger); err != nil {
+		t.Fatalf("emit trigger: %v", err)
+	}
+	type alertView struct{ SeriesID, DeviceID, TicketID, State, Reason string }
+	var got alertView
+	waitUntil(t, 60*time.Second, "the alert of organization "+oid+" recorded", func() bool {
+		var page struct{ Items []alertView }
+		c.Do(http.MethodGet, base+"/alerts?limit=100", nil).JSON(t, &page)
+		for _, a := range page.Items {
+			if a.SeriesID == trigger.SeriesUID {
+				got = a
+				return true
+			}
+		}
+		return false
+	})
+	if got.TicketID != "" || !strings.Contains(got.Reason, "organization "+oid+" is not mapped") || !namesCandidates(got.Reason, matches[oid]) {
+		t.Errorf("alert of organization %s = %+v; want no ticket and a reason naming the candidates %v", oid, got, matches[oid].Candidates)
+	}
+	if acct, _ := mappingOf(t, c, iid, oid); acct != "" || len(e.CW.Companies()) != companiesBefore || len(e.CW.Tickets()) != tickets {
+		t.Errorf("after the alert: organization %s mapped to %q, companies %d → %d, tickets %d → %d; want nothing created",
+			oid, acct, companiesBefore, len(e.CW.Companies()), tickets, len(e.CW.Tickets()))
+	}
+	t.Logf("alert for device %d of organization %s: %s", dev, oid, got.Reason)
+	if t.Failed() {
+		return
+	}
+
+	// 2. The asset dry run previews the decision and writes nothing.
 	dryID := startImport(t, c, iid, map[string]any{"kind": "assets", "dryRun": true, "createMissingAccounts": true})
 	awaitImport(t, c, iid, dryID, 2*time.Minute)
 	var dry struct {
@@ -200,7 +247,7 @@ func TestAssetImportAccountDecision(t *testing.T) {
 		return
 	}
 
-	// 2. The import.
+	// 3. The import.
 	start := time.Now()
 	id := startImport(t, c, iid, map[string]any{"kind": "assets", "createMissingAccounts": true})
 	j := awaitImport(t, c, iid, id, 5*time.Minute)
@@ -249,50 +296,4 @@ func TestAssetImportAccountDecision(t *testing.T) {
 			t.Errorf("/match of %s (%q) after the import = %s %v; want match_found %s as before", oid, matches[oid].Name, again.Outcome, again.Candidates, matches[oid].Candidates[0])
 		}
 	}
-	if t.Failed() {
-		return
-	}
-
-	// 3. An alert for a device of a multiple_matches organization creates
-	// no account (although the integration auto-creates accounts) and is
-	// recorded with the reason.
-	oid := byOutcome["multiple_matches"][0]
-	for _, o := range byOutcome["multiple_matches"] {
-		if len(devicesOf[o]) > 0 {
-			oid = o
-			break
-		}
-	}
-	dev, _ := strconv.Atoi(devicesOf[oid][0])
-	companies, tickets := len(e.CW.Companies()), len(e.CW.Tickets())
-	var trigger ninjasandbox.Activity
-	trigger, err = e.Ninja.ConditionActivity(dev, true, "", 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hook := e.Stack.APIURL() + "/v1/webhooks/" + iid + "/rmm"
-	if err := e.Ninja.EmitWebhook(context.Background(), hook, map[string]string{"Authorization": "Bearer " + e.WebhookSecret}, trigger); err != nil {
-		t.Fatalf("emit trigger: %v", err)
-	}
-	type alertView struct{ SeriesID, DeviceID, TicketID, State, Reason string }
-	var got alertView
-	waitUntil(t, 60*time.Second, "the alert of organization "+oid+" recorded", func() bool {
-		var page struct{ Items []alertView }
-		c.Do(http.MethodGet, base+"/alerts?limit=100", nil).JSON(t, &page)
-		for _, a := range page.Items {
-			if a.SeriesID == trigger.SeriesUID {
-				got = a
-				return true
-			}
-		}
-		return false
-	})
-	if got.TicketID != "" || !strings.Contains(got.Reason, "organization "+oid+" is not mapped") || !namesCandidates(got.Reason, matches[oid]) {
-		t.Errorf("alert of organization %s = %+v; want no ticket and a reason naming the candidates %v", oid, got, matches[oid].Candidates)
-	}
-	if acct, _ := mappingOf(t, c, iid, oid); acct != "" || len(e.CW.Companies()) != companies || len(e.CW.Tickets()) != tickets {
-		t.Errorf("after the alert: organization %s mapped to %q, companies %d → %d, tickets %d → %d; want nothing created",
-			oid, acct, companies, len(e.CW.Companies()), tickets, len(e.CW.Tickets()))
-	}
-	t.Logf("alert for device %d of organization %s: %s", dev, oid, got.Reason)
 }

@@ -221,6 +221,24 @@ func psaOf(cl providers.Clients) (account.PSA, error) {
 	return p, nil
 }
 
+// facts are the account decision's facts about org: its mapping m, and
+// for an unmapped organization the accounts carrying its reference and the
+// auto-match of its name (account.LookUp).
+func (d *Dispatcher) facts(ctx context.Context, cl providers.Clients, org rmm.Organization, m *account.Mapping) (account.Facts, error) {
+	if m != nil {
+		return account.Facts{Mapping: m}, nil
+	}
+	p, err := psaOf(cl)
+	if err != nil {
+		return account.Facts{}, err
+	}
+	f, err := account.LookUp(ctx, p, org)
+	if err != nil {
+		return account.Facts{}, permanent(err, "search the PSA for the organization's account")
+	}
+	return f, nil
+}
+
 func newAccountSpec(cl providers.Clients) account.NewAccountSpec {
 	def := cl.Integration.Settings.AccountDefaults
 	return account.NewAccountSpec{Status: def.Status, Type: def.Type}
@@ -241,13 +259,11 @@ func (d *Dispatcher) importOrg(ctx context.Context, r *orgRun, cl providers.Clie
 	if err != nil {
 		return err
 	}
-	var match account.MatchResult
-	if m == nil {
-		if match, err = account.MatchName(ctx, cl.PSA, org.Name); err != nil {
-			return permanent(err, "search the PSA for matching accounts")
-		}
+	f, err := d.facts(ctx, cl, org, m)
+	if err != nil {
+		return err
 	}
-	plan := PlanOrg(org, m, match, r.job.CreateMissingAccounts, r.job.DryRun)
+	plan := PlanOrg(org, f, r.job.CreateMissingAccounts, r.job.DryRun)
 	it := Item{Key: org.ID, Status: plan.Outcome, Reason: plan.Reason}
 	if r.job.DryRun {
 		it.Preview = &PreviewItem{Key: org.ID, Action: plan.Action, Name: org.Name, TargetID: plan.AccountID, Reason: plan.Reason}
@@ -294,13 +310,11 @@ func (d *Dispatcher) previewAssets(ctx context.Context, r *orgRun, cl providers.
 	if err != nil {
 		return err
 	}
-	var match account.MatchResult
-	if m == nil {
-		if match, err = account.MatchName(ctx, cl.PSA, org.Name); err != nil {
-			return permanent(err, "search the PSA for matching accounts")
-		}
+	f, err := d.facts(ctx, cl, org, m)
+	if err != nil {
+		return err
 	}
-	dec := account.Decide(org, m, match, accountPolicy(r.job.CreateMissingAccounts))
+	dec := account.Decide(org, f, accountPolicy(r.job.CreateMissingAccounts))
 	devs, err := rmm.AllDevices(ctx, cl.RMM, org.ID)
 	if err != nil {
 		return permanent(err, "list the organization's devices")
@@ -312,6 +326,11 @@ func (d *Dispatcher) previewAssets(ctx context.Context, r *orgRun, cl providers.
 	case account.ActionMapped:
 		pv.Action, pv.TargetID = ActionUpdate, m.AccountID
 		pv.Reason = fmt.Sprintf("%s would be imported into account %s (%s)", devices, m.AccountName, m.AccountID)
+	case account.ActionAdopt:
+		c := dec.Target
+		pv.Action, pv.TargetID = ActionLink, c.Account.ID
+		pv.Reason = fmt.Sprintf("not mapped; would adopt PSA account %s (%s), which rmmbridge created for it before, and %s imported into it",
+			c.Account.Name, c.Account.ID, devices)
 	case account.ActionLink:
 		c := dec.Target
 		pv.Action, pv.TargetID = ActionLink, c.Account.ID

@@ -225,6 +225,7 @@ func TestPlanOrg(t *testing.T) {
 	tests := []struct {
 		name          string
 		m             *account.Mapping
+		ours          []psa.Account
 		match         account.MatchResult
 		create, dry   bool
 		wantAction    string
@@ -241,6 +242,9 @@ func TestPlanOrg(t *testing.T) {
 			wantAction: importjob.ActionUpdate, wantOutcome: importjob.Updated, wantAccount: "200", wantNewSites: 2, reasonContain: "2 new sites would be added"},
 		{name: "confident match", match: account.MatchResult{Outcome: account.MatchFound, Candidates: []account.Candidate{cand("300", "Hooli LLC", 0.98)}},
 			wantAction: importjob.ActionLink, wantOutcome: importjob.Linked, wantAccount: "300", reasonContain: "linked to PSA account Hooli LLC (300), score 0.98"},
+		{name: "account rmmbridge created before: adopted, whatever the match", ours: []psa.Account{{ID: "950", Name: "Hooli"}},
+			match:      account.MatchResult{Outcome: account.MultipleMatches, Candidates: []account.Candidate{cand("1", "Hooli East", 0.8), cand("2", "Hooli West", 0.79)}},
+			wantAction: importjob.ActionLink, wantOutcome: importjob.Linked, wantAccount: "950", reasonContain: "adopted PSA account Hooli (950), which rmmbridge created for it before"},
 		{name: "several matches go to review", match: account.MatchResult{Outcome: account.MultipleMatches, Candidates: []account.Candidate{cand("1", "Hooli East", 0.8), cand("2", "Hooli West", 0.79)}},
 			wantAction: importjob.ActionReview, wantOutcome: importjob.Review, reasonContain: "Hooli East (1, score 0.80), Hooli West (2, score 0.79)"},
 		{name: "no match, create", match: account.MatchResult{Outcome: account.NoMatch}, create: true,
@@ -252,7 +256,7 @@ func TestPlanOrg(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := importjob.PlanOrg(org, tc.m, tc.match, tc.create, tc.dry)
+			p := importjob.PlanOrg(org, account.Facts{Mapping: tc.m, Ours: tc.ours, Match: tc.match}, tc.create, tc.dry)
 			got := []any{p.Action, p.Outcome, p.AccountID, len(p.NewSites)}
 			want := []any{tc.wantAction, tc.wantOutcome, tc.wantAccount, tc.wantNewSites}
 			if diff := cmp.Diff(want, got); diff != "" {

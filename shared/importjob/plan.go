@@ -47,21 +47,23 @@ func accountPolicy(createMissing bool) account.Policy {
 
 // PlanOrg is an organization import's step for org: the account decision
 // (account.Decide: a mapped organization keeps its account, an unmapped
-// one is linked to a confident match, sent to review when several
-// accounts could match — never guessed — or, with no match, given a new
-// account when createMissing is set and skipped otherwise), plus, for a
-// mapped organization, its sites the mapping lacks: it is skipped, or
-// updated when it has such sites (they are added). m is the organization's
-// mapping (nil when unmapped); match is consulted only for unmapped
-// organizations. With dryRun the reasons say what would happen.
-func PlanOrg(org rmm.Organization, m *account.Mapping, match account.MatchResult, createMissing, dryRun bool) OrgPlan {
+// one adopts the account rmmbridge created for it before, is linked to a
+// confident match, sent to review when several accounts could match —
+// never guessed — or, with no match, given a new account when
+// createMissing is set and skipped otherwise), plus, for a mapped
+// organization, its sites the mapping lacks: it is skipped, or updated
+// when it has such sites (they are added). f are the decision's facts
+// (account.LookUp for an unmapped organization). With dryRun the reasons
+// say what would happen.
+func PlanOrg(org rmm.Organization, f account.Facts, createMissing, dryRun bool) OrgPlan {
 	would := func(done, planned string) string {
 		if dryRun {
 			return planned
 		}
 		return done
 	}
-	d := account.Decide(org, m, match, accountPolicy(createMissing))
+	d := account.Decide(org, f, accountPolicy(createMissing))
+	m := f.Mapping
 	p := OrgPlan{Decision: d, Reason: d.Reason}
 	switch d.Action {
 	case account.ActionMapped:
@@ -78,6 +80,10 @@ func PlanOrg(org rmm.Organization, m *account.Mapping, match account.MatchResult
 			p.Reason = fmt.Sprintf("already mapped to %s; %d new %s %s", acct, len(p.NewSites),
 				plural(len(p.NewSites), "site", "sites"), would("added", "would be added"))
 		}
+	case account.ActionAdopt:
+		c := d.Target
+		p.Action, p.AccountID, p.AccountName = ActionLink, c.Account.ID, c.Account.Name
+		p.Reason = fmt.Sprintf("%s PSA account %s (%s), which rmmbridge created for it before", would("adopted", "would adopt"), c.Account.Name, c.Account.ID)
 	case account.ActionLink:
 		c := d.Target
 		p.Action, p.AccountID, p.AccountName = ActionLink, c.Account.ID, c.Account.Name
