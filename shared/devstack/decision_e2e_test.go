@@ -101,7 +101,7 @@ func TestAssetImportAccountDecision(t *testing.T) {
 	// back only what they touched: plain moto's whole-table rollback can
 	// lose a concurrent counter increment and leave the job running
 	// (issue 9 §5), which is not what this test is about.
-	moto, err := motoserver.StartWith(context.Background(), nil, motoserver.StartOptions{FastTransactions: true})
+	moto, err := motoserver.StartWith(context.Background(), nil, motoserver.StartOptions{SafeTransactions: true})
 	if err != nil {
 		t.Fatalf("start moto: %v", err)
 	}
