@@ -253,23 +253,39 @@ func (b *bench) run(ctx context.Context) error {
 		perNew := float64(first.assetWrites-first.job.Counts.Linked) / float64(created)
 		check(perNew <= 1.02, "PSA asset writes per new device %.3f (target ≤ 1.02)", perNew)
 	}
-	dups, missing := b.duplicates()
+	modes, err := b.mappingModes(ctx)
+	if err != nil {
+		return err
+	}
+	dups, missing := b.duplicates(modes)
 	check(dups == 0 && missing == 0, "PSA assets: %d devices with more than one, %d synced devices with none", dups, missing)
-	accts := b.accountDuplicates()
-	check(accts == 0, "PSA accounts: %d organizations without exactly one", accts)
+	accts := b.accountDuplicates(modes)
+	check(accts == 0, "PSA accounts: %d organizations with a duplicate or missing account (%d linked, %d created, %d in review)",
+		accts, countMode(modes, "linked"), countMode(modes, "created"), len(b.env.Ninja.Orgs())-len(modes))
 	check(len(b.env.CW.Configurations())-seededConfigs == created, "configurations created %d = devices created %d", len(b.env.CW.Configurations())-seededConfigs, created)
 
 	n := int(float64(devices)*b.o.changed/100 + 0.5)
 	changed := b.env.Ninja.TouchDevices(n)
+	// Devices of organizations in review stay review items, changed or not.
+	orgOf := map[int]string{}
+	for _, d := range b.env.Ninja.Devices() {
+		orgOf[d.ID] = strconv.Itoa(d.OrganizationID)
+	}
+	changedSynced := 0
+	for _, id := range changed {
+		if modes[orgOf[id]] != "" {
+			changedSynced++
+		}
+	}
 	second, err := b.importOnce(ctx, fmt.Sprintf("re-import, %d devices (%.3g %%) changed in the RMM", len(changed), b.o.changed))
 	if err != nil {
 		return err
 	}
 	b.print(second)
 	c := second.job.Counts
-	check(second.psaWrites == len(changed), "PSA writes %d = changed devices %d", second.psaWrites, len(changed))
-	check(c.Updated == len(changed) && c.Unchanged == devices-len(changed)-c.Review, "updated %d, unchanged %d", c.Updated, c.Unchanged)
-	dups, missing = b.duplicates()
+	check(second.psaWrites == changedSynced, "PSA writes %d = changed devices of mapped organizations %d", second.psaWrites, changedSynced)
+	check(c.Updated == changedSynced && c.Unchanged == devices-changedSynced-c.Review, "updated %d, unchanged %d", c.Updated, c.Unchanged)
+	dups, missing = b.duplicates(modes)
 	check(dups == 0 && missing == 0, "still no duplicate: %d, %d", dups, missing)
 
 	fmt.Fprintf(b.w, "\npeak RSS: rmmbridge (stack, sandboxes, queues, this benchmark) %s; moto_server %s\n",
@@ -311,8 +327,10 @@ func (b *bench) print(p phase) {
 }
 
 // duplicates counts devices with more than one configuration carrying
-// their id, and synced devices (every non-review device) with none.
-func (b *bench) duplicates() (dups, missing int) {
+// their id, and synced devices (every device of a mapped organization
+// that is not a review item; no device of an organization in review)
+// with none.
+func (b *bench) duplicates(modes map[string]string) (dups, missing int) {
 	by := map[string]int{}
 	for _, cf := range b.env.CW.Configurations() {
 		if cf.DeviceIdentifier != "" {
@@ -322,7 +340,7 @@ func (b *bench) duplicates() (dups, missing int) {
 	for _, d := range b.env.Ninja.Devices() {
 		switch by[strconv.Itoa(d.ID)] {
 		case 0:
-			if !b.o.psaAssets {
+			if !b.o.psaAssets && modes[strconv.Itoa(d.OrganizationID)] != "" {
 				missing++
 			}
 		case 1:
@@ -333,9 +351,38 @@ func (b *bench) duplicates() (dups, missing int) {
 	return dups, missing
 }
 
-// accountDuplicates counts organizations without exactly one company
-// carrying their reference.
-func (b *bench) accountDuplicates() int {
+// mappingModes returns each mapped organization's mapping mode (linked or
+// created), read from the API; organizations in review are absent.
+func (b *bench) mappingModes(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	cursor := ""
+	for {
+		var page struct {
+			Items []struct {
+				OrganizationID string `json:"organizationId"`
+				Mode           string `json:"mode"`
+			} `json:"items"`
+			NextCursor string `json:"nextCursor"`
+		}
+		path := "/v1/integrations/" + b.env.IntegrationID + "/mappings?limit=100&cursor=" + url.QueryEscape(cursor)
+		if err := b.api.do(ctx, http.MethodGet, path, nil, &page); err != nil {
+			return nil, fmt.Errorf("list mappings: %w", err)
+		}
+		for _, m := range page.Items {
+			out[m.OrganizationID] = m.Mode
+		}
+		if page.NextCursor == "" {
+			return out, nil
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// accountDuplicates counts organizations whose accounts break the account
+// decision: a created account must be the one company carrying the
+// organization's reference, and an organization linked to an existing
+// company, or in review (unmapped), must have none carrying it.
+func (b *bench) accountDuplicates(modes map[string]string) int {
 	by := map[string]int{}
 	for _, co := range b.env.CW.Companies() {
 		if ref := co.CustomFields[cwsandbox.CompanyRefFieldID]; ref != "" {
@@ -344,7 +391,12 @@ func (b *bench) accountDuplicates() int {
 	}
 	bad := 0
 	for _, o := range b.env.Ninja.Orgs() {
-		if by[strconv.Itoa(o.ID)] != 1 {
+		id := strconv.Itoa(o.ID)
+		want := 0
+		if modes[id] == "created" {
+			want = 1
+		}
+		if by[id] != want {
 			bad++
 		}
 	}
@@ -456,4 +508,14 @@ func procCPU(pid string) time.Duration {
 	}
 	const ticks = 100 // USER_HZ on Linux
 	return time.Duration(ut+st) * time.Second / ticks
+}
+
+func countMode(modes map[string]string, mode string) int {
+	n := 0
+	for _, m := range modes {
+		if m == mode {
+			n++
+		}
+	}
+	return n
 }

@@ -120,7 +120,7 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 	fs.StringVar(&o.kind, "kind", "assets", "what to import: assets or organizations")
 	fs.StringVar(&o.orgs, "orgs", "", "comma-separated RMM organization ids (default: all)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "preview only: write nothing to the PSA")
-	fs.BoolVar(&o.createMissing, "create-missing", true, "create PSA accounts for unmapped organizations")
+	fs.BoolVar(&o.createMissing, "create-missing", true, "create PSA accounts for unmapped organizations that auto-match finds none for")
 	fs.BoolVar(&o.watch, "watch", false, "show progress until the job ends; the exit code tells how it ended")
 	fs.DurationVar(&o.poll, "poll", 500*time.Millisecond, "how often --watch reads the job")
 	fs.IntVar(&o.maxItems, "max-items", 50, "failed and review items printed at most, each")

@@ -175,6 +175,16 @@ type NewAccountSpec struct {
 // then the final mapping, written only while the claim stands. Callers
 // that lose the claim wait for the winner's mapping.
 func (s *Service) EnsureAccount(ctx context.Context, sc Scope, p PSA, org rmm.Organization, spec NewAccountSpec) (Mapping, bool, error) {
+	return s.underClaim(ctx, sc, org, func(owner string) (Mapping, error) {
+		return s.createClaimed(ctx, sc, p, org, spec, owner)
+	})
+}
+
+// underClaim returns the organization's final mapping, or runs work under
+// a claim on the organization (work writes the mapping with the claim's
+// owner) and returns its mapping with true. A caller that loses the claim
+// waits for the winner's mapping, up to Options.Wait (then Conflict).
+func (s *Service) underClaim(ctx context.Context, sc Scope, org rmm.Organization, work func(owner string) (Mapping, error)) (Mapping, bool, error) {
 	polls := int(s.o.Wait / s.o.Poll)
 	for attempt := 0; ; attempt++ {
 		m, err := s.store.GetMapping(ctx, sc, org.ID)
@@ -189,7 +199,7 @@ func (s *Service) EnsureAccount(ctx context.Context, sc Scope, p PSA, org rmm.Or
 			LeaseOwner: owner, LeaseUntil: s.now().Add(s.o.Lease), UpdatedAt: s.now()}
 		err = s.store.Claim(ctx, sc, claim, s.now())
 		if err == nil {
-			m, err := s.createClaimed(ctx, sc, p, org, spec, owner)
+			m, err := work(owner)
 			return m, err == nil, err
 		}
 		if !apperr.Is(err, apperr.Conflict) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
@@ -261,8 +260,11 @@ type Provisioned struct {
 }
 
 // ProvisionRMM creates the RMM organization for a PSA account (one site per
-// location) and maps them. An account already mapped is a Conflict. An RMM
-// organization of the same name is adopted rather than duplicated.
+// location) and maps them. An account already mapped is a Conflict. The
+// account decision runs in reverse (DecideOrganization): an organization
+// that auto-match finds for the account's name is adopted rather than
+// duplicated, and when several could be it nothing is created (Conflict
+// naming them: map it by hand).
 func (s *Service) ProvisionRMM(ctx context.Context, sc Scope, r RMM, p PSA, accountID string) (Provisioned, error) {
 	existing, err := s.store.MappingsByAccount(ctx, sc, accountID)
 	if err != nil {
@@ -285,8 +287,8 @@ func (s *Service) ProvisionRMM(ctx context.Context, sc Scope, r RMM, p PSA, acco
 	if err != nil {
 		return Provisioned{}, err
 	}
-	// An adopted same-name organization may be mapped to another account;
-	// never move that mapping silently.
+	// An adopted organization may be mapped to another account; never move
+	// that mapping silently.
 	if m, err := s.store.GetMapping(ctx, sc, org.ID); err == nil && m.State == StateMapped && m.AccountID != acct.ID {
 		return Provisioned{}, apperr.New(apperr.Conflict,
 			"the RMM already has organization %q (%s), mapped to account %s; map it by hand", org.Name, org.ID, m.AccountID)
@@ -311,15 +313,25 @@ func (s *Service) ProvisionRMM(ctx context.Context, sc Scope, r RMM, p PSA, acco
 	return Provisioned{OrganizationID: org.ID, AccountID: acct.ID, Sites: sites}, nil
 }
 
+// findOrCreateOrg carries out the reverse account decision for acct: the
+// organization auto-match finds, or a new one; Conflict when several
+// organizations could be the account.
 func (s *Service) findOrCreateOrg(ctx context.Context, r RMM, acct psa.Account, locs []psa.Location) (rmm.Organization, error) {
 	orgs, err := r.ListOrganizations(ctx)
 	if err != nil {
 		return rmm.Organization{}, fmt.Errorf("list organizations: %w", err)
 	}
-	for _, o := range orgs {
-		if strings.EqualFold(strings.TrimSpace(o.Name), strings.TrimSpace(acct.Name)) {
-			return o, nil
+	d := DecideOrganization(acct, false, MatchOrganizations(acct.Name, orgs))
+	switch d.Action {
+	case ActionReview:
+		return rmm.Organization{}, apperr.New(apperr.Conflict, "%s", d.Reason)
+	case ActionLink:
+		for _, o := range orgs {
+			if o.ID == d.Target.Account.ID {
+				return o, nil
+			}
 		}
+		return rmm.Organization{}, apperr.New(apperr.Internal, "matched organization %s is not among those listed", d.Target.Account.ID)
 	}
 	var siteNames []string
 	for _, l := range locs {

@@ -474,14 +474,23 @@ func (a *fakeAssets) EnsureAsset(_ context.Context, _ account.Scope, c providers
 	return ref, nil
 }
 
-// fakeAccounts holds mappings; EnsureAccount creates one per organization.
+// fakeAccounts holds mappings; EnsureAccount follows the account decision
+// (account.Decide) over a per-organization auto-match result (no_match
+// when none is set): a confident match is linked, a missing account is
+// created when the integration auto-creates accounts, and otherwise the
+// answer is the decision's *account.NoAccountError, as
+// account.Service.EnsureMapped answers.
 type fakeAccounts struct {
 	mu       sync.Mutex
 	mappings map[string]account.Mapping
+	matches  map[string]account.MatchResult
 	created  []string
+	linked   []string
 }
 
-func newFakeAccounts() *fakeAccounts { return &fakeAccounts{mappings: map[string]account.Mapping{}} }
+func newFakeAccounts() *fakeAccounts {
+	return &fakeAccounts{mappings: map[string]account.Mapping{}, matches: map[string]account.MatchResult{}}
+}
 
 func (a *fakeAccounts) GetMapping(_ context.Context, _ account.Scope, orgID string) (account.Mapping, error) {
 	a.mu.Lock()
@@ -500,10 +509,19 @@ func (a *fakeAccounts) EnsureAccount(ctx context.Context, _ account.Scope, c pro
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	m := account.Mapping{OrganizationID: orgID, OrganizationName: org.Name, AccountID: "acct-new-" + orgID,
-		Mode: account.ModeCreated, State: account.StateMapped, Sites: map[string]string{}}
+	d := account.Decide(org, account.Facts{Match: a.matches[orgID]}, account.Policy{Create: c.Integration.Settings.AutoCreateAccounts, Setting: "autoCreateAccounts"})
+	m := account.Mapping{OrganizationID: orgID, OrganizationName: org.Name, State: account.StateMapped, Sites: map[string]string{}}
+	switch d.Action {
+	case account.ActionLink:
+		m.AccountID, m.Mode = d.Target.Account.ID, account.ModeLinked
+		a.linked = append(a.linked, orgID)
+	case account.ActionCreate:
+		m.AccountID, m.Mode = "acct-new-"+orgID, account.ModeCreated
+		a.created = append(a.created, orgID)
+	default:
+		return account.Mapping{}, &account.NoAccountError{Decision: d}
+	}
 	a.mappings[orgID] = m
-	a.created = append(a.created, orgID)
 	return m, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -42,8 +43,13 @@ type Assets interface {
 type Accounts interface {
 	// GetMapping returns the organization's mapping (NotFound if unmapped).
 	GetMapping(ctx context.Context, sc account.Scope, orgID string) (account.Mapping, error)
-	// EnsureAccount creates the organization's PSA account exactly once
-	// (with the integration's account defaults) and returns its mapping.
+	// EnsureAccount gives an unmapped organization the account the
+	// account decision says (account.Service.EnsureMapped): linked to a
+	// confident auto-match, or created exactly once (with the
+	// integration's account defaults) when nothing matches and the
+	// integration auto-creates accounts. When the decision gives it none
+	// (several accounts could match, or creating is off) the error is an
+	// *account.NoAccountError (errors.Is account.ErrNoAccount) saying why.
 	EnsureAccount(ctx context.Context, sc account.Scope, c providers.Clients, orgID string) (account.Mapping, error)
 }
 
@@ -527,11 +533,14 @@ type target struct {
 }
 
 // route finds the account, location and asset of the alert's device: the
-// device's asset link; else its organization's mapping (creating the
-// account when the integration auto-creates accounts) and the asset,
-// synced now; else the integration's catch-all account; else unroutable,
-// with the reason. A failure that retrying cannot cure (see unroutable)
-// is a route with a reason; only transient failures are errors.
+// device's asset link; else its organization's mapping — for an unmapped
+// organization the account decision's (Accounts.EnsureAccount: a confident
+// match linked, or an account created when the integration auto-creates
+// accounts) — and the asset, synced now; else the integration's catch-all
+// account; else unroutable, with the reason (several accounts could match,
+// naming them; nothing matches and creating is off). A failure that
+// retrying cannot cure (see unroutable) is a route with a reason; only
+// transient failures are errors.
 func (s *Service) route(ctx context.Context, sc account.Scope, c providers.Clients, a rmm.Alert) (target, error) {
 	if a.DeviceID != "" {
 		ref, err := s.assets.LinkedAsset(ctx, sc, a.DeviceID)
@@ -553,9 +562,9 @@ func (s *Service) route(ctx context.Context, sc account.Scope, c providers.Clien
 	}
 	settings := c.Integration.Settings
 	var m account.Mapping
-	var err error
-	why := ""
+	unmapped := "" // why the organization has no account
 	if orgID != "" {
+		var err error
 		m, err = s.accounts.GetMapping(ctx, sc, orgID)
 		switch {
 		case err == nil && m.State == account.StateClaimed:
@@ -565,31 +574,35 @@ func (s *Service) route(ctx context.Context, sc account.Scope, c providers.Clien
 		case err != nil && !apperr.Is(err, apperr.NotFound):
 			return target{}, fmt.Errorf("read the mapping of organization %s: %w", orgID, err)
 		}
-		if err != nil && settings.AutoCreateAccounts {
+		if err != nil {
+			// The account decision: link a confident match, create when
+			// allowed; never create for an ambiguous organization.
 			m, err = s.accounts.EnsureAccount(ctx, sc, c, orgID)
-			if err != nil {
+			var none *account.NoAccountError
+			switch {
+			case err == nil:
+			case errors.As(err, &none):
+				unmapped = none.Error()
+			case apperr.Is(err, apperr.NotFound):
+				unmapped = "organization " + orgID + " is not mapped, and the RMM does not know it"
+			default:
 				reason, never := unroutable(err)
 				if !never {
-					return target{}, fmt.Errorf("create the account of organization %s: %w", orgID, err)
+					return target{}, fmt.Errorf("give organization %s its account: %w", orgID, err)
 				}
-				why = "organization " + orgID + " cannot get a PSA account: " + reason
+				unmapped = "organization " + orgID + " cannot get a PSA account: " + reason
 				s.o.Logger.WarnContext(ctx, "no PSA account for an alert's organization", "organizationId", orgID, "error", err)
 			}
 		}
 	}
-	if orgID == "" || err != nil {
+	if orgID == "" || unmapped != "" {
 		if settings.CatchAllAccountID != "" {
 			return target{AccountID: settings.CatchAllAccountID}, nil
 		}
-		switch {
-		case why != "":
-			why += ", and the integration has no catch-all account"
-		case orgID == "":
-			why = "the device's organization is unknown, and the integration has no catch-all account"
-		default:
-			why = "organization " + orgID + " is not mapped, and the integration neither creates accounts nor has a catch-all account"
+		if orgID == "" {
+			unmapped = "the device's organization is unknown"
 		}
-		return target{Unrouted: why}, nil
+		return target{Unrouted: unmapped + "; the integration has no catch-all account"}, nil
 	}
 	tgt := target{AccountID: m.AccountID, LocationID: m.Sites[siteID]}
 	if a.DeviceID == "" {

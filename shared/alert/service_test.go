@@ -353,6 +353,8 @@ func TestRouting(t *testing.T) {
 		account, location, asset string
 		ensured                  []string // devices synced before the ticket
 		created                  []string // accounts created
+		linked                   []string // organizations linked to their match
+		reason                   string   // part of the unrouted reason
 	}{
 		{name: "imported device", event: trig("r1", "s", 0), want: alert.Created,
 			account: "acct-12", location: "loc-34", asset: "a-1001"},
@@ -368,7 +370,20 @@ func TestRouting(t *testing.T) {
 			event: deviceEvent(trig("r1", "s", 0), "1004", "13"), want: alert.Created, account: "acct-catchall"},
 		{name: "organization unknown in the payload, read from the RMM", settings: connection.Settings{CatchAllAccountID: "acct-catchall"},
 			event: deviceEvent(trig("r1", "s", 0), "1009", ""), want: alert.Created, account: "acct-catchall"},
-		{name: "unmapped organization, nowhere to go", event: deviceEvent(trig("r1", "s", 0), "1004", "13"), want: alert.Unrouted},
+		{name: "unmapped organization, nowhere to go", event: deviceEvent(trig("r1", "s", 0), "1004", "13"), want: alert.Unrouted,
+			reason: "organization 13 is not mapped: no matching PSA account and autoCreateAccounts is false; the integration has no catch-all account"},
+		{name: "unmapped organization with a confident match: linked, even without auto-create",
+			event: deviceEvent(trig("r1", "s", 0), "1004", "13"), setup: matchFor("13", account.MatchFound, "acct-globex"),
+			want: alert.Created, account: "acct-globex", location: "loc-synced", asset: "asset-1004", ensured: []string{"1004"}, linked: []string{"13"}},
+		{name: "unmapped organization with several candidates: no account created though accounts are auto-created",
+			settings: connection.Settings{AutoCreateAccounts: true}, event: deviceEvent(trig("r1", "s", 0), "1004", "13"),
+			setup: matchFor("13", account.MultipleMatches, "acct-g1", "acct-g2"), want: alert.Unrouted,
+			reason: "organization 13 is not mapped: several PSA accounts could match; choose one with PUT /mappings/13: Globex acct-g1 (acct-g1, score 1.00), Globex acct-g2 (acct-g2, score 1.00); the integration has no catch-all account"},
+		{name: "unmapped organization with several candidates, catch-all account",
+			settings: connection.Settings{AutoCreateAccounts: true, CatchAllAccountID: "acct-catchall"}, event: deviceEvent(trig("r1", "s", 0), "1004", "13"),
+			setup: matchFor("13", account.MultipleMatches, "acct-g1", "acct-g2"), want: alert.Created, account: "acct-catchall"},
+		{name: "unmapped organization the RMM does not know", settings: connection.Settings{AutoCreateAccounts: true},
+			event: deviceEvent(trig("r1", "s", 0), "1004", "66"), want: alert.Unrouted, reason: "organization 66 is not mapped, and the RMM does not know it; the integration has no catch-all account"},
 		{name: "organization unknown to the RMM, accounts auto-created: the catch-all account",
 			settings: connection.Settings{AutoCreateAccounts: true, CatchAllAccountID: "acct-catchall"},
 			event:    deviceEvent(trig("r1", "s", 0), "5555", "999"), want: alert.Created, account: "acct-catchall"},
@@ -389,9 +404,15 @@ func TestRouting(t *testing.T) {
 			if diff := cmp.Diff(tc.created, r.accounts.created); diff != "" {
 				t.Errorf("accounts created (-want +got):\n%s", diff)
 			}
+			if diff := cmp.Diff(tc.linked, r.accounts.linked); diff != "" {
+				t.Errorf("organizations linked (-want +got):\n%s", diff)
+			}
 			if tc.want == alert.Unrouted {
 				if n := len(r.psa.all()); n != 0 {
 					t.Fatalf("%d tickets for an unrouted alert", n)
+				}
+				if res.Reason != tc.reason || r.link(t, "s").Unrouted != tc.reason {
+					t.Errorf("unrouted reason %q, recorded %q; want %q", res.Reason, r.link(t, "s").Unrouted, tc.reason)
 				}
 				return
 			}
@@ -401,6 +422,18 @@ func TestRouting(t *testing.T) {
 				t.Errorf("ticket account, location, asset (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// matchFor sets the auto-match result of an organization: its candidates
+// are accounts named "Globex <id>", each scoring 1.
+func matchFor(orgID string, o account.Outcome, accountIDs ...string) func(r *rig) {
+	return func(r *rig) {
+		res := account.MatchResult{Outcome: o, Candidates: []account.Candidate{}}
+		for _, id := range accountIDs {
+			res.Candidates = append(res.Candidates, account.Candidate{Account: psa.Account{ID: id, Name: "Globex " + id}, Score: 1})
+		}
+		r.accounts.matches[orgID] = res
 	}
 }
 

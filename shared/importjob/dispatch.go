@@ -38,13 +38,19 @@ type DispatcherDeps struct {
 // Dispatcher is the import-dispatch worker: one ImportQueue message is one
 // organization of a job.
 //
+// Both kinds follow the account decision (account.Decide): a mapped
+// organization keeps its account, an unmapped one is linked to a confident
+// auto-match, sent to review when several accounts could match, and given
+// a new account (exactly once) only when nothing matches and the job
+// creates missing accounts.
+//
 // In an organization import it maps the organization (PlanOrg) and records
-// its item. In an asset import it makes sure the organization's account
-// exists (creating it, exactly once, when the organization is unmapped and
-// the job creates missing accounts; otherwise every device is recorded as
-// skipped), pages the organization's devices and sends one AssetMessage per
-// device (group: the tenant), then counts the devices into the job once.
-// A dry run writes nothing to the PSA or the mappings: it records one
+// its item. In an asset import it gives an unmapped organization its
+// account (account.Service.Resolve) — or, when the decision gives none,
+// records every device as review (with the candidates) or skipped, with
+// the reason — pages the organization's devices and sends one AssetMessage
+// per device (group: the tenant), then counts the devices into the job
+// once. A dry run writes nothing to the PSA or the mappings: it records one
 // preview item per organization.
 //
 // Errors that retrying cannot fix for this organization (it vanished from
@@ -215,9 +221,27 @@ func psaOf(cl providers.Clients) (account.PSA, error) {
 	return p, nil
 }
 
-func newAccountSpec(cl providers.Clients) *account.NewAccountSpec {
+// facts are the account decision's facts about org: its mapping m, and
+// for an unmapped organization the accounts carrying its reference and the
+// auto-match of its name (account.LookUp).
+func (d *Dispatcher) facts(ctx context.Context, cl providers.Clients, org rmm.Organization, m *account.Mapping) (account.Facts, error) {
+	if m != nil {
+		return account.Facts{Mapping: m}, nil
+	}
+	p, err := psaOf(cl)
+	if err != nil {
+		return account.Facts{}, err
+	}
+	f, err := account.LookUp(ctx, p, org)
+	if err != nil {
+		return account.Facts{}, permanent(err, "search the PSA for the organization's account")
+	}
+	return f, nil
+}
+
+func newAccountSpec(cl providers.Clients) account.NewAccountSpec {
 	def := cl.Integration.Settings.AccountDefaults
-	return &account.NewAccountSpec{Status: def.Status, Type: def.Type}
+	return account.NewAccountSpec{Status: def.Status, Type: def.Type}
 }
 
 func (d *Dispatcher) record(ctx context.Context, j Job, it Item) error {
@@ -235,40 +259,48 @@ func (d *Dispatcher) importOrg(ctx context.Context, r *orgRun, cl providers.Clie
 	if err != nil {
 		return err
 	}
-	var match account.MatchResult
-	if m == nil {
-		if match, err = account.MatchName(ctx, cl.PSA, org.Name); err != nil {
-			return permanent(err, "search the PSA for matching accounts")
-		}
+	f, err := d.facts(ctx, cl, org, m)
+	if err != nil {
+		return err
 	}
-	plan := PlanOrg(org, m, match, r.job.CreateMissingAccounts, r.job.DryRun)
+	plan := PlanOrg(org, f, r.job.CreateMissingAccounts, r.job.DryRun)
 	it := Item{Key: org.ID, Status: plan.Outcome, Reason: plan.Reason}
 	if r.job.DryRun {
 		it.Preview = &PreviewItem{Key: org.ID, Action: plan.Action, Name: org.Name, TargetID: plan.AccountID, Reason: plan.Reason}
 		return d.record(ctx, r.job, it)
 	}
 	switch plan.Action {
-	case ActionUpdate, ActionLink, ActionCreate:
+	case ActionUpdate:
 		p, err := psaOf(cl)
 		if err != nil {
 			return err
 		}
-		in := account.MapInput{AccountID: plan.AccountID}
-		if plan.Action == ActionCreate {
-			in = account.MapInput{CreateAccount: newAccountSpec(cl)}
+		if _, err := d.d.Accounts.Map(ctx, sc, cl.RMM, p, org.ID, account.MapInput{AccountID: plan.AccountID}); err != nil {
+			return permanent(err, "map the organization")
 		}
-		got, err := d.d.Accounts.Map(ctx, sc, cl.RMM, p, org.ID, in)
+	case ActionLink, ActionCreate:
+		p, err := psaOf(cl)
+		if err != nil {
+			return err
+		}
+		got, err := d.d.Accounts.Apply(ctx, sc, p, org, plan.Decision, newAccountSpec(cl))
 		if err != nil {
 			return permanent(err, "map the organization")
 		}
-		if plan.Action == ActionCreate {
+		switch {
+		case plan.Action == ActionLink && got.AccountID != plan.AccountID:
+			// Another request mapped the organization meanwhile.
+			it.Status, it.Reason = Skipped, fmt.Sprintf("already mapped to %s (%s)", got.AccountName, got.AccountID)
+		case plan.Action == ActionCreate:
 			it.Reason = fmt.Sprintf("no matching PSA account; created account %s (%s)", got.AccountName, got.AccountID)
 		}
 	}
 	return d.record(ctx, r.job, it)
 }
 
-// previewAssets is one organization of an asset dry run.
+// previewAssets is one organization of an asset dry run: the account
+// decision the import would carry out (account.Decide, auto-match
+// included), and what it would mean for the organization's devices.
 func (d *Dispatcher) previewAssets(ctx context.Context, r *orgRun, cl providers.Clients) error {
 	org, err := cl.RMM.GetOrganization(ctx, r.orgID)
 	if err != nil {
@@ -278,27 +310,51 @@ func (d *Dispatcher) previewAssets(ctx context.Context, r *orgRun, cl providers.
 	if err != nil {
 		return err
 	}
+	f, err := d.facts(ctx, cl, org, m)
+	if err != nil {
+		return err
+	}
+	dec := account.Decide(org, f, accountPolicy(r.job.CreateMissingAccounts))
 	devs, err := rmm.AllDevices(ctx, cl.RMM, org.ID)
 	if err != nil {
 		return permanent(err, "list the organization's devices")
 	}
 	n := len(deviceIDs(devs))
+	devices := fmt.Sprintf("%d %s", n, plural(n, "device", "devices"))
 	pv := PreviewItem{Key: org.ID, Name: org.Name}
-	switch {
-	case m != nil:
+	switch dec.Action {
+	case account.ActionMapped:
 		pv.Action, pv.TargetID = ActionUpdate, m.AccountID
-		pv.Reason = fmt.Sprintf("%d %s would be imported into account %s (%s)", n, plural(n, "device", "devices"), m.AccountName, m.AccountID)
-	case r.job.CreateMissingAccounts:
+		pv.Reason = fmt.Sprintf("%s would be imported into account %s (%s)", devices, m.AccountName, m.AccountID)
+	case account.ActionAdopt:
+		c := dec.Target
+		pv.Action, pv.TargetID = ActionLink, c.Account.ID
+		pv.Reason = fmt.Sprintf("not mapped; would adopt PSA account %s (%s), which rmmbridge created for it before, and %s imported into it",
+			c.Account.Name, c.Account.ID, devices)
+	case account.ActionLink:
+		c := dec.Target
+		pv.Action, pv.TargetID = ActionLink, c.Account.ID
+		pv.Reason = fmt.Sprintf("not mapped; would be linked to PSA account %s (%s), score %.2f, and %s imported into it",
+			c.Account.Name, c.Account.ID, c.Score, devices)
+	case account.ActionReview:
+		pv.Action = ActionReview
+		pv.Reason = fmt.Sprintf("not mapped: %s; its %s would be recorded for review and no account created", dec.Reason, devices)
+	case account.ActionCreate:
 		pv.Action = ActionCreate
-		pv.Reason = fmt.Sprintf("not mapped; an account named %s would be created and %d %s imported into it", org.Name, n, plural(n, "device", "devices"))
+		pv.Reason = fmt.Sprintf("not mapped and no matching PSA account; an account named %s would be created and %s imported into it", org.Name, devices)
 	default:
 		pv.Action = ActionSkip
-		pv.Reason = fmt.Sprintf("not mapped and createMissingAccounts is false; %d %s would be skipped", n, plural(n, "device", "devices"))
+		pv.Reason = fmt.Sprintf("not mapped: %s; %s would be skipped", dec.Reason, devices)
 	}
 	return d.record(ctx, r.job, Item{Key: org.ID, Status: actionOutcome[pv.Action], Reason: pv.Reason, Preview: &pv})
 }
 
-// fanOut is one organization of an asset import.
+// fanOut is one organization of an asset import. An unmapped organization
+// first gets the account the account decision gives it
+// (account.Service.Resolve: linked to a confident match, or created when
+// nothing matches and the job creates missing accounts); when it gets none
+// (several accounts could match, or creating is off) every device is
+// recorded — review or skipped — with the reason, and nothing is created.
 func (d *Dispatcher) fanOut(ctx context.Context, r *orgRun, cl providers.Clients) error {
 	ref := r.job.Ref()
 	sc := scopeOf(r.job)
@@ -306,29 +362,38 @@ func (d *Dispatcher) fanOut(ctx context.Context, r *orgRun, cl providers.Clients
 	if err != nil {
 		return err
 	}
-	skip := ""
-	switch {
-	case m != nil:
-	case r.job.CreateMissingAccounts:
+	held, reason := Outcome(""), ""
+	if m == nil {
+		org, err := cl.RMM.GetOrganization(ctx, r.orgID)
+		if err != nil {
+			return permanent(err, "read the organization from the RMM")
+		}
 		p, err := psaOf(cl)
 		if err != nil {
 			return err
 		}
 		// Exactly once however many workers race: the account service's
 		// claim. Sites get their locations too.
-		if _, err := d.d.Accounts.Map(ctx, sc, cl.RMM, p, r.orgID, account.MapInput{CreateAccount: newAccountSpec(cl)}); err != nil {
-			return permanent(err, "create the organization's PSA account")
+		res, err := d.d.Accounts.Resolve(ctx, sc, p, org, accountPolicy(r.job.CreateMissingAccounts), newAccountSpec(cl))
+		if err != nil {
+			return permanent(err, "give the organization its PSA account")
 		}
-	default:
-		skip = "organization " + r.orgID + " is not mapped to a PSA account and createMissingAccounts is false"
+		switch res.Action {
+		case account.ActionReview:
+			held = Review
+			reason = fmt.Sprintf("organization %s (%s) is not mapped: %s", org.ID, org.Name, res.Reason)
+		case account.ActionSkip:
+			held = Skipped
+			reason = fmt.Sprintf("organization %s is not mapped to a PSA account: %s", org.ID, res.Reason)
+		}
 	}
 	devs, err := rmm.AllDevices(ctx, cl.RMM, r.orgID)
 	if err != nil {
 		return permanent(err, "list the organization's devices")
 	}
 	r.listed, r.devices = true, deviceIDs(devs)
-	if skip != "" {
-		if err := d.d.Tracker.RecordAll(ctx, ref, r.devices, Skipped, skip); err != nil {
+	if held != "" {
+		if err := d.d.Tracker.RecordAll(ctx, ref, r.devices, held, reason); err != nil {
 			return err
 		}
 	} else {
@@ -346,7 +411,7 @@ func (d *Dispatcher) fanOut(ctx context.Context, r *orgRun, cl providers.Clients
 		return err
 	}
 	d.o.Logger.InfoContext(ctx, "organization fanned out", "tenantId", ref.TenantID, "integrationId", ref.IntegrationID,
-		"jobId", ref.JobID, "organizationId", r.orgID, "devices", len(r.devices), "skipped", skip != "")
+		"jobId", ref.JobID, "organizationId", r.orgID, "devices", len(r.devices), "held", string(held))
 	return nil
 }
 

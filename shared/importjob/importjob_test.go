@@ -225,6 +225,7 @@ func TestPlanOrg(t *testing.T) {
 	tests := []struct {
 		name          string
 		m             *account.Mapping
+		ours          []psa.Account
 		match         account.MatchResult
 		create, dry   bool
 		wantAction    string
@@ -241,6 +242,9 @@ func TestPlanOrg(t *testing.T) {
 			wantAction: importjob.ActionUpdate, wantOutcome: importjob.Updated, wantAccount: "200", wantNewSites: 2, reasonContain: "2 new sites would be added"},
 		{name: "confident match", match: account.MatchResult{Outcome: account.MatchFound, Candidates: []account.Candidate{cand("300", "Hooli LLC", 0.98)}},
 			wantAction: importjob.ActionLink, wantOutcome: importjob.Linked, wantAccount: "300", reasonContain: "linked to PSA account Hooli LLC (300), score 0.98"},
+		{name: "account rmmbridge created before: adopted, whatever the match", ours: []psa.Account{{ID: "950", Name: "Hooli"}},
+			match:      account.MatchResult{Outcome: account.MultipleMatches, Candidates: []account.Candidate{cand("1", "Hooli East", 0.8), cand("2", "Hooli West", 0.79)}},
+			wantAction: importjob.ActionLink, wantOutcome: importjob.Linked, wantAccount: "950", reasonContain: "adopted PSA account Hooli (950), which rmmbridge created for it before"},
 		{name: "several matches go to review", match: account.MatchResult{Outcome: account.MultipleMatches, Candidates: []account.Candidate{cand("1", "Hooli East", 0.8), cand("2", "Hooli West", 0.79)}},
 			wantAction: importjob.ActionReview, wantOutcome: importjob.Review, reasonContain: "Hooli East (1, score 0.80), Hooli West (2, score 0.79)"},
 		{name: "no match, create", match: account.MatchResult{Outcome: account.NoMatch}, create: true,
@@ -252,7 +256,7 @@ func TestPlanOrg(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := importjob.PlanOrg(org, tc.m, tc.match, tc.create, tc.dry)
+			p := importjob.PlanOrg(org, account.Facts{Mapping: tc.m, Ours: tc.ours, Match: tc.match}, tc.create, tc.dry)
 			got := []any{p.Action, p.Outcome, p.AccountID, len(p.NewSites)}
 			want := []any{tc.wantAction, tc.wantOutcome, tc.wantAccount, tc.wantNewSites}
 			if diff := cmp.Diff(want, got); diff != "" {
@@ -402,15 +406,28 @@ func TestDryRunWritesNothing(t *testing.T) {
 			}
 			want := map[string]string{"1": "skip", "2": "update", "3": "link", "4": "review", "5": "create"}
 			if kind == importjob.KindAssets {
-				want = map[string]string{"1": "update", "2": "update", "3": "create", "4": "create", "5": "create"}
+				// The asset import follows the same account decision:
+				// Globex links to its match, Initech (two candidates) goes
+				// to review, only Umbrella (no match) gets an account.
+				want = map[string]string{"1": "update", "2": "update", "3": "link", "4": "review", "5": "create"}
 			}
 			if diff := cmp.Diff(want, actions); diff != "" {
 				t.Errorf("preview actions (-want +got):\n%s", diff)
 			}
 			if kind == importjob.KindAssets {
+				wantReason := map[string][]string{
+					"3": {"would be linked to PSA account Globex LLC (300), score 1.00", "0 devices"},
+					"4": {"Initech Inc (401, score 1.00), Initech LLC (402, score 1.00)", "recorded for review", "no account created"},
+					"5": {"an account named Umbrella would be created", "12 devices"},
+				}
 				for _, pv := range got.Preview {
-					if pv.Key == "5" && !strings.Contains(pv.Reason, "12 devices") {
-						t.Errorf("preview of org 5 = %q, want its 12 devices", pv.Reason)
+					for _, w := range wantReason[pv.Key] {
+						if !strings.Contains(pv.Reason, w) {
+							t.Errorf("preview of org %s = %q, want it to say %q", pv.Key, pv.Reason, w)
+						}
+					}
+					if pv.Key == "3" && pv.TargetID != "300" {
+						t.Errorf("preview of org 3 targets %q, want account 300", pv.TargetID)
 					}
 				}
 			}
@@ -483,6 +500,95 @@ func TestAssetImportFansOut(t *testing.T) {
 	}
 	if got := h.store.job(j.Ref()); got.Status != importjob.StatusPartial || got.Counts.Failed != 1 || got.Counts.Updated != 26 {
 		t.Errorf("finished job = %s %+v, want partial with 1 failed, 26 updated", got.Status, got.Counts)
+	}
+}
+
+// TestAssetImportFollowsTheAccountDecision: an asset import of unmapped
+// organizations with createMissingAccounts gives each the account decision
+// — a confident match is linked (no account created), two candidates send
+// every device of the organization to review with a reason naming them
+// (nothing created, nothing queued), and only the organization nothing
+// matches gets a new account, once. Without createMissingAccounts the
+// confident match is still linked and the unmatched organization skipped.
+func TestAssetImportFollowsTheAccountDecision(t *testing.T) {
+	for _, create := range []bool{true, false} {
+		t.Run(fmt.Sprintf("createMissingAccounts=%v", create), func(t *testing.T) {
+			r, p, _ := orgFixture()
+			r.devices = map[string][]rmm.Device{"3": devicesOf("3", 4), "4": devicesOf("4", 6), "5": devicesOf("5", 3)}
+			h := newHarness(t, r, p)
+			accountsBefore := len(p.accounts)
+			j, msgs := h.start(t, importjob.CreateInput{Kind: importjob.KindAssets, OrganizationIDs: []string{"3", "4", "5"}, CreateMissingAccounts: ptr(create)})
+			if failed := h.dispatch(t, 1, msgs...); len(failed) != 0 {
+				t.Fatalf("failed %v", failed)
+			}
+			ctx := context.Background()
+			sc := account.Scope{TenantID: tenant, IntegrationID: integration}
+			queued := map[string]bool{}
+			for _, m := range h.sender.take(assetQ) {
+				var am importjob.AssetMessage
+				if err := json.Unmarshal([]byte(m.Body), &am); err != nil {
+					t.Fatal(err)
+				}
+				queued[am.DeviceID] = true
+			}
+			wantQueued := map[string]bool{"3-d000": true, "3-d001": true, "3-d002": true, "3-d003": true}
+			wantCreated := 0
+			if create {
+				wantQueued["5-d000"], wantQueued["5-d001"], wantQueued["5-d002"] = true, true, true
+				wantCreated = 1
+			}
+			if diff := cmp.Diff(wantQueued, queued); diff != "" {
+				t.Errorf("devices queued for import (-want +got):\n%s", diff)
+			}
+			if n := len(p.accounts) - accountsBefore; n != wantCreated {
+				t.Errorf("PSA accounts created = %d, want %d", n, wantCreated)
+			}
+			if g, err := h.mappings.GetMapping(ctx, sc, "3"); err != nil || g.AccountID != "300" || g.Mode != account.ModeLinked || g.Sites["s4"] == "" {
+				t.Errorf("Globex mapping = %+v, %v; want linked to its match 300 with its site", g, err)
+			}
+			if _, err := h.mappings.GetMapping(ctx, sc, "4"); !apperr.Is(err, apperr.NotFound) {
+				t.Errorf("Initech (two candidates) has a mapping (%v); want none", err)
+			}
+			u, err := h.mappings.GetMapping(ctx, sc, "5")
+			if create && (err != nil || u.Mode != account.ModeCreated) {
+				t.Errorf("Umbrella mapping = %+v, %v; want a created account", u, err)
+			}
+			if !create && !apperr.Is(err, apperr.NotFound) {
+				t.Errorf("Umbrella mapping = %+v, %v; want none without createMissingAccounts", u, err)
+			}
+			review, _, err := h.svc.Items(ctx, j.Ref(), importjob.Review, 50, "")
+			if err != nil || len(review) != 6 {
+				t.Fatalf("review items = %d (%v); want Initech's 6 devices", len(review), err)
+			}
+			for _, it := range review {
+				if !strings.HasPrefix(it.Key, "4-") || !strings.Contains(it.Reason, "organization 4 (Initech) is not mapped") ||
+					!strings.Contains(it.Reason, "Initech Inc (401, score 1.00), Initech LLC (402, score 1.00)") {
+					t.Errorf("review item %+v; want an Initech device with a reason naming both candidates", it)
+				}
+			}
+			wantCounts := importjob.Counts{Total: 13, Review: 6}
+			if !create {
+				wantCounts.Skipped = 3
+			}
+			// The queued devices are pending until asset-refresh records them.
+			got := h.store.job(j.Ref())
+			if diff := cmp.Diff(wantCounts, got.Counts); diff != "" {
+				t.Errorf("counts (-want +got):\n%s", diff)
+			}
+			if !create {
+				it, err := h.store.GetItem(ctx, j.Ref(), "5-d000")
+				if err != nil || it.Status != importjob.Skipped || !strings.Contains(it.Reason, "no matching PSA account and createMissingAccounts is false") {
+					t.Errorf("Umbrella device item = %+v, %v; want skipped with the reason", it, err)
+				}
+			}
+
+			// Redelivery changes nothing.
+			writes := p.writeCount()
+			h.dispatch(t, 2, msgs...)
+			if n := len(h.sender.take(assetQ)); n != 0 || p.writeCount() != writes {
+				t.Errorf("redelivery queued %d devices and wrote %d PSA records; want none", n, p.writeCount()-writes)
+			}
+		})
 	}
 }
 

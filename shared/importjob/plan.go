@@ -2,7 +2,6 @@ package importjob
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
@@ -36,68 +35,66 @@ type OrgPlan struct {
 	NewSites []rmm.Site
 	// Reason says why, for the item and the preview.
 	Reason string
+	// Decision is the account decision the plan carries out
+	// (account.Service.Apply).
+	Decision account.Decision
 }
 
-// maxListedCandidates bounds the candidates a review reason names.
-const maxListedCandidates = 5
+// accountPolicy is the account decision's policy of a job.
+func accountPolicy(createMissing bool) account.Policy {
+	return account.Policy{Create: createMissing, Setting: "createMissingAccounts"}
+}
 
-// PlanOrg decides an organization import's step for org: a mapped
-// organization is skipped, or updated when it has sites the mapping lacks
-// (they are added); an unmapped one is linked to a confident match, sent
-// to review when several accounts could match (never guessed), or, with no
-// match, given a new account when createMissing is set and skipped
-// otherwise. m is the organization's mapping (nil when unmapped); match is
-// consulted only for unmapped organizations. With dryRun the reasons say
-// what would happen.
-func PlanOrg(org rmm.Organization, m *account.Mapping, match account.MatchResult, createMissing, dryRun bool) OrgPlan {
+// PlanOrg is an organization import's step for org: the account decision
+// (account.Decide: a mapped organization keeps its account, an unmapped
+// one adopts the account rmmbridge created for it before, is linked to a
+// confident match, sent to review when several accounts could match —
+// never guessed — or, with no match, given a new account when
+// createMissing is set and skipped otherwise), plus, for a mapped
+// organization, its sites the mapping lacks: it is skipped, or updated
+// when it has such sites (they are added). f are the decision's facts
+// (account.LookUp for an unmapped organization). With dryRun the reasons
+// say what would happen.
+func PlanOrg(org rmm.Organization, f account.Facts, createMissing, dryRun bool) OrgPlan {
 	would := func(done, planned string) string {
 		if dryRun {
 			return planned
 		}
 		return done
 	}
-	if m != nil {
+	d := account.Decide(org, f, accountPolicy(createMissing))
+	m := f.Mapping
+	p := OrgPlan{Decision: d, Reason: d.Reason}
+	switch d.Action {
+	case account.ActionMapped:
 		acct := fmt.Sprintf("%s (%s)", m.AccountName, m.AccountID)
-		p := OrgPlan{AccountID: m.AccountID, AccountName: m.AccountName}
+		p.AccountID, p.AccountName = m.AccountID, m.AccountName
 		for _, s := range org.Sites {
 			if _, ok := m.Sites[s.ID]; !ok {
 				p.NewSites = append(p.NewSites, s)
 			}
 		}
-		if len(p.NewSites) == 0 {
-			p.Action, p.Reason = ActionSkip, "already mapped to "+acct
-		} else {
+		p.Action = ActionSkip
+		if len(p.NewSites) > 0 {
 			p.Action = ActionUpdate
 			p.Reason = fmt.Sprintf("already mapped to %s; %d new %s %s", acct, len(p.NewSites),
 				plural(len(p.NewSites), "site", "sites"), would("added", "would be added"))
 		}
-		p.Outcome = actionOutcome[p.Action]
-		return p
-	}
-	var p OrgPlan
-	switch match.Outcome {
-	case account.MatchFound:
-		c := match.Candidates[0]
-		p = OrgPlan{Action: ActionLink, AccountID: c.Account.ID, AccountName: c.Account.Name,
-			Reason: fmt.Sprintf("%s PSA account %s (%s), score %.2f", would("linked to", "would be linked to"), c.Account.Name, c.Account.ID, c.Score)}
-	case account.MultipleMatches:
-		var names []string
-		for i, c := range match.Candidates {
-			if i == maxListedCandidates {
-				names = append(names, fmt.Sprintf("and %d more", len(match.Candidates)-maxListedCandidates))
-				break
-			}
-			names = append(names, fmt.Sprintf("%s (%s, score %.2f)", c.Account.Name, c.Account.ID, c.Score))
-		}
-		p = OrgPlan{Action: ActionReview,
-			Reason: "several PSA accounts could match; choose one with PUT /mappings/" + org.ID + ": " + strings.Join(names, ", ")}
+	case account.ActionAdopt:
+		c := d.Target
+		p.Action, p.AccountID, p.AccountName = ActionLink, c.Account.ID, c.Account.Name
+		p.Reason = fmt.Sprintf("%s PSA account %s (%s), which rmmbridge created for it before", would("adopted", "would adopt"), c.Account.Name, c.Account.ID)
+	case account.ActionLink:
+		c := d.Target
+		p.Action, p.AccountID, p.AccountName = ActionLink, c.Account.ID, c.Account.Name
+		p.Reason = fmt.Sprintf("%s PSA account %s (%s), score %.2f", would("linked to", "would be linked to"), c.Account.Name, c.Account.ID, c.Score)
+	case account.ActionReview:
+		p.Action = ActionReview
+	case account.ActionCreate:
+		p.Action, p.AccountName = ActionCreate, org.Name
+		p.Reason = "no matching PSA account; " + would("created account "+org.Name, "an account named "+org.Name+" would be created")
 	default:
-		if createMissing {
-			p = OrgPlan{Action: ActionCreate, AccountName: org.Name,
-				Reason: "no matching PSA account; " + would("created account "+org.Name, "an account named "+org.Name+" would be created")}
-		} else {
-			p = OrgPlan{Action: ActionSkip, Reason: "no matching PSA account and createMissingAccounts is false"}
-		}
+		p.Action = ActionSkip
 	}
 	p.Outcome = actionOutcome[p.Action]
 	return p

@@ -3,8 +3,9 @@
 // item records), and reverse provisioning: every integration with
 // provisionRmmOrgs on gets an RMM organization, and its mapping, for each
 // PSA account created since the last run (account.Service.ProvisionRMM,
-// which adopts an organization of the same name instead of creating a
-// second one).
+// which follows the account decision in reverse: it adopts the organization
+// auto-match finds for the account's name instead of creating a second one,
+// and creates nothing when several organizations could be the account).
 //
 // A run visits the integrations on the store's work list, a few at a time.
 // For each it claims the integration's run with a lease, so two runs never
@@ -31,7 +32,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -176,8 +176,9 @@ type IntegrationReport struct {
 	// Since is the start of the window listed (zero if none was).
 	Since time.Time
 	// Listed accounts were created in the window; each was provisioned,
-	// skipped (mapped already, or its name's organization belongs to
-	// another account) or failed.
+	// skipped (mapped already, several organizations could be it, or the
+	// organization matching its name belongs to another account) or
+	// failed.
 	Listed, Provisioned, Skipped, Failed int
 	// Err is the first error, for the log.
 	Err error
@@ -403,8 +404,9 @@ type window struct {
 	loaded bool
 }
 
-// account provisions one listed account unless it is mapped already or its
-// name's organization belongs to another account.
+// account provisions one listed account unless it is mapped already,
+// several organizations could be it, or the organization matching its name
+// belongs to another account.
 func (w *window) account(ctx context.Context, a psa.Account) {
 	log := w.log.With("accountId", a.ID)
 	fail := func(err error) {
@@ -455,11 +457,13 @@ func (w *window) account(ctx context.Context, a psa.Account) {
 	}
 }
 
-// takenOrganization explains why provisioning a would take another
-// account's organization, "" when it would not. ProvisionRMM adopts the
-// first RMM organization of the account's name; when that organization is
-// mapped to a different account (a duplicate company in the PSA), the
-// automatic path leaves it alone rather than move the mapping — a person
+// takenOrganization explains why the automatic path leaves account a
+// alone, "" when it provisions it. ProvisionRMM follows the account
+// decision in reverse (account.DecideOrganization): it adopts the
+// organization auto-match finds for the account's name, and creates one
+// when none matches. When several organizations could be the account, or
+// the one found is mapped to a different account (a duplicate company in
+// the PSA), nothing is provisioned and the reason names them — a person
 // can still map or provision the account on demand. An organization being
 // mapped right now is a transient Conflict.
 func (w *window) takenOrganization(ctx context.Context, a psa.Account) (string, error) {
@@ -470,23 +474,25 @@ func (w *window) takenOrganization(ctx context.Context, a psa.Account) (string, 
 		}
 		w.orgs, w.loaded = orgs, true
 	}
-	name := strings.TrimSpace(a.Name)
-	for _, o := range w.orgs {
-		if !strings.EqualFold(strings.TrimSpace(o.Name), name) {
-			continue
-		}
-		m, err := w.s.maps.GetMapping(ctx, w.sc, o.ID)
-		switch {
-		case apperr.Is(err, apperr.NotFound):
-			return "", nil
-		case err != nil:
-			return "", fmt.Errorf("read mapping of organization %s: %w", o.ID, err)
-		case m.State != account.StateMapped:
-			return "", apperr.New(apperr.Conflict, "organization %s is being mapped", o.ID)
-		case m.AccountID != a.ID:
-			return fmt.Sprintf("organization %s of the same name is mapped to account %s", o.ID, m.AccountID), nil
-		}
+	d := account.DecideOrganization(a, false, account.MatchOrganizations(a.Name, w.orgs))
+	switch d.Action {
+	case account.ActionReview:
+		return d.Reason, nil
+	case account.ActionLink:
+	default:
 		return "", nil
+	}
+	orgID := d.Target.Account.ID
+	m, err := w.s.maps.GetMapping(ctx, w.sc, orgID)
+	switch {
+	case apperr.Is(err, apperr.NotFound):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("read mapping of organization %s: %w", orgID, err)
+	case m.State != account.StateMapped:
+		return "", apperr.New(apperr.Conflict, "organization %s is being mapped", orgID)
+	case m.AccountID != a.ID:
+		return fmt.Sprintf("organization %s (%s), which auto-match finds for the account, is mapped to account %s", orgID, d.Target.Account.Name, m.AccountID), nil
 	}
 	return "", nil
 }

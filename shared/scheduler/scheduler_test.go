@@ -210,6 +210,23 @@ func TestAccountOutcomes(t *testing.T) {
 			want: counts{OutcomeDone, 1, 1, 0, 0}, mapped: map[string]string{"ACME ": "100"}, advance: true,
 		},
 		{
+			name: "similarly written organization is adopted, not duplicated",
+			arrange: func(w *world) {
+				w.addOrg("ACME Inc")
+				w.addAccount("Acme, Inc.", -time.Minute)
+			},
+			want: counts{OutcomeDone, 1, 1, 0, 0}, mapped: map[string]string{"ACME Inc": "100"}, advance: true,
+		},
+		{
+			name: "two organizations could be the account: nothing created, left for a person",
+			arrange: func(w *world) {
+				w.addOrg("ACME Inc")
+				w.addOrg("Acme LLC")
+				w.addAccount("Acme", -time.Minute)
+			},
+			want: counts{OutcomeDone, 1, 0, 1, 0}, mapped: map[string]string{}, advance: true,
+		},
+		{
 			name: "organization of the same name mapped to another account is left alone",
 			arrange: func(w *world) {
 				o := w.addOrg("Acme")

@@ -79,8 +79,8 @@ func (a alertAssets) EnsureAsset(ctx context.Context, sc account.Scope, c provid
 	return alert.AssetRef{AssetID: res.Link.AssetID, AccountID: res.Link.AccountID, LocationID: res.Link.LocationID}, nil
 }
 
-// alertAccounts gives the alert lifecycle the mappings and exactly-once
-// account creation.
+// alertAccounts gives the alert lifecycle the mappings and the account
+// decision (account.Service.EnsureMapped).
 type alertAccounts struct {
 	maps dynamostore.Mappings
 	svc  *account.Service
@@ -90,6 +90,12 @@ func (a alertAccounts) GetMapping(ctx context.Context, sc account.Scope, orgID s
 	return a.maps.GetMapping(ctx, sc, orgID)
 }
 
+// EnsureAccount gives an unmapped organization the account the account
+// decision says: linked to a confident auto-match, or created (exactly
+// once, with the integration's account defaults) when nothing matches and
+// the integration has autoCreateAccounts on. Otherwise — several accounts
+// could match, or creating is off — nothing is written and the error
+// carries account.ErrNoAccount with the reason and the candidates.
 func (a alertAccounts) EnsureAccount(ctx context.Context, sc account.Scope, c providers.Clients, orgID string) (account.Mapping, error) {
 	p, ok := c.PSA.(account.PSA)
 	if !ok {
@@ -99,9 +105,9 @@ func (a alertAccounts) EnsureAccount(ctx context.Context, sc account.Scope, c pr
 	if err != nil {
 		return account.Mapping{}, fmt.Errorf("read organization %s: %w", orgID, err)
 	}
-	d := c.Integration.Settings.AccountDefaults
-	m, _, err := a.svc.EnsureAccount(ctx, sc, p, org, account.NewAccountSpec{Status: d.Status, Type: d.Type})
-	return m, err
+	s := c.Integration.Settings
+	return a.svc.EnsureMapped(ctx, sc, p, org, account.Policy{Create: s.AutoCreateAccounts, Setting: "autoCreateAccounts"},
+		account.NewAccountSpec{Status: s.AccountDefaults.Status, Type: s.AccountDefaults.Type})
 }
 
 // assetRefreshQueue sends alert-triggered refreshes to the AssetQueue, in

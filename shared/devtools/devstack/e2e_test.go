@@ -14,9 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/apitest"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/devstack"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/rmm"
 )
 
 // syncBuffer collects every log line of the whole test run, to prove no
@@ -256,7 +258,8 @@ func organizations(t *testing.T, c *apitest.Client) []orgView {
 // TestAccountSync covers issue 4 end to end against the sandboxes: match
 // every organization (all three outcomes occur, never a look-alike),
 // link, create, site mapping with an explicit map, unmap, manual search
-// with filters, reverse provisioning, and 20 racing creates → one company.
+// with filters, reverse provisioning (a new organization, or the matching
+// one adopted), and 20 racing creates → one company.
 func TestAccountSync(t *testing.T) {
 	c := client(t)
 	base := "/v1/integrations/" + env.IntegrationID
@@ -384,20 +387,34 @@ func TestAccountSync(t *testing.T) {
 		}
 	}
 
-	// Reverse provisioning: an unmapped company gets its RMM organization.
+	// Reverse provisioning follows the account decision in reverse: an
+	// unmapped company that no organization matches gets a new RMM
+	// organization; one auto-match finds an unmapped organization for
+	// adopts it, and no organization is created.
 	ninjaBefore := len(env.Ninja.Orgs())
-	var target string
+	current := organizations(t, c)
+	var rmmOrgs []rmm.Organization
+	used, mappedOrg := map[string]bool{}, map[string]bool{}
+	for _, o := range current {
+		rmmOrgs = append(rmmOrgs, rmm.Organization{ID: o.ID, Name: o.Name})
+		if o.Mapping != nil {
+			used[o.Mapping.AccountID], mappedOrg[o.ID] = true, true
+		}
+	}
+	var target, adopt, adoptOrg string
 	for _, a := range all.Items {
-		used := false
-		for _, o := range organizations(t, c) {
-			if o.Mapping != nil && o.Mapping.AccountID == a.ID {
-				used = true
-			}
+		if used[a.ID] {
+			continue
 		}
-		if !used && !strings.EqualFold(a.Name, lonely.Name) {
+		switch res := account.MatchOrganizations(a.Name, rmmOrgs); {
+		case res.Outcome == account.NoMatch && target == "":
 			target = a.ID
-			break
+		case res.Outcome == account.MatchFound && adopt == "" && !mappedOrg[res.Candidates[0].Account.ID]:
+			adopt, adoptOrg = a.ID, res.Candidates[0].Account.ID
 		}
+	}
+	if target == "" || adopt == "" {
+		t.Fatalf("no unmapped company without a matching organization (%q) or with one (%q)", target, adopt)
 	}
 	r = c.Do(http.MethodPost, base+"/psa/accounts/"+target+"/provision-rmm", nil)
 	var prov struct {
@@ -410,6 +427,12 @@ func TestAccountSync(t *testing.T) {
 	}
 	if len(env.Ninja.Orgs()) != ninjaBefore+1 {
 		t.Errorf("NinjaOne organizations %d → %d, want one more", ninjaBefore, len(env.Ninja.Orgs()))
+	}
+	r = c.Do(http.MethodPost, base+"/psa/accounts/"+adopt+"/provision-rmm", nil)
+	r.JSON(t, &prov)
+	if r.Status != 201 || prov.AccountID != adopt || prov.OrganizationID != adoptOrg || len(env.Ninja.Orgs()) != ninjaBefore+1 {
+		t.Errorf("provision of account %s = %d %s, NinjaOne organizations %d; want organization %s adopted, none created",
+			adopt, r.Status, r.Body, len(env.Ninja.Orgs()), adoptOrg)
 	}
 	if r := c.Do(http.MethodPost, base+"/psa/accounts/"+target+"/provision-rmm", nil); r.Status != 409 {
 		t.Errorf("provision twice = %d, want 409", r.Status)
