@@ -29,8 +29,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
-	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/samtemplate"
+	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
 )
 
 // Options configure a local stack.

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/samtemplate"
+	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
 )
 
 var pathVariable = regexp.MustCompile(`\{[^}/]+\}`)
