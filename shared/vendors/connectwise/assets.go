@@ -11,6 +11,7 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/rmm"
 )
 
 // deviceTypeOrder is the order in which a configuration type name is mapped
@@ -158,8 +159,13 @@ func (c *Client) FindAssetsByExternalRef(ctx context.Context, ref string) ([]psa
 }
 
 // FindAssetsBySerial implements psa.AssetFinder: configurations with this
-// serial number (placeholder serials are the caller's business).
+// serial number. A placeholder serial (rmm.IsPlaceholderSerial: "To be
+// filled by O.E.M.", zeros, ...) matches nothing and costs no request: the
+// configurations that carry one are unrelated machines.
 func (c *Client) FindAssetsBySerial(ctx context.Context, serial string) ([]psa.Asset, error) {
+	if rmm.IsPlaceholderSerial(serial) {
+		return nil, nil
+	}
 	return c.findAssets(ctx, "serialNumber", serial, func(cf apiConfiguration) string { return cf.SerialNumber })
 }
 

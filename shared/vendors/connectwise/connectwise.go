@@ -39,6 +39,7 @@
 //	GetAsset                  1  GET /company/configurations/{id}
 //	FindAssetsByExternalRef   n  GET /company/configurations?conditions=deviceIdentifier="…"
 //	FindAssetsBySerial        n  GET /company/configurations?conditions=serialNumber="…"
+//	                             (0 for a placeholder serial)
 //	CreateAsset               1  POST /company/configurations
 //	UpdateAsset               1  PATCH /company/configurations/{id}
 //	CreateTicket              1  POST /service/tickets (+1 POST
