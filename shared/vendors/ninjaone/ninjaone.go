@@ -65,11 +65,12 @@ type Config struct {
 
 	// Logger for request logs (nil discards); OnRequest observes every
 	// attempt (metrics, benchmarks); Sleep replaces the retry wait (tests);
-	// MaxAttempts overrides vendorhttp's default.
-	Logger      *slog.Logger
-	OnRequest   func(vendorhttp.Attempt)
-	Sleep       func(ctx context.Context, d time.Duration) error
-	MaxAttempts int
+	// MaxAttempts and AttemptTimeout override vendorhttp's defaults.
+	Logger         *slog.Logger
+	OnRequest      func(vendorhttp.Attempt)
+	Sleep          func(ctx context.Context, d time.Duration) error
+	MaxAttempts    int
+	AttemptTimeout time.Duration
 }
 
 // Client is a NinjaOne API client. It is safe for concurrent use.
@@ -105,15 +106,16 @@ func New(cfg Config, httpClient *http.Client) (*Client, error) {
 		Scope: scope, HTTPClient: httpClient,
 	}
 	hc, err := vendorhttp.New(vendorhttp.Options{
-		Name:         "NinjaOne",
-		BaseURL:      base,
-		Auth:         auth,
-		HTTPClient:   httpClient,
-		ErrorDecoder: decodeError,
-		Logger:       cfg.Logger,
-		OnRequest:    cfg.OnRequest,
-		Sleep:        cfg.Sleep,
-		MaxAttempts:  cfg.MaxAttempts,
+		Name:           "NinjaOne",
+		BaseURL:        base,
+		Auth:           auth,
+		HTTPClient:     httpClient,
+		ErrorDecoder:   decodeError,
+		Logger:         cfg.Logger,
+		OnRequest:      cfg.OnRequest,
+		Sleep:          cfg.Sleep,
+		MaxAttempts:    cfg.MaxAttempts,
+		AttemptTimeout: cfg.AttemptTimeout,
 	})
 	if err != nil {
 		return nil, apperr.InvalidFields(apperr.FieldError{Field: "baseUrl", Message: "must be an absolute http(s) URL"})

@@ -10,7 +10,9 @@
 // It is seeded deterministically (Options.Seed, Orgs, Devices; timestamps
 // are relative to Options.Epoch) and has knobs for latency, a request-rate
 // limit answered with 429 + Retry-After, and injected failures (5xx and
-// hanging requests) at given rates. It can POST webhook activities
+// hanging requests) at given rates, plus FailNext, ThrottleNext and
+// HangNext for deterministic tests. AddOrganization and AddDevice add exact
+// records beside the generated ones. It can POST webhook activities
 // (EmitWebhook, TriggerCondition, ResetCondition).
 //
 // It listens on loopback only when started with Start("127.0.0.1:0").
@@ -107,6 +109,7 @@ type Server struct {
 	rng       *rand.Rand // failures, tokens, new ids
 	bucket    float64
 	bucketAt  time.Time
+	faults    []queuedFault
 	handler   http.Handler
 	srv       *http.Server
 	listener  net.Listener
@@ -358,7 +361,15 @@ func (s *Server) route(mux *http.ServeMux, pattern string, scope string, h http.
 			return
 		}
 		if api {
-			switch s.injectFailure() {
+			fail, retryAfter, queued := s.nextFault()
+			if !queued {
+				fail = s.injectFailure()
+			}
+			switch fail {
+			case failThrottle:
+				w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retryAfter.Seconds())))))
+				s.writeError(w, http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "Rate limit exceeded")
+				return
 			case failHang:
 				t := time.NewTimer(s.opt.TimeoutDelay)
 				defer t.Stop()
@@ -383,6 +394,10 @@ func (s *Server) route(mux *http.ServeMux, pattern string, scope string, h http.
 				w.Header().Set("Content-Type", "text/html")
 				w.WriteHeader(http.StatusGatewayTimeout)
 				_, _ = w.Write([]byte("<html><body><h1>504 Gateway Time-out</h1></body></html>"))
+				return
+			case 0:
+			default:
+				s.writeError(w, fail, "SERVER_ERROR", "Internal server error")
 				return
 			}
 			if !s.authorize(w, r, scope) {
@@ -429,7 +444,52 @@ func (s *Server) takeToken() (time.Duration, bool) {
 	return time.Duration((1 - s.bucket) / rate * float64(time.Second)), false
 }
 
-const failHang = -1
+// Injected failures besides HTTP statuses.
+const (
+	failHang     = -1
+	failThrottle = -2
+)
+
+// queuedFault is one failure FailNext, ThrottleNext or HangNext queued.
+type queuedFault struct {
+	status     int // an HTTP status, failHang or failThrottle
+	retryAfter time.Duration
+}
+
+// FailNext answers the next n API requests with status (502 and 504 with
+// an HTML body as a proxy sends, others with NinjaOne's error body).
+// Token requests are not affected.
+func (s *Server) FailNext(n, status int) { s.queue(n, queuedFault{status: status}) }
+
+// ThrottleNext answers the next n API requests with 429 and a
+// Retry-After of retryAfter (whole seconds, rounded up).
+func (s *Server) ThrottleNext(n int, retryAfter time.Duration) {
+	s.queue(n, queuedFault{status: failThrottle, retryAfter: retryAfter})
+}
+
+// HangNext holds the next n API requests until the client gives up (or
+// TimeoutDelay passes, then 504).
+func (s *Server) HangNext(n int) { s.queue(n, queuedFault{status: failHang}) }
+
+func (s *Server) queue(n int, f queuedFault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.faults = append(s.faults, f)
+	}
+}
+
+// nextFault takes the next queued failure, if any.
+func (s *Server) nextFault() (status int, retryAfter time.Duration, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.faults) == 0 {
+		return 0, 0, false
+	}
+	f := s.faults[0]
+	s.faults = s.faults[1:]
+	return f.status, f.retryAfter, true
+}
 
 // injectFailure draws the failure, if any, for one API request.
 func (s *Server) injectFailure() int {
