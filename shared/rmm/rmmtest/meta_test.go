@@ -1,0 +1,124 @@
+package rmmtest_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/rmmbridge/rmmbridge/shared/internal/conformance"
+	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/rmm/rmmfake"
+	"github.com/rmmbridge/rmmbridge/shared/rmm/rmmtest"
+)
+
+// The broken clients: the fake with one deliberate bug each.
+
+// firstDevicePage loses every page of devices after the first.
+type firstDevicePage struct{ *rmmfake.Client }
+
+func (c firstDevicePage) ListDevices(ctx context.Context, orgID, cursor string) (rmm.DevicePage, error) {
+	p, err := c.Client.ListDevices(ctx, orgID, cursor)
+	p.NextCursor = ""
+	return p, err
+}
+
+// fewOrganizations returns only the first three organizations, as a
+// client that reads one page of three would.
+type fewOrganizations struct{ *rmmfake.Client }
+
+func (c fewOrganizations) ListOrganizations(ctx context.Context) ([]rmm.Organization, error) {
+	orgs, err := c.Client.ListOrganizations(ctx)
+	return orgs[:min(3, len(orgs))], err
+}
+
+// noVolumes reads a device without its volumes.
+type noVolumes struct{ *rmmfake.Client }
+
+func (c noVolumes) GetDevice(ctx context.Context, id string) (rmm.Device, error) {
+	d, err := c.Client.GetDevice(ctx, id)
+	d.Volumes = nil
+	return d, err
+}
+
+// leaksSecret puts the credential it sent into its errors.
+type leaksSecret struct {
+	*rmmfake.Client
+	secret string
+}
+
+func (c leaksSecret) TestConnection(ctx context.Context) error {
+	if err := c.Client.TestConnection(ctx); err != nil {
+		return fmt.Errorf("%w (client_secret=%s)", err, c.secret)
+	}
+	return nil
+}
+
+// wrap replaces the Env's clients after the fake's Open.
+func wrap(h rmmtest.Harness, change func(e *rmmtest.Env)) rmmtest.Harness {
+	open := h.Open
+	h.Open = func(t rmmtest.T, f rmmtest.Fixture) *rmmtest.Env {
+		e := open(t, f)
+		change(e)
+		return e
+	}
+	return h
+}
+
+func client(e *rmmtest.Env) *rmmfake.Client { return e.Client.(*rmmfake.Client) }
+
+// TestSuiteCatchesBrokenClients runs the suite against deliberately
+// broken clients through a recording T and checks that it failed, in the
+// subtest that covers the bug; and that the honest fake passes.
+func TestSuiteCatchesBrokenClients(t *testing.T) {
+	honest := rmmfake.Harness()
+	tests := []struct {
+		name    string
+		harness rmmtest.Harness
+		failIn  []string
+	}{
+		{name: "the honest fake passes", harness: honest},
+		{name: "a device listing that stops at the first page",
+			harness: wrap(honest, func(e *rmmtest.Env) { e.Client = firstDevicePage{client(e)} }),
+			failIn:  []string{"devices list to the last page"}},
+		{name: "an organization listing that stops at the first page",
+			harness: wrap(honest, func(e *rmmtest.Env) { e.Client = fewOrganizations{client(e)} }),
+			failIn:  []string{"organizations list to the last page"}},
+		{name: "a device read without its volumes",
+			harness: wrap(honest, func(e *rmmtest.Env) { e.Client = noVolumes{client(e)} }),
+			failIn:  []string{"devices are read by id with every attribute"}},
+		{name: "an error that shows the secret it sent",
+			harness: wrap(honest, func(e *rmmtest.Env) {
+				e.BadCredentials = leaksSecret{e.BadCredentials.(*rmmfake.Client), "fake-rmm-wrong-secret"}
+			}),
+			failIn: []string{"rejected credentials", "no error carries a credential"}},
+		{name: "webhooks declared but not parsed",
+			harness: func() rmmtest.Harness {
+				h := rmmfake.Harness(rmmfake.Unsupported("ParseWebhook"))
+				h.Capabilities = append(h.Capabilities, rmmtest.WebhooksParse)
+				return h
+			}(),
+			failIn: []string{"webhooks are parsed"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := conformance.Record(t, func(r conformance.T) { rmmtest.RunT(r, tc.harness) })
+			if len(tc.failIn) == 0 {
+				if rec.Failed() {
+					t.Errorf("the suite failed the honest fake:\n%s", strings.Join(rec.Failures(), "\n"))
+				}
+				return
+			}
+			if !rec.Failed() {
+				t.Fatalf("the suite passed a broken client")
+			}
+			for _, sub := range tc.failIn {
+				if !rec.FailedIn(sub) {
+					t.Errorf("no failure reported in %q; failures:\n%s", sub, strings.Join(rec.Failures(), "\n"))
+				}
+			}
+			t.Logf("the suite reported:\n%s", strings.Join(rec.Failures(), "\n"))
+		})
+	}
+}
