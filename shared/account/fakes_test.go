@@ -2,15 +2,15 @@ package account_test
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/psa/psafake"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/rmm/rmmfake"
 )
 
 // memStore is an in-memory account.Store with the same conditions as the
@@ -111,134 +111,42 @@ func (s *memStore) writeCount() int {
 	return s.writes
 }
 
-// fakePSA holds accounts (with our reference) and locations, searches
-// names by substring as the vendors do, and counts its writes.
-type fakePSA struct {
-	mu       sync.Mutex
-	accounts []psa.Account
-	refs     map[string]string // account id → external reference
-	locs     map[string][]psa.Location
-	created  []psa.NewAccount
-	locWrite int
-	searches int
-	nextID   int
-	// slow, when set, delays each create (widening race windows).
-	slow time.Duration
-}
+// fakePSA is the shared in-memory PSA's client (shared/psa/psafake):
+// accounts with our reference, locations, names searched by substring as
+// the vendors do, every write counted. Ids count from 900; locations are
+// "L<n>".
+type fakePSA = psafake.Client
 
 var _ account.PSA = (*fakePSA)(nil)
 
 func newFakePSA(accts ...psa.Account) *fakePSA {
-	return &fakePSA{accounts: accts, refs: map[string]string{}, locs: map[string][]psa.Location{}, nextID: 900}
+	f := psafake.New(psafake.FirstID(900))
+	f.AddAccounts(accts...)
+	return f.Client()
 }
 
-func (f *fakePSA) SearchAccounts(_ context.Context, q psa.AccountQuery) (psa.Page[psa.Account], error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.searches++
-	out := psa.Page[psa.Account]{Items: []psa.Account{}}
-	for _, a := range f.accounts {
-		if strings.Contains(strings.ToLower(a.Name), strings.ToLower(q.Search)) {
-			out.Items = append(out.Items, a)
-		}
-	}
-	return out, nil
+// psaWrites is every account and location created.
+func psaWrites(p *fakePSA) (accounts []psa.NewAccount, locations int) {
+	return p.Fake().CreatedAccounts(), p.Fake().Calls("CreateLocation")
 }
 
-func (f *fakePSA) GetAccount(_ context.Context, id string) (psa.Account, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, a := range f.accounts {
-		if a.ID == id {
-			return a, nil
-		}
-	}
-	return psa.Account{}, apperr.New(apperr.NotFound, "no account %s", id)
-}
-
-func (f *fakePSA) CreateAccount(_ context.Context, a psa.NewAccount) (psa.Account, error) {
-	if f.slow > 0 {
-		time.Sleep(f.slow)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.nextID++
-	acct := psa.Account{ID: strconv.Itoa(f.nextID), Name: a.Name}
-	f.accounts = append(f.accounts, acct)
-	f.refs[acct.ID] = a.ExternalRef
-	f.created = append(f.created, a)
-	return acct, nil
-}
-
-func (f *fakePSA) FindAccountsByExternalRef(_ context.Context, ref string) ([]psa.Account, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []psa.Account
-	for _, a := range f.accounts {
-		if f.refs[a.ID] == ref {
-			out = append(out, a)
-		}
-	}
-	return out, nil
-}
-
-func (f *fakePSA) ListLocations(_ context.Context, accountID string) ([]psa.Location, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]psa.Location(nil), f.locs[accountID]...), nil
-}
-
-func (f *fakePSA) CreateLocation(_ context.Context, accountID string, l psa.NewLocation) (psa.Location, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.locWrite++
-	f.nextID++
-	loc := psa.Location{ID: "L" + strconv.Itoa(f.nextID), AccountID: accountID, Name: l.Name}
-	f.locs[accountID] = append(f.locs[accountID], loc)
-	return loc, nil
-}
-
-// writes is every account and location created.
-func (f *fakePSA) writes() (accounts []psa.NewAccount, locations int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]psa.NewAccount(nil), f.created...), f.locWrite
-}
-
-// fakeRMM holds organizations and counts creates.
-type fakeRMM struct {
-	mu      sync.Mutex
-	orgs    []rmm.Organization
-	creates []string
-}
+// fakeRMM is the shared in-memory RMM's client (shared/rmm/rmmfake);
+// organizations it creates get ids from 701.
+type fakeRMM = rmmfake.Client
 
 var _ account.RMM = (*fakeRMM)(nil)
 
-func (r *fakeRMM) ListOrganizations(context.Context) ([]rmm.Organization, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]rmm.Organization(nil), r.orgs...), nil
+func newFakeRMM(orgs ...rmm.Organization) *fakeRMM {
+	r := rmmfake.New(rmmfake.FirstID(700))
+	r.AddOrganizations(orgs...)
+	return r.Client()
 }
 
-func (r *fakeRMM) GetOrganization(_ context.Context, id string) (rmm.Organization, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, o := range r.orgs {
-		if o.ID == id {
-			return o, nil
-		}
+// createdOrgs names the organizations the RMM was asked to create.
+func createdOrgs(r *fakeRMM) []string {
+	var out []string
+	for _, o := range r.Fake().CreatedOrganizations() {
+		out = append(out, o.Name)
 	}
-	return rmm.Organization{}, apperr.New(apperr.NotFound, "no organization %s", id)
-}
-
-func (r *fakeRMM) CreateOrganization(_ context.Context, n rmm.NewOrganization) (rmm.Organization, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	o := rmm.Organization{ID: strconv.Itoa(700 + len(r.orgs)), Name: n.Name}
-	for i, s := range n.Sites {
-		o.Sites = append(o.Sites, rmm.Site{ID: o.ID + "-" + strconv.Itoa(i), OrganizationID: o.ID, Name: s})
-	}
-	r.orgs = append(r.orgs, o)
-	r.creates = append(r.creates, n.Name)
-	return o, nil
+	return out
 }

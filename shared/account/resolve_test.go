@@ -35,7 +35,7 @@ func fixture() (*memStore, *fakePSA) {
 		psa.Account{ID: "401", Name: "Initech Inc"},
 		psa.Account{ID: "402", Name: "Initech LLC"},
 	)
-	p.locs["300"] = []psa.Location{{ID: "L300", AccountID: "300", Name: "Main"}}
+	p.Fake().AddLocation(psa.Location{ID: "L300", AccountID: "300", Name: "Main"})
 	st := newMemStore(account.Mapping{OrganizationID: "1", OrganizationName: orgMapped.Name, AccountID: "100",
 		AccountName: "Vandelay Industries", Mode: account.ModeLinked, Sites: map[string]string{"s1": "L100"}})
 	return st, p
@@ -123,7 +123,7 @@ func TestResolve(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Resolve: %v", err)
 			}
-			created, locs := p.writes()
+			created, locs := psaWrites(p)
 			stored, _ := st.get(tc.org.ID)
 			cands := []string{}
 			for _, c := range res.Candidates {
@@ -171,7 +171,12 @@ func TestResolveRaces(t *testing.T) {
 	} {
 		t.Run(tc.org.Name, func(t *testing.T) {
 			st, p := fixture()
-			p.slow = 20 * time.Millisecond
+			p.Fake().OnCall(func(method string) error {
+				if method == "CreateAccount" {
+					time.Sleep(20 * time.Millisecond) // widens the race window
+				}
+				return nil
+			})
 			svc := account.NewService(st, account.Options{Poll: 5 * time.Millisecond})
 			var wg sync.WaitGroup
 			accounts := make(chan string, 20)
@@ -197,7 +202,7 @@ func TestResolveRaces(t *testing.T) {
 					t.Errorf("a caller got account %s; want %s", id, tc.wantAccount)
 				}
 			}
-			created, locs := p.writes()
+			created, locs := psaWrites(p)
 			if len(created) != tc.wantCreated || locs != tc.wantLocation {
 				t.Errorf("PSA got %d accounts and %d locations; want %d and %d", len(created), locs, tc.wantCreated, tc.wantLocation)
 			}
@@ -227,8 +232,8 @@ func TestResolveWaitsForAClaim(t *testing.T) {
 	if err != nil || res.Action != account.ActionMapped || res.Mapping.AccountID != "777" {
 		t.Errorf("Resolve = %+v, %v; want the other request's mapping to account 777", res, err)
 	}
-	if created, _ := p.writes(); len(created) != 0 || p.searches != 0 {
-		t.Errorf("while waiting: %d accounts created, %d searches; want none", len(created), p.searches)
+	if created, _ := psaWrites(p); len(created) != 0 || p.Fake().Calls("SearchAccounts") != 0 {
+		t.Errorf("while waiting: %d accounts created, %d searches; want none", len(created), p.Fake().Calls("SearchAccounts"))
 	}
 
 	st.m["4"] = account.Mapping{OrganizationID: "4", State: account.StateClaimed, LeaseOwner: "other", LeaseUntil: now.Add(time.Hour)}
@@ -265,7 +270,7 @@ func TestProvisionRMMFollowsTheDecision(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st := newMemStore()
 			p := newFakePSA(psa.Account{ID: "500", Name: "Acme, Inc."})
-			r := &fakeRMM{orgs: tc.orgs}
+			r := newFakeRMM(tc.orgs...)
 			svc := account.NewService(st, account.Options{Sleep: noSleep})
 			got, err := svc.ProvisionRMM(context.Background(), sc, r, p, "500")
 			switch {
@@ -276,7 +281,7 @@ func TestProvisionRMMFollowsTheDecision(t *testing.T) {
 			case err != nil || got.OrganizationID != tc.wantOrg:
 				t.Errorf("ProvisionRMM = %+v, %v; want organization %s", got, err, tc.wantOrg)
 			}
-			if diff := cmp.Diff(tc.creates, r.creates); diff != "" {
+			if diff := cmp.Diff(tc.creates, createdOrgs(r)); diff != "" {
 				t.Errorf("organizations created (-want +got):\n%s", diff)
 			}
 		})

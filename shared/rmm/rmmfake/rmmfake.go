@@ -326,6 +326,9 @@ func (r *RMM) Client() *Client { return &Client{r: r, secret: r.opt.secret} }
 // secret is rejected (apperr.Unauthorized with RejectedReason).
 func (r *RMM) ClientWithSecret(secret string) *Client { return &Client{r: r, secret: secret} }
 
+// Fake returns the RMM the client talks to.
+func (c *Client) Fake() *RMM { return c.r }
+
 func notFound(kind, id string) error {
 	return apperr.New(apperr.NotFound, "the fake RMM has no %s %q", kind, id)
 }
