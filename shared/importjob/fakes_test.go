@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,7 +19,9 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/psa/psafake"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/rmm/rmmfake"
 )
 
 // memStore is an in-memory importjob.Store: every method holds one lock,
@@ -327,53 +328,51 @@ func (s *memMappings) writeCount() int {
 	return s.writes
 }
 
-// fakeRMM serves organizations and paged devices.
-type fakeRMM struct {
-	rmm.Client
-	mu       sync.Mutex
-	orgs     []rmm.Organization
-	devices  map[string][]rmm.Device
-	pageSize int
-	// devicesErr, when set, is returned by ListDevices.
+// fakeRMM is the shared in-memory RMM's client (shared/rmm/rmmfake).
+type fakeRMM = rmmfake.Client
+
+// rmmSetup is what a test's RMM holds: organizations, their devices (in
+// order), the device page size (default 10) and, when set, the error
+// every ListDevices answers.
+type rmmSetup struct {
+	orgs       []rmm.Organization
+	devices    map[string][]rmm.Device
+	pageSize   int
 	devicesErr error
-	pages      int
 }
 
-func (f *fakeRMM) ListOrganizations(context.Context) ([]rmm.Organization, error) {
-	return f.orgs, nil
-}
-
-func (f *fakeRMM) GetOrganization(_ context.Context, id string) (rmm.Organization, error) {
-	for _, o := range f.orgs {
-		if o.ID == id {
-			return o, nil
+func newFakeRMM(s rmmSetup) *fakeRMM {
+	r := rmmfake.New(rmmfake.PageSize(s.pageSize))
+	r.AddOrganizations(s.orgs...)
+	for _, o := range s.orgs {
+		for _, d := range s.devices[o.ID] {
+			r.PutDevice(d)
 		}
 	}
-	return rmm.Organization{}, apperr.New(apperr.NotFound, "no organization %s", id)
+	if s.devicesErr != nil {
+		r.Fail("ListDevices", -1, s.devicesErr)
+	}
+	return r.Client()
 }
 
-func (f *fakeRMM) ListDevices(_ context.Context, orgID, cursor string) (rmm.DevicePage, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.pages++
-	if f.devicesErr != nil {
-		return rmm.DevicePage{}, f.devicesErr
+// putDevices adds devices to the RMM, in order.
+func putDevices(r *fakeRMM, lists ...[]rmm.Device) {
+	for _, ds := range lists {
+		for _, d := range ds {
+			r.Fake().PutDevice(d)
+		}
 	}
-	if _, err := f.GetOrganization(context.Background(), orgID); err != nil {
-		return rmm.DevicePage{}, err
+}
+
+// devicesIn counts an organization's devices.
+func devicesIn(r *fakeRMM, orgID string) int {
+	n := 0
+	for _, d := range r.Fake().Devices() {
+		if d.OrganizationID == orgID {
+			n++
+		}
 	}
-	all := f.devices[orgID]
-	start, _ := strconv.Atoi(cursor)
-	size := f.pageSize
-	if size == 0 {
-		size = 10
-	}
-	end := min(start+size, len(all))
-	p := rmm.DevicePage{Devices: all[start:end]}
-	if end < len(all) {
-		p.NextCursor = strconv.Itoa(end)
-	}
-	return p, nil
+	return n
 }
 
 func devicesOf(orgID string, n int) []rmm.Device {
@@ -384,87 +383,20 @@ func devicesOf(orgID string, n int) []rmm.Device {
 	return out
 }
 
-// fakePSA is a PSA with accounts and locations; it counts its writes.
-type fakePSA struct {
-	psa.Client
-	mu       sync.Mutex
-	accounts []psa.Account
-	refs     map[string]string // account id → external ref
-	locs     map[string][]psa.Location
-	writes   int
-	nextID   int
-}
+// fakePSA is the shared in-memory PSA's client (shared/psa/psafake):
+// accounts with our reference and locations; ids count from 900,
+// locations are "L<n>".
+type fakePSA = psafake.Client
 
 func newFakePSA(accts ...psa.Account) *fakePSA {
-	return &fakePSA{accounts: accts, refs: map[string]string{}, locs: map[string][]psa.Location{}, nextID: 900}
+	f := psafake.New(psafake.FirstID(900))
+	f.AddAccounts(accts...)
+	return f.Client()
 }
 
-func (f *fakePSA) SearchAccounts(_ context.Context, q psa.AccountQuery) (psa.Page[psa.Account], error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := psa.Page[psa.Account]{Items: []psa.Account{}}
-	for _, a := range f.accounts {
-		if strings.Contains(strings.ToLower(a.Name), strings.ToLower(q.Search)) {
-			out.Items = append(out.Items, a)
-		}
-	}
-	return out, nil
-}
-
-func (f *fakePSA) GetAccount(_ context.Context, id string) (psa.Account, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, a := range f.accounts {
-		if a.ID == id {
-			return a, nil
-		}
-	}
-	return psa.Account{}, apperr.New(apperr.NotFound, "no account %s", id)
-}
-
-func (f *fakePSA) CreateAccount(_ context.Context, a psa.NewAccount) (psa.Account, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.writes++
-	f.nextID++
-	acct := psa.Account{ID: strconv.Itoa(f.nextID), Name: a.Name}
-	f.accounts = append(f.accounts, acct)
-	f.refs[acct.ID] = a.ExternalRef
-	return acct, nil
-}
-
-func (f *fakePSA) FindAccountsByExternalRef(_ context.Context, ref string) ([]psa.Account, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []psa.Account
-	for _, a := range f.accounts {
-		if f.refs[a.ID] == ref {
-			out = append(out, a)
-		}
-	}
-	return out, nil
-}
-
-func (f *fakePSA) ListLocations(_ context.Context, accountID string) ([]psa.Location, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.locs[accountID], nil
-}
-
-func (f *fakePSA) CreateLocation(_ context.Context, accountID string, l psa.NewLocation) (psa.Location, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.writes++
-	f.nextID++
-	loc := psa.Location{ID: "L" + strconv.Itoa(f.nextID), AccountID: accountID, Name: l.Name}
-	f.locs[accountID] = append(f.locs[accountID], loc)
-	return loc, nil
-}
-
-func (f *fakePSA) writeCount() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.writes
+// psaWrites counts the accounts and locations created in the PSA.
+func psaWrites(p *fakePSA) int {
+	return p.Fake().Calls("CreateAccount") + p.Fake().Calls("CreateLocation")
 }
 
 // fakeOpener opens one integration.

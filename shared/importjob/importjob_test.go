@@ -272,13 +272,13 @@ func TestPlanOrg(t *testing.T) {
 // orgFixture is an RMM and a PSA covering every outcome of an
 // organization import.
 func orgFixture() (*fakeRMM, *fakePSA, []account.Mapping) {
-	r := &fakeRMM{orgs: []rmm.Organization{
+	r := newFakeRMM(rmmSetup{orgs: []rmm.Organization{
 		{ID: "1", Name: "Vandelay Industries", Sites: []rmm.Site{{ID: "s1", Name: "Main"}}},          // mapped, complete
 		{ID: "2", Name: "Hooli", Sites: []rmm.Site{{ID: "s2", Name: "HQ"}, {ID: "s3", Name: "Lab"}}}, // mapped, new site
 		{ID: "3", Name: "Globex", Sites: []rmm.Site{{ID: "s4", Name: "Main"}}},                       // match found
 		{ID: "4", Name: "Initech", Sites: []rmm.Site{}},                                              // two matches
 		{ID: "5", Name: "Umbrella", Sites: []rmm.Site{{ID: "s5", Name: "Raccoon City"}}},             // no match
-	}}
+	}})
 	p := newFakePSA(
 		psa.Account{ID: "100", Name: "Vandelay Industries"},
 		psa.Account{ID: "200", Name: "Hooli Inc"},
@@ -286,7 +286,7 @@ func orgFixture() (*fakeRMM, *fakePSA, []account.Mapping) {
 		psa.Account{ID: "401", Name: "Initech Inc"},
 		psa.Account{ID: "402", Name: "Initech LLC"},
 	)
-	p.locs["200"] = []psa.Location{{ID: "L1", AccountID: "200", Name: "HQ"}}
+	p.Fake().AddLocation(psa.Location{ID: "L1", AccountID: "200", Name: "HQ"})
 	maps := []account.Mapping{
 		{OrganizationID: "1", AccountID: "100", AccountName: "Vandelay Industries", Mode: account.ModeLinked, Sites: map[string]string{"s1": "L0"}},
 		{OrganizationID: "2", AccountID: "200", AccountName: "Hooli Inc", Mode: account.ModeLinked, Sites: map[string]string{"s2": "L1"}},
@@ -347,13 +347,13 @@ func TestOrganizationImport(t *testing.T) {
 	}
 
 	// Redelivering every message changes nothing.
-	writes := p.writeCount()
+	writes := psaWrites(p)
 	h.dispatch(t, 2, msgs...)
 	if diff := cmp.Diff(wantCounts, h.store.job(j.Ref()).Counts); diff != "" {
 		t.Errorf("counts after redelivery (-want +got):\n%s", diff)
 	}
-	if p.writeCount() != writes {
-		t.Errorf("redelivery wrote to the PSA %d times", p.writeCount()-writes)
+	if psaWrites(p) != writes {
+		t.Errorf("redelivery wrote to the PSA %d times", psaWrites(p)-writes)
 	}
 }
 
@@ -377,14 +377,14 @@ func TestDryRunWritesNothing(t *testing.T) {
 	for _, kind := range []importjob.Kind{importjob.KindOrganizations, importjob.KindAssets} {
 		t.Run(string(kind), func(t *testing.T) {
 			r, p, maps := orgFixture()
-			r.devices = map[string][]rmm.Device{"1": devicesOf("1", 3), "5": devicesOf("5", 12)}
+			putDevices(r, devicesOf("1", 3), devicesOf("5", 12))
 			h := newHarness(t, r, p, maps...)
 			mapWrites := h.mappings.writeCount()
 			j, msgs := h.start(t, importjob.CreateInput{Kind: kind, DryRun: true})
 			if failed := h.dispatch(t, 1, msgs...); len(failed) != 0 {
 				t.Fatalf("failed %v", failed)
 			}
-			if n := p.writeCount(); n != 0 {
+			if n := psaWrites(p); n != 0 {
 				t.Errorf("dry run wrote to the PSA %d times", n)
 			}
 			if n := h.mappings.writeCount() - mapWrites; n != 0 {
@@ -436,11 +436,11 @@ func TestDryRunWritesNothing(t *testing.T) {
 }
 
 func TestAssetImportFansOut(t *testing.T) {
-	r := &fakeRMM{pageSize: 7, orgs: []rmm.Organization{
+	r := newFakeRMM(rmmSetup{pageSize: 7, orgs: []rmm.Organization{
 		{ID: "1", Name: "Vandelay", Sites: []rmm.Site{{ID: "s1", Name: "Main"}}},
 		{ID: "2", Name: "Umbrella", Sites: []rmm.Site{{ID: "s2", Name: "Lab"}}},
 		{ID: "3", Name: "Empty Co"},
-	}, devices: map[string][]rmm.Device{"1": devicesOf("1", 23), "2": devicesOf("2", 4)}}
+	}, devices: map[string][]rmm.Device{"1": devicesOf("1", 23), "2": devicesOf("2", 4)}})
 	p := newFakePSA(psa.Account{ID: "100", Name: "Vandelay"})
 	h := newHarness(t, r, p, account.Mapping{OrganizationID: "1", AccountID: "100", AccountName: "Vandelay", Sites: map[string]string{"s1": "L0"}},
 		account.Mapping{OrganizationID: "3", AccountID: "100", AccountName: "Vandelay"})
@@ -514,9 +514,9 @@ func TestAssetImportFollowsTheAccountDecision(t *testing.T) {
 	for _, create := range []bool{true, false} {
 		t.Run(fmt.Sprintf("createMissingAccounts=%v", create), func(t *testing.T) {
 			r, p, _ := orgFixture()
-			r.devices = map[string][]rmm.Device{"3": devicesOf("3", 4), "4": devicesOf("4", 6), "5": devicesOf("5", 3)}
+			putDevices(r, devicesOf("3", 4), devicesOf("4", 6), devicesOf("5", 3))
 			h := newHarness(t, r, p)
-			accountsBefore := len(p.accounts)
+			accountsBefore := len(p.Fake().Accounts())
 			j, msgs := h.start(t, importjob.CreateInput{Kind: importjob.KindAssets, OrganizationIDs: []string{"3", "4", "5"}, CreateMissingAccounts: ptr(create)})
 			if failed := h.dispatch(t, 1, msgs...); len(failed) != 0 {
 				t.Fatalf("failed %v", failed)
@@ -540,7 +540,7 @@ func TestAssetImportFollowsTheAccountDecision(t *testing.T) {
 			if diff := cmp.Diff(wantQueued, queued); diff != "" {
 				t.Errorf("devices queued for import (-want +got):\n%s", diff)
 			}
-			if n := len(p.accounts) - accountsBefore; n != wantCreated {
+			if n := len(p.Fake().Accounts()) - accountsBefore; n != wantCreated {
 				t.Errorf("PSA accounts created = %d, want %d", n, wantCreated)
 			}
 			if g, err := h.mappings.GetMapping(ctx, sc, "3"); err != nil || g.AccountID != "300" || g.Mode != account.ModeLinked || g.Sites["s4"] == "" {
@@ -583,17 +583,17 @@ func TestAssetImportFollowsTheAccountDecision(t *testing.T) {
 			}
 
 			// Redelivery changes nothing.
-			writes := p.writeCount()
+			writes := psaWrites(p)
 			h.dispatch(t, 2, msgs...)
-			if n := len(h.sender.take(assetQ)); n != 0 || p.writeCount() != writes {
-				t.Errorf("redelivery queued %d devices and wrote %d PSA records; want none", n, p.writeCount()-writes)
+			if n := len(h.sender.take(assetQ)); n != 0 || psaWrites(p) != writes {
+				t.Errorf("redelivery queued %d devices and wrote %d PSA records; want none", n, psaWrites(p)-writes)
 			}
 		})
 	}
 }
 
 func TestAssetImportSkipsUnmappedWithoutCreating(t *testing.T) {
-	r := &fakeRMM{orgs: []rmm.Organization{{ID: "2", Name: "Umbrella"}}, devices: map[string][]rmm.Device{"2": devicesOf("2", 150)}}
+	r := newFakeRMM(rmmSetup{orgs: []rmm.Organization{{ID: "2", Name: "Umbrella"}}, devices: map[string][]rmm.Device{"2": devicesOf("2", 150)}})
 	p := newFakePSA()
 	h := newHarness(t, r, p)
 	j, msgs := h.start(t, importjob.CreateInput{Kind: importjob.KindAssets, CreateMissingAccounts: ptr(false)})
@@ -605,8 +605,8 @@ func TestAssetImportSkipsUnmappedWithoutCreating(t *testing.T) {
 	if got.Status != importjob.StatusSucceeded {
 		t.Errorf("status = %s, want succeeded", got.Status)
 	}
-	if n := len(h.sender.take(assetQ)); n != 0 || p.writeCount() != 0 {
-		t.Errorf("sent %d asset messages and wrote %d PSA records, want none", n, p.writeCount())
+	if n := len(h.sender.take(assetQ)); n != 0 || psaWrites(p) != 0 {
+		t.Errorf("sent %d asset messages and wrote %d PSA records, want none", n, psaWrites(p))
 	}
 	it, err := h.store.GetItem(context.Background(), j.Ref(), "2-d149")
 	if err != nil || !strings.Contains(it.Reason, "not mapped") {
@@ -620,7 +620,7 @@ func TestAssetImportSkipsUnmappedWithoutCreating(t *testing.T) {
 
 func TestDispatchFailures(t *testing.T) {
 	t.Run("transient error before the last receive records nothing", func(t *testing.T) {
-		r := &fakeRMM{orgs: []rmm.Organization{{ID: "1", Name: "A"}}, devicesErr: apperr.New(apperr.Unavailable, "RMM is down")}
+		r := newFakeRMM(rmmSetup{orgs: []rmm.Organization{{ID: "1", Name: "A"}}, devicesErr: apperr.New(apperr.Unavailable, "RMM is down")})
 		h := newHarness(t, r, newFakePSA(), account.Mapping{OrganizationID: "1", AccountID: "100"})
 		j, msgs := h.start(t, importjob.CreateInput{Kind: importjob.KindAssets})
 		if failed := h.dispatch(t, importjob.MaxReceives-1, msgs...); len(failed) != 1 {
@@ -631,7 +631,7 @@ func TestDispatchFailures(t *testing.T) {
 		}
 	})
 	t.Run("last receive counts the organization as failed", func(t *testing.T) {
-		r := &fakeRMM{orgs: []rmm.Organization{{ID: "1", Name: "A"}}, devicesErr: apperr.New(apperr.Unavailable, "RMM is down")}
+		r := newFakeRMM(rmmSetup{orgs: []rmm.Organization{{ID: "1", Name: "A"}}, devicesErr: apperr.New(apperr.Unavailable, "RMM is down")})
 		h := newHarness(t, r, newFakePSA(), account.Mapping{OrganizationID: "1", AccountID: "100"})
 		j, msgs := h.start(t, importjob.CreateInput{Kind: importjob.KindAssets})
 		if failed := h.dispatch(t, importjob.MaxReceives, msgs...); len(failed) != 1 {
@@ -676,7 +676,7 @@ func TestDispatchFailures(t *testing.T) {
 	t.Run("throttled vendor hands the message back with its delay", func(t *testing.T) {
 		e := apperr.New(apperr.Throttled, "slow down")
 		e.RetryAfter = 2 * time.Minute
-		r := &fakeRMM{orgs: []rmm.Organization{{ID: "1"}}, devicesErr: e}
+		r := newFakeRMM(rmmSetup{orgs: []rmm.Organization{{ID: "1"}}, devicesErr: e})
 		h := newHarness(t, r, newFakePSA(), account.Mapping{OrganizationID: "1", AccountID: "100"})
 		j, msgs := h.start(t, importjob.CreateInput{Kind: importjob.KindAssets})
 		if failed := h.dispatch(t, 1, msgs...); len(failed) != 1 {
@@ -690,7 +690,7 @@ func TestDispatchFailures(t *testing.T) {
 		}
 	})
 	t.Run("unknown job or malformed message records nothing", func(t *testing.T) {
-		h := newHarness(t, &fakeRMM{}, newFakePSA())
+		h := newHarness(t, newFakeRMM(rmmSetup{}), newFakePSA())
 		bad := []importjob.Message{orgMsg(t, "j_missing", importjob.KindAssets, "12"), {Body: "{not json"}, {Body: `{"tenantId":"t1"}`}}
 		for _, m := range bad {
 			if failed := h.dispatch(t, importjob.MaxReceives, m); len(failed) != 1 {
@@ -705,7 +705,7 @@ func TestDispatchFailures(t *testing.T) {
 
 func TestRetry(t *testing.T) {
 	ctx := context.Background()
-	r := &fakeRMM{orgs: []rmm.Organization{{ID: "1", Name: "A"}, {ID: "2", Name: "B"}}, devices: map[string][]rmm.Device{"1": devicesOf("1", 3), "2": devicesOf("2", 2)}}
+	r := newFakeRMM(rmmSetup{orgs: []rmm.Organization{{ID: "1", Name: "A"}, {ID: "2", Name: "B"}}, devices: map[string][]rmm.Device{"1": devicesOf("1", 3), "2": devicesOf("2", 2)}})
 	h := newHarness(t, r, newFakePSA(), account.Mapping{OrganizationID: "1", AccountID: "100"}, account.Mapping{OrganizationID: "2", AccountID: "100"})
 	j, msgs := h.start(t, importjob.CreateInput{Kind: importjob.KindAssets})
 	ref := j.Ref()
@@ -715,9 +715,9 @@ func TestRetry(t *testing.T) {
 	}
 	// Org 1 fans out; org 2's devices cannot be listed (last receive).
 	h.dispatch(t, 1, msgs[0])
-	r.devicesErr = apperr.New(apperr.Unavailable, "RMM is down")
+	r.Fake().Fail("ListDevices", -1, apperr.New(apperr.Unavailable, "RMM is down"))
 	h.dispatch(t, importjob.MaxReceives, msgs[1])
-	r.devicesErr = nil
+	r.Fake().Fail("ListDevices", 0, nil)
 	assets := h.sender.take(assetQ)
 	for i, m := range assets {
 		var am importjob.AssetMessage
@@ -821,7 +821,7 @@ func TestCreateValidation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, &fakeRMM{orgs: tc.orgs}, newFakePSA())
+			h := newHarness(t, newFakeRMM(rmmSetup{orgs: tc.orgs}), newFakePSA())
 			_, err := h.svc.Create(ctx, tenant, integration, tc.in, h.rmm)
 			e, ok := apperr.As(err)
 			if !ok || e.Kind != apperr.Invalid {
@@ -842,7 +842,7 @@ func TestCreateValidation(t *testing.T) {
 }
 
 func TestCreateSendFailureFailsTheJob(t *testing.T) {
-	h := newHarness(t, &fakeRMM{orgs: []rmm.Organization{{ID: "1"}}}, newFakePSA())
+	h := newHarness(t, newFakeRMM(rmmSetup{orgs: []rmm.Organization{{ID: "1"}}}), newFakePSA())
 	h.sender.err = apperr.New(apperr.Unavailable, "queue down")
 	_, err := h.svc.Create(context.Background(), tenant, integration, importjob.CreateInput{Kind: importjob.KindAssets}, h.rmm)
 	if !apperr.Is(err, apperr.Unavailable) {

@@ -71,9 +71,9 @@ func newStallEnv(t *testing.T, cfg aws.Config) *stallEnv {
 func (e *stallEnv) start(t *testing.T, kind importjob.Kind, orgs []string, devices map[string]int, counted ...string) importjob.Job {
 	t.Helper()
 	ctx := context.Background()
-	r := &fakeRMM{}
+	r := newFakeRMM(rmmSetup{})
 	for _, id := range orgs {
-		r.orgs = append(r.orgs, rmm.Organization{ID: id, Name: "Org " + id})
+		r.Fake().AddOrganization(rmm.Organization{ID: id, Name: "Org " + id})
 	}
 	j, err := e.svc.Create(ctx, tenant, integration, importjob.CreateInput{Kind: kind}, r)
 	if err != nil {

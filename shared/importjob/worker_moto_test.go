@@ -101,11 +101,11 @@ func TestWorkerAgainstMoto(t *testing.T) {
 	jobs := dynamostore.NewImportJobs(st)
 	tr := importjob.NewTracker(jobs, importjob.Options{})
 	svc := importjob.NewService(jobs, tr, sqsSender{q}, qs, importjob.Options{})
-	r := &fakeRMM{pageSize: 10, orgs: []rmm.Organization{
+	r := newFakeRMM(rmmSetup{pageSize: 10, orgs: []rmm.Organization{
 		{ID: "1", Name: "Vandelay", Sites: []rmm.Site{{ID: "s1", Name: "Main"}}},
 		{ID: "2", Name: "Umbrella", Sites: []rmm.Site{{ID: "s2", Name: "Lab"}}},
 		{ID: "3", Name: "Empty Co"},
-	}, devices: map[string][]rmm.Device{"1": devicesOf("1", 23), "2": devicesOf("2", 4)}}
+	}, devices: map[string][]rmm.Device{"1": devicesOf("1", 23), "2": devicesOf("2", 4)}})
 	p := newFakePSA(psa.Account{ID: "100", Name: "Vandelay"})
 	maps := dynamostore.NewMappings(st)
 	sc := account.Scope{TenantID: tenant, IntegrationID: integration}
@@ -143,7 +143,7 @@ func TestWorkerAgainstMoto(t *testing.T) {
 			t.Fatalf("organization %s: %+v, %v", om.OrganizationID, resp, err)
 		}
 		t.Logf("organization %s (%d devices): %d DynamoDB requests, %d SQS requests", om.OrganizationID,
-			len(r.devices[om.OrganizationID]), st.Ops()-ops, q.Calls()-calls)
+			devicesIn(r, om.OrganizationID), st.Ops()-ops, q.Calls()-calls)
 		if om.OrganizationID == "1" && q.Calls()-calls != 3 {
 			t.Errorf("23 devices went out in %d SendMessageBatch calls, want 3", q.Calls()-calls)
 		}
@@ -172,8 +172,8 @@ func TestWorkerAgainstMoto(t *testing.T) {
 	if got.Status != importjob.StatusSucceeded || got.Counts != (importjob.Counts{Total: 27, Created: 27}) || got.OrgsDone != 3 {
 		t.Errorf("job = %s %+v orgsDone %d, want succeeded with 27 created", got.Status, got.Counts, got.OrgsDone)
 	}
-	if m, err := maps.GetMapping(ctx, sc, "2"); err != nil || m.Mode != account.ModeCreated || p.writeCount() != 2 {
-		t.Errorf("Umbrella = %+v, %v with %d PSA writes; want one account and one location created", m, err, p.writeCount())
+	if m, err := maps.GetMapping(ctx, sc, "2"); err != nil || m.Mode != account.ModeCreated || psaWrites(p) != 2 {
+		t.Errorf("Umbrella = %+v, %v with %d PSA writes; want one account and one location created", m, err, psaWrites(p))
 	}
 }
 

@@ -131,7 +131,8 @@ func (r *RMM) nextID() string {
 // --- seeding -----------------------------------------------------------
 
 // AddOrganizations adds organizations (ids assigned when empty; sites get
-// the organization's id).
+// the organization's id). Organizations are served as given: nil Sites
+// stay nil.
 func (r *RMM) AddOrganizations(orgs ...rmm.Organization) {
 	for _, o := range orgs {
 		r.AddOrganization(o)
@@ -151,9 +152,6 @@ func (r *RMM) AddOrganization(o rmm.Organization) rmm.Organization {
 			o.Sites[i].ID = fmt.Sprintf("%s-%d", o.ID, i)
 		}
 		o.Sites[i].OrganizationID = o.ID
-	}
-	if o.Sites == nil {
-		o.Sites = []rmm.Site{}
 	}
 	r.orgs = append(r.orgs, o)
 	return o
