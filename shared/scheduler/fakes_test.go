@@ -2,9 +2,7 @@ package scheduler
 
 import (
 	"context"
-	"fmt"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -12,7 +10,9 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/psa/psafake"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/rmm/rmmfake"
 )
 
 // world is an in-memory PSA, RMM, mapping store and scheduler store for
@@ -22,15 +22,16 @@ type world struct {
 	mu  sync.Mutex
 	now time.Time
 
-	// PSA: accounts with their creation time, and the windows listed.
-	accounts   []fakeAccount
+	// PSA (the shared fake): accounts with their creation time; here the
+	// windows listed, a listing failure and a hook before each listing.
+	psa        *psafake.PSA
 	sinces     []time.Time
 	listErr    error
 	beforeList func()
 
-	// RMM: organizations, and per-name failures and hooks on create.
-	orgs       []rmm.Organization
-	creates    int
+	// RMM (the shared fake): organizations; here per-name failures and a
+	// hook before each create.
+	rmm        *rmmfake.RMM
 	createErr  map[string]error
 	beforeCrea func(name string)
 
@@ -43,11 +44,6 @@ type world struct {
 	marks map[string]*mark
 }
 
-type fakeAccount struct {
-	psa.Account
-	created time.Time
-}
-
 type mark struct {
 	last  time.Time
 	owner string
@@ -55,7 +51,11 @@ type mark struct {
 }
 
 func newWorld(now time.Time) *world {
-	return &world{now: now, maps: map[string]account.Mapping{}, marks: map[string]*mark{}, createErr: map[string]error{}}
+	return &world{now: now, maps: map[string]account.Mapping{}, marks: map[string]*mark{}, createErr: map[string]error{},
+		// The scheduler never searches, creates accounts or locations in
+		// the PSA: those calls answer NotImplemented.
+		psa: psafake.New(psafake.FirstID(99), psafake.Unsupported("SearchAccounts", "CreateAccount", "CreateLocation")),
+		rmm: rmmfake.New(rmmfake.FirstID(899))}
 }
 
 func (w *world) clock() time.Time {
@@ -70,22 +70,22 @@ func (w *world) advance(d time.Duration) {
 	w.mu.Unlock()
 }
 
-// addAccount creates a PSA account at the current time plus offset.
+// addAccount creates a PSA account (ids from 100) with a location Main
+// at the current time plus offset.
 func (w *world) addAccount(name string, offset time.Duration) psa.Account {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	a := psa.Account{ID: strconv.Itoa(100 + len(w.accounts)), Name: name}
-	w.accounts = append(w.accounts, fakeAccount{Account: a, created: w.now.Add(offset)})
+	a := w.psa.AddAccount(psafake.Account{Account: psa.Account{Name: name}, Created: w.clock().Add(offset)})
+	w.psa.AddLocation(psa.Location{ID: "L" + a.ID, AccountID: a.ID, Name: "Main"})
 	return a
 }
 
+// addOrg adds an RMM organization (ids from 900, shared with the ones
+// provisioning creates).
 func (w *world) addOrg(name string) rmm.Organization {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	o := rmm.Organization{ID: strconv.Itoa(900 + len(w.orgs)), Name: name}
-	w.orgs = append(w.orgs, o)
-	return o
+	return w.rmm.AddOrganization(rmm.Organization{Name: name})
 }
+
+// creates counts the organizations provisioning created.
+func (w *world) creates() int { return len(w.rmm.CreatedOrganizations()) }
 
 // mappedOrgs returns organization name → account id of every mapping.
 func (w *world) mappedOrgs() map[string]string {
@@ -104,7 +104,7 @@ func (w *world) orgNames() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []string
-	for _, o := range w.orgs {
+	for _, o := range w.rmm.Organizations() {
 		out = append(out, o.Name)
 	}
 	sort.Strings(out)
@@ -235,16 +235,23 @@ func (w *world) DeleteMapping(_ context.Context, sc account.Scope, orgID string,
 	return nil
 }
 
-// --- PSA
+// --- PSA and RMM: the shared fakes, with the world's hooks
 
-type fakePSA struct{ w *world }
+// fakePSA records the windows listed and runs the world's listing hook
+// and failure around the shared fake's AccountsCreatedSince.
+type fakePSA struct {
+	*psafake.Client
+	w *world
+}
 
 var (
 	_ account.PSA        = fakePSA{}
 	_ psa.RecentAccounts = fakePSA{}
 )
 
-func (p fakePSA) AccountsCreatedSince(_ context.Context, since time.Time) ([]psa.Account, error) {
+func (w *world) psaClient() fakePSA { return fakePSA{Client: w.psa.Client(), w: w} }
+
+func (p fakePSA) AccountsCreatedSince(ctx context.Context, since time.Time) ([]psa.Account, error) {
 	p.w.mu.Lock()
 	hook := p.w.beforeList
 	p.w.mu.Unlock()
@@ -252,75 +259,27 @@ func (p fakePSA) AccountsCreatedSince(_ context.Context, since time.Time) ([]psa
 		hook()
 	}
 	p.w.mu.Lock()
-	defer p.w.mu.Unlock()
 	p.w.sinces = append(p.w.sinces, since)
-	if p.w.listErr != nil {
-		return nil, p.w.listErr
+	listErr := p.w.listErr
+	p.w.mu.Unlock()
+	if listErr != nil {
+		return nil, listErr
 	}
-	var out []psa.Account
-	for _, a := range p.w.accounts {
-		if a.created.After(since) {
-			out = append(out, a.Account)
-		}
-	}
-	return out, nil
+	return p.Client.AccountsCreatedSince(ctx, since)
 }
 
-func (p fakePSA) GetAccount(_ context.Context, id string) (psa.Account, error) {
-	p.w.mu.Lock()
-	defer p.w.mu.Unlock()
-	for _, a := range p.w.accounts {
-		if a.ID == id {
-			return a.Account, nil
-		}
-	}
-	return psa.Account{}, apperr.New(apperr.NotFound, "no account %s", id)
+// fakeRMM runs the world's create hook and per-name failures around the
+// shared fake's CreateOrganization.
+type fakeRMM struct {
+	*rmmfake.Client
+	w *world
 }
-
-func (p fakePSA) ListLocations(_ context.Context, accountID string) ([]psa.Location, error) {
-	return []psa.Location{{ID: "L" + accountID, AccountID: accountID, Name: "Main"}}, nil
-}
-
-func (p fakePSA) SearchAccounts(context.Context, psa.AccountQuery) (psa.Page[psa.Account], error) {
-	return psa.Page[psa.Account]{}, apperr.New(apperr.NotImplemented, "not in this fake")
-}
-
-func (p fakePSA) CreateAccount(context.Context, psa.NewAccount) (psa.Account, error) {
-	return psa.Account{}, apperr.New(apperr.NotImplemented, "the scheduler never creates PSA accounts")
-}
-
-func (p fakePSA) CreateLocation(context.Context, string, psa.NewLocation) (psa.Location, error) {
-	return psa.Location{}, apperr.New(apperr.NotImplemented, "the scheduler never creates PSA locations")
-}
-
-func (p fakePSA) FindAccountsByExternalRef(context.Context, string) ([]psa.Account, error) {
-	return nil, nil
-}
-
-// --- RMM
-
-type fakeRMM struct{ w *world }
 
 var _ account.RMM = fakeRMM{}
 
-func (r fakeRMM) ListOrganizations(context.Context) ([]rmm.Organization, error) {
-	r.w.mu.Lock()
-	defer r.w.mu.Unlock()
-	return append([]rmm.Organization(nil), r.w.orgs...), nil
-}
+func (w *world) rmmClient() fakeRMM { return fakeRMM{Client: w.rmm.Client(), w: w} }
 
-func (r fakeRMM) GetOrganization(_ context.Context, id string) (rmm.Organization, error) {
-	r.w.mu.Lock()
-	defer r.w.mu.Unlock()
-	for _, o := range r.w.orgs {
-		if o.ID == id {
-			return o, nil
-		}
-	}
-	return rmm.Organization{}, apperr.New(apperr.NotFound, "no organization %s", id)
-}
-
-func (r fakeRMM) CreateOrganization(_ context.Context, n rmm.NewOrganization) (rmm.Organization, error) {
+func (r fakeRMM) CreateOrganization(ctx context.Context, n rmm.NewOrganization) (rmm.Organization, error) {
 	r.w.mu.Lock()
 	hook := r.w.beforeCrea
 	r.w.mu.Unlock()
@@ -328,15 +287,10 @@ func (r fakeRMM) CreateOrganization(_ context.Context, n rmm.NewOrganization) (r
 		hook(n.Name)
 	}
 	r.w.mu.Lock()
-	defer r.w.mu.Unlock()
-	if err := r.w.createErr[n.Name]; err != nil {
+	err := r.w.createErr[n.Name]
+	r.w.mu.Unlock()
+	if err != nil {
 		return rmm.Organization{}, err
 	}
-	r.w.creates++
-	o := rmm.Organization{ID: strconv.Itoa(900 + len(r.w.orgs)), Name: n.Name}
-	for i, s := range n.Sites {
-		o.Sites = append(o.Sites, rmm.Site{ID: fmt.Sprintf("%s-%d", o.ID, i), OrganizationID: o.ID, Name: s})
-	}
-	r.w.orgs = append(r.w.orgs, o)
-	return o, nil
+	return r.Client.CreateOrganization(ctx, n)
 }

@@ -64,7 +64,7 @@ func (st *setup) open(_ context.Context, _, integrationID string) (Clients, erro
 	if ig == nil {
 		return Clients{}, apperr.New(apperr.NotFound, "no integration %s", integrationID)
 	}
-	c := Clients{Integration: *ig, RMM: fakeRMM{st.w}, PSA: fakePSA{st.w}, Recent: fakePSA{st.w}}
+	c := Clients{Integration: *ig, RMM: st.w.rmmClient(), PSA: st.w.psaClient(), Recent: st.w.psaClient()}
 	if patch != nil {
 		patch(&c)
 	}
@@ -160,8 +160,8 @@ func TestWindows(t *testing.T) {
 	if diff := cmp.Diff(want, w.mappedOrgs()); diff != "" {
 		t.Errorf("mappings, organization → account (-want +got):\n%s", diff)
 	}
-	if w.creates != 4 {
-		t.Errorf("organizations created = %d, want 4", w.creates)
+	if w.creates() != 4 {
+		t.Errorf("organizations created = %d, want 4", w.creates())
 	}
 	for _, e := range w.audit {
 		if e.Actor != Actor || e.Action != "mapping.provision" {
@@ -297,8 +297,8 @@ func TestAccountOutcomes(t *testing.T) {
 			if diff := cmp.Diff(tt.mapped, w.mappedOrgs()); diff != "" {
 				t.Errorf("mappings, organization → account (-want +got):\n%s", diff)
 			}
-			if w.creates != tt.creates {
-				t.Errorf("organizations created = %d, want %d", w.creates, tt.creates)
+			if w.creates() != tt.creates {
+				t.Errorf("organizations created = %d, want %d", w.creates(), tt.creates)
 			}
 			if got := !w.watermark("i_1").IsZero(); got != tt.advance {
 				t.Errorf("watermark advanced = %v, want %v", got, tt.advance)
@@ -448,8 +448,8 @@ func TestWatermarkRace(t *testing.T) {
 		if diff := cmp.Diff(counts{OutcomeDone, 1, 1, 0, 0}, countsOf(only(t, first))); diff != "" {
 			t.Errorf("first run (-want +got):\n%s", diff)
 		}
-		if w.creates != 1 || !w.watermark("i_1").Equal(t0.Add(time.Hour)) {
-			t.Errorf("creates %d watermark %v; want 1 and the first run's start", w.creates, w.watermark("i_1"))
+		if w.creates() != 1 || !w.watermark("i_1").Equal(t0.Add(time.Hour)) {
+			t.Errorf("creates %d watermark %v; want 1 and the first run's start", w.creates(), w.watermark("i_1"))
 		}
 	})
 
@@ -483,8 +483,8 @@ func TestWatermarkRace(t *testing.T) {
 		if got := w.watermark("i_1"); !got.Equal(secondStart) {
 			t.Errorf("watermark = %v, want the second run's start %v (the first must not move it back)", got, secondStart)
 		}
-		if w.creates != 1 {
-			t.Errorf("organizations created = %d, want 1", w.creates)
+		if w.creates() != 1 {
+			t.Errorf("organizations created = %d, want 1", w.creates())
 		}
 		if !strings.Contains(st.logs.String(), "taken over") {
 			t.Errorf("the first run's lost finish is not logged:\n%s", st.logs.String())
