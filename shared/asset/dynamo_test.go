@@ -76,7 +76,7 @@ func mapOrg(t *testing.T, st *dynamostore.Store) {
 func TestConcurrentRefreshCreatesOnce(t *testing.T) {
 	st := newTable(t)
 	mapOrg(t, st)
-	rmmC := &fakeRMM{}
+	rmmC := newFakeRMM()
 	rmmC.set(laptop())
 	p := newFakePSA()
 	p.createDelay = 200 * time.Millisecond // the window a second create would need
@@ -126,7 +126,7 @@ func TestConcurrentRefreshCreatesOnce(t *testing.T) {
 func TestRefreshCosts(t *testing.T) {
 	st := newTable(t)
 	mapOrg(t, st)
-	rmmC := &fakeRMM{}
+	rmmC := newFakeRMM()
 	rmmC.set(laptop())
 	p := newFakePSA()
 	svc := asset.NewService(dynamostore.NewAssets(st), dynamostore.NewMappings(st), asset.Options{})
@@ -152,7 +152,7 @@ func TestRefreshCosts(t *testing.T) {
 	}
 	for _, step := range steps {
 		step.change()
-		r0, p0, d0 := rmmC.calls, p.total(), st.Ops()
+		r0, p0, d0 := rmmC.calls(), p.total(), st.Ops()
 		res, err := svc.Refresh(context.Background(), testScope, c, "1001")
 		if err != nil {
 			t.Fatalf("%s: %v", step.name, err)
@@ -160,7 +160,7 @@ func TestRefreshCosts(t *testing.T) {
 		if res.Outcome != step.outcome {
 			t.Errorf("%s: outcome %s, want %s", step.name, res.Outcome, step.outcome)
 		}
-		got := cost{RMM: rmmC.calls - r0, PSA: p.total() - p0, Dynamo: int(st.Ops() - d0)}
+		got := cost{RMM: rmmC.calls() - r0, PSA: p.total() - p0, Dynamo: int(st.Ops() - d0)}
 		if diff := cmp.Diff(step.want, got); diff != "" {
 			t.Errorf("%s: cost (-want +got):\n%s", step.name, diff)
 		}
@@ -184,7 +184,7 @@ func TestWorkerAccountsEachDeviceOnce(t *testing.T) {
 	if err := jobs.CreateJob(ctx, job); err != nil {
 		t.Fatal(err)
 	}
-	rmmC := &fakeRMM{}
+	rmmC := newFakeRMM()
 	rmmC.set(laptop())
 	second := laptop()
 	second.ID, second.SerialNumber = "1002", "SN-1002"
@@ -192,7 +192,7 @@ func TestWorkerAccountsEachDeviceOnce(t *testing.T) {
 	p := newFakePSA()
 	down := true
 	p.fail = func(op string) error {
-		if down && op == "create" && p.calls["create"] > 1 {
+		if down && op == "create" && p.calls()["create"] > 1 {
 			return apperr.New(apperr.Unavailable, "PSA is down")
 		}
 		return nil

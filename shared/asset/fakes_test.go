@@ -3,7 +3,6 @@ package asset_test
 import (
 	"context"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -12,159 +11,109 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/asset"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/psa/psafake"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/rmm/rmmfake"
 )
 
-// fakeRMM serves devices from a map.
-type fakeRMM struct {
-	mu      sync.Mutex
-	devices map[string]rmm.Device
-	err     error // returned by every call when set
-	calls   int
+// fakeRMM is the shared in-memory RMM's client (shared/rmm/rmmfake),
+// serving devices with GetDevice.
+type fakeRMM struct{ *rmmfake.Client }
+
+func newFakeRMM() *fakeRMM { return &fakeRMM{rmmfake.New().Client()} }
+
+// set stores a device (replacing the one with its id).
+func (f *fakeRMM) set(d rmm.Device) { f.Fake().PutDevice(d) }
+
+// clear removes every device.
+func (f *fakeRMM) clear() {
+	for _, d := range f.Fake().Devices() {
+		f.Fake().RemoveDevice(d.ID)
+	}
 }
 
-func (f *fakeRMM) GetDevice(_ context.Context, id string) (rmm.Device, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls++
-	if f.err != nil {
-		return rmm.Device{}, f.err
-	}
-	d, ok := f.devices[id]
-	if !ok {
-		return rmm.Device{}, apperr.New(apperr.NotFound, "not found")
-	}
-	return d, nil
-}
+// failAll makes every GetDevice answer err.
+func (f *fakeRMM) failAll(err error) { f.Fake().Fail("GetDevice", -1, err) }
 
-func (f *fakeRMM) set(d rmm.Device) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.devices == nil {
-		f.devices = map[string]rmm.Device{}
-	}
-	f.devices[d.ID] = d
-}
+// calls counts GetDevice calls.
+func (f *fakeRMM) calls() int { return f.Fake().Calls("GetDevice") }
 
-// fakePSA keeps assets in memory and counts requests by operation.
+// fakePSA is the shared in-memory PSA's client (shared/psa/psafake) with
+// the vendors' looser "contains" serial search (the ladder must filter),
+// asset ids from 501, and the asset tests' vocabulary: calls counted by
+// short names (findByRef, findBySerial, create, update) and a failure
+// hook by the same names.
 type fakePSA struct {
-	mu     sync.Mutex
-	assets map[string]psa.Asset
-	nextID int
-	calls  map[string]int
+	*psafake.Client
+	mu sync.Mutex
 	// fail, when set, is asked before each operation and may fail it.
 	fail func(op string) error
 	// createDelay widens the window in which concurrent creates could race.
 	createDelay time.Duration
 }
 
-func newFakePSA(existing ...psa.Asset) *fakePSA {
-	f := &fakePSA{assets: map[string]psa.Asset{}, nextID: 500, calls: map[string]int{}}
-	for _, a := range existing {
-		f.assets[a.ID] = a
+// shortNames are the tests' names of the PSA operations.
+var shortNames = map[string]string{
+	"FindAssetsByExternalRef": "findByRef", "FindAssetsBySerial": "findBySerial",
+	"CreateAsset": "create", "UpdateAsset": "update",
+}
+
+func short(method string) string {
+	if s, ok := shortNames[method]; ok {
+		return s
 	}
+	return method
+}
+
+func newFakePSA(existing ...psa.Asset) *fakePSA {
+	p := psafake.New(psafake.FirstID(500), psafake.LooseSerialSearch())
+	for _, a := range existing {
+		p.PutAsset(a)
+	}
+	f := &fakePSA{Client: p.Client()}
+	p.OnCall(func(method string) error {
+		f.mu.Lock()
+		fail, delay := f.fail, f.createDelay
+		f.mu.Unlock()
+		if fail != nil {
+			if err := fail(short(method)); err != nil {
+				return err
+			}
+		}
+		if method == "CreateAsset" {
+			time.Sleep(delay)
+		}
+		return nil
+	})
 	return f
 }
 
-func (f *fakePSA) begin(op string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls[op]++
-	if f.fail != nil {
-		return f.fail(op)
+// calls counts the operations by short name.
+func (f *fakePSA) calls() map[string]int {
+	out := map[string]int{}
+	for m, n := range f.Fake().CallCounts() {
+		out[short(m)] += n
 	}
-	return nil
-}
-
-func (f *fakePSA) count(op string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls[op]
-}
-
-func (f *fakePSA) total() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, c := range f.calls {
-		n += c
-	}
-	return n
-}
-
-func (f *fakePSA) reset() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = map[string]int{}
-}
-
-func (f *fakePSA) get(id string) psa.Asset {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.assets[id]
-}
-
-func (f *fakePSA) find(match func(psa.Asset) bool) []psa.Asset {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []psa.Asset
-	for _, a := range f.assets {
-		if match(a) {
-			out = append(out, a)
-		}
-	}
-	slices.SortFunc(out, func(a, b psa.Asset) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 
-func (f *fakePSA) FindAssetsByExternalRef(_ context.Context, ref string) ([]psa.Asset, error) {
-	if err := f.begin("findByRef"); err != nil {
-		return nil, err
-	}
-	return f.find(func(a psa.Asset) bool { return a.ExternalRef == ref }), nil
+func (f *fakePSA) count(op string) int { return f.calls()[op] }
+
+func (f *fakePSA) total() int { return f.Fake().TotalCalls() }
+
+func (f *fakePSA) reset() { f.Fake().ResetCalls() }
+
+func (f *fakePSA) get(id string) psa.Asset {
+	a, _ := f.Fake().Asset(id)
+	return a
 }
 
-func (f *fakePSA) FindAssetsBySerial(_ context.Context, serial string) ([]psa.Asset, error) {
-	if err := f.begin("findBySerial"); err != nil {
-		return nil, err
-	}
-	// Like a vendor "contains" search: looser than an exact match.
-	return f.find(func(a psa.Asset) bool {
-		return a.SerialNumber != "" && strings.Contains(strings.ToLower(a.SerialNumber), strings.ToLower(serial))
-	}), nil
-}
+func (f *fakePSA) put(a psa.Asset) { f.Fake().PutAsset(a) }
 
-func (f *fakePSA) CreateAsset(_ context.Context, a psa.Asset) (psa.Asset, error) {
-	if err := f.begin("create"); err != nil {
-		return psa.Asset{}, err
-	}
-	time.Sleep(f.createDelay)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.nextID++
-	a.ID = strconv.Itoa(f.nextID)
-	f.assets[a.ID] = a
-	return a, nil
-}
+func (f *fakePSA) remove(id string) { f.Fake().RemoveAsset(id) }
 
-func (f *fakePSA) UpdateAsset(_ context.Context, a psa.Asset) (psa.Asset, error) {
-	if err := f.begin("update"); err != nil {
-		return psa.Asset{}, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if _, ok := f.assets[a.ID]; !ok {
-		return psa.Asset{}, apperr.New(apperr.NotFound, "no asset %s", a.ID)
-	}
-	f.assets[a.ID] = a
-	return a, nil
-}
-
-func (f *fakePSA) remove(id string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.assets, id)
-}
+// find returns the PSA's assets match selects, by id.
+func (f *fakePSA) find(match func(psa.Asset) bool) []psa.Asset { return f.Fake().Assets(match) }
 
 // memLinks is an in-memory asset.Store with the same conditions as the
 // DynamoDB repository.

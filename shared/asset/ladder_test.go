@@ -95,7 +95,7 @@ func TestResolve(t *testing.T) {
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("Resolve (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tc.calls, p.calls); diff != "" {
+			if diff := cmp.Diff(tc.calls, p.calls()); diff != "" {
 				t.Errorf("PSA calls (-want +got):\n%s", diff)
 			}
 		})

@@ -59,7 +59,7 @@ type harness struct {
 func newHarness(t *testing.T, existing ...psa.Asset) *harness {
 	t.Helper()
 	h := &harness{
-		rmm:   &fakeRMM{},
+		rmm:   newFakeRMM(),
 		psa:   newFakePSA(existing...),
 		links: newMemLinks(),
 		maps: memMaps{"o1": {OrganizationID: "o1", AccountID: "250", State: account.StateMapped,
@@ -220,7 +220,7 @@ func TestRefresh(t *testing.T) {
 			if res.Outcome != tc.outcome || res.Reason != tc.reason {
 				t.Errorf("outcome = %s %q, want %s %q", res.Outcome, res.Reason, tc.outcome, tc.reason)
 			}
-			if diff := cmp.Diff(tc.calls, h.psa.calls); diff != "" {
+			if diff := cmp.Diff(tc.calls, h.psa.calls()); diff != "" {
 				t.Errorf("PSA requests (-want +got):\n%s", diff)
 			}
 			l, ok := h.links.peek(testScope, tc.device)
@@ -285,12 +285,12 @@ func TestRefreshErrors(t *testing.T) {
 	}{
 		{
 			name:  "device the RMM does not know",
-			setup: func(h *harness) { h.rmm.devices = nil },
+			setup: func(h *harness) { h.rmm.clear() },
 			kind:  apperr.NotFound, msg: "the RMM has no device 1001",
 		},
 		{
 			name:  "RMM throttling keeps its retry-after",
-			setup: func(h *harness) { h.rmm.err = &apperr.Error{Kind: apperr.Throttled, RetryAfter: 2 * time.Minute} },
+			setup: func(h *harness) { h.rmm.failAll(&apperr.Error{Kind: apperr.Throttled, RetryAfter: 2 * time.Minute}) },
 			kind:  apperr.Throttled,
 		},
 		{

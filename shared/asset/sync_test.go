@@ -57,7 +57,7 @@ func TestSyncHandler(t *testing.T) {
 		{name: "serial tie", iid: "i_a", device: "1001", role: "operator", status: 409,
 			setup: func(h *harness) {
 				for _, id := range []string{"61", "62"} {
-					h.psa.assets[id] = psa.Asset{ID: id, SerialNumber: "5CG3211XYZ"}
+					h.psa.put(psa.Asset{ID: id, SerialNumber: "5CG3211XYZ"})
 				}
 			},
 			detail: "device 1001 was not synced: serial number 5CG3211XYZ matches 2 PSA assets (61, 62); choose one"},

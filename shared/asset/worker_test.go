@@ -93,7 +93,7 @@ func TestWorker(t *testing.T) {
 				for _, id := range []string{"61", "62"} {
 					a := asset.ToPSA(laptop(), "250", "31")
 					a.ID, a.ExternalRef = id, ""
-					h.psa.assets[id] = a
+					h.psa.put(a)
 				}
 			},
 			recorded: []string{"t_a/i_a/j_1/1001 review: serial number 5CG3211XYZ matches 2 PSA assets (61, 62); choose one"},
@@ -175,7 +175,7 @@ func TestWorkerBatchReportsOnlyFailures(t *testing.T) {
 		h.rmm.set(d)
 	}
 	h.psa.fail = func(op string) error {
-		if op == "create" && h.psa.calls["create"] == 2 {
+		if op == "create" && h.psa.calls()["create"] == 2 {
 			return apperr.New(apperr.Unavailable, "PSA hiccup")
 		}
 		return nil
@@ -231,7 +231,7 @@ func TestWorkerThrottledGoesBackWithDelay(t *testing.T) {
 		Body: aws.ToString(m.Body), Attributes: m.Attributes, EventSource: "aws:sqs", EventSourceARN: assetQueueARN}}}
 
 	h := newHarness(t)
-	h.rmm.err = &apperr.Error{Kind: apperr.Throttled, Message: "NinjaOne asks to retry after 3s", RetryAfter: 3 * time.Second}
+	h.rmm.failAll(&apperr.Error{Kind: apperr.Throttled, Message: "NinjaOne asks to retry after 3s", RetryAfter: 3 * time.Second})
 	rec := &fakeRecorder{}
 	open := func(context.Context, string, string) (asset.Clients, error) { return h.clients(), nil }
 	sq := sqsqueue.New(client)
