@@ -129,7 +129,7 @@ func BenchmarkAlertToTicket(b *testing.B) {
 	p := newFakePSA()
 	assets := newFakeAssets()
 	assets.links["1001"] = alert.AssetRef{AssetID: "a-1001", AccountID: "acct-12"}
-	clients := providers.Clients{Integration: e.ig, RMM: ninjaParser(b), PSA: p}
+	clients := providers.Clients{Integration: e.ig, RMM: ninjaParser(b), PSA: p.Client()}
 	clients.Integration.Settings = connection.Settings{}
 	svc := alert.NewService(e.alerts, assets, newFakeAccounts(), &fakeRefresh{}, alert.Options{Logger: quiet})
 	w := alert.NewWorker(svc, func(context.Context, string, string) (providers.Clients, error) { return clients, nil },
@@ -142,7 +142,7 @@ func BenchmarkAlertToTicket(b *testing.B) {
 		if resp, err := rt.Serve(ctx, req); err != nil || resp.StatusCode != 202 {
 			b.Fatalf("webhook answered %d %v", resp.StatusCode, err)
 		}
-		for len(p.all()) <= i {
+		for len(p.Tickets()) <= i {
 			out, err := e.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queueURL), MaxNumberOfMessages: 10,
 				WaitTimeSeconds: 1, MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
 			if err != nil {

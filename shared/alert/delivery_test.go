@@ -340,7 +340,7 @@ func TestWebhookAmbiguousWrites(t *testing.T) {
 	for i := range ambiguousSeries {
 		assets.links[fmt.Sprint(3000+i)] = alert.AssetRef{AssetID: fmt.Sprint("a-", 3000+i), AccountID: "acct-12"}
 	}
-	clients := providers.Clients{Integration: e.ig, RMM: ninjaParser(t), PSA: p}
+	clients := providers.Clients{Integration: e.ig, RMM: ninjaParser(t), PSA: p.Client()}
 	// A short lease: a worker write that fails under load (moto on a busy
 	// machine) leaves a claim that blocks its series until it expires.
 	svc := alert.NewService(e.alerts, assets, newFakeAccounts(), &fakeRefresh{}, alert.Options{Logger: quiet, Lease: 5 * time.Second})
@@ -351,7 +351,7 @@ func TestWebhookAmbiguousWrites(t *testing.T) {
 		out, err := e.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queueURL), MaxNumberOfMessages: 10,
 			WaitTimeSeconds: 1, MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
 		if err != nil {
-			t.Fatalf("receive (after %d messages, %d tickets): %v", messages, len(p.all()), err)
+			t.Fatalf("receive (after %d messages, %d tickets): %v", messages, len(p.Tickets()), err)
 		}
 		if len(out.Messages) == 0 {
 			if queueEmpty(ctx, t, e.sqs, e.queueURL) {
@@ -369,7 +369,7 @@ func TestWebhookAmbiguousWrites(t *testing.T) {
 		messages += n - failed
 	}
 	drainTime := time.Since(began)
-	tickets := p.all()
+	tickets := p.Tickets()
 	perSeries := map[string]int{}
 	for _, tk := range tickets {
 		perSeries[tk.ExternalRef]++

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -29,8 +27,9 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
-	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/psa/psafake"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/rmm/rmmfake"
 	"github.com/rmmbridge/rmmbridge/shared/secretstore"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 )
@@ -254,186 +253,25 @@ func (a activity) body(t testing.TB) []byte {
 	return b
 }
 
-// ---------------------------------------------------------------- PSA fake
+// ---------------------------------------------------------------- PSA and RMM fakes
 
-// fakeTicket is one ticket of the PSA fake.
-type fakeTicket struct {
-	psa.NewTicket
-	ID      string
-	Notes   []string
-	Closed  bool
-	Touched bool
-	Closes  int
-	Reopens int
-}
+// fakePSA is the shared in-memory PSA (shared/psa/psafake): it runs
+// ticket lifecycles (ids from 101) and counts every write; its Client
+// cannot reopen tickets, its Reopener can.
+type fakePSA = psafake.PSA
 
-// fakePSA is an in-memory PSA that runs ticket lifecycles; it counts
-// every write. The embedded psa.Client is nil: calling anything else
-// panics (and fails the test).
-type fakePSA struct {
-	psa.Client
-	mu      sync.Mutex
-	next    int
-	tickets map[string]*fakeTicket
-	creates int
-	notes   int
-	// failCreate, when set, fails CreateTicket with this error.
-	failCreate error
-	// failNotes fails that many AddTicketNote calls with Unavailable.
-	failNotes int
-}
+func newFakePSA() *fakePSA { return psafake.New() }
 
-func newFakePSA() *fakePSA { return &fakePSA{next: 100, tickets: map[string]*fakeTicket{}} }
-
-func (p *fakePSA) CreateTicket(_ context.Context, t psa.NewTicket) (psa.Ticket, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.failCreate != nil {
-		return psa.Ticket{}, p.failCreate
+// newFakeRMM is the shared in-memory RMM with the real NinjaOne webhook
+// parser, holding organizations and devices for routing.
+func newFakeRMM(t testing.TB, orgs []rmm.Organization, devices ...rmm.Device) *rmmfake.Client {
+	t.Helper()
+	r := rmmfake.New(rmmfake.WebhookParser(ninjaParser(t)))
+	r.AddOrganizations(orgs...)
+	for _, d := range devices {
+		r.PutDevice(d)
 	}
-	p.next++
-	id := strconv.Itoa(p.next)
-	p.tickets[id] = &fakeTicket{NewTicket: t, ID: id}
-	p.creates++
-	return psa.Ticket{ID: id, AccountID: t.AccountID, LocationID: t.LocationID, AssetID: t.AssetID, Summary: t.Summary}, nil
-}
-
-func (p *fakePSA) GetTicket(_ context.Context, id string) (psa.Ticket, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	t, ok := p.tickets[id]
-	if !ok {
-		return psa.Ticket{}, apperr.New(apperr.NotFound, "no ticket %s", id)
-	}
-	return psa.Ticket{ID: id, AccountID: t.AccountID, Summary: t.Summary, Closed: t.Closed}, nil
-}
-
-func (p *fakePSA) AddTicketNote(_ context.Context, id string, n psa.Note) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.failNotes > 0 {
-		p.failNotes--
-		return apperr.New(apperr.Unavailable, "PSA down")
-	}
-	t, ok := p.tickets[id]
-	if !ok {
-		return apperr.New(apperr.NotFound, "no ticket %s", id)
-	}
-	t.Notes = append(t.Notes, n.Text)
-	p.notes++
-	return nil
-}
-
-func (p *fakePSA) CloseTicket(_ context.Context, id string, resolution string) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	t, ok := p.tickets[id]
-	if !ok {
-		return apperr.New(apperr.NotFound, "no ticket %s", id)
-	}
-	if resolution != "" {
-		t.Notes = append(t.Notes, resolution)
-	}
-	t.Closed = true
-	t.Closes++
-	return nil
-}
-
-func (p *fakePSA) TicketTouched(_ context.Context, id string) (bool, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	t, ok := p.tickets[id]
-	if !ok {
-		return false, apperr.New(apperr.NotFound, "no ticket %s", id)
-	}
-	return t.Touched, nil
-}
-
-func (p *fakePSA) FindTicketsByExternalRef(_ context.Context, ref string) ([]psa.Ticket, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var out []psa.Ticket
-	for _, t := range p.tickets {
-		if t.ExternalRef == ref {
-			out = append(out, psa.Ticket{ID: t.ID, AccountID: t.AccountID, Closed: t.Closed})
-		}
-	}
-	return out, nil
-}
-
-// touch marks a ticket as worked on by a human.
-func (p *fakePSA) touch(id string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.tickets[id].Touched = true
-}
-
-// ticket returns a copy of a ticket (nil if missing).
-func (p *fakePSA) ticket(id string) *fakeTicket {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	t, ok := p.tickets[id]
-	if !ok {
-		return nil
-	}
-	c := *t
-	c.Notes = append([]string(nil), t.Notes...)
-	return &c
-}
-
-// all returns copies of every ticket, by id.
-func (p *fakePSA) all() []*fakeTicket {
-	p.mu.Lock()
-	ids := make([]string, 0, len(p.tickets))
-	for id := range p.tickets {
-		ids = append(ids, id)
-	}
-	p.mu.Unlock()
-	sort.Strings(ids)
-	out := make([]*fakeTicket, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, p.ticket(id))
-	}
-	return out
-}
-
-// reopeningPSA can also reopen tickets.
-type reopeningPSA struct{ *fakePSA }
-
-func (p reopeningPSA) ReopenTicket(_ context.Context, id string) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	t, ok := p.tickets[id]
-	if !ok {
-		return apperr.New(apperr.NotFound, "no ticket %s", id)
-	}
-	t.Closed = false
-	t.Reopens++
-	return nil
-}
-
-// fakeRMM is the NinjaOne parser plus an organization and device
-// directory for routing.
-type fakeRMM struct {
-	rmm.Client
-	orgs    map[string]rmm.Organization
-	devices map[string]rmm.Device
-}
-
-func (r fakeRMM) GetOrganization(_ context.Context, id string) (rmm.Organization, error) {
-	o, ok := r.orgs[id]
-	if !ok {
-		return rmm.Organization{}, apperr.New(apperr.NotFound, "no organization %s", id)
-	}
-	return o, nil
-}
-
-func (r fakeRMM) GetDevice(_ context.Context, id string) (rmm.Device, error) {
-	d, ok := r.devices[id]
-	if !ok {
-		return rmm.Device{}, apperr.New(apperr.NotFound, "no device %s", id)
-	}
-	return d, nil
+	return r.Client()
 }
 
 // ---------------------------------------------------------------- routing fakes

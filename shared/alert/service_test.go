@@ -17,6 +17,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/psa/psafake"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 )
 
@@ -52,14 +53,14 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	r.assets.links["1001"] = alert.AssetRef{AssetID: "a-1001", AccountID: "acct-12", LocationID: "loc-34"}
 	r.accounts.mappings["12"] = account.Mapping{OrganizationID: "12", AccountID: "acct-12", State: account.StateMapped,
 		Sites: map[string]string{"34": "loc-34"}}
-	var p psa.Client = r.psa
+	var p psa.Client = r.psa.Client()
 	if o.reopens {
-		p = reopeningPSA{r.psa}
+		p = r.psa.Reopener()
 	}
 	r.clients = providers.Clients{
 		Integration: connection.Integration{ID: "i_demo", TenantID: "t_demo", Settings: o.settings},
-		RMM: fakeRMM{Client: ninjaParser(t), orgs: map[string]rmm.Organization{"12": {ID: "12", Name: "Acme Dental"}, "13": {ID: "13", Name: "Globex"}},
-			devices: map[string]rmm.Device{"1009": {ID: "1009", OrganizationID: "13", SiteID: "77"}}},
+		RMM: newFakeRMM(t, []rmm.Organization{{ID: "12", Name: "Acme Dental"}, {ID: "13", Name: "Globex"}},
+			rmm.Device{ID: "1009", OrganizationID: "13", SiteID: "77"}),
 		PSA: p,
 	}
 	r.svc = alert.NewService(r.links, r.assets, r.accounts, r.refresh, alert.Options{Now: r.clock, Logger: quiet})
@@ -144,7 +145,7 @@ func TestTriggerRepeatResetRetrigger(t *testing.T) {
 		{event: trig("a2", "s1", time.Minute), want: alert.Duplicate},   // a redelivered message
 		{event: reset("a4", "s1", 10*time.Minute), want: alert.Closed},  // nobody touched it
 		{event: trig("a5", "s1", 20*time.Minute), want: alert.Reopened}, // inside the 60-minute window
-		{event: reset("a6", "s1", 30*time.Minute), want: alert.Noted, before: func(r *rig) { r.psa.touch(first) }},
+		{event: reset("a6", "s1", 30*time.Minute), want: alert.Noted, before: func(r *rig) { r.psa.Touch(first) }},
 		{event: trig("a7", "s1", 4*time.Hour), want: alert.Noted},  // the touched ticket is still open
 		{event: reset("a8", "s1", 5*time.Hour), want: alert.Noted}, // still touched
 		// Closed by hand, outside the window: a new ticket.
@@ -161,9 +162,9 @@ func TestTriggerRepeatResetRetrigger(t *testing.T) {
 	if second == first || res[10].TicketID != second {
 		t.Errorf("after a close outside the window: tickets %s then %s, want a new ticket kept for the repeat", second, res[10].TicketID)
 	}
-	t1, t2 := r.psa.ticket(first), r.psa.ticket(second)
-	if len(r.psa.all()) != 2 {
-		t.Fatalf("%d tickets, want 2", len(r.psa.all()))
+	t1, t2 := r.psa.Ticket(first), r.psa.Ticket(second)
+	if len(r.psa.Tickets()) != 2 {
+		t.Fatalf("%d tickets, want 2", len(r.psa.Tickets()))
 	}
 	wantNotes := []string{"occurrence 2", "occurrence 3", "cleared", "triggered again", "cleared", "triggered again", "cleared"}
 	if len(t1.Notes) != len(wantNotes) {
@@ -211,10 +212,7 @@ func TestTriggerRepeatResetRetrigger(t *testing.T) {
 
 // closeByHand closes a ticket the way a technician would.
 func (r *rig) closeByHand(id string) {
-	r.psa.mu.Lock()
-	defer r.psa.mu.Unlock()
-	r.psa.tickets[id].Closed = true
-	r.psa.tickets[id].Touched = true
+	r.psa.EditTicket(id, func(t *psafake.Ticket) { t.Closed, t.Touched = true, true })
 }
 
 func TestReopenWindow(t *testing.T) {
@@ -241,11 +239,11 @@ func TestReopenWindow(t *testing.T) {
 				{event: reset("b2", "s", 5*time.Minute), want: alert.Closed},
 				{event: trig("b3", "s", 5*time.Minute+tc.gap), want: tc.want},
 			})
-			if got := len(r.psa.all()); got != tc.tickets {
+			if got := len(r.psa.Tickets()); got != tc.tickets {
 				t.Errorf("%d tickets, want %d", got, tc.tickets)
 			}
 			if tc.tickets == 1 {
-				tk := r.psa.ticket(res[0].TicketID)
+				tk := r.psa.Ticket(res[0].TicketID)
 				if tk.Closed != tc.stillClosed {
 					t.Errorf("ticket closed = %v, want %v", tk.Closed, tc.stillClosed)
 				}
@@ -268,7 +266,7 @@ func TestOutOfOrderWithinSeries(t *testing.T) {
 			{event: reset("c2", "s", 5*time.Minute), want: alert.Recorded},
 			{event: trig("c1", "s", 0), want: alert.Stale},
 		})
-		if n := len(r.psa.all()); n != 0 {
+		if n := len(r.psa.Tickets()); n != 0 {
 			t.Errorf("%d tickets, want none", n)
 		}
 		links, _, err := r.svc.List(context.Background(), r.sc, alert.ListQuery{})
@@ -293,7 +291,7 @@ func TestOutOfOrderWithinSeries(t *testing.T) {
 			{event: reset("c2", "s", time.Minute), want: alert.Closed},
 			{event: reset("c3", "s", 2*time.Minute), want: alert.Superseded},
 		})
-		if tk := r.psa.all()[0]; tk.Closes != 1 {
+		if tk := r.psa.Tickets()[0]; tk.Closes != 1 {
 			t.Errorf("closed %d times, want 1", tk.Closes)
 		}
 	})
@@ -408,7 +406,7 @@ func TestRouting(t *testing.T) {
 				t.Errorf("organizations linked (-want +got):\n%s", diff)
 			}
 			if tc.want == alert.Unrouted {
-				if n := len(r.psa.all()); n != 0 {
+				if n := len(r.psa.Tickets()); n != 0 {
 					t.Fatalf("%d tickets for an unrouted alert", n)
 				}
 				if res.Reason != tc.reason || r.link(t, "s").Unrouted != tc.reason {
@@ -416,7 +414,7 @@ func TestRouting(t *testing.T) {
 				}
 				return
 			}
-			tk := r.psa.ticket(res.TicketID)
+			tk := r.psa.Ticket(res.TicketID)
 			got := [3]string{tk.AccountID, tk.LocationID, tk.AssetID}
 			if diff := cmp.Diff([3]string{tc.account, tc.location, tc.asset}, got); diff != "" {
 				t.Errorf("ticket account, location, asset (-want +got):\n%s", diff)
@@ -504,7 +502,7 @@ func TestTicketContent(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			res := r.apply(t, tc.event)
-			tk := r.psa.ticket(res.TicketID)
+			tk := r.psa.Ticket(res.TicketID)
 			if tc.summary != "" && tk.Summary != tc.summary {
 				t.Errorf("summary %q, want %q", tk.Summary, tc.summary)
 			}
@@ -541,7 +539,7 @@ func TestTicketCreationExactlyOnce(t *testing.T) {
 		r := newRig(t, rigOptions{})
 		// The crashed worker claimed the series and created the ticket,
 		// but died before recording it.
-		crashed, err := r.psa.CreateTicket(ctx, psa.NewTicket{AccountID: "acct-12", Summary: "x", ExternalRef: "s"})
+		crashed, err := r.psa.Client().CreateTicket(ctx, psa.NewTicket{AccountID: "acct-12", Summary: "x", ExternalRef: "s"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -550,8 +548,8 @@ func TestTicketCreationExactlyOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		res := r.apply(t, trig("x1", "s", 0))
-		if res.Outcome != alert.Adopted || res.TicketID != crashed.ID || len(r.psa.all()) != 1 {
-			t.Fatalf("result %+v with %d tickets, want the crashed worker's ticket adopted", res, len(r.psa.all()))
+		if res.Outcome != alert.Adopted || res.TicketID != crashed.ID || len(r.psa.Tickets()) != 1 {
+			t.Fatalf("result %+v with %d tickets, want the crashed worker's ticket adopted", res, len(r.psa.Tickets()))
 		}
 		if l := r.link(t, "s"); l.Occurrences != 1 || l.LeaseOwner != "" {
 			t.Errorf("link %+v", l)
@@ -567,25 +565,25 @@ func TestTicketCreationExactlyOnce(t *testing.T) {
 		if !apperr.Is(err, apperr.Conflict) {
 			t.Fatalf("Apply = %v, want Conflict", err)
 		}
-		if len(r.psa.all()) != 0 {
+		if len(r.psa.Tickets()) != 0 {
 			t.Error("a ticket was created under another worker's claim")
 		}
 	})
 	t.Run("a failed create releases its claim and is retried without counting twice", func(t *testing.T) {
 		r := newRig(t, rigOptions{})
-		r.psa.failCreate = apperr.New(apperr.Unavailable, "PSA down")
+		r.psa.Fail("CreateTicket", -1, apperr.New(apperr.Unavailable, "PSA down"))
 		if _, err := r.svc.Apply(ctx, r.sc, r.clients, trig("x1", "s", 0)); !apperr.Is(err, apperr.Unavailable) {
 			t.Fatalf("Apply with the PSA down = %v, want Unavailable", err)
 		}
 		if l := r.link(t, "s"); l.LeaseOwner != "" || l.Occurrences != 0 {
 			t.Errorf("link after the failure %+v, want no claim and no occurrence", l)
 		}
-		r.psa.failCreate = nil
+		r.psa.Fail("CreateTicket", 0, nil)
 		if res := r.apply(t, trig("x1", "s", 0)); res.Outcome != alert.Created {
 			t.Fatalf("retry: %+v", res)
 		}
-		if l := r.link(t, "s"); l.Occurrences != 1 || len(r.psa.all()) != 1 {
-			t.Errorf("occurrences %d, tickets %d; want 1 and 1", l.Occurrences, len(r.psa.all()))
+		if l := r.link(t, "s"); l.Occurrences != 1 || len(r.psa.Tickets()) != 1 {
+			t.Errorf("occurrences %d, tickets %d; want 1 and 1", l.Occurrences, len(r.psa.Tickets()))
 		}
 	})
 	t.Run("racing workers open one ticket", func(t *testing.T) {
@@ -604,35 +602,33 @@ func TestTicketCreationExactlyOnce(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		if n := len(r.psa.all()); n != 1 {
+		if n := len(r.psa.Tickets()); n != 1 {
 			t.Errorf("%d tickets, want 1 (outcomes %v)", n, outcomes)
 		}
 	})
 	t.Run("a ticket deleted in the PSA is replaced on the next repeat", func(t *testing.T) {
 		r := newRig(t, rigOptions{})
 		first := r.apply(t, trig("x1", "s", 0)).TicketID
-		r.psa.mu.Lock()
-		delete(r.psa.tickets, first)
-		r.psa.mu.Unlock()
+		r.psa.DeleteTicket(first)
 		res := r.apply(t, trig("x2", "s", time.Minute))
 		if res.Outcome != alert.Created || res.TicketID == first {
 			t.Fatalf("repeat after deletion: %+v", res)
 		}
-		if tk := r.psa.ticket(res.TicketID); tk.ExternalRef != "s#2" {
+		if tk := r.psa.Ticket(res.TicketID); tk.ExternalRef != "s#2" {
 			t.Errorf("replacement ticket ref %q, want s#2", tk.ExternalRef)
 		}
 	})
 	t.Run("a failed note is retried, noted once", func(t *testing.T) {
 		r := newRig(t, rigOptions{})
 		id := r.apply(t, trig("x1", "s", 0)).TicketID
-		r.psa.failNotes = 1
+		r.psa.Fail("AddTicketNote", 1, apperr.New(apperr.Unavailable, "PSA down"))
 		if _, err := r.svc.Apply(ctx, r.sc, r.clients, trig("x2", "s", time.Minute)); !apperr.KindOf(err).Transient() {
 			t.Fatalf("Apply with notes failing = %v, want a transient error", err)
 		}
 		if res := r.apply(t, trig("x2", "s", time.Minute)); res.Outcome != alert.Noted {
 			t.Fatalf("retry: %+v", res)
 		}
-		if tk := r.psa.ticket(id); len(tk.Notes) != 1 {
+		if tk := r.psa.Ticket(id); len(tk.Notes) != 1 {
 			t.Errorf("notes %q, want one", tk.Notes)
 		}
 		if l := r.link(t, "s"); l.Occurrences != 2 {
@@ -646,12 +642,12 @@ func TestResetOfTouchedTicketNotes(t *testing.T) {
 	res := r.run(t, []step{
 		{event: trig("d1", "s", 0), want: alert.Created},
 		{event: reset("d2", "s", time.Minute), want: alert.Noted, before: func(r *rig) {
-			for _, tk := range r.psa.all() {
-				r.psa.touch(tk.ID)
+			for _, tk := range r.psa.Tickets() {
+				r.psa.Touch(tk.ID)
 			}
 		}},
 	})
-	tk := r.psa.ticket(res[0].TicketID)
+	tk := r.psa.Ticket(res[0].TicketID)
 	if tk.Closed || len(tk.Notes) != 1 || !strings.Contains(tk.Notes[0], "stays open because it has been worked on") {
 		t.Errorf("ticket closed=%v notes=%q; want open with a cleared note", tk.Closed, tk.Notes)
 	}
@@ -680,7 +676,7 @@ func TestLostWriteAnswers(t *testing.T) {
 		{event: trig("l2", "s", time.Minute), want: alert.Noted},
 		{event: reset("l3", "s", 2*time.Minute), want: alert.Closed},
 	})
-	if l := r.link(t, "s"); l.Occurrences != 2 || l.State != alert.StateClosed || l.LeaseOwner != "" || len(r.psa.all()) != 1 {
-		t.Errorf("link %+v with %d tickets", l, len(r.psa.all()))
+	if l := r.link(t, "s"); l.Occurrences != 2 || l.State != alert.StateClosed || l.LeaseOwner != "" || len(r.psa.Tickets()) != 1 {
+		t.Errorf("link %+v with %d tickets", l, len(r.psa.Tickets()))
 	}
 }

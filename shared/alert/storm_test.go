@@ -102,7 +102,7 @@ func TestStorm(t *testing.T) {
 		assets.links[fmt.Sprint(d)] = alert.AssetRef{AssetID: fmt.Sprint("a-", d), AccountID: "acct-12"}
 	}
 	refresh := &fakeRefresh{}
-	clients := providers.Clients{Integration: e.ig, RMM: ninjaParser(t), PSA: reopeningPSA{p}}
+	clients := providers.Clients{Integration: e.ig, RMM: ninjaParser(t), PSA: p.Reopener()}
 	clients.Integration.Settings = connection.Settings{ReopenWindowMinutes: 60}
 	svc := alert.NewService(e.alerts, assets, newFakeAccounts(), refresh, alert.Options{Logger: quiet})
 	worker := alert.NewWorker(svc, func(context.Context, string, string) (providers.Clients, error) { return clients, nil },
@@ -199,9 +199,9 @@ func TestStorm(t *testing.T) {
 	drainTime := time.Since(drainStart)
 
 	// Exactly one ticket per series, with the right notes and closures.
-	tickets := p.all()
-	if len(tickets) != stormSeries || p.creates != stormSeries {
-		t.Fatalf("%d tickets (%d creates), want exactly %d", len(tickets), p.creates, stormSeries)
+	tickets := p.Tickets()
+	if len(tickets) != stormSeries || p.Calls("CreateTicket") != stormSeries {
+		t.Fatalf("%d tickets (%d creates), want exactly %d", len(tickets), p.Calls("CreateTicket"), stormSeries)
 	}
 	refs := map[string]bool{}
 	for _, tk := range tickets {
@@ -225,8 +225,8 @@ func TestStorm(t *testing.T) {
 	if len(refs) != stormSeries {
 		t.Errorf("%d distinct series have tickets, want %d", len(refs), stormSeries)
 	}
-	if p.notes != stormSeries*37 {
-		t.Errorf("%d notes added, want %d", p.notes, stormSeries*37)
+	if p.Calls("AddTicketNote") != stormSeries*37 {
+		t.Errorf("%d notes added, want %d", p.Calls("AddTicketNote"), stormSeries*37)
 	}
 	links, _, err := svc.List(ctx, account.Scope{TenantID: e.ig.TenantID, IntegrationID: e.ig.ID}, alert.ListQuery{Limit: 500})
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/rmm/rmmfake"
 )
 
 // stateUnroutable is the state GET /alerts?state=unroutable lists.
@@ -139,7 +140,7 @@ func TestUnroutableAlerts(t *testing.T) {
 			if v["state"] != "unroutable" || !strings.Contains(v["reason"].(string), tc.reason) || v["ticketId"] != nil || v["occurrences"] != float64(1) {
 				t.Errorf("view %s, want state unroutable, the reason, no ticket, one occurrence", b)
 			}
-			if n := len(r.psa.all()); n != 0 {
+			if n := len(r.psa.Tickets()); n != 0 {
 				t.Errorf("%d tickets for an unroutable alert", n)
 			}
 		})
@@ -155,7 +156,7 @@ func TestUnroutableAlerts(t *testing.T) {
 		}
 		// The organization appears in the RMM (the account is then
 		// created), and the device is synced.
-		r.clients.RMM.(fakeRMM).orgs["999"] = rmm.Organization{ID: "999", Name: "Initech"}
+		r.clients.RMM.(*rmmfake.Client).Fake().AddOrganization(rmm.Organization{ID: "999", Name: "Initech"})
 		res := r.apply(t, unknown("u3", "s", 2*time.Minute))
 		if res.Outcome != alert.Created {
 			t.Fatalf("after the organization appeared: %+v", res)
@@ -170,7 +171,7 @@ func TestUnroutableAlerts(t *testing.T) {
 		if diff := cmp.Diff([]string{"s"}, r.listSeries(t, alert.StateOpen)); diff != "" {
 			t.Errorf("state=open (-want +got):\n%s", diff)
 		}
-		if tk := r.psa.ticket(res.TicketID); tk == nil || tk.AccountID != "acct-new-999" {
+		if tk := r.psa.Ticket(res.TicketID); tk == nil || tk.AccountID != "acct-new-999" {
 			t.Errorf("ticket %+v, want it under the new account", tk)
 		}
 	})
@@ -234,12 +235,10 @@ func TestResetRecordsClosedAtAndLastSeenAt(t *testing.T) {
 		want   alert.Outcome
 	}{
 		{name: "untouched ticket closed", want: alert.Closed},
-		{name: "touched ticket noted", before: func(r *rig) { r.psa.touch(r.psa.all()[0].ID) }, want: alert.Noted},
+		{name: "touched ticket noted", before: func(r *rig) { r.psa.Touch(r.psa.Tickets()[0].ID) }, want: alert.Noted},
 		{name: "ticket deleted in the PSA", before: func(r *rig) {
-			r.psa.mu.Lock()
-			defer r.psa.mu.Unlock()
-			for id := range r.psa.tickets {
-				delete(r.psa.tickets, id)
+			for _, tk := range r.psa.Tickets() {
+				r.psa.DeleteTicket(tk.ID)
 			}
 		}, want: alert.Recorded},
 	}

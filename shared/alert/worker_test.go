@@ -65,7 +65,7 @@ func TestWorkerAppliesTheFixture(t *testing.T) {
 	if resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("batch item failures %#v, want an empty list", resp.BatchItemFailures)
 	}
-	tickets := r.psa.all()
+	tickets := r.psa.Tickets()
 	if len(tickets) != 1 {
 		t.Fatalf("%d tickets, want 1", len(tickets))
 	}
@@ -110,15 +110,15 @@ func TestWorkerFailures(t *testing.T) {
 		{name: "an activity that is not an alert is acknowledged",
 			records: []events.SQSMessage{record("m1", `{"tenantId":"t_demo","integrationId":"i_demo","activity":{"id":5,"activityType":"ACTION","statusCode":"NODE_CREATED"}}`)}},
 		{name: "a PSA outage fails the record and, FIFO, the ones after it",
-			setup:   func(r *rig) { r.psa.failCreate = apperr.New(apperr.Unavailable, "PSA down") },
+			setup:   func(r *rig) { r.psa.Fail("CreateTicket", -1, apperr.New(apperr.Unavailable, "PSA down")) },
 			records: []events.SQSMessage{record("m1", trigger(1, "s")), record("m2", trigger(2, "s"))},
 			failed:  []string{"m1", "m2"}},
 		{name: "rejected PSA credentials keep the record for the dead-letter queue",
-			setup:   func(r *rig) { r.psa.failCreate = apperr.New(apperr.Unauthorized, "bad keys") },
+			setup:   func(r *rig) { r.psa.Fail("CreateTicket", -1, apperr.New(apperr.Unauthorized, "bad keys")) },
 			records: []events.SQSMessage{record("m1", trigger(1, "s"))},
 			failed:  []string{"m1"}},
 		{name: "records before a failure are kept done",
-			setup: func(r *rig) { r.psa.failNotes = 1 },
+			setup: func(r *rig) { r.psa.Fail("AddTicketNote", 1, apperr.New(apperr.Unavailable, "PSA down")) },
 			records: []events.SQSMessage{record("m1", trigger(1, "s")), record("m2", trigger(2, "s")),
 				record("m3", trigger(3, "s"))},
 			failed: []string{"m2", "m3"}, tickets: 1},
@@ -140,7 +140,7 @@ func TestWorkerFailures(t *testing.T) {
 			if diff := cmp.Diff(tc.failed, failed); diff != "" {
 				t.Errorf("failed records (-want +got):\n%s", diff)
 			}
-			if n := len(r.psa.all()); n != tc.tickets {
+			if n := len(r.psa.Tickets()); n != tc.tickets {
 				t.Errorf("%d tickets, want %d", n, tc.tickets)
 			}
 		})
@@ -170,7 +170,7 @@ func TestWorkerAppliesEachSeriesAsOneRun(t *testing.T) {
 		t.Errorf("%d database requests for two series, want 6", n)
 	}
 	a, b := r.link(t, "A"), r.link(t, "B")
-	ta, tb := r.psa.ticket(a.TicketID), r.psa.ticket(b.TicketID)
+	ta, tb := r.psa.Ticket(a.TicketID), r.psa.Ticket(b.TicketID)
 	if a.Occurrences != 3 || len(ta.Notes) != 2 || ta.Closed {
 		t.Errorf("series A: %d occurrences, notes %q, closed %v; want 3, two notes, open", a.Occurrences, ta.Notes, ta.Closed)
 	}
