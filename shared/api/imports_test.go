@@ -33,6 +33,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/rmm/rmmfake"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 )
 
@@ -61,13 +62,13 @@ func importContract(t *testing.T) routers.Router {
 	return importSpecRouter
 }
 
-// importRMM is an RMM that only lists organizations.
-type importRMM struct {
-	rmm.Client
-	orgs []rmm.Organization
+// importRMM is the shared in-memory RMM (shared/rmm/rmmfake) holding
+// the import's organizations.
+func importRMM(orgs ...rmm.Organization) rmm.Client {
+	r := rmmfake.New()
+	r.AddOrganizations(orgs...)
+	return r.Client()
 }
-
-func (r importRMM) ListOrganizations(context.Context) ([]rmm.Organization, error) { return r.orgs, nil }
 
 type importOpener func(ctx context.Context, tenantID, integrationID string) (providers.Clients, error)
 
@@ -131,7 +132,7 @@ func newImportsEnv(t *testing.T) *importsEnv {
 			return providers.Clients{}, apperr.New(apperr.NotFound, "no integration %s", integrationID)
 		}
 		return providers.Clients{Integration: connection.Integration{ID: "i_1"},
-			RMM: importRMM{orgs: []rmm.Organization{{ID: "1", Name: "A"}, {ID: "2", Name: "B"}}}}, nil
+			RMM: importRMM(rmm.Organization{ID: "1", Name: "A"}, rmm.Organization{ID: "2", Name: "B"})}, nil
 	})
 	return &importsEnv{rt: api.New(api.Deps{Imports: svc, Clients: opener}), tracker: tr, sqs: sq, queues: qs}
 }
