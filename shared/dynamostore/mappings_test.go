@@ -2,90 +2,26 @@ package dynamostore
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/psa/psafake"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/rmm/rmmfake"
 )
 
-// memPSA is an in-memory stand-in for the PSA's account calls, counting
-// creates (the end-to-end test runs the same race against the sandbox).
-type memPSA struct {
-	mu      sync.Mutex
-	accts   []psa.Account
-	refs    map[string]string // account id → external ref
-	creates atomic.Int64
-	locs    map[string][]psa.Location
-	// crashAfterCreate makes the next create "crash" after the PSA write.
-	crashAfterCreate bool
-}
+// memPSA is the shared in-memory PSA's client (shared/psa/psafake);
+// accounts it creates are 101, 102, ... unless opts say otherwise (the
+// end-to-end test runs the same race against the sandbox).
+type memPSA = psafake.Client
 
-func newMemPSA() *memPSA {
-	return &memPSA{refs: map[string]string{}, locs: map[string][]psa.Location{}}
-}
-
-func (m *memPSA) SearchAccounts(context.Context, psa.AccountQuery) (psa.Page[psa.Account], error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return psa.Page[psa.Account]{Items: append([]psa.Account{}, m.accts...)}, nil
-}
-
-func (m *memPSA) GetAccount(_ context.Context, id string) (psa.Account, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, a := range m.accts {
-		if a.ID == id {
-			return a, nil
-		}
-	}
-	return psa.Account{}, apperr.New(apperr.NotFound, "no account %s", id)
-}
-
-func (m *memPSA) CreateAccount(_ context.Context, a psa.NewAccount) (psa.Account, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n := m.creates.Add(1)
-	acct := psa.Account{ID: fmt.Sprint(100 + n), Name: a.Name}
-	m.accts = append(m.accts, acct)
-	m.refs[acct.ID] = a.ExternalRef
-	if m.crashAfterCreate {
-		m.crashAfterCreate = false
-		return psa.Account{}, apperr.New(apperr.Unavailable, "worker died after the PSA create")
-	}
-	return acct, nil
-}
-
-func (m *memPSA) FindAccountsByExternalRef(_ context.Context, ref string) ([]psa.Account, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []psa.Account
-	for _, a := range m.accts {
-		if m.refs[a.ID] == ref {
-			out = append(out, a)
-		}
-	}
-	return out, nil
-}
-
-func (m *memPSA) ListLocations(_ context.Context, accountID string) ([]psa.Location, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]psa.Location{}, m.locs[accountID]...), nil
-}
-
-func (m *memPSA) CreateLocation(_ context.Context, accountID string, l psa.NewLocation) (psa.Location, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	loc := psa.Location{ID: fmt.Sprintf("L%d", len(m.locs[accountID])+1), AccountID: accountID, Name: l.Name}
-	m.locs[accountID] = append(m.locs[accountID], loc)
-	return loc, nil
+func newMemPSA(opts ...psafake.Option) *memPSA {
+	return psafake.New(append([]psafake.Option{psafake.FirstID(100)}, opts...)...).Client()
 }
 
 var testOrg = rmm.Organization{ID: "12", Name: "Acme, Inc.", Sites: []rmm.Site{{ID: "s1", Name: "Main Office"}, {ID: "s2", Name: "Warehouse"}}}
@@ -124,7 +60,7 @@ func TestEnsureAccountRaceCreatesOnce(t *testing.T) {
 	for id := range ids {
 		seen[id]++
 	}
-	if got := p.creates.Load(); got != 1 {
+	if got := p.Fake().Calls("CreateAccount"); got != 1 {
 		t.Errorf("PSA creates = %d, want exactly 1", got)
 	}
 	if len(seen) != 1 {
@@ -146,7 +82,7 @@ func TestEnsureAccountAdoptsAfterACrash(t *testing.T) {
 	clock := func() time.Time { return now }
 	svc := account.NewService(NewMappings(s), account.Options{Now: clock, Lease: 30 * time.Second, Wait: time.Millisecond})
 	p := newMemPSA()
-	p.crashAfterCreate = true
+	p.Fake().FailAfter("CreateAccount", 1, apperr.New(apperr.Unavailable, "worker died after the PSA create"))
 	sc := account.Scope{TenantID: "t_a", IntegrationID: "i_1"}
 	if _, _, err := svc.EnsureAccount(ctx, sc, p, testOrg, account.NewAccountSpec{}); err == nil {
 		t.Fatal("the crashing create reported success")
@@ -160,8 +96,8 @@ func TestEnsureAccountAdoptsAfterACrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.creates.Load() != 1 || m.AccountID != "101" || !created {
-		t.Errorf("after the lease: account %s, creates %d, created %v; want the crashed create (101) adopted, 1 create", m.AccountID, p.creates.Load(), created)
+	if p.Fake().Calls("CreateAccount") != 1 || m.AccountID != "101" || !created {
+		t.Errorf("after the lease: account %s, creates %d, created %v; want the crashed create (101) adopted, 1 create", m.AccountID, p.Fake().Calls("CreateAccount"), created)
 	}
 }
 
@@ -170,10 +106,11 @@ func TestMapSitesAndUnmap(t *testing.T) {
 	s, _ := newTestStore(t)
 	repo := NewMappings(s)
 	svc := account.NewService(repo, account.Options{})
-	p := newMemPSA()
-	p.accts = []psa.Account{{ID: "7", Name: "ACME Inc"}}
-	p.locs["7"] = []psa.Location{{ID: "L1", AccountID: "7", Name: "main office"}, {ID: "L2", AccountID: "7", Name: "Branch"}}
-	r := fakeRMM{org: testOrg}
+	p := newMemPSA(psafake.FirstID(2)) // the next location is L3
+	p.Fake().AddAccounts(psa.Account{ID: "7", Name: "ACME Inc"})
+	p.Fake().AddLocation(psa.Location{ID: "L1", AccountID: "7", Name: "main office"})
+	p.Fake().AddLocation(psa.Location{ID: "L2", AccountID: "7", Name: "Branch"})
+	r := newFakeRMM(testOrg)
 	sc := account.Scope{TenantID: "t_a", IntegrationID: "i_1", Actor: "key/k1"}
 
 	// Explicit map wins; unlisted sites are matched by normalized name, else created.
@@ -226,19 +163,10 @@ func TestMapSitesAndUnmap(t *testing.T) {
 	}
 }
 
-type fakeRMM struct{ org rmm.Organization }
-
-func (f fakeRMM) ListOrganizations(context.Context) ([]rmm.Organization, error) {
-	return []rmm.Organization{f.org}, nil
-}
-
-func (f fakeRMM) GetOrganization(_ context.Context, id string) (rmm.Organization, error) {
-	if id != f.org.ID {
-		return rmm.Organization{}, apperr.New(apperr.NotFound, "no organization %s", id)
-	}
-	return f.org, nil
-}
-
-func (f fakeRMM) CreateOrganization(context.Context, rmm.NewOrganization) (rmm.Organization, error) {
-	return rmm.Organization{}, apperr.New(apperr.NotImplemented, "not in this test")
+// newFakeRMM is the shared in-memory RMM's client (shared/rmm/rmmfake)
+// holding org; it creates no organization.
+func newFakeRMM(org rmm.Organization) *rmmfake.Client {
+	r := rmmfake.New(rmmfake.Unsupported("CreateOrganization"))
+	r.AddOrganization(org)
+	return r.Client()
 }

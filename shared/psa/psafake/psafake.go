@@ -166,6 +166,7 @@ type PSA struct {
 	calls     map[string]int
 	hook      func(op string) error
 	failures  map[string]*failure
+	after     map[string]*failure
 	faults    []fault
 	waits     []time.Duration
 	requests  int64
@@ -187,7 +188,8 @@ func New(opts ...Option) *PSA {
 	for _, o := range opts {
 		o(&c)
 	}
-	return &PSA{opt: c, next: c.firstID, tickets: map[string]*Ticket{}, calls: map[string]int{}, failures: map[string]*failure{}}
+	return &PSA{opt: c, next: c.firstID, tickets: map[string]*Ticket{}, calls: map[string]int{},
+		failures: map[string]*failure{}, after: map[string]*failure{}}
 }
 
 // nextID returns the next id; the caller holds p.mu.
@@ -451,6 +453,35 @@ func (p *PSA) Fail(method string, n int, err error) {
 	p.failures[method] = &failure{n: n, err: err}
 }
 
+// FailAfter makes the next n calls of a write method (CreateAccount,
+// CreateLocation, CreateAsset, UpdateAsset, CreateTicket, AddTicketNote,
+// CloseTicket, ReopenTicket) carry out the write and then answer err: an
+// ambiguous write, as when the connection drops after the vendor saved.
+func (p *PSA) FailAfter(method string, n int, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n == 0 || err == nil {
+		delete(p.after, method)
+		return
+	}
+	p.after[method] = &failure{n: n, err: err}
+}
+
+// takeFailure takes one use of the failure queued for method in m; the
+// caller holds p.mu.
+func takeFailure(m map[string]*failure, method string) error {
+	f, ok := m[method]
+	if !ok {
+		return nil
+	}
+	if f.n > 0 {
+		if f.n--; f.n == 0 {
+			delete(m, method)
+		}
+	}
+	return f.err
+}
+
 // ThrottleNext answers the next n simulated requests with 429 and a
 // Retry-After; the client waits it out (recorded in Waits) up to
 // MaxRetryAfter and answers Throttled beyond.
@@ -546,7 +577,7 @@ func (c ReopenClient) ReopenTicket(ctx context.Context, id string) error {
 	t.Closed = false
 	t.Reopens++
 	c.touch(t)
-	return nil
+	return takeFailure(p.after, "ReopenTicket")
 }
 
 func notFound(kind, id string) error {
@@ -561,15 +592,7 @@ func (c *Client) begin(ctx context.Context, method string) error {
 	p.mu.Lock()
 	p.calls[method]++
 	hook := p.hook
-	var failErr error
-	if f, ok := p.failures[method]; ok {
-		failErr = f.err
-		if f.n > 0 {
-			if f.n--; f.n == 0 {
-				delete(p.failures, method)
-			}
-		}
-	}
+	failErr := takeFailure(p.failures, method)
 	unsupported := p.opt.unsupported[method]
 	p.mu.Unlock()
 	if unsupported {
@@ -627,6 +650,13 @@ func (c *Client) begin(ctx context.Context, method string) error {
 			p.wait(time.Duration(attempt) * 100 * time.Millisecond)
 		}
 	}
+}
+
+// after takes a FailAfter failure of method, if any.
+func (c *Client) after(method string) error {
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	return takeFailure(c.p.after, method)
 }
 
 func (p *PSA) wait(d time.Duration) {
@@ -779,7 +809,7 @@ func (c *Client) CreateAccount(ctx context.Context, na psa.NewAccount) (psa.Acco
 		ExternalRef: na.ExternalRef, Created: p.opt.now()}
 	p.accounts = append(p.accounts, a)
 	p.created = append(p.created, na)
-	return a.Account, nil
+	return a.Account, takeFailure(p.after, "CreateAccount")
 }
 
 // FindAccountsByExternalRef implements psa.AccountRefFinder.
@@ -848,7 +878,7 @@ func (c *Client) CreateLocation(ctx context.Context, accountID string, l psa.New
 	defer p.mu.Unlock()
 	loc := psa.Location{ID: "L" + p.nextID(), AccountID: accountID, Name: name}
 	p.locations = append(p.locations, loc)
-	return loc, nil
+	return loc, takeFailure(p.after, "CreateLocation")
 }
 
 // GetAsset implements psa.AssetFinder.
@@ -897,7 +927,7 @@ func (c *Client) CreateAsset(ctx context.Context, a psa.Asset) (psa.Asset, error
 		return psa.Asset{}, err
 	}
 	a.ID = ""
-	return c.p.PutAsset(a), nil
+	return c.p.PutAsset(a), c.after("CreateAsset")
 }
 
 // UpdateAsset implements psa.AssetWriter.
@@ -908,7 +938,7 @@ func (c *Client) UpdateAsset(ctx context.Context, a psa.Asset) (psa.Asset, error
 	if _, ok := c.p.Asset(a.ID); !ok || a.ID == "" {
 		return psa.Asset{}, notFound("asset", a.ID)
 	}
-	return c.p.PutAsset(a), nil
+	return c.p.PutAsset(a), c.after("UpdateAsset")
 }
 
 func (t *Ticket) view() psa.Ticket {
@@ -930,7 +960,7 @@ func (c *Client) CreateTicket(ctx context.Context, nt psa.NewTicket) (psa.Ticket
 	defer p.mu.Unlock()
 	t := &Ticket{NewTicket: nt, ID: p.nextID(), Created: p.opt.now()}
 	p.tickets[t.ID] = t
-	return t.view(), nil
+	return t.view(), takeFailure(p.after, "CreateTicket")
 }
 
 // GetTicket implements psa.TicketWriter.
@@ -977,7 +1007,7 @@ func (c *Client) AddTicketNote(ctx context.Context, id string, n psa.Note) error
 	}
 	t.Notes = append(t.Notes, n.Text)
 	c.touch(t)
-	return nil
+	return takeFailure(c.p.after, "AddTicketNote")
 }
 
 // CloseTicket implements psa.TicketWriter. Every call counts in Closes;
@@ -1001,7 +1031,7 @@ func (c *Client) CloseTicket(ctx context.Context, id, resolution string) error {
 	}
 	t.Closed = true
 	c.touch(t)
-	return nil
+	return takeFailure(c.p.after, "CloseTicket")
 }
 
 // TicketTouched implements psa.TicketWriter: Touch was called, or another
