@@ -212,6 +212,13 @@ func newFixture(h Harness) Fixture {
 		}
 		f.Accounts = append(f.Accounts, a)
 	}
+	// Characters a query language must quote or escape, in a name and in
+	// a reference.
+	f.Accounts = append(f.Accounts, FixtureAccount{
+		Name:   prefix + ` Account 08 "Q" & O'Brien, 100% \ Söhne`,
+		Status: h.AccountStatuses[1], Type: h.AccountTypes[1],
+		ExternalRef: `qf-org-"08" & \ 100%`,
+	})
 	for i := range n {
 		id := fmt.Sprintf("qftech%02d", i+1)
 		f.Members = append(f.Members, FixtureMember{Identifier: id, FirstName: "Quill", LastName: fmt.Sprintf("Tech%02d", i+1), Email: id + "@msp.example"})
@@ -227,6 +234,10 @@ func newFixture(h Harness) Fixture {
 	}
 	return f
 }
+
+// specialAccount is the fixture account whose name and reference need
+// quoting.
+const specialAccount = 7
 
 // The fixture's assets by role.
 const (

@@ -51,7 +51,7 @@ func RunT(t T, h Harness) {
 	s.env = s.open(t)
 	s.c = recorded{raw: s.env.Client, log: s.log}
 
-	t.Run("account statuses and types", s.picklists)
+	t.Run("the connection test and account statuses and types", s.picklists)
 	t.Run("account search pages to the last page", s.searchPaging)
 	t.Run("account search filters by status and type", s.searchFilters)
 	t.Run("accounts are read by id", s.getAccount)
@@ -182,6 +182,9 @@ func (s *suite) searchAll(t T, q psa.AccountQuery) ([]psa.Account, int) {
 
 func (s *suite) picklists(t T) {
 	ctx := context.Background()
+	if err := s.c.TestConnection(ctx); err != nil {
+		t.Fatalf("TestConnection with good credentials: %v", err)
+	}
 	for _, pl := range []struct {
 		what string
 		list func(context.Context) ([]psa.NamedRef, error)
@@ -234,6 +237,18 @@ func (s *suite) searchPaging(t T) {
 	}
 	if d := gocmp.Diff([]string{s.f.Accounts[4].Name}, names(withPrefix(got, prefix))); d != "" {
 		t.Errorf("search %q (-want +got):\n%s", part, d)
+	}
+
+	// Quotes, ampersands, apostrophes, backslashes and accents.
+	for _, part := range []string{`"Q" & O'Brien`, `\ söhne`} {
+		got, _ = s.searchAll(t, psa.AccountQuery{Search: part, Limit: s.f.PageSize})
+		if d := gocmp.Diff([]string{s.f.Accounts[specialAccount].Name}, names(withPrefix(got, prefix))); d != "" {
+			t.Errorf("search %q (-want +got):\n%s", part, d)
+		}
+	}
+
+	if _, err := s.c.SearchAccounts(context.Background(), psa.AccountQuery{Search: prefix, Cursor: "not-a-cursor"}); !apperr.Is(err, apperr.Invalid) {
+		t.Errorf("a cursor the listing never returned: error = %v, want Invalid", err)
 	}
 }
 
@@ -393,6 +408,7 @@ func (s *suite) accountsByRef(t T) {
 		}{
 			{s.f.Accounts[0].ExternalRef, []string{s.env.AccountIDs[0]}},
 			{s.f.Accounts[1].ExternalRef, []string{s.env.AccountIDs[1]}},
+			{s.f.Accounts[specialAccount].ExternalRef, []string{s.env.AccountIDs[specialAccount]}},
 			{"qf-org-0", nil}, // a prefix of both
 			{"qf-org-unknown", nil},
 			{"", nil},
@@ -591,6 +607,7 @@ func (s *suite) serials(t T) {
 		want         []int
 	}{
 		{"a unique serial", "QFSN-0001", []int{assetRef}},
+		{"a serial in another case", "qfsn-0001", []int{assetRef}},
 		{"a serial two assets share: both, not the longer look-alike", "QFSN-0002", []int{assetTieA, assetTieB}},
 		{"a prefix of real serials", "QFSN-000", nil},
 		{"a firmware placeholder", s.f.Assets[assetOEM].SerialNumber, nil},
@@ -704,12 +721,24 @@ func (s *suite) tickets(t T) {
 	ctx := context.Background()
 	other := recorded{raw: s.env.Other, log: s.log}
 	nt := s.newTicket(prefix+": disk C: is almost full", "qf-series-1")
+	locs, err := s.c.ListLocations(ctx, nt.AccountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range locs {
+		if l.Name == s.f.Accounts[0].Locations[0] {
+			nt.LocationID = l.ID
+		}
+	}
+	if nt.LocationID == "" {
+		t.Fatalf("no location %q among %+v", s.f.Accounts[0].Locations[0], locs)
+	}
 	tk, err := s.c.CreateTicket(ctx, nt)
 	if err != nil {
 		t.Fatalf("CreateTicket: %v", err)
 	}
-	if tk.ID == "" || tk.AccountID != nt.AccountID || tk.AssetID != nt.AssetID || tk.Summary != nt.Summary || tk.Closed {
-		t.Errorf("CreateTicket = %+v, want an open ticket of account %s on asset %s", tk, nt.AccountID, nt.AssetID)
+	if tk.ID == "" || tk.AccountID != nt.AccountID || tk.LocationID != nt.LocationID || tk.AssetID != nt.AssetID || tk.Summary != nt.Summary || tk.Closed {
+		t.Errorf("CreateTicket = %+v, want an open ticket of account %s at location %s on asset %s", tk, nt.AccountID, nt.LocationID, nt.AssetID)
 	}
 	if nt.Board.Name != "" && !strings.EqualFold(tk.Board.Name, nt.Board.Name) {
 		t.Errorf("ticket board = %+v, want %q", tk.Board, nt.Board.Name)
@@ -718,7 +747,7 @@ func (s *suite) tickets(t T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ID != tk.ID || got.AccountID != nt.AccountID || got.AssetID != nt.AssetID || got.Summary != nt.Summary || got.Closed {
+	if got.ID != tk.ID || got.AccountID != nt.AccountID || got.LocationID != nt.LocationID || got.AssetID != nt.AssetID || got.Summary != nt.Summary || got.Closed {
 		t.Errorf("GetTicket = %+v, want %+v", got, tk)
 	}
 

@@ -241,6 +241,9 @@ func (s *suite) listDevices(t T) {
 			t.Errorf("AllDevices(%s) (-want +got):\n%s", orgID, d)
 		}
 	}
+	if _, err := s.c.ListDevices(ctx, s.env.OrganizationIDs[orgPaged], "not-a-cursor"); !apperr.Is(err, apperr.Invalid) {
+		t.Errorf("a cursor the listing never returned: error = %v, want Invalid", err)
+	}
 }
 
 func (s *suite) getDevice(t T) {

@@ -11,9 +11,15 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
 )
 
-// TestConformance runs the PSA behaviour suite against the sandbox.
+// TestConformance runs the PSA behaviour suite against the sandbox, with
+// numbered pages and with forward-only (keyset) paging.
 func TestConformance(t *testing.T) {
-	psatest.Run(t, psatest.Harness{
+	t.Run("numbered pages", func(t *testing.T) { psatest.Run(t, conformanceHarness(false)) })
+	t.Run("forward-only pages", func(t *testing.T) { psatest.Run(t, conformanceHarness(true)) })
+}
+
+func conformanceHarness(forwardOnly bool) psatest.Harness {
+	return psatest.Harness{
 		Name: "ConnectWise",
 		Capabilities: []psatest.Capability{
 			psatest.AccountsCreate, psatest.AccountsFindByRef, psatest.AccountsRecent, psatest.AssetsFindByRef,
@@ -24,14 +30,16 @@ func TestConformance(t *testing.T) {
 		TicketDefaults:    psa.NewTicket{Board: psa.NamedRef{Name: "Monitoring"}},
 		AssetManufacturer: "Dell Inc.",
 		AuthFailureReason: "The API keys are not valid for this company",
-		Open:              openConformance,
-	})
+		Open: func(t psatest.T, f psatest.Fixture) *psatest.Env {
+			return openConformance(t, f, forwardOnly)
+		},
+	}
 }
 
 // openConformance starts a sandbox holding the suite's fixture, with the
 // client configured as the suite asks (page size, attempt timeout) and
 // the sandbox's custom fields and API member.
-func openConformance(t psatest.T, f psatest.Fixture) *psatest.Env {
+func openConformance(t psatest.T, f psatest.Fixture, forwardOnly bool) *psatest.Env {
 	t.Helper()
 	srv := sandbox.New(sandbox.Options{Seed: 7, OrgCount: 4})
 	if _, err := srv.Start("127.0.0.1:0"); err != nil {
@@ -67,6 +75,7 @@ func openConformance(t psatest.T, f psatest.Fixture) *psatest.Env {
 	open := func(mutate func(*connectwise.Config)) *connectwise.Client {
 		cfg := clientConfig(srv, rec)
 		cfg.PageSize, cfg.AttemptTimeout, cfg.APIMember = f.PageSize, f.AttemptTimeout, sandbox.DefaultAPIMember
+		cfg.ForwardOnly = forwardOnly
 		if mutate != nil {
 			mutate(&cfg)
 		}
