@@ -257,10 +257,14 @@ func (a activity) body(t testing.TB) []byte {
 
 // fakePSA is the shared in-memory PSA (shared/psa/psafake): it runs
 // ticket lifecycles (ids from 101) and counts every write; its Client
-// cannot reopen tickets, its Reopener can.
+// cannot reopen tickets, its Reopener can. Calls beyond the ticket
+// lifecycle answer NotImplemented: the alert worker makes none.
 type fakePSA = psafake.PSA
 
-func newFakePSA() *fakePSA { return psafake.New() }
+func newFakePSA() *fakePSA {
+	return psafake.New(psafake.Only("CreateTicket", "GetTicket", "AddTicketNote", "CloseTicket", "TicketTouched",
+		"FindTicketsByExternalRef", "ReopenTicket"))
+}
 
 // newFakeRMM is the shared in-memory RMM with the real NinjaOne webhook
 // parser, holding organizations and devices for routing.

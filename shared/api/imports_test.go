@@ -62,10 +62,10 @@ func importContract(t *testing.T) routers.Router {
 	return importSpecRouter
 }
 
-// importRMM is the shared in-memory RMM (shared/rmm/rmmfake) holding
-// the import's organizations.
+// importRMM is the shared in-memory RMM (shared/rmm/rmmfake) that only
+// lists the import's organizations.
 func importRMM(orgs ...rmm.Organization) rmm.Client {
-	r := rmmfake.New()
+	r := rmmfake.New(rmmfake.Only("ListOrganizations"))
 	r.AddOrganizations(orgs...)
 	return r.Client()
 }

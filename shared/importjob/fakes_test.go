@@ -328,7 +328,9 @@ func (s *memMappings) writeCount() int {
 	return s.writes
 }
 
-// fakeRMM is the shared in-memory RMM's client (shared/rmm/rmmfake).
+// fakeRMM is the shared in-memory RMM's client (shared/rmm/rmmfake); the
+// imports use organizations and devices only (anything else answers
+// NotImplemented).
 type fakeRMM = rmmfake.Client
 
 // rmmSetup is what a test's RMM holds: organizations, their devices (in
@@ -342,7 +344,7 @@ type rmmSetup struct {
 }
 
 func newFakeRMM(s rmmSetup) *fakeRMM {
-	r := rmmfake.New(rmmfake.PageSize(s.pageSize))
+	r := rmmfake.New(rmmfake.PageSize(s.pageSize), rmmfake.Only("ListOrganizations", "GetOrganization", "ListDevices"))
 	r.AddOrganizations(s.orgs...)
 	for _, o := range s.orgs {
 		for _, d := range s.devices[o.ID] {
@@ -384,12 +386,13 @@ func devicesOf(orgID string, n int) []rmm.Device {
 }
 
 // fakePSA is the shared in-memory PSA's client (shared/psa/psafake):
-// accounts with our reference and locations; ids count from 900,
-// locations are "L<n>".
+// accounts with our reference and locations (anything else answers
+// NotImplemented); ids count from 900, locations are "L<n>".
 type fakePSA = psafake.Client
 
 func newFakePSA(accts ...psa.Account) *fakePSA {
-	f := psafake.New(psafake.FirstID(900))
+	f := psafake.New(psafake.FirstID(900), psafake.Only("SearchAccounts", "GetAccount", "CreateAccount",
+		"FindAccountsByExternalRef", "ListLocations", "CreateLocation"))
 	f.AddAccounts(accts...)
 	return f.Client()
 }

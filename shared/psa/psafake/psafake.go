@@ -58,6 +58,7 @@ type config struct {
 	maxAttempts    int
 	attemptTimeout time.Duration
 	unsupported    map[string]bool
+	only           map[string]bool
 }
 
 // FirstID makes ids count up from n+1 (default 100: the first record is
@@ -89,6 +90,18 @@ func Secret(s string) Option { return func(c *config) { c.secret = s } }
 // injected hang holds one attempt (defaults 4 and 1 s).
 func Retries(maxAttempts int, attemptTimeout time.Duration) Option {
 	return func(c *config) { c.maxAttempts, c.attemptTimeout = maxAttempts, attemptTimeout }
+}
+
+// Only makes every client method but the named ones answer
+// apperr.NotImplemented: a test whose old fake implemented only those
+// keeps failing loudly if the code under test calls anything else.
+func Only(methods ...string) Option {
+	return func(c *config) {
+		c.only = map[string]bool{}
+		for _, m := range methods {
+			c.only[m] = true
+		}
+	}
 }
 
 // Unsupported makes the named client methods (e.g.
@@ -593,7 +606,7 @@ func (c *Client) begin(ctx context.Context, method string) error {
 	p.calls[method]++
 	hook := p.hook
 	failErr := takeFailure(p.failures, method)
-	unsupported := p.opt.unsupported[method]
+	unsupported := p.opt.unsupported[method] || (p.opt.only != nil && !p.opt.only[method])
 	p.mu.Unlock()
 	if unsupported {
 		return apperr.New(apperr.NotImplemented, "the fake PSA does not support %s", method)

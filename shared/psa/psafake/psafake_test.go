@@ -74,3 +74,19 @@ func TestFailures(t *testing.T) {
 		t.Errorf("GetTicket after clearing: %v, want NotFound", err)
 	}
 }
+
+// TestOnly: methods outside the list answer NotImplemented.
+func TestOnly(t *testing.T) {
+	ctx := context.Background()
+	p := psafake.New(psafake.Only("GetAccount"))
+	a := p.AddAccount(psafake.Account{Account: psa.Account{Name: "Acme"}})
+	if got, err := p.Client().GetAccount(ctx, a.ID); err != nil || got.Name != "Acme" {
+		t.Errorf("GetAccount = %+v, %v; want Acme", got, err)
+	}
+	if _, err := p.Client().CreateAccount(ctx, psa.NewAccount{Name: "Globex"}); !apperr.Is(err, apperr.NotImplemented) {
+		t.Errorf("CreateAccount = %v, want NotImplemented", err)
+	}
+	if err := p.Reopener().ReopenTicket(ctx, "1"); !apperr.Is(err, apperr.NotImplemented) {
+		t.Errorf("ReopenTicket = %v, want NotImplemented", err)
+	}
+}

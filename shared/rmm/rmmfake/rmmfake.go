@@ -51,6 +51,7 @@ type config struct {
 	attemptTimeout time.Duration
 	parser         rmm.WebhookParser
 	unsupported    map[string]bool
+	only           map[string]bool
 }
 
 // FirstID makes created ids count up from n+1 (default 700).
@@ -71,6 +72,18 @@ func Retries(maxAttempts int, attemptTimeout time.Duration) Option {
 // WebhookParser makes ParseWebhook delegate to p (e.g. the NinjaOne
 // parser); by default the fake reads its own format (see WebhookBody).
 func WebhookParser(p rmm.WebhookParser) Option { return func(c *config) { c.parser = p } }
+
+// Only makes every client method but the named ones answer
+// apperr.NotImplemented: a test whose old fake implemented only those
+// keeps failing loudly if the code under test calls anything else.
+func Only(methods ...string) Option {
+	return func(c *config) {
+		c.only = map[string]bool{}
+		for _, m := range methods {
+			c.only[m] = true
+		}
+	}
+}
 
 // Unsupported makes the named client methods (e.g. "CreateOrganization")
 // answer apperr.NotImplemented, as a vendor without the role does.
@@ -346,7 +359,7 @@ func (c *Client) begin(ctx context.Context, method string) error {
 			}
 		}
 	}
-	unsupported := r.opt.unsupported[method]
+	unsupported := r.opt.unsupported[method] || (r.opt.only != nil && !r.opt.only[method])
 	r.mu.Unlock()
 	if unsupported {
 		return apperr.New(apperr.NotImplemented, "the fake RMM does not support %s", method)
@@ -579,7 +592,8 @@ func (c *Client) ParseWebhook(body []byte) (rmm.Alert, bool, error) {
 	r := c.r
 	r.mu.Lock()
 	r.calls["ParseWebhook"]++
-	unsupported, parser := r.opt.unsupported["ParseWebhook"], r.opt.parser
+	unsupported := r.opt.unsupported["ParseWebhook"] || (r.opt.only != nil && !r.opt.only["ParseWebhook"])
+	parser := r.opt.parser
 	r.mu.Unlock()
 	if unsupported {
 		return rmm.Alert{}, false, apperr.New(apperr.NotImplemented, "the fake RMM does not support ParseWebhook")
