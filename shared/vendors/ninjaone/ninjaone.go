@@ -65,11 +65,14 @@ type Config struct {
 
 	// Logger for request logs (nil discards); OnRequest observes every
 	// attempt (metrics, benchmarks); Sleep replaces the retry wait (tests);
-	// MaxAttempts and AttemptTimeout override vendorhttp's defaults.
-	Logger         *slog.Logger
-	OnRequest      func(vendorhttp.Attempt)
-	Sleep          func(ctx context.Context, d time.Duration) error
-	MaxAttempts    int
+	// MaxAttempts overrides vendorhttp's default.
+	Logger      *slog.Logger
+	OnRequest   func(vendorhttp.Attempt)
+	Sleep       func(ctx context.Context, d time.Duration) error
+	MaxAttempts int
+
+	// AttemptTimeout bounds one request attempt (default vendorhttp's);
+	// an attempt that times out is retried like a connection error.
 	AttemptTimeout time.Duration
 }
 
@@ -105,18 +108,19 @@ func New(cfg Config, httpClient *http.Client) (*Client, error) {
 		TokenURL: tokenURL, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
 		Scope: scope, HTTPClient: httpClient,
 	}
-	hc, err := vendorhttp.New(vendorhttp.Options{
-		Name:           "NinjaOne",
-		BaseURL:        base,
-		Auth:           auth,
-		HTTPClient:     httpClient,
-		ErrorDecoder:   decodeError,
-		Logger:         cfg.Logger,
-		OnRequest:      cfg.OnRequest,
-		Sleep:          cfg.Sleep,
-		MaxAttempts:    cfg.MaxAttempts,
-		AttemptTimeout: cfg.AttemptTimeout,
-	})
+	opts := vendorhttp.Options{
+		Name:         "NinjaOne",
+		BaseURL:      base,
+		Auth:         auth,
+		HTTPClient:   httpClient,
+		ErrorDecoder: decodeError,
+		Logger:       cfg.Logger,
+		OnRequest:    cfg.OnRequest,
+		Sleep:        cfg.Sleep,
+		MaxAttempts:  cfg.MaxAttempts,
+	}
+	opts.AttemptTimeout = cfg.AttemptTimeout
+	hc, err := vendorhttp.New(opts)
 	if err != nil {
 		return nil, apperr.InvalidFields(apperr.FieldError{Field: "baseUrl", Message: "must be an absolute http(s) URL"})
 	}
