@@ -246,7 +246,7 @@ type QueueMessage struct {
 	DedupID string
 }
 
-// Queue sends to the AlertQueue (sqsqueue through an adapter in wire).
+// Queue sends to the AlertQueue (sqsqueue through an adapter in alertwebhookfn).
 type Queue interface {
 	Enqueue(ctx context.Context, m QueueMessage) error
 }

@@ -26,7 +26,7 @@ type AssetRef struct {
 }
 
 // Assets finds, and creates when needed, the PSA asset of a device
-// (shared/asset through an adapter in wire).
+// (shared/asset through an adapter in alertworkerfn).
 type Assets interface {
 	// LinkedAsset returns the device's asset link; NotFound when the
 	// device was never synced.
@@ -39,7 +39,7 @@ type Assets interface {
 }
 
 // Accounts routes an organization's devices to a PSA account
-// (shared/account through an adapter in wire).
+// (shared/account through an adapter in alertworkerfn).
 type Accounts interface {
 	// GetMapping returns the organization's mapping (NotFound if unmapped).
 	GetMapping(ctx context.Context, sc account.Scope, orgID string) (account.Mapping, error)

@@ -136,7 +136,9 @@ func errBadCredentials(cause error) error {
 }
 
 // integrationIDPattern bounds what is looked up in the table.
-var integrationIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+// It is compiled on first use: the package is linked by functions that
+// never serve the webhook.
+var integrationIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`) })
 
 // Handle authenticates, parses, deduplicates and enqueues one delivery.
 //
@@ -159,7 +161,7 @@ var integrationIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // applied already.
 func (w *Webhook) Handle(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 	id := r.PathParam("integrationId")
-	if !integrationIDPattern.MatchString(id) {
+	if !integrationIDPattern().MatchString(id) {
 		return nil, errBadCredentials(fmt.Errorf("integration id %q has an impossible shape", id))
 	}
 	body, err := r.RawBody()

@@ -23,7 +23,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 )
 
-// sqsSender sends through the real sqsqueue client (as wire.QueueSender).
+// sqsSender sends through the real sqsqueue client (as queues.Sender).
 type sqsSender struct{ c *sqsqueue.Client }
 
 func (s sqsSender) SendBatch(ctx context.Context, queueURL string, msgs []importjob.Message) error {

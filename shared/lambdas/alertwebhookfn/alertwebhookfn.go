@@ -1,4 +1,6 @@
-package wire
+// Package alertwebhookfn builds the alert-webhook function (the RMM's
+// webhook receiver) from its environment.
+package alertwebhookfn
 
 import (
 	"context"
@@ -16,37 +18,43 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/conns"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/secretstore"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 )
 
-// AlertWebhook builds the RMM alert webhook receiver (WebhookRoute): it
-// authenticates deliveries with the integration's webhook secret (HMAC
-// secrets read from Secrets Manager under SECRET_PREFIX), records them in
-// the table and enqueues them to ALERT_QUEUE_URL.
-func AlertWebhook(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
+// Route is the route key the function serves (template.yaml's HttpApi
+// event of AlertWebhookFunction).
+const Route = "POST /v1/webhooks/{integrationId}/rmm"
+
+// Build builds the RMM alert webhook receiver: it authenticates deliveries
+// with the integration's webhook secret (HMAC secrets read from Secrets
+// Manager under SECRET_PREFIX), records them in the table and enqueues them
+// to ALERT_QUEUE_URL.
+func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
 	r := config.New(getenv)
-	e := env{Table: r.String("TABLE_NAME"), AlertQueue: r.URL("ALERT_QUEUE_URL"), SecretPrefix: r.String("SECRET_PREFIX")}
-	allowLoopback := r.Bool(AllowLoopbackEnv, false)
+	table, alertQueueURL, secretPrefix := r.String("TABLE_NAME"), r.URL("ALERT_QUEUE_URL"), r.String("SECRET_PREFIX")
+	allowLoopback := r.Bool(fnenv.AllowLoopbackEnv, false)
 	if err := r.Err(); err != nil {
 		return lambdafn.Handlers{}, fmt.Errorf("alert-webhook: %w", err)
 	}
-	st := store(cfg, e.Table)
+	st := fnenv.Table(cfg, table)
 	// The webhook caches each secret by its hash in the integration, so
 	// the store's own time-based cache is off: a rotation applies at once.
-	secrets := secretstore.New(secretsmanager.NewFromConfig(cfg), e.SecretPrefix, secretstore.WithCacheTTL(0))
+	secrets := secretstore.New(secretsmanager.NewFromConfig(cfg), secretPrefix, secretstore.WithCacheTTL(0))
 	wh := alert.NewWebhook(
 		dynamostore.NewConnections(st),
 		secrets,
-		&webhookParsers{conns: connections(st, cfg, e, allowLoopback), registry: registry(allowLoopback)},
+		&webhookParsers{conns: conns.Service(st, cfg, secretPrefix, allowLoopback), registry: conns.Registry(allowLoopback)},
 		dynamostore.NewAlerts(st),
-		alertQueue{q: sqsqueue.New(sqs.NewFromConfig(cfg)), url: e.AlertQueue},
+		alertQueue{q: sqsqueue.New(sqs.NewFromConfig(cfg)), url: alertQueueURL},
 		alert.WebhookOptions{Logger: slog.Default()},
 	)
 	rt := httpapi.NewRouter(httpapi.Options{Logger: slog.Default(), MaxBody: alert.MaxBody})
-	rt.Handle(WebhookRoute, httpapi.Public, wh.Handle)
+	rt.Handle(Route, httpapi.Public, wh.Handle)
 	return lambdafn.Handlers{HTTP: rt.Serve}, nil
 }
 

@@ -1,4 +1,6 @@
-package wire
+// Package alertworkerfn builds the alert-worker function (alert → ticket,
+// on the AlertQueue) from its environment.
+package alertworkerfn
 
 import (
 	"context"
@@ -17,44 +19,35 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/conns"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 )
 
-// AlertWorker builds the alert → ticket worker (AlertQueue): tickets are
-// written through the integration's PSA client, asset refreshes go to
+// Build builds the alert → ticket worker (AlertQueue): tickets are written
+// through the integration's PSA client, asset refreshes go to
 // ASSET_QUEUE_URL.
-func AlertWorker(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
+func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
 	r := config.New(getenv)
-	e := env{Table: r.String("TABLE_NAME"), AssetQueue: r.URL("ASSET_QUEUE_URL"), SecretPrefix: r.String("SECRET_PREFIX")}
-	allowLoopback := r.Bool(AllowLoopbackEnv, false)
+	table, assetQueueURL, secretPrefix := r.String("TABLE_NAME"), r.URL("ASSET_QUEUE_URL"), r.String("SECRET_PREFIX")
+	allowLoopback := r.Bool(fnenv.AllowLoopbackEnv, false)
 	if err := r.Err(); err != nil {
 		return lambdafn.Handlers{}, fmt.Errorf("alert-worker: %w", err)
 	}
-	st := store(cfg, e.Table)
-	opener := &providers.Opener{Conns: connections(st, cfg, e, allowLoopback), Registry: registry(allowLoopback)}
-	svc := alertService(st, sqsqueue.New(sqs.NewFromConfig(cfg)), e.AssetQueue)
-	w := alert.NewWorker(svc, opener.Open, sqsbatch.Processor{Name: "alert-worker", Log: slog.Default()})
-	return lambdafn.Handlers{SQS: w.Handle}, nil
-}
-
-// alertService is the alert lifecycle over the table: alert links, asset
-// links and mappings, with asset refreshes sent to assetQueueURL. With a
-// nil sender it can only list (the api function).
-func alertService(st *dynamostore.Store, sender *sqsqueue.Client, assetQueueURL string) *alert.Service {
+	st := fnenv.Table(cfg, table)
+	opener := conns.Opener(conns.Service(st, cfg, secretPrefix, allowLoopback), allowLoopback)
 	maps := dynamostore.NewMappings(st)
-	var refresh alert.AssetQueue
-	if sender != nil {
-		refresh = assetRefreshQueue{q: sender, url: assetQueueURL}
-	}
-	return alert.NewService(
+	svc := alert.NewService(
 		dynamostore.NewAlerts(st),
-		alertAssets{svc: assetService(st)},
+		alertAssets{svc: asset.NewService(dynamostore.NewAssets(st), maps, asset.Options{})},
 		alertAccounts{maps: maps, svc: account.NewService(maps, account.Options{})},
-		refresh,
+		assetRefreshQueue{q: sqsqueue.New(sqs.NewFromConfig(cfg)), url: assetQueueURL},
 		alert.Options{Logger: slog.Default()},
 	)
+	w := alert.NewWorker(svc, opener.Open, sqsbatch.Processor{Name: "alert-worker", Log: slog.Default()})
+	return lambdafn.Handlers{SQS: w.Handle}, nil
 }
 
 // alertAssets gives the alert lifecycle the asset links and the refresh.

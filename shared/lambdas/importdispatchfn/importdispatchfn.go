@@ -1,0 +1,49 @@
+// Package importdispatchfn builds the import-dispatch function (one
+// organization of an import per ImportQueue message) from its environment.
+package importdispatchfn
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/rmmbridge/rmmbridge/shared/account"
+	"github.com/rmmbridge/rmmbridge/shared/config"
+	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
+	"github.com/rmmbridge/rmmbridge/shared/importjob"
+	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/conns"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/queues"
+	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
+)
+
+// Build builds the per-organization import worker: devices fan out to
+// ASSET_QUEUE_URL; throttled messages go back to IMPORT_QUEUE_URL with the
+// vendor's delay.
+func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
+	r := config.New(getenv)
+	table, importQueue, assetQueue, secretPrefix := r.String("TABLE_NAME"), r.URL("IMPORT_QUEUE_URL"), r.URL("ASSET_QUEUE_URL"), r.String("SECRET_PREFIX")
+	allowLoopback := r.Bool(fnenv.AllowLoopbackEnv, false)
+	if err := r.Err(); err != nil {
+		return lambdafn.Handlers{}, fmt.Errorf("import-dispatch: %w", err)
+	}
+	st := fnenv.Table(cfg, table)
+	q := sqsqueue.New(sqs.NewFromConfig(cfg))
+	jobs := dynamostore.NewImportJobs(st)
+	o := importjob.Options{Logger: slog.Default()}
+	d := importjob.NewDispatcher(importjob.DispatcherDeps{
+		Store:      jobs,
+		Tracker:    importjob.NewTracker(jobs, o),
+		Accounts:   account.NewService(dynamostore.NewMappings(st), account.Options{}),
+		Opener:     conns.Opener(conns.Service(st, cfg, secretPrefix, allowLoopback), allowLoopback),
+		Sender:     queues.Sender{Client: q},
+		Queues:     importjob.Queues{Import: importQueue, Asset: assetQueue},
+		Visibility: q,
+		Options:    o,
+	})
+	return lambdafn.Handlers{SQS: d.Handle}, nil
+}
