@@ -11,6 +11,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // Mapping modes.
@@ -44,13 +45,11 @@ type Mapping struct {
 	UpdatedAt        time.Time
 }
 
-// Scope is the tenant and integration every call works in.
-type Scope struct {
-	TenantID      string
-	IntegrationID string
-	// Actor is who acts (an API key id, or a function name), for the audit.
-	Actor string
-}
+// Scope is tenancy.Scope under its old name.
+//
+// Deprecated: use tenancy.Scope; this alias only keeps code written
+// against the old name compiling until it is merged and moved.
+type Scope = tenancy.Scope
 
 // PSA is what the account service needs of the PSA.
 type PSA interface {
@@ -74,20 +73,20 @@ type RMM interface {
 
 // Store persists mappings and the audit trail.
 type Store interface {
-	GetMapping(ctx context.Context, sc Scope, orgID string) (Mapping, error)
-	ListMappings(ctx context.Context, sc Scope) ([]Mapping, error)
+	GetMapping(ctx context.Context, sc tenancy.Scope, orgID string) (Mapping, error)
+	ListMappings(ctx context.Context, sc tenancy.Scope) ([]Mapping, error)
 	// MappingsByAccount returns the mappings that point at a PSA account.
-	MappingsByAccount(ctx context.Context, sc Scope, accountID string) ([]Mapping, error)
+	MappingsByAccount(ctx context.Context, sc tenancy.Scope, accountID string) ([]Mapping, error)
 	// Claim writes a claim for m.OrganizationID owned by m.LeaseOwner
 	// until m.LeaseUntil, when there is no mapping or only an expired
 	// claim; Conflict otherwise.
-	Claim(ctx context.Context, sc Scope, m Mapping, now time.Time) error
+	Claim(ctx context.Context, sc tenancy.Scope, m Mapping, now time.Time) error
 	// PutMapping writes a final mapping and its audit event atomically.
 	// With owner set, only while that owner's claim stands (Conflict
 	// otherwise).
-	PutMapping(ctx context.Context, sc Scope, m Mapping, owner string, e AuditEvent) error
+	PutMapping(ctx context.Context, sc tenancy.Scope, m Mapping, owner string, e AuditEvent) error
 	// DeleteMapping deletes a mapping and writes its audit event atomically.
-	DeleteMapping(ctx context.Context, sc Scope, orgID string, e AuditEvent) error
+	DeleteMapping(ctx context.Context, sc tenancy.Scope, orgID string, e AuditEvent) error
 }
 
 // AuditEvent records one change: who, what, before and after.
@@ -174,7 +173,7 @@ type NewAccountSpec struct {
 // create (so a create whose worker died before recording it is adopted),
 // then the final mapping, written only while the claim stands. Callers
 // that lose the claim wait for the winner's mapping.
-func (s *Service) EnsureAccount(ctx context.Context, sc Scope, p PSA, org rmm.Organization, spec NewAccountSpec) (Mapping, bool, error) {
+func (s *Service) EnsureAccount(ctx context.Context, sc tenancy.Scope, p PSA, org rmm.Organization, spec NewAccountSpec) (Mapping, bool, error) {
 	return s.underClaim(ctx, sc, org, func(owner string) (Mapping, error) {
 		return s.createClaimed(ctx, sc, p, org, spec, owner)
 	})
@@ -184,7 +183,7 @@ func (s *Service) EnsureAccount(ctx context.Context, sc Scope, p PSA, org rmm.Or
 // a claim on the organization (work writes the mapping with the claim's
 // owner) and returns its mapping with true. A caller that loses the claim
 // waits for the winner's mapping, up to Options.Wait (then Conflict).
-func (s *Service) underClaim(ctx context.Context, sc Scope, org rmm.Organization, work func(owner string) (Mapping, error)) (Mapping, bool, error) {
+func (s *Service) underClaim(ctx context.Context, sc tenancy.Scope, org rmm.Organization, work func(owner string) (Mapping, error)) (Mapping, bool, error) {
 	polls := int(s.o.Wait / s.o.Poll)
 	for attempt := 0; ; attempt++ {
 		m, err := s.store.GetMapping(ctx, sc, org.ID)
@@ -214,7 +213,7 @@ func (s *Service) underClaim(ctx context.Context, sc Scope, org rmm.Organization
 	}
 }
 
-func (s *Service) createClaimed(ctx context.Context, sc Scope, p PSA, org rmm.Organization, spec NewAccountSpec, owner string) (Mapping, error) {
+func (s *Service) createClaimed(ctx context.Context, sc tenancy.Scope, p PSA, org rmm.Organization, spec NewAccountSpec, owner string) (Mapping, error) {
 	existing, err := p.FindAccountsByExternalRef(ctx, org.ID)
 	if err != nil {
 		return Mapping{}, fmt.Errorf("look up account of organization %s by reference: %w", org.ID, err)
@@ -259,6 +258,6 @@ func oldest(accts []psa.Account) psa.Account {
 	return best
 }
 
-func (s *Service) event(sc Scope, action, orgID string, before, after *Mapping) AuditEvent {
+func (s *Service) event(sc tenancy.Scope, action, orgID string, before, after *Mapping) AuditEvent {
 	return AuditEvent{At: s.now(), Actor: sc.Actor, Action: action, Target: "organization/" + orgID, Before: before, After: after}
 }

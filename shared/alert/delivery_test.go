@@ -14,11 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // fault is what an injected failure does to one write.
@@ -84,7 +84,7 @@ type faultyDeliveries struct {
 	f *faults
 }
 
-func (d faultyDeliveries) RecordDelivery(ctx context.Context, sc account.Scope, id string, now time.Time, keep time.Duration) (alert.Delivery, bool, error) {
+func (d faultyDeliveries) RecordDelivery(ctx context.Context, sc tenancy.Scope, id string, now time.Time, keep time.Duration) (alert.Delivery, bool, error) {
 	switch d.f.decide("record", id) {
 	case failBefore:
 		return alert.Delivery{}, false, errLost
@@ -97,7 +97,7 @@ func (d faultyDeliveries) RecordDelivery(ctx context.Context, sc account.Scope, 
 	return d.Deliveries.RecordDelivery(ctx, sc, id, now, keep)
 }
 
-func (d faultyDeliveries) MarkQueued(ctx context.Context, sc account.Scope, id string, at time.Time) error {
+func (d faultyDeliveries) MarkQueued(ctx context.Context, sc tenancy.Scope, id string, at time.Time) error {
 	switch d.f.decide("mark", id) {
 	case failBefore:
 		return errLost
@@ -319,7 +319,7 @@ func TestWebhookAmbiguousWrites(t *testing.T) {
 	began = time.Now()
 
 	// A record says queued only for a message SQS accepted.
-	sc := account.Scope{TenantID: e.ig.TenantID, IntegrationID: e.ig.ID}
+	sc := tenancy.Scope{TenantID: e.ig.TenantID, IntegrationID: e.ig.ID}
 	unmarked := 0
 	for i := range ambiguousSeries {
 		id := fmt.Sprint("a-", 70000+i)

@@ -33,6 +33,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/secretstore"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // quiet discards logs in tests.
@@ -452,7 +453,7 @@ func newFakeAssets() *fakeAssets {
 	return &fakeAssets{links: map[string]alert.AssetRef{}, unsyncable: map[string]bool{}}
 }
 
-func (a *fakeAssets) LinkedAsset(_ context.Context, _ account.Scope, deviceID string) (alert.AssetRef, error) {
+func (a *fakeAssets) LinkedAsset(_ context.Context, _ tenancy.Scope, deviceID string) (alert.AssetRef, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	l, ok := a.links[deviceID]
@@ -462,7 +463,7 @@ func (a *fakeAssets) LinkedAsset(_ context.Context, _ account.Scope, deviceID st
 	return l, nil
 }
 
-func (a *fakeAssets) EnsureAsset(_ context.Context, _ account.Scope, c providers.Clients, deviceID string) (alert.AssetRef, error) {
+func (a *fakeAssets) EnsureAsset(_ context.Context, _ tenancy.Scope, c providers.Clients, deviceID string) (alert.AssetRef, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.ensured = append(a.ensured, deviceID)
@@ -492,7 +493,7 @@ func newFakeAccounts() *fakeAccounts {
 	return &fakeAccounts{mappings: map[string]account.Mapping{}, matches: map[string]account.MatchResult{}}
 }
 
-func (a *fakeAccounts) GetMapping(_ context.Context, _ account.Scope, orgID string) (account.Mapping, error) {
+func (a *fakeAccounts) GetMapping(_ context.Context, _ tenancy.Scope, orgID string) (account.Mapping, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	m, ok := a.mappings[orgID]
@@ -502,7 +503,7 @@ func (a *fakeAccounts) GetMapping(_ context.Context, _ account.Scope, orgID stri
 	return m, nil
 }
 
-func (a *fakeAccounts) EnsureAccount(ctx context.Context, _ account.Scope, c providers.Clients, orgID string) (account.Mapping, error) {
+func (a *fakeAccounts) EnsureAccount(ctx context.Context, _ tenancy.Scope, c providers.Clients, orgID string) (account.Mapping, error) {
 	org, err := c.RMM.GetOrganization(ctx, orgID)
 	if err != nil {
 		return account.Mapping{}, err

@@ -16,6 +16,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // AssetRef is where a device's asset lives in the PSA.
@@ -30,19 +31,19 @@ type AssetRef struct {
 type Assets interface {
 	// LinkedAsset returns the device's asset link; NotFound when the
 	// device was never synced.
-	LinkedAsset(ctx context.Context, sc account.Scope, deviceID string) (AssetRef, error)
+	LinkedAsset(ctx context.Context, sc tenancy.Scope, deviceID string) (AssetRef, error)
 	// EnsureAsset syncs the device now, creating its PSA asset and link if
 	// it has none. An empty AssetID means the device could not be synced
 	// (unmapped organization, ambiguous serial number): the ticket is then
 	// opened without an asset.
-	EnsureAsset(ctx context.Context, sc account.Scope, c providers.Clients, deviceID string) (AssetRef, error)
+	EnsureAsset(ctx context.Context, sc tenancy.Scope, c providers.Clients, deviceID string) (AssetRef, error)
 }
 
 // Accounts routes an organization's devices to a PSA account
 // (shared/account through an adapter in alertworkerfn).
 type Accounts interface {
 	// GetMapping returns the organization's mapping (NotFound if unmapped).
-	GetMapping(ctx context.Context, sc account.Scope, orgID string) (account.Mapping, error)
+	GetMapping(ctx context.Context, sc tenancy.Scope, orgID string) (account.Mapping, error)
 	// EnsureAccount gives an unmapped organization the account the
 	// account decision says (account.Service.EnsureMapped): linked to a
 	// confident auto-match, or created exactly once (with the
@@ -50,7 +51,7 @@ type Accounts interface {
 	// integration auto-creates accounts. When the decision gives it none
 	// (several accounts could match, or creating is off) the error is an
 	// *account.NoAccountError (errors.Is account.ErrNoAccount) saying why.
-	EnsureAccount(ctx context.Context, sc account.Scope, c providers.Clients, orgID string) (account.Mapping, error)
+	EnsureAccount(ctx context.Context, sc tenancy.Scope, c providers.Clients, orgID string) (account.Mapping, error)
 }
 
 // TicketReopener is implemented by PSA clients that can reopen a closed
@@ -109,7 +110,7 @@ func NewService(links Store, assets Assets, accounts Accounts, refresh AssetQueu
 func (s *Service) now() time.Time { return s.o.Now().UTC().Truncate(time.Millisecond) }
 
 // List returns a page of an integration's alert series.
-func (s *Service) List(ctx context.Context, sc account.Scope, q ListQuery) ([]Link, string, error) {
+func (s *Service) List(ctx context.Context, sc tenancy.Scope, q ListQuery) ([]Link, string, error) {
 	switch q.State {
 	case "", StateOpen, StateClosed, StateUnroutable:
 	default:
@@ -144,7 +145,7 @@ type Result struct {
 }
 
 // Apply applies one alert event to its series (see ApplyRun).
-func (s *Service) Apply(ctx context.Context, sc account.Scope, c providers.Clients, a rmm.Alert) (Result, error) {
+func (s *Service) Apply(ctx context.Context, sc tenancy.Scope, c providers.Clients, a rmm.Alert) (Result, error) {
 	res, err := s.ApplyRun(ctx, sc, c, []rmm.Alert{a})
 	if err != nil {
 		return Result{}, err
@@ -178,7 +179,7 @@ func (s *Service) Apply(ctx context.Context, sc account.Scope, c providers.Clien
 // crash in between repeats the write (a note twice) rather than losing it.
 // Once the link is written, an asset refresh of the device is enqueued if a
 // ticket was written.
-func (s *Service) ApplyRun(ctx context.Context, sc account.Scope, c providers.Clients, events []rmm.Alert) ([]Result, error) {
+func (s *Service) ApplyRun(ctx context.Context, sc tenancy.Scope, c providers.Clients, events []rmm.Alert) ([]Result, error) {
 	if len(events) == 0 {
 		return nil, nil
 	}
@@ -231,7 +232,7 @@ func (s *Service) ApplyRun(ctx context.Context, sc account.Scope, c providers.Cl
 // the link as the events leave it, and the version stored in the table.
 type run struct {
 	s  *Service
-	sc account.Scope
+	sc tenancy.Scope
 	c  providers.Clients
 	l  Link
 	// stored is the link's version in the table; dirty says l differs.
@@ -541,7 +542,7 @@ type target struct {
 // naming them; nothing matches and creating is off). A failure that
 // retrying cannot cure (see unroutable) is a route with a reason; only
 // transient failures are errors.
-func (s *Service) route(ctx context.Context, sc account.Scope, c providers.Clients, a rmm.Alert) (target, error) {
+func (s *Service) route(ctx context.Context, sc tenancy.Scope, c providers.Clients, a rmm.Alert) (target, error) {
 	if a.DeviceID != "" {
 		ref, err := s.assets.LinkedAsset(ctx, sc, a.DeviceID)
 		switch {

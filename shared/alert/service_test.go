@@ -18,6 +18,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // rig is the alert service over a real table in moto and in-memory
@@ -31,7 +32,7 @@ type rig struct {
 	accounts *fakeAccounts
 	refresh  *fakeRefresh
 	clients  providers.Clients
-	sc       account.Scope
+	sc       tenancy.Scope
 
 	mu  sync.Mutex
 	now time.Time
@@ -46,7 +47,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	t.Helper()
 	st, _ := newTable(t)
 	r := &rig{store: st, links: dynamostore.NewAlerts(st), psa: newFakePSA(), assets: newFakeAssets(), accounts: newFakeAccounts(),
-		refresh: &fakeRefresh{}, sc: account.Scope{TenantID: "t_demo", IntegrationID: "i_demo", Actor: "alert-worker"},
+		refresh: &fakeRefresh{}, sc: tenancy.Scope{TenantID: "t_demo", IntegrationID: "i_demo", Actor: "alert-worker"},
 		now: t0.Add(time.Minute)}
 	// Device 1001 was imported; organization 12 is mapped, site 34 to a location.
 	r.assets.links["1001"] = alert.AssetRef{AssetID: "a-1001", AccountID: "acct-12", LocationID: "loc-34"}
@@ -665,7 +666,7 @@ func TestResetOfTouchedTicketNotes(t *testing.T) {
 // fails.
 type lostAnswerLinks struct{ alert.Store }
 
-func (s lostAnswerLinks) PutLink(ctx context.Context, sc account.Scope, l alert.Link) error {
+func (s lostAnswerLinks) PutLink(ctx context.Context, sc tenancy.Scope, l alert.Link) error {
 	if err := s.Store.PutLink(ctx, sc, l); err != nil {
 		return err
 	}

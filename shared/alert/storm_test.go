@@ -16,12 +16,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // The storm: 100 alert series, each a trigger, 18 repeats, a reset, a
@@ -228,7 +228,7 @@ func TestStorm(t *testing.T) {
 	if p.notes != stormSeries*37 {
 		t.Errorf("%d notes added, want %d", p.notes, stormSeries*37)
 	}
-	links, _, err := svc.List(ctx, account.Scope{TenantID: e.ig.TenantID, IntegrationID: e.ig.ID}, alert.ListQuery{Limit: 500})
+	links, _, err := svc.List(ctx, tenancy.Scope{TenantID: e.ig.TenantID, IntegrationID: e.ig.ID}, alert.ListQuery{Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +354,7 @@ type timedDeliveries struct {
 	n, ns atomic.Int64
 }
 
-func (d *timedDeliveries) RecordDelivery(ctx context.Context, sc account.Scope, id string, now time.Time, keep time.Duration) (alert.Delivery, bool, error) {
+func (d *timedDeliveries) RecordDelivery(ctx context.Context, sc tenancy.Scope, id string, now time.Time, keep time.Duration) (alert.Delivery, bool, error) {
 	began := time.Now()
 	defer func() { d.n.Add(1); d.ns.Add(int64(time.Since(began))) }()
 	return d.Deliveries.RecordDelivery(ctx, sc, id, now, keep)

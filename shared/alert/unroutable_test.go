@@ -16,6 +16,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // stateUnroutable is the state GET /alerts?state=unroutable lists.
@@ -42,7 +43,7 @@ type failingAccounts struct {
 	err error
 }
 
-func (a failingAccounts) EnsureAccount(context.Context, account.Scope, providers.Clients, string) (account.Mapping, error) {
+func (a failingAccounts) EnsureAccount(context.Context, tenancy.Scope, providers.Clients, string) (account.Mapping, error) {
 	return account.Mapping{}, a.err
 }
 

@@ -8,11 +8,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // Opener opens an integration's clients (NotFound for an integration that
@@ -162,7 +162,7 @@ func (b *batch) applyRun(ctx context.Context, key string) {
 		}
 	}
 	first := run[0]
-	sc := account.Scope{TenantID: first.msg.TenantID, IntegrationID: first.msg.IntegrationID, Actor: "alert-worker"}
+	sc := tenancy.Scope{TenantID: first.msg.TenantID, IntegrationID: first.msg.IntegrationID, Actor: "alert-worker"}
 	events := make([]rmm.Alert, len(run))
 	for i, it := range run {
 		events[i] = it.alert
@@ -184,7 +184,7 @@ func (b *batch) applyRun(ctx context.Context, key string) {
 }
 
 // safeApply runs the service, turning a panic into an error for the run.
-func (b *batch) safeApply(ctx context.Context, sc account.Scope, c providers.Clients, events []rmm.Alert) (res []Result, err error) {
+func (b *batch) safeApply(ctx context.Context, sc tenancy.Scope, c providers.Clients, events []rmm.Alert) (res []Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			res, err = nil, apperr.New(apperr.Internal, "panic applying alert series %s: %v", events[0].SeriesID, r)

@@ -13,6 +13,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/limits"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // ClientOpener opens an integration's vendor clients.
@@ -25,8 +26,8 @@ type accountsAPI struct {
 	clients ClientOpener
 }
 
-func scope(r *httpapi.Request) account.Scope {
-	return account.Scope{TenantID: r.Principal.TenantID, IntegrationID: r.PathParam("integrationId"), Actor: "key/" + r.Principal.KeyID}
+func scope(r *httpapi.Request) tenancy.Scope {
+	return tenancy.Scope{TenantID: r.Principal.TenantID, IntegrationID: r.PathParam("integrationId"), Actor: "key/" + r.Principal.KeyID}
 }
 
 func (a accountsAPI) open(ctx context.Context, r *httpapi.Request) (providers.Clients, error) {

@@ -16,11 +16,11 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/asset"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // newAssetTable creates the project's table layout in moto.
@@ -121,7 +121,7 @@ func TestAssetRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	links := dynamostore.NewAssets(st)
-	sc := account.Scope{TenantID: "t_a", IntegrationID: "i_a"}
+	sc := tenancy.Scope{TenantID: "t_a", IntegrationID: "i_a"}
 	for i, id := range []string{"1001", "1002", "1003"} {
 		org := "o1"
 		if id == "1002" {

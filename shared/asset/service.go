@@ -12,6 +12,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // PSA is what a refresh asks of the PSA.
@@ -114,7 +115,7 @@ type Result struct {
 // The link (asset id, hash, lastSyncedAt, display fields) is written with a
 // condition on the version read or on the refresh's own claim. An RMM
 // that does not know the device answers NotFound.
-func (s *Service) Refresh(ctx context.Context, sc account.Scope, c Clients, deviceID string) (Result, error) {
+func (s *Service) Refresh(ctx context.Context, sc tenancy.Scope, c Clients, deviceID string) (Result, error) {
 	d, err := c.RMM.GetDevice(ctx, deviceID)
 	if apperr.Is(err, apperr.NotFound) {
 		return Result{}, apperr.Wrap(apperr.NotFound, err, "the RMM has no device %s", deviceID)
@@ -174,7 +175,7 @@ func (s *Service) Refresh(ctx context.Context, sc account.Scope, c Clients, devi
 
 // refreshLinked updates (or leaves) the linked asset. gone reports that the
 // asset no longer exists in the PSA and its link was dropped.
-func (s *Service) refreshLinked(ctx context.Context, sc account.Scope, c Clients, d rmm.Device, want psa.Asset, l Link) (res Result, gone bool, err error) {
+func (s *Service) refreshLinked(ctx context.Context, sc tenancy.Scope, c Clients, d rmm.Device, want psa.Asset, l Link) (res Result, gone bool, err error) {
 	outcome := importjob.Unchanged
 	if Hash(want) != l.Hash {
 		want.ID = l.AssetID
@@ -209,7 +210,7 @@ func (s *Service) refreshLinked(ctx context.Context, sc account.Scope, c Clients
 
 // createClaimed runs the ladder's PSA rungs under the claim, then creates
 // or adopts the asset and finalizes the link while the claim stands.
-func (s *Service) createClaimed(ctx context.Context, sc account.Scope, c Clients, d rmm.Device, want psa.Asset, claim Link) (Result, error) {
+func (s *Service) createClaimed(ctx context.Context, sc tenancy.Scope, c Clients, d rmm.Device, want psa.Asset, claim Link) (Result, error) {
 	owner := Precondition{Owner: claim.LeaseOwner}
 	release := func() {
 		// Best effort: an unreleased claim only delays the device until
@@ -259,7 +260,7 @@ func (s *Service) createClaimed(ctx context.Context, sc account.Scope, c Clients
 }
 
 // Get returns a device's synced asset (NotFound when it has none yet).
-func (s *Service) Get(ctx context.Context, sc account.Scope, deviceID string) (Link, error) {
+func (s *Service) Get(ctx context.Context, sc tenancy.Scope, deviceID string) (Link, error) {
 	l, err := s.links.GetLink(ctx, sc, deviceID)
 	if err != nil {
 		return Link{}, err
@@ -271,7 +272,7 @@ func (s *Service) Get(ctx context.Context, sc account.Scope, deviceID string) (L
 }
 
 // List returns a page of synced assets by device id.
-func (s *Service) List(ctx context.Context, sc account.Scope, q ListQuery) ([]Link, string, error) {
+func (s *Service) List(ctx context.Context, sc tenancy.Scope, q ListQuery) ([]Link, string, error) {
 	if q.Limit <= 0 {
 		q.Limit = 50
 	}

@@ -4,10 +4,10 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // SyncHandler is the Sync button (POST
@@ -18,7 +18,7 @@ import (
 // with the reason.
 func SyncHandler(svc *Service, open Opener) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		sc := account.Scope{TenantID: r.Principal.TenantID, IntegrationID: r.PathParam("integrationId"), Actor: "key/" + r.Principal.KeyID}
+		sc := tenancy.Scope{TenantID: r.Principal.TenantID, IntegrationID: r.PathParam("integrationId"), Actor: "key/" + r.Principal.KeyID}
 		c, err := open(ctx, sc.TenantID, sc.IntegrationID)
 		if err != nil {
 			return nil, err

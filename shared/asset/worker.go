@@ -9,10 +9,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // Opener opens an integration's clients for a refresh (NotFound for an
@@ -70,7 +70,7 @@ func (w *Worker) record(ctx context.Context, rec events.SQSMessage) error {
 	}
 	log := w.log.With("messageId", rec.MessageId, "tenantId", msg.TenantID, "integrationId", msg.IntegrationID,
 		"deviceId", msg.DeviceID, "jobId", msg.JobID, "reason", msg.Reason)
-	sc := account.Scope{TenantID: msg.TenantID, IntegrationID: msg.IntegrationID, Actor: "asset-refresh"}
+	sc := tenancy.Scope{TenantID: msg.TenantID, IntegrationID: msg.IntegrationID, Actor: "asset-refresh"}
 
 	c, err := w.open(ctx, msg.TenantID, msg.IntegrationID)
 	if apperr.Is(err, apperr.NotFound) {

@@ -13,6 +13,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // memPSA is an in-memory stand-in for the PSA's account calls, counting
@@ -96,7 +97,7 @@ func TestEnsureAccountRaceCreatesOnce(t *testing.T) {
 	repo := NewMappings(s)
 	svc := account.NewService(repo, account.Options{Poll: 20 * time.Millisecond, Wait: 30 * time.Second})
 	p := newMemPSA()
-	sc := account.Scope{TenantID: "t_a", IntegrationID: "i_1", Actor: "test"}
+	sc := tenancy.Scope{TenantID: "t_a", IntegrationID: "i_1", Actor: "test"}
 
 	const n = 20
 	var wg sync.WaitGroup
@@ -147,7 +148,7 @@ func TestEnsureAccountAdoptsAfterACrash(t *testing.T) {
 	svc := account.NewService(NewMappings(s), account.Options{Now: clock, Lease: 30 * time.Second, Wait: time.Millisecond})
 	p := newMemPSA()
 	p.crashAfterCreate = true
-	sc := account.Scope{TenantID: "t_a", IntegrationID: "i_1"}
+	sc := tenancy.Scope{TenantID: "t_a", IntegrationID: "i_1"}
 	if _, _, err := svc.EnsureAccount(ctx, sc, p, testOrg, account.NewAccountSpec{}); err == nil {
 		t.Fatal("the crashing create reported success")
 	}
@@ -174,7 +175,7 @@ func TestMapSitesAndUnmap(t *testing.T) {
 	p.accts = []psa.Account{{ID: "7", Name: "ACME Inc"}}
 	p.locs["7"] = []psa.Location{{ID: "L1", AccountID: "7", Name: "main office"}, {ID: "L2", AccountID: "7", Name: "Branch"}}
 	r := fakeRMM{org: testOrg}
-	sc := account.Scope{TenantID: "t_a", IntegrationID: "i_1", Actor: "key/k1"}
+	sc := tenancy.Scope{TenantID: "t_a", IntegrationID: "i_1", Actor: "key/k1"}
 
 	// Explicit map wins; unlisted sites are matched by normalized name, else created.
 	m, err := svc.Map(ctx, sc, r, p, "12", account.MapInput{AccountID: "7", Sites: map[string]string{"s2": "L2"}})

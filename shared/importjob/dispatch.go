@@ -13,6 +13,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // Opener opens an integration's vendor clients (providers.Opener).
@@ -196,12 +197,12 @@ func (d *Dispatcher) process(ctx context.Context, r *orgRun) error {
 	return d.fanOut(ctx, r, cl)
 }
 
-func scopeOf(j Job) account.Scope {
-	return account.Scope{TenantID: j.TenantID, IntegrationID: j.IntegrationID, Actor: "import/" + j.ID}
+func scopeOf(j Job) tenancy.Scope {
+	return tenancy.Scope{TenantID: j.TenantID, IntegrationID: j.IntegrationID, Actor: "import/" + j.ID}
 }
 
 // mapping returns the organization's final mapping, nil when unmapped.
-func (d *Dispatcher) mapping(ctx context.Context, sc account.Scope, orgID string) (*account.Mapping, error) {
+func (d *Dispatcher) mapping(ctx context.Context, sc tenancy.Scope, orgID string) (*account.Mapping, error) {
 	m, err := d.d.Accounts.Get(ctx, sc, orgID)
 	switch {
 	case err == nil:

@@ -19,6 +19,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // harness wires the three parts of importjob over in-memory fakes.
@@ -327,7 +328,7 @@ func TestOrganizationImport(t *testing.T) {
 	// The mappings: Hooli gained its Lab site, Globex is linked, Umbrella
 	// has a new account with a location for its site; Initech is untouched.
 	ctx := context.Background()
-	sc := account.Scope{TenantID: tenant, IntegrationID: integration}
+	sc := tenancy.Scope{TenantID: tenant, IntegrationID: integration}
 	hooli, _ := h.mappings.GetMapping(ctx, sc, "2")
 	if len(hooli.Sites) != 2 || hooli.Sites["s2"] != "L1" {
 		t.Errorf("Hooli sites = %v, want s2→L1 kept and s3 added", hooli.Sites)
@@ -471,7 +472,7 @@ func TestAssetImportFansOut(t *testing.T) {
 		t.Errorf("after fan-out: total %d orgsDone %d status %s, want 27, 3, running", got.Counts.Total, got.OrgsDone, got.Status)
 	}
 	// Umbrella was unmapped: its account was created, once.
-	if m, err := h.mappings.GetMapping(context.Background(), account.Scope{}, "2"); err != nil || m.Mode != account.ModeCreated {
+	if m, err := h.mappings.GetMapping(context.Background(), tenancy.Scope{}, "2"); err != nil || m.Mode != account.ModeCreated {
 		t.Errorf("Umbrella mapping = %+v, %v; want a created account", m, err)
 	}
 
@@ -522,7 +523,7 @@ func TestAssetImportFollowsTheAccountDecision(t *testing.T) {
 				t.Fatalf("failed %v", failed)
 			}
 			ctx := context.Background()
-			sc := account.Scope{TenantID: tenant, IntegrationID: integration}
+			sc := tenancy.Scope{TenantID: tenant, IntegrationID: integration}
 			queued := map[string]bool{}
 			for _, m := range h.sender.take(assetQ) {
 				var am importjob.AssetMessage

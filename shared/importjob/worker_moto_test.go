@@ -21,6 +21,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // sqsSender sends through the real sqsqueue client (as queues.Sender).
@@ -108,7 +109,7 @@ func TestWorkerAgainstMoto(t *testing.T) {
 	}, devices: map[string][]rmm.Device{"1": devicesOf("1", 23), "2": devicesOf("2", 4)}}
 	p := newFakePSA(psa.Account{ID: "100", Name: "Vandelay"})
 	maps := dynamostore.NewMappings(st)
-	sc := account.Scope{TenantID: tenant, IntegrationID: integration}
+	sc := tenancy.Scope{TenantID: tenant, IntegrationID: integration}
 	for _, id := range []string{"1", "3"} {
 		m := account.Mapping{OrganizationID: id, AccountID: "100", AccountName: "Vandelay", Mode: account.ModeLinked, State: account.StateMapped, Sites: map[string]string{}}
 		if err := maps.PutMapping(ctx, sc, m, "", account.AuditEvent{Action: "seed"}); err != nil {
@@ -192,7 +193,7 @@ func TestOrganizationImportAgainstMoto(t *testing.T) {
 	svc := importjob.NewService(jobs, tr, sqsSender{q}, qs, importjob.Options{})
 	r, p, fixtureMaps := orgFixture()
 	maps := dynamostore.NewMappings(st)
-	sc := account.Scope{TenantID: tenant, IntegrationID: integration}
+	sc := tenancy.Scope{TenantID: tenant, IntegrationID: integration}
 	for _, m := range fixtureMaps {
 		m.State = account.StateMapped
 		if err := maps.PutMapping(ctx, sc, m, "", account.AuditEvent{Action: "seed"}); err != nil {

@@ -42,6 +42,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // Actor is who the audit trail names for mappings the scheduler writes.
@@ -81,14 +82,14 @@ type Store interface {
 
 // Mappings reads mappings (account.Store's read side).
 type Mappings interface {
-	MappingsByAccount(ctx context.Context, sc account.Scope, accountID string) ([]account.Mapping, error)
-	GetMapping(ctx context.Context, sc account.Scope, orgID string) (account.Mapping, error)
+	MappingsByAccount(ctx context.Context, sc tenancy.Scope, accountID string) ([]account.Mapping, error)
+	GetMapping(ctx context.Context, sc tenancy.Scope, orgID string) (account.Mapping, error)
 }
 
 // Provisioner creates an account's RMM organization and its mapping, with
 // its audit event (account.Service).
 type Provisioner interface {
-	ProvisionRMM(ctx context.Context, sc account.Scope, r account.RMM, p account.PSA, accountID string) (account.Provisioned, error)
+	ProvisionRMM(ctx context.Context, sc tenancy.Scope, r account.RMM, p account.PSA, accountID string) (account.Provisioned, error)
 }
 
 // Clients are an integration's vendor clients as a run uses them.
@@ -326,7 +327,7 @@ func (s *Scheduler) integration(ctx context.Context, ig connection.Integration) 
 		return ir
 	}
 	ir.Listed = len(accts)
-	sc := account.Scope{TenantID: ig.TenantID, IntegrationID: ig.ID, Actor: Actor}
+	sc := tenancy.Scope{TenantID: ig.TenantID, IntegrationID: ig.ID, Actor: Actor}
 	w := &window{s: s, sc: sc, cl: cl, log: log, ir: &ir}
 	complete := true
 	for _, a := range accts {
@@ -394,7 +395,7 @@ func (s *Scheduler) outOfTime(ctx context.Context) bool {
 // window provisions the accounts of one integration's window.
 type window struct {
 	s   *Scheduler
-	sc  account.Scope
+	sc  tenancy.Scope
 	cl  Clients
 	log *slog.Logger
 	ir  *IntegrationReport

@@ -24,6 +24,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // Build builds the alert → ticket worker (AlertQueue): tickets are written
@@ -53,7 +54,7 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 // alertAssets gives the alert lifecycle the asset links and the refresh.
 type alertAssets struct{ svc *asset.Service }
 
-func (a alertAssets) LinkedAsset(ctx context.Context, sc account.Scope, deviceID string) (alert.AssetRef, error) {
+func (a alertAssets) LinkedAsset(ctx context.Context, sc tenancy.Scope, deviceID string) (alert.AssetRef, error) {
 	l, err := a.svc.Get(ctx, sc, deviceID)
 	if err != nil {
 		return alert.AssetRef{}, err
@@ -61,7 +62,7 @@ func (a alertAssets) LinkedAsset(ctx context.Context, sc account.Scope, deviceID
 	return alert.AssetRef{AssetID: l.AssetID, AccountID: l.AccountID, LocationID: l.LocationID}, nil
 }
 
-func (a alertAssets) EnsureAsset(ctx context.Context, sc account.Scope, c providers.Clients, deviceID string) (alert.AssetRef, error) {
+func (a alertAssets) EnsureAsset(ctx context.Context, sc tenancy.Scope, c providers.Clients, deviceID string) (alert.AssetRef, error) {
 	res, err := a.svc.Refresh(ctx, sc, asset.Clients{RMM: c.RMM, PSA: c.PSA}, deviceID)
 	if err != nil {
 		return alert.AssetRef{}, err
@@ -79,7 +80,7 @@ type alertAccounts struct {
 	svc  *account.Service
 }
 
-func (a alertAccounts) GetMapping(ctx context.Context, sc account.Scope, orgID string) (account.Mapping, error) {
+func (a alertAccounts) GetMapping(ctx context.Context, sc tenancy.Scope, orgID string) (account.Mapping, error) {
 	return a.maps.GetMapping(ctx, sc, orgID)
 }
 
@@ -89,7 +90,7 @@ func (a alertAccounts) GetMapping(ctx context.Context, sc account.Scope, orgID s
 // the integration has autoCreateAccounts on. Otherwise — several accounts
 // could match, or creating is off — nothing is written and the error
 // carries account.ErrNoAccount with the reason and the candidates.
-func (a alertAccounts) EnsureAccount(ctx context.Context, sc account.Scope, c providers.Clients, orgID string) (account.Mapping, error) {
+func (a alertAccounts) EnsureAccount(ctx context.Context, sc tenancy.Scope, c providers.Clients, orgID string) (account.Mapping, error) {
 	p, ok := c.PSA.(account.PSA)
 	if !ok {
 		return account.Mapping{}, apperr.New(apperr.NotImplemented, "this PSA cannot create accounts exactly once (no lookup by rmmbridge's reference)")
