@@ -2,8 +2,6 @@ package alert
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +11,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
+	"github.com/rmmbridge/rmmbridge/shared/lease"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
@@ -453,7 +452,7 @@ func (r *run) open(ctx context.Context, a rmm.Alert, gen int) (Result, error) {
 	s := r.s
 	// The claim is the run's state so far plus the lease.
 	claim := r.l
-	claim.LeaseOwner, claim.LeaseUntil, claim.Version = newOwner(), s.now().Add(s.o.Lease), r.stored+1
+	claim.LeaseOwner, claim.LeaseUntil, claim.Version = lease.NewOwner(), s.now().Add(s.o.Lease), r.stored+1
 	if err := r.put(ctx, claim); err != nil {
 		return Result{}, fmt.Errorf("claim alert series %s: %w", claim.SeriesID, err)
 	}
@@ -517,13 +516,7 @@ func (s *Service) findTicket(ctx context.Context, c providers.Clients, ref strin
 	if len(ts) == 0 {
 		return psa.Ticket{}, false, nil
 	}
-	best := ts[0]
-	for _, t := range ts[1:] {
-		if len(t.ID) < len(best.ID) || (len(t.ID) == len(best.ID) && t.ID < best.ID) {
-			best = t
-		}
-	}
-	return best, true, nil
+	return lease.Oldest(ts, func(t psa.Ticket) string { return t.ID }), true, nil
 }
 
 // target is where a ticket goes.
@@ -624,10 +617,4 @@ func (s *Service) route(ctx context.Context, sc tenancy.Scope, c providers.Clien
 		s.o.Logger.WarnContext(ctx, "alert ticket opened without an asset", "deviceId", a.DeviceID, "error", err)
 	}
 	return tgt, nil
-}
-
-func newOwner() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

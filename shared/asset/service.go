@@ -2,14 +2,13 @@ package asset
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
+	"github.com/rmmbridge/rmmbridge/shared/lease"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
@@ -67,29 +66,12 @@ func NewService(links Store, maps Mappings, o Options) *Service {
 		o.Poll = 100 * time.Millisecond
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = lease.Sleep
 	}
 	return &Service{links: links, maps: maps, o: o}
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 func (s *Service) now() time.Time { return s.o.Now().UTC().Truncate(time.Millisecond) }
-
-func newOwner() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
 
 // Result is how one refresh ended. Link is the stored link for Created,
 // Linked, Updated and Unchanged; Reason explains Skipped and Review.
@@ -140,37 +122,39 @@ func (s *Service) Refresh(ctx context.Context, sc tenancy.Scope, c Clients, devi
 	}
 	want := ToPSA(d, m.AccountID, m.Sites[d.SiteID])
 
-	deadline := s.o.Now().Add(s.o.Wait)
-	for {
+	var res Result
+	busy, err := lease.Wait{For: s.o.Wait, Poll: s.o.Poll, Now: s.o.Now, Sleep: s.o.Sleep}.Until(ctx, func() (bool, error) {
 		l, err := s.links.GetLink(ctx, sc, d.ID)
 		switch {
 		case err != nil && !apperr.Is(err, apperr.NotFound):
-			return Result{}, fmt.Errorf("read link of device %s: %w", d.ID, err)
+			return true, fmt.Errorf("read link of device %s: %w", d.ID, err)
 		case err == nil && l.State == StateLinked:
-			res, gone, err := s.refreshLinked(ctx, sc, c, d, want, l)
-			if !gone {
-				return res, err
-			}
+			r, gone, err := s.refreshLinked(ctx, sc, c, d, want, l)
+			res = r
+			return !gone, err
 		case err == nil && l.State == StateCreating && l.LeaseUntil.After(s.now()):
 			// Another refresh is creating the asset: wait for its link.
-		default:
-			claim := Link{DeviceID: d.ID, OrganizationID: d.OrganizationID, State: StateCreating,
-				LeaseOwner: newOwner(), LeaseUntil: s.now().Add(s.o.Lease), Version: l.Version + 1}
-			err := s.links.ClaimLink(ctx, sc, claim, s.now())
-			if err == nil {
-				return s.createClaimed(ctx, sc, c, d, want, claim)
-			}
-			if !apperr.Is(err, apperr.Conflict) {
-				return Result{}, fmt.Errorf("claim device %s: %w", d.ID, err)
-			}
+			return false, nil
 		}
-		if s.o.Now().After(deadline) {
-			return Result{}, apperr.New(apperr.Conflict, "device %s is being synced by another request; try again shortly", d.ID)
+		claim := Link{DeviceID: d.ID, OrganizationID: d.OrganizationID, State: StateCreating,
+			LeaseOwner: lease.NewOwner(), LeaseUntil: s.now().Add(s.o.Lease), Version: l.Version + 1}
+		err = s.links.ClaimLink(ctx, sc, claim, s.now())
+		if err == nil {
+			res, err = s.createClaimed(ctx, sc, c, d, want, claim)
+			return true, err
 		}
-		if err := s.o.Sleep(ctx, s.o.Poll); err != nil {
-			return Result{}, err
+		if !apperr.Is(err, apperr.Conflict) {
+			return true, fmt.Errorf("claim device %s: %w", d.ID, err)
 		}
+		return false, nil
+	})
+	switch {
+	case busy:
+		return Result{}, apperr.New(apperr.Conflict, "device %s is being synced by another request; try again shortly", d.ID)
+	case err != nil:
+		return Result{}, err
 	}
+	return res, nil
 }
 
 // refreshLinked updates (or leaves) the linked asset. gone reports that the

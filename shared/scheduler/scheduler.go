@@ -27,8 +27,6 @@ package scheduler
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,6 +38,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
+	"github.com/rmmbridge/rmmbridge/shared/lease"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
@@ -262,7 +261,7 @@ func (s *Scheduler) Run(ctx context.Context) (Report, error) {
 func (s *Scheduler) integration(ctx context.Context, ig connection.Integration) IntegrationReport {
 	ir := IntegrationReport{TenantID: ig.TenantID, IntegrationID: ig.ID}
 	log := s.o.Logger.With("tenantId", ig.TenantID, "integrationId", ig.ID)
-	owner := newOwner()
+	owner := lease.NewOwner()
 	start := s.o.Now().UTC().Truncate(time.Millisecond)
 	last, err := s.store.ClaimProvisionRun(ctx, ig.TenantID, ig.ID, owner, start, s.leaseUntil(ctx, start))
 	if apperr.Is(err, apperr.Conflict) {
@@ -496,10 +495,4 @@ func (w *window) takenOrganization(ctx context.Context, a psa.Account) (string, 
 		return fmt.Sprintf("organization %s (%s), which auto-match finds for the account, is mapped to account %s", orgID, d.Target.Account.Name, m.AccountID), nil
 	}
 	return "", nil
-}
-
-func newOwner() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
