@@ -46,7 +46,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/rmmbridge/rmmbridge/shared/importjob"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
@@ -253,5 +253,5 @@ type Queue interface {
 
 // AssetQueue asks the asset-refresh worker to refresh a device.
 type AssetQueue interface {
-	EnqueueRefresh(ctx context.Context, m importjob.AssetMessage) error
+	EnqueueRefresh(ctx context.Context, m queuemsg.AssetRefresh) error
 }

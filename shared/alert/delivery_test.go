@@ -16,7 +16,6 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
-	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
@@ -340,12 +339,14 @@ func TestWebhookAmbiguousWrites(t *testing.T) {
 	for i := range ambiguousSeries {
 		assets.links[fmt.Sprint(3000+i)] = alert.AssetRef{AssetID: fmt.Sprint("a-", 3000+i), AccountID: "acct-12"}
 	}
-	clients := providers.Clients{Integration: e.ig, RMM: ninjaParser(t), PSA: p}
+	clients := alert.Clients{Integration: e.ig, RMM: ninjaParser(t), PSA: p}
 	// A short lease: a worker write that fails under load (moto on a busy
 	// machine) leaves a claim that blocks its series until it expires.
-	svc := alert.NewService(e.alerts, assets, newFakeAccounts(), &fakeRefresh{}, alert.Options{Logger: quiet, Lease: 5 * time.Second})
-	worker := alert.NewWorker(svc, func(context.Context, string, string) (providers.Clients, error) { return clients, nil },
-		sqsbatch.Processor{Name: "alert-worker", Log: quiet})
+	accounts := newFakeAccounts()
+	svc := alert.NewService(e.alerts, assets, accounts, &fakeRefresh{}, alert.Options{Logger: quiet, Lease: 5 * time.Second})
+	clients = withSync(clients, assets, accounts)
+	worker := sqsbatch.Processor{Name: "alert-worker", Log: quiet}.BatchHandler(
+		alert.NewWorker(svc, func(context.Context, string, string) (alert.Clients, error) { return clients, nil }, quiet).Prepare)
 	messages, retried := 0, 0
 	for idle := 0; idle < 2; {
 		out, err := e.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queueURL), MaxNumberOfMessages: 10,

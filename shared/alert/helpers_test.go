@@ -27,9 +27,10 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
-	"github.com/rmmbridge/rmmbridge/shared/importjob"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/alertwebhookfn"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/secretstore"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
@@ -189,9 +190,10 @@ func (e *hookEnv) webhook(t testing.TB, queue alert.Queue, o alert.WebhookOption
 }
 
 // router serves the webhook as the alert-webhook function does.
+// router serves the webhook through the alert-webhook function's HTTP edge.
 func router(w *alert.Webhook) *httpapi.Router {
 	rt := httpapi.NewRouter(httpapi.Options{Logger: quiet, MaxBody: alert.MaxBody})
-	rt.Handle("POST /v1/webhooks/{integrationId}/rmm", httpapi.Public, w.Handle)
+	rt.Handle(alertwebhookfn.Route, httpapi.Public, alertwebhookfn.Handler(w))
 	return rt
 }
 
@@ -463,7 +465,7 @@ func (a *fakeAssets) LinkedAsset(_ context.Context, _ tenancy.Scope, deviceID st
 	return l, nil
 }
 
-func (a *fakeAssets) EnsureAsset(_ context.Context, _ tenancy.Scope, c providers.Clients, deviceID string) (alert.AssetRef, error) {
+func (a *fakeAssets) EnsureAsset(_ context.Context, _ tenancy.Scope, _ alert.Clients, deviceID string) (alert.AssetRef, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.ensured = append(a.ensured, deviceID)
@@ -503,8 +505,12 @@ func (a *fakeAccounts) GetMapping(_ context.Context, _ tenancy.Scope, orgID stri
 	return m, nil
 }
 
-func (a *fakeAccounts) EnsureAccount(ctx context.Context, _ tenancy.Scope, c providers.Clients, orgID string) (account.Mapping, error) {
-	org, err := c.RMM.GetOrganization(ctx, orgID)
+func (a *fakeAccounts) EnsureAccount(ctx context.Context, _ tenancy.Scope, c alert.Clients, orgID string) (account.Mapping, error) {
+	orgs, ok := c.RMM.(rmm.OrganizationGetter)
+	if !ok {
+		return account.Mapping{}, apperr.New(apperr.NotImplemented, "the test's RMM has no organizations")
+	}
+	org, err := orgs.GetOrganization(ctx, orgID)
 	if err != nil {
 		return account.Mapping{}, err
 	}
@@ -526,13 +532,40 @@ func (a *fakeAccounts) EnsureAccount(ctx context.Context, _ tenancy.Scope, c pro
 	return m, nil
 }
 
+// accountEnsurer is the fake account sync of an integration.
+type accountEnsurer interface {
+	EnsureAccount(ctx context.Context, sc tenancy.Scope, c alert.Clients, orgID string) (account.Mapping, error)
+}
+
+// testSync binds the fake asset and account sync to one integration's
+// clients, as alertworkerfn binds the real ones.
+type testSync struct {
+	c        alert.Clients
+	assets   *fakeAssets
+	accounts accountEnsurer
+}
+
+func (s testSync) EnsureAsset(ctx context.Context, sc tenancy.Scope, deviceID string) (alert.AssetRef, error) {
+	return s.assets.EnsureAsset(ctx, sc, s.c, deviceID)
+}
+
+func (s testSync) EnsureAccount(ctx context.Context, sc tenancy.Scope, orgID string) (account.Mapping, error) {
+	return s.accounts.EnsureAccount(ctx, sc, s.c, orgID)
+}
+
+// withSync returns c with its Sync bound to the fakes.
+func withSync(c alert.Clients, assets *fakeAssets, accounts accountEnsurer) alert.Clients {
+	c.Sync = testSync{c: c, assets: assets, accounts: accounts}
+	return c
+}
+
 // fakeRefresh records asset refresh requests.
 type fakeRefresh struct {
 	mu   sync.Mutex
-	msgs []importjob.AssetMessage
+	msgs []queuemsg.AssetRefresh
 }
 
-func (f *fakeRefresh) EnqueueRefresh(_ context.Context, m importjob.AssetMessage) error {
+func (f *fakeRefresh) EnqueueRefresh(_ context.Context, m queuemsg.AssetRefresh) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.msgs = append(f.msgs, m)

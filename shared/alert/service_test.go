@@ -15,7 +15,6 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
-	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
@@ -31,7 +30,7 @@ type rig struct {
 	assets   *fakeAssets
 	accounts *fakeAccounts
 	refresh  *fakeRefresh
-	clients  providers.Clients
+	clients  alert.Clients
 	sc       tenancy.Scope
 
 	mu  sync.Mutex
@@ -57,12 +56,13 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if o.reopens {
 		p = reopeningPSA{r.psa}
 	}
-	r.clients = providers.Clients{
+	r.clients = alert.Clients{
 		Integration: connection.Integration{ID: "i_demo", TenantID: "t_demo", Settings: o.settings},
 		RMM: fakeRMM{Client: ninjaParser(t), orgs: map[string]rmm.Organization{"12": {ID: "12", Name: "Acme Dental"}, "13": {ID: "13", Name: "Globex"}},
 			devices: map[string]rmm.Device{"1009": {ID: "1009", OrganizationID: "13", SiteID: "77"}}},
 		PSA: p,
 	}
+	r.clients = withSync(r.clients, r.assets, r.accounts)
 	r.svc = alert.NewService(r.links, r.assets, r.accounts, r.refresh, alert.Options{Now: r.clock, Logger: quiet})
 	return r
 }

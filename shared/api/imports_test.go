@@ -31,7 +31,6 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
-	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 )
@@ -69,9 +68,9 @@ type importRMM struct {
 
 func (r importRMM) ListOrganizations(context.Context) ([]rmm.Organization, error) { return r.orgs, nil }
 
-type importOpener func(ctx context.Context, tenantID, integrationID string) (providers.Clients, error)
+type importOpener func(ctx context.Context, tenantID, integrationID string) (api.Clients, error)
 
-func (f importOpener) Open(ctx context.Context, tenantID, integrationID string) (providers.Clients, error) {
+func (f importOpener) Open(ctx context.Context, tenantID, integrationID string) (api.Clients, error) {
 	return f(ctx, tenantID, integrationID)
 }
 
@@ -126,11 +125,11 @@ func newImportsEnv(t *testing.T) *importsEnv {
 	jobs := dynamostore.NewImportJobs(dynamostore.New(ddb, table))
 	tr := importjob.NewTracker(jobs, importjob.Options{})
 	svc := importjob.NewService(jobs, tr, importSender{sqsqueue.New(sq)}, qs, importjob.Options{})
-	opener := importOpener(func(_ context.Context, tenantID, integrationID string) (providers.Clients, error) {
+	opener := importOpener(func(_ context.Context, tenantID, integrationID string) (api.Clients, error) {
 		if tenantID != "t_a" || integrationID != "i_1" {
-			return providers.Clients{}, apperr.New(apperr.NotFound, "no integration %s", integrationID)
+			return api.Clients{}, apperr.New(apperr.NotFound, "no integration %s", integrationID)
 		}
-		return providers.Clients{Integration: connection.Integration{ID: "i_1"},
+		return api.Clients{Integration: connection.Integration{ID: "i_1"},
 			RMM: importRMM{orgs: []rmm.Organization{{ID: "1", Name: "A"}, {ID: "2", Name: "B"}}}}, nil
 	})
 	return &importsEnv{rt: api.New(api.Deps{Imports: svc, Clients: opener}), tracker: tr, sqs: sq, queues: qs}

@@ -34,7 +34,6 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
-	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/secretstore"
 )
 
@@ -203,11 +202,11 @@ type vendorGuard struct {
 	opened []string
 }
 
-func (g *vendorGuard) Open(_ context.Context, tenantID, integrationID string) (providers.Clients, error) {
+func (g *vendorGuard) Open(_ context.Context, tenantID, integrationID string) (api.Clients, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.opened = append(g.opened, tenantID+"/"+integrationID)
-	return providers.Clients{}, apperr.New(apperr.Vendor, "the vendor was called")
+	return api.Clients{}, apperr.New(apperr.Vendor, "the vendor was called")
 }
 
 // acceptAll is a vendor test that accepts any credentials (no vendor here).

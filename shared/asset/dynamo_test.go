@@ -18,6 +18,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 )
 
@@ -201,7 +202,7 @@ func TestWorkerAccountsEachDeviceOnce(t *testing.T) {
 	open := func(context.Context, string, string) (asset.Clients, error) {
 		return asset.Clients{RMM: rmmC, PSA: p}, nil
 	}
-	w := asset.NewWorker(svc, open, importjob.NewTracker(jobs, importjob.Options{}), sqsbatch.Processor{})
+	w := sqsbatch.Processor{}.Handler(asset.NewWorker(svc, open, importjob.NewTracker(jobs, importjob.Options{}), nil).Process)
 
 	steps := []struct {
 		name   string
@@ -213,7 +214,7 @@ func TestWorkerAccountsEachDeviceOnce(t *testing.T) {
 		{"1001 created", "1001", 1, false, importjob.Counts{Total: 2, Created: 1}},
 		{"1001 redelivered: unchanged, not counted again", "1001", 2, false, importjob.Counts{Total: 2, Created: 1}},
 		{"1002 fails, receive 1: not counted yet", "1002", 1, true, importjob.Counts{Total: 2, Created: 1}},
-		{"1002 fails on the last receive: counted failed", "1002", importjob.MaxReceives, true, importjob.Counts{Total: 2, Created: 1, Failed: 1}},
+		{"1002 fails on the last receive: counted failed", "1002", queuemsg.MaxReceives, true, importjob.Counts{Total: 2, Created: 1, Failed: 1}},
 		{"1002 retried after the outage: failed becomes created", "1002", 1, false, importjob.Counts{Total: 2, Created: 2}},
 	}
 	for i, step := range steps {
@@ -221,7 +222,7 @@ func TestWorkerAccountsEachDeviceOnce(t *testing.T) {
 			down = false
 		}
 		ev := events.SQSEvent{Records: []events.SQSMessage{assetRecord(t, "m"+step.device, importMsg(step.device), step.recv)}}
-		resp, _ := w.Handle(ctx, ev)
+		resp, _ := w(ctx, ev)
 		if got := len(resp.BatchItemFailures) == 1; got != step.failed {
 			t.Errorf("%s: reported failed = %v, want %v", step.name, got, step.failed)
 		}
@@ -233,7 +234,7 @@ func TestWorkerAccountsEachDeviceOnce(t *testing.T) {
 			t.Errorf("%s: counts (-want +got):\n%s", step.name, diff)
 		}
 		// Every device accounted for, one failed: the job is finished.
-		if step.recv == importjob.MaxReceives && got.Status != importjob.StatusPartial {
+		if step.recv == queuemsg.MaxReceives && got.Status != importjob.StatusPartial {
 			t.Errorf("%s: job status = %s, want partial", step.name, got.Status)
 		}
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
-	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
@@ -475,11 +474,11 @@ type fakeOpener struct {
 	psa           *fakePSA
 }
 
-func (o *fakeOpener) Open(_ context.Context, _, integrationID string) (providers.Clients, error) {
+func (o *fakeOpener) Open(_ context.Context, _, integrationID string) (importjob.Clients, error) {
 	if integrationID != o.integrationID {
-		return providers.Clients{}, apperr.New(apperr.NotFound, "no integration %s", integrationID)
+		return importjob.Clients{}, apperr.New(apperr.NotFound, "no integration %s", integrationID)
 	}
-	return providers.Clients{Integration: connection.Integration{ID: integrationID}, RMM: o.rmm, PSA: o.psa}, nil
+	return importjob.Clients{Integration: connection.Integration{ID: integrationID}, RMM: o.rmm, PSA: o.psa}, nil
 }
 
 // fakeSender records what it is asked to send.

@@ -18,7 +18,9 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/devtools/samtemplate"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
@@ -45,12 +47,11 @@ func newHarness(t *testing.T, r *fakeRMM, p *fakePSA, maps ...account.Mapping) *
 	h.svc = importjob.NewService(h.store, h.tracker, h.sender, queues, o)
 	h.disp = importjob.NewDispatcher(importjob.DispatcherDeps{
 		Store: h.store, Tracker: h.tracker,
-		Accounts:   account.NewService(h.mappings, account.Options{Sleep: noSleep}),
-		Opener:     &fakeOpener{integrationID: integration, rmm: r, psa: p},
-		Sender:     h.sender,
-		Queues:     queues,
-		Visibility: h.vis,
-		Options:    o,
+		Accounts: account.NewService(h.mappings, account.Options{Sleep: noSleep}),
+		Opener:   &fakeOpener{integrationID: integration, rmm: r, psa: p},
+		Sender:   h.sender,
+		Queues:   queues,
+		Options:  o,
 	})
 	return h
 }
@@ -69,9 +70,11 @@ func (h *harness) start(t *testing.T, in importjob.CreateInput) (importjob.Job, 
 // template's BatchSize 1), and returns the failed message ids.
 func (h *harness) dispatch(t *testing.T, receives int, msgs ...importjob.Message) []string {
 	t.Helper()
+	// The import-dispatch function's SQS edge over the dispatcher.
+	handle := sqsbatch.Processor{Name: "import-dispatch", QueueURL: queues.Import, Vis: h.vis}.Handler(h.disp.Dispatch)
 	var failed []string
 	for _, m := range msgs {
-		resp, err := h.disp.Handle(context.Background(), sqsEvent(t, receives, m))
+		resp, err := handle(context.Background(), sqsEvent(t, receives, m))
 		if err != nil {
 			t.Fatalf("Handle: %v", err)
 		}
@@ -458,7 +461,7 @@ func TestAssetImportFansOut(t *testing.T) {
 	}
 	var devices []string
 	for _, m := range sent {
-		var am importjob.AssetMessage
+		var am queuemsg.AssetRefresh
 		if err := json.Unmarshal([]byte(m.Body), &am); err != nil {
 			t.Fatal(err)
 		}
@@ -526,7 +529,7 @@ func TestAssetImportFollowsTheAccountDecision(t *testing.T) {
 			sc := tenancy.Scope{TenantID: tenant, IntegrationID: integration}
 			queued := map[string]bool{}
 			for _, m := range h.sender.take(assetQ) {
-				var am importjob.AssetMessage
+				var am queuemsg.AssetRefresh
 				if err := json.Unmarshal([]byte(m.Body), &am); err != nil {
 					t.Fatal(err)
 				}
@@ -624,7 +627,7 @@ func TestDispatchFailures(t *testing.T) {
 		r := &fakeRMM{orgs: []rmm.Organization{{ID: "1", Name: "A"}}, devicesErr: apperr.New(apperr.Unavailable, "RMM is down")}
 		h := newHarness(t, r, newFakePSA(), account.Mapping{OrganizationID: "1", AccountID: "100"})
 		j, msgs := h.start(t, importjob.CreateInput{Kind: importjob.KindAssets})
-		if failed := h.dispatch(t, importjob.MaxReceives-1, msgs...); len(failed) != 1 {
+		if failed := h.dispatch(t, queuemsg.MaxReceives-1, msgs...); len(failed) != 1 {
 			t.Errorf("failed = %v, want the message", failed)
 		}
 		if got := h.store.job(j.Ref()); !got.Counts.IsZero() || got.OrgsDone != 0 {
@@ -635,7 +638,7 @@ func TestDispatchFailures(t *testing.T) {
 		r := &fakeRMM{orgs: []rmm.Organization{{ID: "1", Name: "A"}}, devicesErr: apperr.New(apperr.Unavailable, "RMM is down")}
 		h := newHarness(t, r, newFakePSA(), account.Mapping{OrganizationID: "1", AccountID: "100"})
 		j, msgs := h.start(t, importjob.CreateInput{Kind: importjob.KindAssets})
-		if failed := h.dispatch(t, importjob.MaxReceives, msgs...); len(failed) != 1 {
+		if failed := h.dispatch(t, queuemsg.MaxReceives, msgs...); len(failed) != 1 {
 			t.Errorf("failed = %v, want the message reported (it goes to the DLQ)", failed)
 		}
 		got := h.store.job(j.Ref())
@@ -657,7 +660,7 @@ func TestDispatchFailures(t *testing.T) {
 		h.disp = importjob.NewDispatcher(importjob.DispatcherDeps{Store: h.store, Tracker: h.tracker,
 			Accounts: account.NewService(h.mappings, account.Options{}), Opener: &fakeOpener{integrationID: "other"},
 			Sender: h.sender, Queues: queues})
-		h.dispatch(t, importjob.MaxReceives, msgs...)
+		h.dispatch(t, queuemsg.MaxReceives, msgs...)
 		it, err := h.store.GetItem(context.Background(), j.Ref(), "3")
 		if err != nil || it.Status != importjob.Failed || !strings.Contains(it.Reason, "no integration i1") {
 			t.Errorf("item = %+v, %v; want failed with the reason", it, err)
@@ -694,7 +697,7 @@ func TestDispatchFailures(t *testing.T) {
 		h := newHarness(t, &fakeRMM{}, newFakePSA())
 		bad := []importjob.Message{orgMsg(t, "j_missing", importjob.KindAssets, "12"), {Body: "{not json"}, {Body: `{"tenantId":"t1"}`}}
 		for _, m := range bad {
-			if failed := h.dispatch(t, importjob.MaxReceives, m); len(failed) != 1 {
+			if failed := h.dispatch(t, queuemsg.MaxReceives, m); len(failed) != 1 {
 				t.Errorf("%s: failed = %v, want it reported", m.Body, failed)
 			}
 		}
@@ -717,11 +720,11 @@ func TestRetry(t *testing.T) {
 	// Org 1 fans out; org 2's devices cannot be listed (last receive).
 	h.dispatch(t, 1, msgs[0])
 	r.devicesErr = apperr.New(apperr.Unavailable, "RMM is down")
-	h.dispatch(t, importjob.MaxReceives, msgs[1])
+	h.dispatch(t, queuemsg.MaxReceives, msgs[1])
 	r.devicesErr = nil
 	assets := h.sender.take(assetQ)
 	for i, m := range assets {
-		var am importjob.AssetMessage
+		var am queuemsg.AssetRefresh
 		_ = json.Unmarshal([]byte(m.Body), &am)
 		o := importjob.Created
 		if i == 0 {
@@ -763,7 +766,7 @@ func TestRetry(t *testing.T) {
 	}
 	h.dispatch(t, 1, retriedOrgs...)
 	for _, m := range h.sender.take(assetQ) {
-		var am importjob.AssetMessage
+		var am queuemsg.AssetRefresh
 		_ = json.Unmarshal([]byte(m.Body), &am)
 		if err := h.tracker.Record(ctx, tenant, integration, j.ID, importjob.Item{Key: am.DeviceID, Status: importjob.Created}); err != nil {
 			t.Fatal(err)
@@ -941,8 +944,8 @@ func TestMaxReceivesMatchesTemplate(t *testing.T) {
 		if !ok || q.RedrivePolicy == nil {
 			t.Fatalf("template has no %s with a redrive policy", id)
 		}
-		if q.RedrivePolicy.MaxReceiveCount != importjob.MaxReceives {
-			t.Errorf("%s maxReceiveCount = %d, importjob.MaxReceives = %d", id, q.RedrivePolicy.MaxReceiveCount, importjob.MaxReceives)
+		if q.RedrivePolicy.MaxReceiveCount != queuemsg.MaxReceives {
+			t.Errorf("%s maxReceiveCount = %d, queuemsg.MaxReceives = %d", id, q.RedrivePolicy.MaxReceiveCount, queuemsg.MaxReceives)
 		}
 	}
 }

@@ -19,7 +19,9 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
@@ -117,7 +119,8 @@ func TestWorkerAgainstMoto(t *testing.T) {
 		}
 	}
 	d := importjob.NewDispatcher(importjob.DispatcherDeps{Store: jobs, Tracker: tr, Accounts: account.NewService(maps, account.Options{}),
-		Opener: &fakeOpener{integrationID: integration, rmm: r, psa: p}, Sender: sqsSender{q}, Queues: qs, Visibility: q})
+		Opener: &fakeOpener{integrationID: integration, rmm: r, psa: p}, Sender: sqsSender{q}, Queues: qs})
+	handle := sqsbatch.Processor{Name: "import-dispatch", QueueURL: qs.Import, Vis: q}.Handler(d.Dispatch)
 
 	j, err := svc.Create(ctx, tenant, integration, importjob.CreateInput{Kind: importjob.KindAssets}, r)
 	if err != nil {
@@ -139,7 +142,7 @@ func TestWorkerAgainstMoto(t *testing.T) {
 		ev := events.SQSEvent{Records: []events.SQSMessage{{MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
 			Body: aws.ToString(m.Body), Attributes: m.Attributes, EventSource: "aws:sqs"}}}
 		ops, calls := st.Ops(), q.Calls()
-		resp, err := d.Handle(ctx, ev)
+		resp, err := handle(ctx, ev)
 		if err != nil || len(resp.BatchItemFailures) != 0 {
 			t.Fatalf("organization %s: %+v, %v", om.OrganizationID, resp, err)
 		}
@@ -154,11 +157,11 @@ func TestWorkerAgainstMoto(t *testing.T) {
 		t.Fatalf("AssetQueue holds %d messages, want 27", len(assets))
 	}
 	for _, m := range assets {
-		var am importjob.AssetMessage
+		var am queuemsg.AssetRefresh
 		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &am); err != nil {
 			t.Fatal(err)
 		}
-		want := importjob.AssetMessage{TenantID: tenant, IntegrationID: integration, JobID: j.ID, DeviceID: am.DeviceID, Reason: "import"}
+		want := queuemsg.AssetRefresh{TenantID: tenant, IntegrationID: integration, JobID: j.ID, DeviceID: am.DeviceID, Reason: "import"}
 		if diff := cmp.Diff(want, am); diff != "" || m.Attributes["MessageGroupId"] != tenant {
 			t.Errorf("asset message group %q (-want +got):\n%s", m.Attributes["MessageGroupId"], diff)
 		}
@@ -201,7 +204,8 @@ func TestOrganizationImportAgainstMoto(t *testing.T) {
 		}
 	}
 	d := importjob.NewDispatcher(importjob.DispatcherDeps{Store: jobs, Tracker: tr, Accounts: account.NewService(maps, account.Options{}),
-		Opener: &fakeOpener{integrationID: integration, rmm: r, psa: p}, Sender: sqsSender{q}, Queues: qs, Visibility: q})
+		Opener: &fakeOpener{integrationID: integration, rmm: r, psa: p}, Sender: sqsSender{q}, Queues: qs})
+	handle := sqsbatch.Processor{Name: "import-dispatch", QueueURL: qs.Import, Vis: q}.Handler(d.Dispatch)
 	j, err := svc.Create(ctx, tenant, integration, importjob.CreateInput{Kind: importjob.KindOrganizations}, r)
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +216,7 @@ func TestOrganizationImportAgainstMoto(t *testing.T) {
 		ev := events.SQSEvent{Records: []events.SQSMessage{{MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
 			Body: aws.ToString(m.Body), Attributes: m.Attributes, EventSource: "aws:sqs"}}}
 		ops := st.Ops()
-		resp, err := d.Handle(ctx, ev)
+		resp, err := handle(ctx, ev)
 		if err != nil || len(resp.BatchItemFailures) != 0 {
 			t.Fatalf("%s: %+v, %v", aws.ToString(m.Body), resp, err)
 		}

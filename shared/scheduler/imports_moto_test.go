@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -213,8 +212,8 @@ func TestImportSweepHandle(t *testing.T) {
 	sweep := scheduler.NewImportSweep(e.jobs, importjob.NewTracker(e.jobs, importjob.Options{Logger: e.quiet}),
 		scheduler.ImportSweepOptions{StallAfter: time.Nanosecond, Logger: e.quiet})
 	boom := errors.New("provisioning is down")
-	provisioning := func(context.Context, events.EventBridgeEvent) error { return boom }
-	err := scheduler.Passes(provisioning, sweep.Handle)(ctx, events.EventBridgeEvent{ID: "tick-1"})
+	provisioning := func(context.Context, scheduler.Tick) error { return boom }
+	err := scheduler.Passes(provisioning, sweep.OnTick)(ctx, scheduler.Tick{ID: "tick-1"})
 	if !errors.Is(err, boom) {
 		t.Errorf("Passes = %v, want the provisioning pass's error", err)
 	}

@@ -33,8 +33,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
@@ -209,11 +207,11 @@ func (r Report) Provisioned() int {
 	return n
 }
 
-// Handle is the scheduled (EventBridge) entry point: one run, summarized
-// in one log line.
-func (s *Scheduler) Handle(ctx context.Context, ev events.EventBridgeEvent) error {
+// OnTick is the scheduled entry point: one run, summarized in one log
+// line.
+func (s *Scheduler) OnTick(ctx context.Context, t Tick) error {
 	rep, err := s.Run(ctx)
-	attrs := []any{"eventId", ev.ID, "scheduledAt", ev.Time, "integrations", len(rep.Integrations),
+	attrs := []any{"eventId", t.ID, "scheduledAt", t.At, "integrations", len(rep.Integrations),
 		"done", rep.Count(OutcomeDone), "busy", rep.Count(OutcomeBusy), "partial", rep.Count(OutcomePartial),
 		"failed", rep.Count(OutcomeFailed), "unsupported", rep.Count(OutcomeUnsupported), "provisioned", rep.Provisioned()}
 	if err != nil {

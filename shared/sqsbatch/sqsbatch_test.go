@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 )
 
 type visRecorder struct{ calls []string }
@@ -51,7 +52,7 @@ func TestProcess(t *testing.T) {
 	const std = "arn:aws:sqs:us-east-1:123456789012:assets"
 	const fifo = "arn:aws:sqs:us-east-1:123456789012:alerts.fifo"
 	failOn := func(bad ...string) RecordFunc {
-		return func(_ context.Context, rec events.SQSMessage) error {
+		return func(_ context.Context, rec queuemsg.Message) error {
 			for _, b := range bad {
 				if rec.Body == b {
 					if b == "panic" {
@@ -90,7 +91,7 @@ func TestProcess(t *testing.T) {
 func TestThrottledMessageIsDelayed(t *testing.T) {
 	vis := &visRecorder{}
 	p := Processor{Name: "test", QueueURL: "http://q", Vis: vis, Log: slog.New(slog.DiscardHandler)}
-	resp := p.Process(context.Background(), batch("arn:q", "a", "b"), func(_ context.Context, rec events.SQSMessage) error {
+	resp := p.Process(context.Background(), batch("arn:q", "a", "b"), func(_ context.Context, rec queuemsg.Message) error {
 		if rec.Body == "a" {
 			e := apperr.New(apperr.Throttled, "vendor says wait")
 			e.RetryAfter = 90 * time.Second
@@ -121,7 +122,7 @@ func TestExpiredContextFailsRemaining(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	p := Processor{Name: "test", Log: slog.New(slog.DiscardHandler)}
-	got := failures(p.Process(ctx, batch("arn:q", "a", "b"), func(context.Context, events.SQSMessage) error { return nil }))
+	got := failures(p.Process(ctx, batch("arn:q", "a", "b"), func(context.Context, queuemsg.Message) error { return nil }))
 	if diff := cmp.Diff([]string{"a", "b"}, got); diff != "" {
 		t.Errorf("failures (-want +got):\n%s", diff)
 	}

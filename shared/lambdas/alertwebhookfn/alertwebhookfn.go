@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -54,8 +55,36 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 		alert.WebhookOptions{Logger: slog.Default()},
 	)
 	rt := httpapi.NewRouter(httpapi.Options{Logger: slog.Default(), MaxBody: alert.MaxBody})
-	rt.Handle(Route, httpapi.Public, wh.Handle)
+	rt.Handle(Route, httpapi.Public, Handler(wh))
 	return lambdafn.Handlers{HTTP: rt.Serve}, nil
+}
+
+// Handler is the webhook's HTTP edge: it reads the delivery out of the
+// request and answers 202 with the webhook's Ack (errors become
+// problem+json through the router). The router serving it must be built
+// with alert.MaxBody as its MaxBody.
+func Handler(wh *alert.Webhook) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+		body, err := r.RawBody()
+		if err != nil {
+			return nil, err
+		}
+		ack, err := wh.Accept(ctx, alert.WebhookRequest{
+			IntegrationID:    r.PathParam("integrationId"),
+			Body:             body,
+			ContentType:      r.Header("content-type"),
+			Authorization:    r.Header("authorization"),
+			Token:            r.Query("token"),
+			WebhookID:        r.Header(alert.HeaderWebhookID),
+			WebhookTimestamp: r.Header(alert.HeaderWebhookTimestamp),
+			WebhookSignature: r.Header(alert.HeaderWebhookSignature),
+			RequestID:        r.RequestID,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return httpapi.JSON(http.StatusAccepted, ack), nil
+	}
 }
 
 // alertQueue sends AlertQueue messages through sqsqueue.

@@ -17,11 +17,11 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/asset"
 	"github.com/rmmbridge/rmmbridge/shared/config"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
-	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/conns"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
@@ -40,21 +40,37 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 	st := fnenv.Table(cfg, table)
 	opener := conns.Opener(conns.Service(st, cfg, secretPrefix, allowLoopback), allowLoopback)
 	maps := dynamostore.NewMappings(st)
+	assets := asset.NewService(dynamostore.NewAssets(st), maps, asset.Options{})
+	accounts := account.NewService(maps, account.Options{})
 	svc := alert.NewService(
 		dynamostore.NewAlerts(st),
-		alertAssets{svc: asset.NewService(dynamostore.NewAssets(st), maps, asset.Options{})},
-		alertAccounts{maps: maps, svc: account.NewService(maps, account.Options{})},
+		linkedAssets{svc: assets},
+		maps,
 		assetRefreshQueue{q: sqsqueue.New(sqs.NewFromConfig(cfg)), url: assetQueueURL},
 		alert.Options{Logger: slog.Default()},
 	)
-	w := alert.NewWorker(svc, opener.Open, sqsbatch.Processor{Name: "alert-worker", Log: slog.Default()})
-	return lambdafn.Handlers{SQS: w.Handle}, nil
+	w := alert.NewWorker(svc, alertOpener(opener, assets, accounts), slog.Default())
+	proc := sqsbatch.Processor{Name: "alert-worker", Log: slog.Default()}
+	return lambdafn.Handlers{SQS: proc.BatchHandler(w.Prepare)}, nil
 }
 
-// alertAssets gives the alert lifecycle the asset links and the refresh.
-type alertAssets struct{ svc *asset.Service }
+// alertOpener narrows an integration's clients to what its alerts use, and
+// binds the asset and account sync to them.
+func alertOpener(o *providers.Opener, assets *asset.Service, accounts *account.Service) alert.Opener {
+	return func(ctx context.Context, tenantID, integrationID string) (alert.Clients, error) {
+		c, err := o.Open(ctx, tenantID, integrationID)
+		if err != nil {
+			return alert.Clients{}, err
+		}
+		return alert.Clients{Integration: c.Integration, RMM: c.RMM, PSA: c.PSA,
+			Sync: boundSync{c: c, assets: assets, accounts: accounts}}, nil
+	}
+}
 
-func (a alertAssets) LinkedAsset(ctx context.Context, sc tenancy.Scope, deviceID string) (alert.AssetRef, error) {
+// linkedAssets gives the alert lifecycle the devices' asset links.
+type linkedAssets struct{ svc *asset.Service }
+
+func (a linkedAssets) LinkedAsset(ctx context.Context, sc tenancy.Scope, deviceID string) (alert.AssetRef, error) {
 	l, err := a.svc.Get(ctx, sc, deviceID)
 	if err != nil {
 		return alert.AssetRef{}, err
@@ -62,8 +78,15 @@ func (a alertAssets) LinkedAsset(ctx context.Context, sc tenancy.Scope, deviceID
 	return alert.AssetRef{AssetID: l.AssetID, AccountID: l.AccountID, LocationID: l.LocationID}, nil
 }
 
-func (a alertAssets) EnsureAsset(ctx context.Context, sc tenancy.Scope, c providers.Clients, deviceID string) (alert.AssetRef, error) {
-	res, err := a.svc.Refresh(ctx, sc, asset.Clients{RMM: c.RMM, PSA: c.PSA}, deviceID)
+// boundSync is the asset and account sync with one integration's clients.
+type boundSync struct {
+	c        providers.Clients
+	assets   *asset.Service
+	accounts *account.Service
+}
+
+func (b boundSync) EnsureAsset(ctx context.Context, sc tenancy.Scope, deviceID string) (alert.AssetRef, error) {
+	res, err := b.assets.Refresh(ctx, sc, asset.Clients{RMM: b.c.RMM, PSA: b.c.PSA}, deviceID)
 	if err != nil {
 		return alert.AssetRef{}, err
 	}
@@ -73,34 +96,23 @@ func (a alertAssets) EnsureAsset(ctx context.Context, sc tenancy.Scope, c provid
 	return alert.AssetRef{AssetID: res.Link.AssetID, AccountID: res.Link.AccountID, LocationID: res.Link.LocationID}, nil
 }
 
-// alertAccounts gives the alert lifecycle the mappings and the account
-// decision (account.Service.EnsureMapped).
-type alertAccounts struct {
-	maps dynamostore.Mappings
-	svc  *account.Service
-}
-
-func (a alertAccounts) GetMapping(ctx context.Context, sc tenancy.Scope, orgID string) (account.Mapping, error) {
-	return a.maps.GetMapping(ctx, sc, orgID)
-}
-
 // EnsureAccount gives an unmapped organization the account the account
 // decision says: linked to a confident auto-match, or created (exactly
 // once, with the integration's account defaults) when nothing matches and
 // the integration has autoCreateAccounts on. Otherwise — several accounts
 // could match, or creating is off — nothing is written and the error
 // carries account.ErrNoAccount with the reason and the candidates.
-func (a alertAccounts) EnsureAccount(ctx context.Context, sc tenancy.Scope, c providers.Clients, orgID string) (account.Mapping, error) {
-	p, ok := c.PSA.(account.PSA)
+func (b boundSync) EnsureAccount(ctx context.Context, sc tenancy.Scope, orgID string) (account.Mapping, error) {
+	p, ok := b.c.PSA.(account.PSA)
 	if !ok {
 		return account.Mapping{}, apperr.New(apperr.NotImplemented, "this PSA cannot create accounts exactly once (no lookup by rmmbridge's reference)")
 	}
-	org, err := c.RMM.GetOrganization(ctx, orgID)
+	org, err := b.c.RMM.GetOrganization(ctx, orgID)
 	if err != nil {
 		return account.Mapping{}, fmt.Errorf("read organization %s: %w", orgID, err)
 	}
-	s := c.Integration.Settings
-	return a.svc.EnsureMapped(ctx, sc, p, org, account.Policy{Create: s.AutoCreateAccounts, Setting: "autoCreateAccounts"},
+	s := b.c.Integration.Settings
+	return b.accounts.EnsureMapped(ctx, sc, p, org, account.Policy{Create: s.AutoCreateAccounts, Setting: "autoCreateAccounts"},
 		account.NewAccountSpec{Status: s.AccountDefaults.Status, Type: s.AccountDefaults.Type})
 }
 
@@ -111,7 +123,7 @@ type assetRefreshQueue struct {
 	url string
 }
 
-func (a assetRefreshQueue) EnqueueRefresh(ctx context.Context, m importjob.AssetMessage) error {
+func (a assetRefreshQueue) EnqueueRefresh(ctx context.Context, m queuemsg.AssetRefresh) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("encode asset message: %w", err)

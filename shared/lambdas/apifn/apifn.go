@@ -21,6 +21,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/conns"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/queues"
+	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 )
 
@@ -42,7 +43,7 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 	rt := api.New(api.Deps{
 		Logger:      slog.Default(),
 		Connections: cs,
-		Clients:     conns.Opener(cs, allowLoopback),
+		Clients:     opener{conns.Opener(cs, allowLoopback)},
 		Accounts:    account.NewService(dynamostore.NewMappings(st), account.Options{}),
 		Imports: importjob.NewService(jobs, importjob.NewTracker(jobs, o), queues.Sender{Client: sqsqueue.New(sqs.NewFromConfig(cfg))},
 			importjob.Queues{Import: importQueue, Asset: assetQueue}, o),
@@ -51,4 +52,15 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 		Alerts: alert.NewService(dynamostore.NewAlerts(st), nil, nil, nil, alert.Options{Logger: slog.Default()}),
 	})
 	return lambdafn.Handlers{HTTP: rt.Serve}, nil
+}
+
+// opener gives the API an integration's clients.
+type opener struct{ o *providers.Opener }
+
+func (o opener) Open(ctx context.Context, tenantID, integrationID string) (api.Clients, error) {
+	c, err := o.o.Open(ctx, tenantID, integrationID)
+	if err != nil {
+		return api.Clients{}, err
+	}
+	return api.Clients{Integration: c.Integration, RMM: c.RMM, PSA: c.PSA}, nil
 }

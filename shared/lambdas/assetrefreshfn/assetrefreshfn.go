@@ -6,10 +6,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/asset"
 	"github.com/rmmbridge/rmmbridge/shared/config"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
@@ -21,6 +23,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // SyncRoute is the route key the function serves (template.yaml's HttpApi
@@ -42,16 +45,43 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 	open := assetOpener(conns.Opener(conns.Service(st, cfg, secretPrefix, allowLoopback), allowLoopback))
 
 	rt := httpapi.NewRouter(httpapi.Options{Logger: slog.Default()})
-	rt.Handle(SyncRoute, httpapi.Operator, asset.SyncHandler(svc, open))
+	rt.Handle(SyncRoute, httpapi.Operator, SyncHandler(svc, open))
 
 	jobs := dynamostore.NewImportJobs(st)
-	w := asset.NewWorker(svc, open, importjob.NewTracker(jobs, importjob.Options{Logger: slog.Default()}), sqsbatch.Processor{
+	w := asset.NewWorker(svc, open, importjob.NewTracker(jobs, importjob.Options{Logger: slog.Default()}), slog.Default())
+	proc := sqsbatch.Processor{
 		Name:     "asset-refresh",
 		QueueURL: assetQueue,
 		Vis:      sqsqueue.New(sqs.NewFromConfig(cfg)),
 		Log:      slog.Default(),
-	})
-	return lambdafn.Handlers{HTTP: rt.Serve, SQS: w.Handle}, nil
+	}
+	return lambdafn.Handlers{HTTP: rt.Serve, SQS: proc.Handler(w.Process)}, nil
+}
+
+// SyncHandler is the Sync button (POST
+// /v1/integrations/{integrationId}/assets/{deviceId}/sync): it refreshes the
+// device now and answers 200 with the asset. An unknown integration or a
+// device the RMM does not know is 404; a device of an unmapped
+// organization, or whose serial number matches several PSA assets, is 409
+// with the reason.
+func SyncHandler(svc *asset.Service, open asset.Opener) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+		sc := tenancy.Scope{TenantID: r.Principal.TenantID, IntegrationID: r.PathParam("integrationId"), Actor: "key/" + r.Principal.KeyID}
+		c, err := open(ctx, sc.TenantID, sc.IntegrationID)
+		if err != nil {
+			return nil, err
+		}
+		deviceID := r.PathParam("deviceId")
+		res, err := svc.Refresh(ctx, sc, c, deviceID)
+		if err != nil {
+			return nil, err
+		}
+		switch res.Outcome {
+		case importjob.Skipped, importjob.Review:
+			return nil, apperr.New(apperr.Conflict, "device %s was not synced: %s", deviceID, res.Reason)
+		}
+		return httpapi.JSON(http.StatusOK, res.Link.View()), nil
+	}
 }
 
 // assetOpener narrows an integration's clients to what a refresh uses.

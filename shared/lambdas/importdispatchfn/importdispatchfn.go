@@ -18,6 +18,8 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/conns"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/queues"
+	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 )
 
@@ -36,14 +38,31 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 	jobs := dynamostore.NewImportJobs(st)
 	o := importjob.Options{Logger: slog.Default()}
 	d := importjob.NewDispatcher(importjob.DispatcherDeps{
-		Store:      jobs,
-		Tracker:    importjob.NewTracker(jobs, o),
-		Accounts:   account.NewService(dynamostore.NewMappings(st), account.Options{}),
-		Opener:     conns.Opener(conns.Service(st, cfg, secretPrefix, allowLoopback), allowLoopback),
-		Sender:     queues.Sender{Client: q},
-		Queues:     importjob.Queues{Import: importQueue, Asset: assetQueue},
-		Visibility: q,
-		Options:    o,
+		Store:    jobs,
+		Tracker:  importjob.NewTracker(jobs, o),
+		Accounts: account.NewService(dynamostore.NewMappings(st), account.Options{}),
+		Opener:   opener{conns.Opener(conns.Service(st, cfg, secretPrefix, allowLoopback), allowLoopback)},
+		Sender:   queues.Sender{Client: q},
+		Queues:   importjob.Queues{Import: importQueue, Asset: assetQueue},
+		Options:  o,
 	})
-	return lambdafn.Handlers{SQS: d.Handle}, nil
+	proc := sqsbatch.Processor{Name: "import-dispatch", QueueURL: importQueue, Vis: q, Log: slog.Default()}
+	return lambdafn.Handlers{SQS: proc.Handler(d.Dispatch)}, nil
+}
+
+// opener narrows an integration's clients to what an import uses; a PSA
+// that cannot look accounts up by rmmbridge's reference leaves PSA nil (its
+// organizations then fail with that reason).
+type opener struct{ o *providers.Opener }
+
+func (o opener) Open(ctx context.Context, tenantID, integrationID string) (importjob.Clients, error) {
+	c, err := o.o.Open(ctx, tenantID, integrationID)
+	if err != nil {
+		return importjob.Clients{}, err
+	}
+	out := importjob.Clients{Integration: c.Integration, RMM: c.RMM}
+	if p, ok := c.PSA.(account.PSA); ok {
+		out.PSA = p
+	}
+	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
@@ -43,7 +44,15 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 	jobs := dynamostore.NewImportJobs(st)
 	sweep := scheduler.NewImportSweep(jobs, importjob.NewTracker(jobs, importjob.Options{Logger: slog.Default(), StallAfter: stallAfter}),
 		scheduler.ImportSweepOptions{StallAfter: stallAfter, Logger: slog.Default()})
-	return lambdafn.Handlers{Scheduled: scheduler.Passes(sweep.Handle, s.Handle)}, nil
+	return lambdafn.Handlers{Scheduled: Scheduled(scheduler.Passes(sweep.OnTick, s.OnTick))}, nil
+}
+
+// Scheduled is the scheduler's EventBridge edge: each scheduled event is
+// one tick of pass.
+func Scheduled(pass scheduler.Pass) lambdafn.ScheduledHandler {
+	return func(ctx context.Context, ev events.EventBridgeEvent) error {
+		return pass(ctx, scheduler.Tick{ID: ev.ID, At: ev.Time})
+	}
 }
 
 // schedulerOpener narrows an integration's clients to what reverse
