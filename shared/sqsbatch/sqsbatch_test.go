@@ -127,3 +127,39 @@ func TestExpiredContextFailsRemaining(t *testing.T) {
 		t.Errorf("failures (-want +got):\n%s", diff)
 	}
 }
+
+// TestMessagesAndBatchHandler: the edge hands the domain plain messages
+// with their receive counts, lets a batch worker see the whole batch
+// first, and answers an empty (never null) failure list on success.
+func TestMessagesAndBatchHandler(t *testing.T) {
+	ev := batch("arn:aws:sqs:us-east-1:123456789012:alerts.fifo", "a", "b")
+	ev.Records[0].Attributes = map[string]string{"ApproximateReceiveCount": "3"}
+	ev.Records[1].Attributes = map[string]string{"ApproximateReceiveCount": "junk"}
+	want := []queuemsg.Message{{ID: "a", Body: "a", Receives: 3}, {ID: "b", Body: "b", Receives: 1}}
+	if diff := cmp.Diff(want, Messages(ev)); diff != "" {
+		t.Errorf("Messages (-want +got):\n%s", diff)
+	}
+	var prepared []queuemsg.Message
+	var processed []string
+	h := Processor{Name: "test", Log: slog.New(slog.DiscardHandler)}.BatchHandler(
+		func(_ context.Context, msgs []queuemsg.Message) RecordFunc {
+			prepared = msgs
+			return func(_ context.Context, m queuemsg.Message) error {
+				processed = append(processed, m.ID)
+				return nil
+			}
+		})
+	resp, err := h(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
+		t.Errorf("failures = %#v, want an empty list", resp.BatchItemFailures)
+	}
+	if diff := cmp.Diff(want, prepared); diff != "" {
+		t.Errorf("prepared (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"a", "b"}, processed); diff != "" {
+		t.Errorf("processed (-want +got):\n%s", diff)
+	}
+}
