@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/fastsqs"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/testtable"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/alertwebhookfn"
@@ -60,36 +60,8 @@ func newTable(t testing.TB) (*dynamostore.Store, *dynamodb.Client) {
 // newTableOn creates the table layout where cfg points.
 func newTableOn(t testing.TB, cfg aws.Config) (*dynamostore.Store, *dynamodb.Client) {
 	t.Helper()
-	ctx := context.Background()
 	client := dynamodb.NewFromConfig(cfg)
-	table := motoserver.UniqueName("alert")
-	str := func(name string) dtypes.AttributeDefinition {
-		return dtypes.AttributeDefinition{AttributeName: aws.String(name), AttributeType: dtypes.ScalarAttributeTypeS}
-	}
-	keys := func(hash, rng string) []dtypes.KeySchemaElement {
-		return []dtypes.KeySchemaElement{
-			{AttributeName: aws.String(hash), KeyType: dtypes.KeyTypeHash},
-			{AttributeName: aws.String(rng), KeyType: dtypes.KeyTypeRange},
-		}
-	}
-	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:   aws.String(table),
-		BillingMode: dtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []dtypes.AttributeDefinition{str(dynamostore.AttrPK), str(dynamostore.AttrSK),
-			str(dynamostore.AttrGSI1PK), str(dynamostore.AttrGSI1SK)},
-		KeySchema: keys(dynamostore.AttrPK, dynamostore.AttrSK),
-		GlobalSecondaryIndexes: []dtypes.GlobalSecondaryIndex{{
-			IndexName:  aws.String(dynamostore.IndexGSI1),
-			KeySchema:  keys(dynamostore.AttrGSI1PK, dynamostore.AttrGSI1SK),
-			Projection: &dtypes.Projection{ProjectionType: dtypes.ProjectionTypeAll},
-		}},
-	})
-	if err != nil {
-		t.Fatalf("create table %s: %v", table, err)
-	}
-	t.Cleanup(func() {
-		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-	})
+	table := testtable.Create(t, client, "alert")
 	return dynamostore.New(client, table), client
 }
 

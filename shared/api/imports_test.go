@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -28,6 +27,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/testtable"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
@@ -96,22 +96,7 @@ func newImportsEnv(t *testing.T) *importsEnv {
 	ctx := context.Background()
 	cfg := motoserver.ForTest(t)
 	ddb := dynamodb.NewFromConfig(cfg)
-	table := motoserver.UniqueName("api-imports")
-	str := func(n string) ddbtypes.AttributeDefinition {
-		return ddbtypes.AttributeDefinition{AttributeName: aws.String(n), AttributeType: ddbtypes.ScalarAttributeTypeS}
-	}
-	keys := func(h, r string) []ddbtypes.KeySchemaElement {
-		return []ddbtypes.KeySchemaElement{{AttributeName: aws.String(h), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String(r), KeyType: ddbtypes.KeyTypeRange}}
-	}
-	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: ddbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{str("pk"), str("sk"), str("gsi1pk"), str("gsi1sk")}, KeySchema: keys("pk", "sk"),
-		GlobalSecondaryIndexes: []ddbtypes.GlobalSecondaryIndex{{IndexName: aws.String("GSI1"), KeySchema: keys("gsi1pk", "gsi1sk"),
-			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll}}}}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-	})
+	table := testtable.Create(t, ddb, "api-imports")
 	sq := sqs.NewFromConfig(cfg)
 	var qs importjob.Queues
 	for _, p := range []*string{&qs.Import, &qs.Asset} {
