@@ -134,7 +134,11 @@ func (b *batch) record(ctx context.Context, rec queuemsg.Message) error {
 	if !it.done {
 		b.applyRun(ctx, it.key)
 	}
-	return it.err
+	// The one retry rule, with nothing to record into: an alert that can
+	// never be routed is recorded by the service as unroutable (no
+	// error); every failure goes back to the queue and, after its last
+	// receive, to the dead-letter queue.
+	return queuemsg.Settler{Name: "alert-worker", Log: it.log}.Settle(ctx, rec, it.err, nil)
 }
 
 // applyRun applies the pending records of one series, in record order.
