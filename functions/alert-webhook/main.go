@@ -1,10 +1,10 @@
 // Command alert-webhook is the RMM alert webhook receiver.
-// It only wires: the handlers live in shared/ and are built by shared/wire.
+// It only starts the function: shared/lambdas/alertwebhookfn builds its handlers.
 package main
 
 import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
-	"github.com/rmmbridge/rmmbridge/shared/wire"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/alertwebhookfn"
 )
 
-func main() { lambdafn.Main("alert-webhook", wire.AlertWebhook) }
+func main() { lambdafn.Main("alert-webhook", alertwebhookfn.Build) }

@@ -1,10 +1,10 @@
 // Command alert-worker is the alert-to-ticket worker on the AlertQueue.
-// It only wires: the handlers live in shared/ and are built by shared/wire.
+// It only starts the function: shared/lambdas/alertworkerfn builds its handlers.
 package main
 
 import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
-	"github.com/rmmbridge/rmmbridge/shared/wire"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/alertworkerfn"
 )
 
-func main() { lambdafn.Main("alert-worker", wire.AlertWorker) }
+func main() { lambdafn.Main("alert-worker", alertworkerfn.Build) }

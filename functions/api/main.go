@@ -1,10 +1,10 @@
 // Command api is the management API (all /v1 routes but the webhook and Sync).
-// It only wires: the handlers live in shared/ and are built by shared/wire.
+// It only starts the function: shared/lambdas/apifn builds its handlers.
 package main
 
 import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
-	"github.com/rmmbridge/rmmbridge/shared/wire"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/apifn"
 )
 
-func main() { lambdafn.Main("api", wire.API) }
+func main() { lambdafn.Main("api", apifn.Build) }

@@ -1,10 +1,10 @@
 // Command asset-refresh is the asset upsert worker on the AssetQueue and the Sync button.
-// It only wires: the handlers live in shared/ and are built by shared/wire.
+// It only starts the function: shared/lambdas/assetrefreshfn builds its handlers.
 package main
 
 import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
-	"github.com/rmmbridge/rmmbridge/shared/wire"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/assetrefreshfn"
 )
 
-func main() { lambdafn.Main("asset-refresh", wire.AssetRefresh) }
+func main() { lambdafn.Main("asset-refresh", assetrefreshfn.Build) }

@@ -1,10 +1,10 @@
 // Command authorizer is the HTTP API Lambda authorizer (API key to tenant).
-// It only wires: the handlers live in shared/ and are built by shared/wire.
+// It only starts the function: shared/lambdas/authorizerfn builds its handlers.
 package main
 
 import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
-	"github.com/rmmbridge/rmmbridge/shared/wire"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/authorizerfn"
 )
 
-func main() { lambdafn.Main("authorizer", wire.Authorizer) }
+func main() { lambdafn.Main("authorizer", authorizerfn.Build) }

@@ -1,10 +1,10 @@
 // Command import-dispatch is the per-organization import worker on the ImportQueue.
-// It only wires: the handlers live in shared/ and are built by shared/wire.
+// It only starts the function: shared/lambdas/importdispatchfn builds its handlers.
 package main
 
 import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
-	"github.com/rmmbridge/rmmbridge/shared/wire"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/importdispatchfn"
 )
 
-func main() { lambdafn.Main("import-dispatch", wire.ImportDispatch) }
+func main() { lambdafn.Main("import-dispatch", importdispatchfn.Build) }

@@ -1,10 +1,10 @@
 // Command scheduler is the periodic work on an EventBridge schedule (reverse provisioning).
-// It only wires: the handlers live in shared/ and are built by shared/wire.
+// It only starts the function: shared/lambdas/schedulerfn builds its handlers.
 package main
 
 import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
-	"github.com/rmmbridge/rmmbridge/shared/wire"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/schedulerfn"
 )
 
-func main() { lambdafn.Main("scheduler", wire.Scheduler) }
+func main() { lambdafn.Main("scheduler", schedulerfn.Build) }

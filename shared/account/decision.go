@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/lease"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 )
@@ -120,7 +121,7 @@ func Decide(org rmm.Organization, f Facts, pol Policy) Decision {
 		d.Mapping, d.Candidates = m, nil
 		d.Reason = fmt.Sprintf("already mapped to %s (%s)", m.AccountName, m.AccountID)
 	case ActionAdopt:
-		d.Target, d.Candidates = Candidate{Account: oldest(f.Ours), Score: 1}, nil
+		d.Target, d.Candidates = Candidate{Account: lease.Oldest(f.Ours, accountID), Score: 1}, nil
 		d.Reason = fmt.Sprintf("PSA account %s (%s) carries the organization's reference: rmmbridge created it before; it is adopted",
 			d.Target.Account.Name, d.Target.Account.ID)
 	case ActionLink:

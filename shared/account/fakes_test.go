@@ -11,6 +11,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/psa/psafake"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/rmm/rmmfake"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // memStore is an in-memory account.Store with the same conditions as the
@@ -35,7 +36,7 @@ func newMemStore(ms ...account.Mapping) *memStore {
 	return s
 }
 
-func (s *memStore) GetMapping(_ context.Context, _ account.Scope, orgID string) (account.Mapping, error) {
+func (s *memStore) GetMapping(_ context.Context, _ tenancy.Scope, orgID string) (account.Mapping, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, ok := s.m[orgID]
@@ -45,7 +46,7 @@ func (s *memStore) GetMapping(_ context.Context, _ account.Scope, orgID string) 
 	return m, nil
 }
 
-func (s *memStore) ListMappings(context.Context, account.Scope) ([]account.Mapping, error) {
+func (s *memStore) ListMappings(context.Context, tenancy.Scope) ([]account.Mapping, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []account.Mapping
@@ -55,7 +56,7 @@ func (s *memStore) ListMappings(context.Context, account.Scope) ([]account.Mappi
 	return out, nil
 }
 
-func (s *memStore) MappingsByAccount(_ context.Context, _ account.Scope, accountID string) ([]account.Mapping, error) {
+func (s *memStore) MappingsByAccount(_ context.Context, _ tenancy.Scope, accountID string) ([]account.Mapping, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []account.Mapping
@@ -67,7 +68,7 @@ func (s *memStore) MappingsByAccount(_ context.Context, _ account.Scope, account
 	return out, nil
 }
 
-func (s *memStore) Claim(_ context.Context, _ account.Scope, m account.Mapping, now time.Time) error {
+func (s *memStore) Claim(_ context.Context, _ tenancy.Scope, m account.Mapping, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cur, ok := s.m[m.OrganizationID]; ok && !(cur.State == account.StateClaimed && cur.LeaseUntil.Before(now)) {
@@ -78,7 +79,7 @@ func (s *memStore) Claim(_ context.Context, _ account.Scope, m account.Mapping, 
 	return nil
 }
 
-func (s *memStore) PutMapping(_ context.Context, _ account.Scope, m account.Mapping, owner string, _ account.AuditEvent) error {
+func (s *memStore) PutMapping(_ context.Context, _ tenancy.Scope, m account.Mapping, owner string, _ account.AuditEvent) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, ok := s.m[m.OrganizationID]
@@ -90,7 +91,7 @@ func (s *memStore) PutMapping(_ context.Context, _ account.Scope, m account.Mapp
 	return nil
 }
 
-func (s *memStore) DeleteMapping(_ context.Context, _ account.Scope, orgID string, _ account.AuditEvent) error {
+func (s *memStore) DeleteMapping(_ context.Context, _ tenancy.Scope, orgID string, _ account.AuditEvent) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writes++

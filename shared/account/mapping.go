@@ -2,15 +2,15 @@ package account
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/lease"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // Mapping modes.
@@ -44,13 +44,11 @@ type Mapping struct {
 	UpdatedAt        time.Time
 }
 
-// Scope is the tenant and integration every call works in.
-type Scope struct {
-	TenantID      string
-	IntegrationID string
-	// Actor is who acts (an API key id, or a function name), for the audit.
-	Actor string
-}
+// Scope is tenancy.Scope under its old name.
+//
+// Deprecated: use tenancy.Scope; this alias only keeps code written
+// against the old name compiling until it is merged and moved.
+type Scope = tenancy.Scope
 
 // PSA is what the account service needs of the PSA.
 type PSA interface {
@@ -74,20 +72,20 @@ type RMM interface {
 
 // Store persists mappings and the audit trail.
 type Store interface {
-	GetMapping(ctx context.Context, sc Scope, orgID string) (Mapping, error)
-	ListMappings(ctx context.Context, sc Scope) ([]Mapping, error)
+	GetMapping(ctx context.Context, sc tenancy.Scope, orgID string) (Mapping, error)
+	ListMappings(ctx context.Context, sc tenancy.Scope) ([]Mapping, error)
 	// MappingsByAccount returns the mappings that point at a PSA account.
-	MappingsByAccount(ctx context.Context, sc Scope, accountID string) ([]Mapping, error)
+	MappingsByAccount(ctx context.Context, sc tenancy.Scope, accountID string) ([]Mapping, error)
 	// Claim writes a claim for m.OrganizationID owned by m.LeaseOwner
 	// until m.LeaseUntil, when there is no mapping or only an expired
 	// claim; Conflict otherwise.
-	Claim(ctx context.Context, sc Scope, m Mapping, now time.Time) error
+	Claim(ctx context.Context, sc tenancy.Scope, m Mapping, now time.Time) error
 	// PutMapping writes a final mapping and its audit event atomically.
 	// With owner set, only while that owner's claim stands (Conflict
 	// otherwise).
-	PutMapping(ctx context.Context, sc Scope, m Mapping, owner string, e AuditEvent) error
+	PutMapping(ctx context.Context, sc tenancy.Scope, m Mapping, owner string, e AuditEvent) error
 	// DeleteMapping deletes a mapping and writes its audit event atomically.
-	DeleteMapping(ctx context.Context, sc Scope, orgID string, e AuditEvent) error
+	DeleteMapping(ctx context.Context, sc tenancy.Scope, orgID string, e AuditEvent) error
 }
 
 // AuditEvent records one change: who, what, before and after.
@@ -136,27 +134,12 @@ func NewService(store Store, o Options) *Service {
 		o.Poll = 100 * time.Millisecond
 	}
 	if o.Sleep == nil {
-		o.Sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		}
+		o.Sleep = lease.Sleep
 	}
 	return &Service{store: store, o: o}
 }
 
 func (s *Service) now() time.Time { return s.o.Now().UTC().Truncate(time.Millisecond) }
-
-func newOwner() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
 
 // NewAccountSpec describes an account to create for an organization.
 type NewAccountSpec struct {
@@ -174,7 +157,7 @@ type NewAccountSpec struct {
 // create (so a create whose worker died before recording it is adopted),
 // then the final mapping, written only while the claim stands. Callers
 // that lose the claim wait for the winner's mapping.
-func (s *Service) EnsureAccount(ctx context.Context, sc Scope, p PSA, org rmm.Organization, spec NewAccountSpec) (Mapping, bool, error) {
+func (s *Service) EnsureAccount(ctx context.Context, sc tenancy.Scope, p PSA, org rmm.Organization, spec NewAccountSpec) (Mapping, bool, error) {
 	return s.underClaim(ctx, sc, org, func(owner string) (Mapping, error) {
 		return s.createClaimed(ctx, sc, p, org, spec, owner)
 	})
@@ -184,54 +167,74 @@ func (s *Service) EnsureAccount(ctx context.Context, sc Scope, p PSA, org rmm.Or
 // a claim on the organization (work writes the mapping with the claim's
 // owner) and returns its mapping with true. A caller that loses the claim
 // waits for the winner's mapping, up to Options.Wait (then Conflict).
-func (s *Service) underClaim(ctx context.Context, sc Scope, org rmm.Organization, work func(owner string) (Mapping, error)) (Mapping, bool, error) {
-	polls := int(s.o.Wait / s.o.Poll)
-	for attempt := 0; ; attempt++ {
-		m, err := s.store.GetMapping(ctx, sc, org.ID)
+func (s *Service) underClaim(ctx context.Context, sc tenancy.Scope, org rmm.Organization, work func(owner string) (Mapping, error)) (Mapping, bool, error) {
+	var (
+		m       Mapping
+		created bool
+		lost    error // the last claim lost
+	)
+	busy, err := s.wait().Until(ctx, func() (bool, error) {
+		cur, err := s.store.GetMapping(ctx, sc, org.ID)
 		switch {
-		case err == nil && m.State == StateMapped:
-			return m, false, nil
+		case err == nil && cur.State == StateMapped:
+			m = cur
+			return true, nil
 		case err != nil && !apperr.Is(err, apperr.NotFound):
-			return Mapping{}, false, fmt.Errorf("read mapping of organization %s: %w", org.ID, err)
+			return true, fmt.Errorf("read mapping of organization %s: %w", org.ID, err)
 		}
-		owner := newOwner()
+		owner := lease.NewOwner()
 		claim := Mapping{OrganizationID: org.ID, OrganizationName: org.Name, State: StateClaimed,
 			LeaseOwner: owner, LeaseUntil: s.now().Add(s.o.Lease), UpdatedAt: s.now()}
 		err = s.store.Claim(ctx, sc, claim, s.now())
 		if err == nil {
-			m, err := work(owner)
-			return m, err == nil, err
+			m, err = work(owner)
+			created = err == nil
+			return true, err
 		}
 		if !apperr.Is(err, apperr.Conflict) {
-			return Mapping{}, false, fmt.Errorf("claim organization %s: %w", org.ID, err)
+			return true, fmt.Errorf("claim organization %s: %w", org.ID, err)
 		}
-		if attempt >= polls {
-			return Mapping{}, false, apperr.Wrap(apperr.Conflict, err, "organization %s is being mapped by another request; try again shortly", org.ID)
-		}
-		if err := s.o.Sleep(ctx, s.o.Poll); err != nil {
-			return Mapping{}, false, err
-		}
+		lost = err
+		return false, nil
+	})
+	switch {
+	case busy:
+		return Mapping{}, false, apperr.Wrap(apperr.Conflict, lost, "organization %s is being mapped by another request; try again shortly", org.ID)
+	case err != nil:
+		return Mapping{}, false, err
 	}
+	return m, created, nil
 }
 
-func (s *Service) createClaimed(ctx context.Context, sc Scope, p PSA, org rmm.Organization, spec NewAccountSpec, owner string) (Mapping, error) {
-	existing, err := p.FindAccountsByExternalRef(ctx, org.ID)
+// wait is how a caller that lost a claim waits for its winner.
+func (s *Service) wait() lease.Wait {
+	return lease.Wait{For: s.o.Wait, Poll: s.o.Poll, Now: s.o.Now, Sleep: s.o.Sleep}
+}
+
+func (s *Service) createClaimed(ctx context.Context, sc tenancy.Scope, p PSA, org rmm.Organization, spec NewAccountSpec, owner string) (Mapping, error) {
+	acct, _, err := lease.FindOrCreate(ctx,
+		func(ctx context.Context) ([]psa.Account, error) {
+			found, err := p.FindAccountsByExternalRef(ctx, org.ID)
+			if err != nil {
+				return nil, fmt.Errorf("look up account of organization %s by reference: %w", org.ID, err)
+			}
+			return found, nil
+		},
+		accountID,
+		func(ctx context.Context) (psa.Account, error) {
+			name := strings.TrimSpace(spec.Name)
+			if name == "" {
+				name = org.Name
+			}
+			acct, err := p.CreateAccount(ctx, psa.NewAccount{Name: name, ExternalRef: org.ID,
+				Status: psa.NamedRef{ID: spec.Status}, Type: psa.NamedRef{ID: spec.Type}})
+			if err != nil {
+				return psa.Account{}, fmt.Errorf("create account for organization %s: %w", org.ID, err)
+			}
+			return acct, nil
+		})
 	if err != nil {
-		return Mapping{}, fmt.Errorf("look up account of organization %s by reference: %w", org.ID, err)
-	}
-	var acct psa.Account
-	if len(existing) > 0 {
-		acct = oldest(existing)
-	} else {
-		name := strings.TrimSpace(spec.Name)
-		if name == "" {
-			name = org.Name
-		}
-		acct, err = p.CreateAccount(ctx, psa.NewAccount{Name: name, ExternalRef: org.ID,
-			Status: psa.NamedRef{ID: spec.Status}, Type: psa.NamedRef{ID: spec.Type}})
-		if err != nil {
-			return Mapping{}, fmt.Errorf("create account for organization %s: %w", org.ID, err)
-		}
+		return Mapping{}, err
 	}
 	// The sites are mapped while the claim is held, so racing callers
 	// never create locations twice.
@@ -247,18 +250,10 @@ func (s *Service) createClaimed(ctx context.Context, sc Scope, p PSA, org rmm.Or
 	return m, nil
 }
 
-// oldest picks the account with the smallest id (numeric ids compare by
-// length first), so every caller adopting duplicates picks the same one.
-func oldest(accts []psa.Account) psa.Account {
-	best := accts[0]
-	for _, a := range accts[1:] {
-		if len(a.ID) < len(best.ID) || (len(a.ID) == len(best.ID) && a.ID < best.ID) {
-			best = a
-		}
-	}
-	return best
-}
+// accountID is an account's id, for lease's oldest-wins rule: every caller
+// adopting duplicates picks the same one.
+func accountID(a psa.Account) string { return a.ID }
 
-func (s *Service) event(sc Scope, action, orgID string, before, after *Mapping) AuditEvent {
+func (s *Service) event(sc tenancy.Scope, action, orgID string, before, after *Mapping) AuditEvent {
 	return AuditEvent{At: s.now(), Actor: sc.Actor, Action: action, Target: "organization/" + orgID, Before: before, After: after}
 }

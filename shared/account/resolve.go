@@ -7,6 +7,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // Resolution is the account decision for an organization and, when it
@@ -42,7 +43,7 @@ func LookUp(ctx context.Context, p PSA, org rmm.Organization) (Facts, error) {
 // mapping and its Reason says why. A caller that finds another request
 // mapping the organization waits for its mapping, up to Options.Wait (then
 // Conflict: retry later).
-func (s *Service) Resolve(ctx context.Context, sc Scope, p PSA, org rmm.Organization, pol Policy, spec NewAccountSpec) (Resolution, error) {
+func (s *Service) Resolve(ctx context.Context, sc tenancy.Scope, p PSA, org rmm.Organization, pol Policy, spec NewAccountSpec) (Resolution, error) {
 	cur, err := s.settled(ctx, sc, org.ID)
 	if err != nil {
 		return Resolution{}, err
@@ -69,7 +70,7 @@ func (s *Service) Resolve(ctx context.Context, sc Scope, p PSA, org rmm.Organiza
 // EnsureAccount (with spec): under its claim the account carrying the
 // organization's reference is adopted, or one is created, exactly once.
 // ActionReview and ActionSkip write nothing and return a zero Mapping.
-func (s *Service) Apply(ctx context.Context, sc Scope, p PSA, org rmm.Organization, d Decision, spec NewAccountSpec) (Mapping, error) {
+func (s *Service) Apply(ctx context.Context, sc tenancy.Scope, p PSA, org rmm.Organization, d Decision, spec NewAccountSpec) (Mapping, error) {
 	switch d.Action {
 	case ActionMapped:
 		if d.Mapping == nil {
@@ -92,7 +93,7 @@ func (s *Service) Apply(ctx context.Context, sc Scope, p PSA, org rmm.Organizati
 // routing): a decision that gives the organization no account (review, or
 // no match with creating not allowed) is a *NoAccountError, which carries
 // ErrNoAccount and the decision.
-func (s *Service) EnsureMapped(ctx context.Context, sc Scope, p PSA, org rmm.Organization, pol Policy, spec NewAccountSpec) (Mapping, error) {
+func (s *Service) EnsureMapped(ctx context.Context, sc tenancy.Scope, p PSA, org rmm.Organization, pol Policy, spec NewAccountSpec) (Mapping, error) {
 	res, err := s.Resolve(ctx, sc, p, org, pol, spec)
 	if err != nil {
 		return Mapping{}, err
@@ -106,7 +107,7 @@ func (s *Service) EnsureMapped(ctx context.Context, sc Scope, p PSA, org rmm.Org
 
 // linkClaimed maps org to acct, its sites to the account's locations,
 // while owner's claim stands.
-func (s *Service) linkClaimed(ctx context.Context, sc Scope, p PSA, org rmm.Organization, acct psa.Account, owner string) (Mapping, error) {
+func (s *Service) linkClaimed(ctx context.Context, sc tenancy.Scope, p PSA, org rmm.Organization, acct psa.Account, owner string) (Mapping, error) {
 	sites, err := s.mapSites(ctx, p, org, acct.ID, nil, nil)
 	if err != nil {
 		return Mapping{}, err
@@ -122,7 +123,7 @@ func (s *Service) linkClaimed(ctx context.Context, sc Scope, p PSA, org rmm.Orga
 // settled returns the organization's final mapping, nil when it has none;
 // while another request holds a live claim on it, it waits for that
 // request's mapping (up to Options.Wait, then Conflict).
-func (s *Service) settled(ctx context.Context, sc Scope, orgID string) (*Mapping, error) {
+func (s *Service) settled(ctx context.Context, sc tenancy.Scope, orgID string) (*Mapping, error) {
 	polls := int(s.o.Wait / s.o.Poll)
 	for attempt := 0; ; attempt++ {
 		m, err := s.store.GetMapping(ctx, sc, orgID)

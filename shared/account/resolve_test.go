@@ -14,9 +14,10 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
-var sc = account.Scope{TenantID: "t1", IntegrationID: "i1", Actor: "test"}
+var sc = tenancy.Scope{TenantID: "t1", IntegrationID: "i1", Actor: "test"}
 
 // fixture: a mapped organization, one with a confident match (one site
 // named like the account's location, one not), one with two candidates

@@ -8,6 +8,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // SiteCreate is the sites-map value that asks for a new location.
@@ -25,7 +26,7 @@ type MapInput struct {
 // then maps its sites: an explicit entry wins (a location id, or "create");
 // unlisted sites are matched to the account's locations by normalized name,
 // else created.
-func (s *Service) Map(ctx context.Context, sc Scope, r RMM, p PSA, orgID string, in MapInput) (Mapping, error) {
+func (s *Service) Map(ctx context.Context, sc tenancy.Scope, r RMM, p PSA, orgID string, in MapInput) (Mapping, error) {
 	if (in.AccountID == "") == (in.CreateAccount == nil) {
 		return Mapping{}, apperr.InvalidFields(apperr.FieldError{Field: "accountId", Message: "give exactly one of accountId and createAccount"})
 	}
@@ -156,7 +157,7 @@ func (s *Service) mapSites(ctx context.Context, p PSA, org rmm.Organization, acc
 }
 
 // Get returns a final mapping (NotFound while none or only a claim exists).
-func (s *Service) Get(ctx context.Context, sc Scope, orgID string) (Mapping, error) {
+func (s *Service) Get(ctx context.Context, sc tenancy.Scope, orgID string) (Mapping, error) {
 	m, err := s.store.GetMapping(ctx, sc, orgID)
 	if err != nil {
 		return Mapping{}, err
@@ -168,7 +169,7 @@ func (s *Service) Get(ctx context.Context, sc Scope, orgID string) (Mapping, err
 }
 
 // List returns every final mapping of the integration, by organization id.
-func (s *Service) List(ctx context.Context, sc Scope) ([]Mapping, error) {
+func (s *Service) List(ctx context.Context, sc tenancy.Scope) ([]Mapping, error) {
 	all, err := s.store.ListMappings(ctx, sc)
 	if err != nil {
 		return nil, err
@@ -183,7 +184,7 @@ func (s *Service) List(ctx context.Context, sc Scope) ([]Mapping, error) {
 }
 
 // Unmap deletes a mapping; nothing is deleted in the PSA.
-func (s *Service) Unmap(ctx context.Context, sc Scope, orgID string) error {
+func (s *Service) Unmap(ctx context.Context, sc tenancy.Scope, orgID string) error {
 	m, err := s.Get(ctx, sc, orgID)
 	if err != nil {
 		return err
@@ -198,7 +199,7 @@ type OrganizationView struct {
 }
 
 // Organizations lists the RMM's organizations with their mappings.
-func (s *Service) Organizations(ctx context.Context, sc Scope, r RMM) ([]OrganizationView, error) {
+func (s *Service) Organizations(ctx context.Context, sc tenancy.Scope, r RMM) ([]OrganizationView, error) {
 	orgs, err := r.ListOrganizations(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list organizations: %w", err)
@@ -265,7 +266,7 @@ type Provisioned struct {
 // that auto-match finds for the account's name is adopted rather than
 // duplicated, and when several could be it nothing is created (Conflict
 // naming them: map it by hand).
-func (s *Service) ProvisionRMM(ctx context.Context, sc Scope, r RMM, p PSA, accountID string) (Provisioned, error) {
+func (s *Service) ProvisionRMM(ctx context.Context, sc tenancy.Scope, r RMM, p PSA, accountID string) (Provisioned, error) {
 	existing, err := s.store.MappingsByAccount(ctx, sc, accountID)
 	if err != nil {
 		return Provisioned{}, fmt.Errorf("look up mappings of account %s: %w", accountID, err)

@@ -46,9 +46,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/rmmbridge/rmmbridge/shared/account"
-	"github.com/rmmbridge/rmmbridge/shared/importjob"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // State is whether an alert series' condition is active, and whether it
@@ -190,13 +190,13 @@ type ListQuery struct {
 // a missing link is NotFound, a lost version condition Conflict.
 type Store interface {
 	// GetLink reads a series' link with a strongly consistent read.
-	GetLink(ctx context.Context, sc account.Scope, seriesID string) (Link, error)
+	GetLink(ctx context.Context, sc tenancy.Scope, seriesID string) (Link, error)
 	// PutLink writes l when the stored link is at version l.Version-1 (no
 	// link at all when l.Version is 1); Conflict otherwise.
-	PutLink(ctx context.Context, sc account.Scope, l Link) error
+	PutLink(ctx context.Context, sc tenancy.Scope, l Link) error
 	// ListLinks returns a page of links with at least one occurrence, by
 	// series id, and the cursor of the next page ("" on the last).
-	ListLinks(ctx context.Context, sc account.Scope, q ListQuery) ([]Link, string, error)
+	ListLinks(ctx context.Context, sc tenancy.Scope, q ListQuery) ([]Link, string, error)
 }
 
 // Delivery is the record of one webhook delivery.
@@ -218,9 +218,9 @@ type Deliveries interface {
 	// RecordDelivery records deliveryID as received at now, not queued
 	// (kept until now+keep), unless it is recorded already. It returns
 	// the record and whether this call created it (fresh).
-	RecordDelivery(ctx context.Context, sc account.Scope, deliveryID string, now time.Time, keep time.Duration) (d Delivery, fresh bool, err error)
+	RecordDelivery(ctx context.Context, sc tenancy.Scope, deliveryID string, now time.Time, keep time.Duration) (d Delivery, fresh bool, err error)
 	// MarkQueued records that the delivery's message was queued at at.
-	MarkQueued(ctx context.Context, sc account.Scope, deliveryID string, at time.Time) error
+	MarkQueued(ctx context.Context, sc tenancy.Scope, deliveryID string, at time.Time) error
 }
 
 // Message is the AlertQueue message body: one delivery of one activity,
@@ -246,12 +246,12 @@ type QueueMessage struct {
 	DedupID string
 }
 
-// Queue sends to the AlertQueue (sqsqueue through an adapter in wire).
+// Queue sends to the AlertQueue (sqsqueue through an adapter in alertwebhookfn).
 type Queue interface {
 	Enqueue(ctx context.Context, m QueueMessage) error
 }
 
 // AssetQueue asks the asset-refresh worker to refresh a device.
 type AssetQueue interface {
-	EnqueueRefresh(ctx context.Context, m importjob.AssetMessage) error
+	EnqueueRefresh(ctx context.Context, m queuemsg.AssetRefresh) error
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
-	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 )
 
@@ -129,11 +128,13 @@ func BenchmarkAlertToTicket(b *testing.B) {
 	p := newFakePSA()
 	assets := newFakeAssets()
 	assets.links["1001"] = alert.AssetRef{AssetID: "a-1001", AccountID: "acct-12"}
-	clients := providers.Clients{Integration: e.ig, RMM: ninjaParser(b), PSA: p.Client()}
+	clients := alert.Clients{Integration: e.ig, RMM: ninjaParser(b), PSA: p.Client()}
 	clients.Integration.Settings = connection.Settings{}
-	svc := alert.NewService(e.alerts, assets, newFakeAccounts(), &fakeRefresh{}, alert.Options{Logger: quiet})
-	w := alert.NewWorker(svc, func(context.Context, string, string) (providers.Clients, error) { return clients, nil },
-		sqsbatch.Processor{Name: "alert-worker", Log: quiet})
+	accounts := newFakeAccounts()
+	svc := alert.NewService(e.alerts, assets, accounts, &fakeRefresh{}, alert.Options{Logger: quiet})
+	clients = withSync(clients, assets, accounts)
+	w := sqsbatch.Processor{Name: "alert-worker", Log: quiet}.BatchHandler(
+		alert.NewWorker(svc, func(context.Context, string, string) (alert.Clients, error) { return clients, nil }, quiet).Prepare)
 	lat := make([]time.Duration, b.N)
 	b.ResetTimer()
 	for i := range b.N {

@@ -14,11 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
-	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // fault is what an injected failure does to one write.
@@ -84,7 +83,7 @@ type faultyDeliveries struct {
 	f *faults
 }
 
-func (d faultyDeliveries) RecordDelivery(ctx context.Context, sc account.Scope, id string, now time.Time, keep time.Duration) (alert.Delivery, bool, error) {
+func (d faultyDeliveries) RecordDelivery(ctx context.Context, sc tenancy.Scope, id string, now time.Time, keep time.Duration) (alert.Delivery, bool, error) {
 	switch d.f.decide("record", id) {
 	case failBefore:
 		return alert.Delivery{}, false, errLost
@@ -97,7 +96,7 @@ func (d faultyDeliveries) RecordDelivery(ctx context.Context, sc account.Scope, 
 	return d.Deliveries.RecordDelivery(ctx, sc, id, now, keep)
 }
 
-func (d faultyDeliveries) MarkQueued(ctx context.Context, sc account.Scope, id string, at time.Time) error {
+func (d faultyDeliveries) MarkQueued(ctx context.Context, sc tenancy.Scope, id string, at time.Time) error {
 	switch d.f.decide("mark", id) {
 	case failBefore:
 		return errLost
@@ -319,7 +318,7 @@ func TestWebhookAmbiguousWrites(t *testing.T) {
 	began = time.Now()
 
 	// A record says queued only for a message SQS accepted.
-	sc := account.Scope{TenantID: e.ig.TenantID, IntegrationID: e.ig.ID}
+	sc := tenancy.Scope{TenantID: e.ig.TenantID, IntegrationID: e.ig.ID}
 	unmarked := 0
 	for i := range ambiguousSeries {
 		id := fmt.Sprint("a-", 70000+i)
@@ -340,12 +339,14 @@ func TestWebhookAmbiguousWrites(t *testing.T) {
 	for i := range ambiguousSeries {
 		assets.links[fmt.Sprint(3000+i)] = alert.AssetRef{AssetID: fmt.Sprint("a-", 3000+i), AccountID: "acct-12"}
 	}
-	clients := providers.Clients{Integration: e.ig, RMM: ninjaParser(t), PSA: p.Client()}
+	clients := alert.Clients{Integration: e.ig, RMM: ninjaParser(t), PSA: p.Client()}
 	// A short lease: a worker write that fails under load (moto on a busy
 	// machine) leaves a claim that blocks its series until it expires.
-	svc := alert.NewService(e.alerts, assets, newFakeAccounts(), &fakeRefresh{}, alert.Options{Logger: quiet, Lease: 5 * time.Second})
-	worker := alert.NewWorker(svc, func(context.Context, string, string) (providers.Clients, error) { return clients, nil },
-		sqsbatch.Processor{Name: "alert-worker", Log: quiet})
+	accounts := newFakeAccounts()
+	svc := alert.NewService(e.alerts, assets, accounts, &fakeRefresh{}, alert.Options{Logger: quiet, Lease: 5 * time.Second})
+	clients = withSync(clients, assets, accounts)
+	worker := sqsbatch.Processor{Name: "alert-worker", Log: quiet}.BatchHandler(
+		alert.NewWorker(svc, func(context.Context, string, string) (alert.Clients, error) { return clients, nil }, quiet).Prepare)
 	messages, retried := 0, 0
 	for idle := 0; idle < 2; {
 		out, err := e.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queueURL), MaxNumberOfMessages: 10,

@@ -12,12 +12,12 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // In-memory stand-ins for the webhook's stores, for the fuzz target and
@@ -55,7 +55,7 @@ type memDeliveries struct {
 	recs map[string]alert.Delivery
 }
 
-func (m *memDeliveries) RecordDelivery(_ context.Context, sc account.Scope, id string, now time.Time, _ time.Duration) (alert.Delivery, bool, error) {
+func (m *memDeliveries) RecordDelivery(_ context.Context, sc tenancy.Scope, id string, now time.Time, _ time.Duration) (alert.Delivery, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := sc.TenantID + "/" + sc.IntegrationID + "/" + id
@@ -66,7 +66,7 @@ func (m *memDeliveries) RecordDelivery(_ context.Context, sc account.Scope, id s
 	return m.recs[k], true, nil
 }
 
-func (m *memDeliveries) MarkQueued(_ context.Context, sc account.Scope, id string, _ time.Time) error {
+func (m *memDeliveries) MarkQueued(_ context.Context, sc tenancy.Scope, id string, _ time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := sc.TenantID + "/" + sc.IntegrationID + "/" + id

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -23,15 +22,18 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/fastsqs"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/testtable"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
-	"github.com/rmmbridge/rmmbridge/shared/importjob"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/alertwebhookfn"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa/psafake"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/rmm/rmmfake"
 	"github.com/rmmbridge/rmmbridge/shared/secretstore"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // quiet discards logs in tests.
@@ -57,36 +59,8 @@ func newTable(t testing.TB) (*dynamostore.Store, *dynamodb.Client) {
 // newTableOn creates the table layout where cfg points.
 func newTableOn(t testing.TB, cfg aws.Config) (*dynamostore.Store, *dynamodb.Client) {
 	t.Helper()
-	ctx := context.Background()
 	client := dynamodb.NewFromConfig(cfg)
-	table := motoserver.UniqueName("alert")
-	str := func(name string) dtypes.AttributeDefinition {
-		return dtypes.AttributeDefinition{AttributeName: aws.String(name), AttributeType: dtypes.ScalarAttributeTypeS}
-	}
-	keys := func(hash, rng string) []dtypes.KeySchemaElement {
-		return []dtypes.KeySchemaElement{
-			{AttributeName: aws.String(hash), KeyType: dtypes.KeyTypeHash},
-			{AttributeName: aws.String(rng), KeyType: dtypes.KeyTypeRange},
-		}
-	}
-	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:   aws.String(table),
-		BillingMode: dtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []dtypes.AttributeDefinition{str(dynamostore.AttrPK), str(dynamostore.AttrSK),
-			str(dynamostore.AttrGSI1PK), str(dynamostore.AttrGSI1SK)},
-		KeySchema: keys(dynamostore.AttrPK, dynamostore.AttrSK),
-		GlobalSecondaryIndexes: []dtypes.GlobalSecondaryIndex{{
-			IndexName:  aws.String(dynamostore.IndexGSI1),
-			KeySchema:  keys(dynamostore.AttrGSI1PK, dynamostore.AttrGSI1SK),
-			Projection: &dtypes.Projection{ProjectionType: dtypes.ProjectionTypeAll},
-		}},
-	})
-	if err != nil {
-		t.Fatalf("create table %s: %v", table, err)
-	}
-	t.Cleanup(func() {
-		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-	})
+	table := testtable.Create(t, client, "alert")
 	return dynamostore.New(client, table), client
 }
 
@@ -187,9 +161,10 @@ func (e *hookEnv) webhook(t testing.TB, queue alert.Queue, o alert.WebhookOption
 }
 
 // router serves the webhook as the alert-webhook function does.
+// router serves the webhook through the alert-webhook function's HTTP edge.
 func router(w *alert.Webhook) *httpapi.Router {
 	rt := httpapi.NewRouter(httpapi.Options{Logger: quiet, MaxBody: alert.MaxBody})
-	rt.Handle("POST /v1/webhooks/{integrationId}/rmm", httpapi.Public, w.Handle)
+	rt.Handle(alertwebhookfn.Route, httpapi.Public, alertwebhookfn.Handler(w))
 	return rt
 }
 
@@ -294,7 +269,7 @@ func newFakeAssets() *fakeAssets {
 	return &fakeAssets{links: map[string]alert.AssetRef{}, unsyncable: map[string]bool{}}
 }
 
-func (a *fakeAssets) LinkedAsset(_ context.Context, _ account.Scope, deviceID string) (alert.AssetRef, error) {
+func (a *fakeAssets) LinkedAsset(_ context.Context, _ tenancy.Scope, deviceID string) (alert.AssetRef, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	l, ok := a.links[deviceID]
@@ -304,7 +279,7 @@ func (a *fakeAssets) LinkedAsset(_ context.Context, _ account.Scope, deviceID st
 	return l, nil
 }
 
-func (a *fakeAssets) EnsureAsset(_ context.Context, _ account.Scope, c providers.Clients, deviceID string) (alert.AssetRef, error) {
+func (a *fakeAssets) EnsureAsset(_ context.Context, _ tenancy.Scope, _ alert.Clients, deviceID string) (alert.AssetRef, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.ensured = append(a.ensured, deviceID)
@@ -334,7 +309,7 @@ func newFakeAccounts() *fakeAccounts {
 	return &fakeAccounts{mappings: map[string]account.Mapping{}, matches: map[string]account.MatchResult{}}
 }
 
-func (a *fakeAccounts) GetMapping(_ context.Context, _ account.Scope, orgID string) (account.Mapping, error) {
+func (a *fakeAccounts) GetMapping(_ context.Context, _ tenancy.Scope, orgID string) (account.Mapping, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	m, ok := a.mappings[orgID]
@@ -344,8 +319,12 @@ func (a *fakeAccounts) GetMapping(_ context.Context, _ account.Scope, orgID stri
 	return m, nil
 }
 
-func (a *fakeAccounts) EnsureAccount(ctx context.Context, _ account.Scope, c providers.Clients, orgID string) (account.Mapping, error) {
-	org, err := c.RMM.GetOrganization(ctx, orgID)
+func (a *fakeAccounts) EnsureAccount(ctx context.Context, _ tenancy.Scope, c alert.Clients, orgID string) (account.Mapping, error) {
+	orgs, ok := c.RMM.(rmm.OrganizationGetter)
+	if !ok {
+		return account.Mapping{}, apperr.New(apperr.NotImplemented, "the test's RMM has no organizations")
+	}
+	org, err := orgs.GetOrganization(ctx, orgID)
 	if err != nil {
 		return account.Mapping{}, err
 	}
@@ -367,13 +346,40 @@ func (a *fakeAccounts) EnsureAccount(ctx context.Context, _ account.Scope, c pro
 	return m, nil
 }
 
+// accountEnsurer is the fake account sync of an integration.
+type accountEnsurer interface {
+	EnsureAccount(ctx context.Context, sc tenancy.Scope, c alert.Clients, orgID string) (account.Mapping, error)
+}
+
+// testSync binds the fake asset and account sync to one integration's
+// clients, as alertworkerfn binds the real ones.
+type testSync struct {
+	c        alert.Clients
+	assets   *fakeAssets
+	accounts accountEnsurer
+}
+
+func (s testSync) EnsureAsset(ctx context.Context, sc tenancy.Scope, deviceID string) (alert.AssetRef, error) {
+	return s.assets.EnsureAsset(ctx, sc, s.c, deviceID)
+}
+
+func (s testSync) EnsureAccount(ctx context.Context, sc tenancy.Scope, orgID string) (account.Mapping, error) {
+	return s.accounts.EnsureAccount(ctx, sc, s.c, orgID)
+}
+
+// withSync returns c with its Sync bound to the fakes.
+func withSync(c alert.Clients, assets *fakeAssets, accounts accountEnsurer) alert.Clients {
+	c.Sync = testSync{c: c, assets: assets, accounts: accounts}
+	return c
+}
+
 // fakeRefresh records asset refresh requests.
 type fakeRefresh struct {
 	mu   sync.Mutex
-	msgs []importjob.AssetMessage
+	msgs []queuemsg.AssetRefresh
 }
 
-func (f *fakeRefresh) EnqueueRefresh(_ context.Context, m importjob.AssetMessage) error {
+func (f *fakeRefresh) EnqueueRefresh(_ context.Context, m queuemsg.AssetRefresh) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.msgs = append(f.msgs, m)

@@ -2,8 +2,6 @@ package alert
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,10 +10,12 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
-	"github.com/rmmbridge/rmmbridge/shared/importjob"
-	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/connection"
+	"github.com/rmmbridge/rmmbridge/shared/lease"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // AssetRef is where a device's asset lives in the PSA.
@@ -25,24 +25,45 @@ type AssetRef struct {
 	LocationID string
 }
 
-// Assets finds, and creates when needed, the PSA asset of a device
-// (shared/asset through an adapter in wire).
+// Assets reads the asset links of devices (shared/asset through an
+// adapter in alertworkerfn).
 type Assets interface {
 	// LinkedAsset returns the device's asset link; NotFound when the
 	// device was never synced.
-	LinkedAsset(ctx context.Context, sc account.Scope, deviceID string) (AssetRef, error)
+	LinkedAsset(ctx context.Context, sc tenancy.Scope, deviceID string) (AssetRef, error)
+}
+
+// Accounts reads the organization mappings (shared/account through an
+// adapter in alertworkerfn).
+type Accounts interface {
+	// GetMapping returns the organization's mapping (NotFound if unmapped).
+	GetMapping(ctx context.Context, sc tenancy.Scope, orgID string) (account.Mapping, error)
+}
+
+// RMM is what the alert lifecycle asks of the RMM: a device's
+// organization, and the vendor's activity payloads parsed.
+type RMM interface {
+	rmm.DeviceGetter
+	rmm.WebhookParser
+}
+
+// PSA is what the alert lifecycle asks of the PSA: ticket writes. A PSA
+// that also implements psa.TicketRefFinder has its tickets looked up by
+// our reference before one is created; one that implements TicketReopener
+// reopens a closed ticket inside the reopen window.
+type PSA interface {
+	psa.TicketWriter
+}
+
+// Sync gives an alert's device its asset and its organization its PSA
+// account, with the same integration's clients (shared/asset and
+// shared/account, bound to the clients by the alert-worker's wiring).
+type Sync interface {
 	// EnsureAsset syncs the device now, creating its PSA asset and link if
 	// it has none. An empty AssetID means the device could not be synced
 	// (unmapped organization, ambiguous serial number): the ticket is then
 	// opened without an asset.
-	EnsureAsset(ctx context.Context, sc account.Scope, c providers.Clients, deviceID string) (AssetRef, error)
-}
-
-// Accounts routes an organization's devices to a PSA account
-// (shared/account through an adapter in wire).
-type Accounts interface {
-	// GetMapping returns the organization's mapping (NotFound if unmapped).
-	GetMapping(ctx context.Context, sc account.Scope, orgID string) (account.Mapping, error)
+	EnsureAsset(ctx context.Context, sc tenancy.Scope, deviceID string) (AssetRef, error)
 	// EnsureAccount gives an unmapped organization the account the
 	// account decision says (account.Service.EnsureMapped): linked to a
 	// confident auto-match, or created exactly once (with the
@@ -50,7 +71,17 @@ type Accounts interface {
 	// integration auto-creates accounts. When the decision gives it none
 	// (several accounts could match, or creating is off) the error is an
 	// *account.NoAccountError (errors.Is account.ErrNoAccount) saying why.
-	EnsureAccount(ctx context.Context, sc account.Scope, c providers.Clients, orgID string) (account.Mapping, error)
+	EnsureAccount(ctx context.Context, sc tenancy.Scope, orgID string) (account.Mapping, error)
+}
+
+// Clients are one integration as its alerts need it: its settings, its
+// RMM and PSA clients as far as the lifecycle uses them, and the asset
+// and account sync bound to the same clients.
+type Clients struct {
+	Integration connection.Integration
+	RMM         RMM
+	PSA         PSA
+	Sync        Sync
 }
 
 // TicketReopener is implemented by PSA clients that can reopen a closed
@@ -109,7 +140,7 @@ func NewService(links Store, assets Assets, accounts Accounts, refresh AssetQueu
 func (s *Service) now() time.Time { return s.o.Now().UTC().Truncate(time.Millisecond) }
 
 // List returns a page of an integration's alert series.
-func (s *Service) List(ctx context.Context, sc account.Scope, q ListQuery) ([]Link, string, error) {
+func (s *Service) List(ctx context.Context, sc tenancy.Scope, q ListQuery) ([]Link, string, error) {
 	switch q.State {
 	case "", StateOpen, StateClosed, StateUnroutable:
 	default:
@@ -144,7 +175,7 @@ type Result struct {
 }
 
 // Apply applies one alert event to its series (see ApplyRun).
-func (s *Service) Apply(ctx context.Context, sc account.Scope, c providers.Clients, a rmm.Alert) (Result, error) {
+func (s *Service) Apply(ctx context.Context, sc tenancy.Scope, c Clients, a rmm.Alert) (Result, error) {
 	res, err := s.ApplyRun(ctx, sc, c, []rmm.Alert{a})
 	if err != nil {
 		return Result{}, err
@@ -178,7 +209,7 @@ func (s *Service) Apply(ctx context.Context, sc account.Scope, c providers.Clien
 // crash in between repeats the write (a note twice) rather than losing it.
 // Once the link is written, an asset refresh of the device is enqueued if a
 // ticket was written.
-func (s *Service) ApplyRun(ctx context.Context, sc account.Scope, c providers.Clients, events []rmm.Alert) ([]Result, error) {
+func (s *Service) ApplyRun(ctx context.Context, sc tenancy.Scope, c Clients, events []rmm.Alert) ([]Result, error) {
 	if len(events) == 0 {
 		return nil, nil
 	}
@@ -216,7 +247,7 @@ func (s *Service) ApplyRun(ctx context.Context, sc account.Scope, c providers.Cl
 		return nil, err
 	}
 	if r.ticketWritten && r.l.DeviceID != "" && s.refresh != nil {
-		m := importjob.AssetMessage{TenantID: sc.TenantID, IntegrationID: sc.IntegrationID, DeviceID: r.l.DeviceID, Reason: "alert"}
+		m := queuemsg.AssetRefresh{TenantID: sc.TenantID, IntegrationID: sc.IntegrationID, DeviceID: r.l.DeviceID, Reason: "alert"}
 		if err := s.refresh.EnqueueRefresh(ctx, m); err != nil {
 			// The ticket is written and recorded; a lost refresh only
 			// leaves the asset as it was until the next sync.
@@ -231,8 +262,8 @@ func (s *Service) ApplyRun(ctx context.Context, sc account.Scope, c providers.Cl
 // the link as the events leave it, and the version stored in the table.
 type run struct {
 	s  *Service
-	sc account.Scope
-	c  providers.Clients
+	sc tenancy.Scope
+	c  Clients
 	l  Link
 	// stored is the link's version in the table; dirty says l differs.
 	stored        int64
@@ -452,7 +483,7 @@ func (r *run) open(ctx context.Context, a rmm.Alert, gen int) (Result, error) {
 	s := r.s
 	// The claim is the run's state so far plus the lease.
 	claim := r.l
-	claim.LeaseOwner, claim.LeaseUntil, claim.Version = newOwner(), s.now().Add(s.o.Lease), r.stored+1
+	claim.LeaseOwner, claim.LeaseUntil, claim.Version = lease.NewOwner(), s.now().Add(s.o.Lease), r.stored+1
 	if err := r.put(ctx, claim); err != nil {
 		return Result{}, fmt.Errorf("claim alert series %s: %w", claim.SeriesID, err)
 	}
@@ -501,7 +532,7 @@ func (r *run) open(ctx context.Context, a rmm.Alert, gen int) (Result, error) {
 
 // findTicket looks the PSA up for a ticket carrying ref, when the client
 // can; it adopts the oldest.
-func (s *Service) findTicket(ctx context.Context, c providers.Clients, ref string) (psa.Ticket, bool, error) {
+func (s *Service) findTicket(ctx context.Context, c Clients, ref string) (psa.Ticket, bool, error) {
 	f, ok := c.PSA.(psa.TicketRefFinder)
 	if !ok {
 		return psa.Ticket{}, false, nil
@@ -516,13 +547,7 @@ func (s *Service) findTicket(ctx context.Context, c providers.Clients, ref strin
 	if len(ts) == 0 {
 		return psa.Ticket{}, false, nil
 	}
-	best := ts[0]
-	for _, t := range ts[1:] {
-		if len(t.ID) < len(best.ID) || (len(t.ID) == len(best.ID) && t.ID < best.ID) {
-			best = t
-		}
-	}
-	return best, true, nil
+	return lease.Oldest(ts, func(t psa.Ticket) string { return t.ID }), true, nil
 }
 
 // target is where a ticket goes.
@@ -541,7 +566,7 @@ type target struct {
 // naming them; nothing matches and creating is off). A failure that
 // retrying cannot cure (see unroutable) is a route with a reason; only
 // transient failures are errors.
-func (s *Service) route(ctx context.Context, sc account.Scope, c providers.Clients, a rmm.Alert) (target, error) {
+func (s *Service) route(ctx context.Context, sc tenancy.Scope, c Clients, a rmm.Alert) (target, error) {
 	if a.DeviceID != "" {
 		ref, err := s.assets.LinkedAsset(ctx, sc, a.DeviceID)
 		switch {
@@ -577,7 +602,7 @@ func (s *Service) route(ctx context.Context, sc account.Scope, c providers.Clien
 		if err != nil {
 			// The account decision: link a confident match, create when
 			// allowed; never create for an ambiguous organization.
-			m, err = s.accounts.EnsureAccount(ctx, sc, c, orgID)
+			m, err = c.Sync.EnsureAccount(ctx, sc, orgID)
 			var none *account.NoAccountError
 			switch {
 			case err == nil:
@@ -608,7 +633,7 @@ func (s *Service) route(ctx context.Context, sc account.Scope, c providers.Clien
 	if a.DeviceID == "" {
 		return tgt, nil
 	}
-	ref, err := s.assets.EnsureAsset(ctx, sc, c, a.DeviceID)
+	ref, err := c.Sync.EnsureAsset(ctx, sc, a.DeviceID)
 	switch {
 	case err == nil && ref.AssetID != "":
 		tgt.AssetID = ref.AssetID
@@ -623,10 +648,4 @@ func (s *Service) route(ctx context.Context, sc account.Scope, c providers.Clien
 		s.o.Logger.WarnContext(ctx, "alert ticket opened without an asset", "deviceId", a.DeviceID, "error", err)
 	}
 	return tgt, nil
-}
-
-func newOwner() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -15,10 +15,10 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
-	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/psa/psafake"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // rig is the alert service over a real table in moto and in-memory
@@ -31,8 +31,8 @@ type rig struct {
 	assets   *fakeAssets
 	accounts *fakeAccounts
 	refresh  *fakeRefresh
-	clients  providers.Clients
-	sc       account.Scope
+	clients  alert.Clients
+	sc       tenancy.Scope
 
 	mu  sync.Mutex
 	now time.Time
@@ -47,7 +47,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	t.Helper()
 	st, _ := newTable(t)
 	r := &rig{store: st, links: dynamostore.NewAlerts(st), psa: newFakePSA(), assets: newFakeAssets(), accounts: newFakeAccounts(),
-		refresh: &fakeRefresh{}, sc: account.Scope{TenantID: "t_demo", IntegrationID: "i_demo", Actor: "alert-worker"},
+		refresh: &fakeRefresh{}, sc: tenancy.Scope{TenantID: "t_demo", IntegrationID: "i_demo", Actor: "alert-worker"},
 		now: t0.Add(time.Minute)}
 	// Device 1001 was imported; organization 12 is mapped, site 34 to a location.
 	r.assets.links["1001"] = alert.AssetRef{AssetID: "a-1001", AccountID: "acct-12", LocationID: "loc-34"}
@@ -57,12 +57,13 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if o.reopens {
 		p = r.psa.Reopener()
 	}
-	r.clients = providers.Clients{
+	r.clients = alert.Clients{
 		Integration: connection.Integration{ID: "i_demo", TenantID: "t_demo", Settings: o.settings},
 		RMM: newFakeRMM(t, []rmm.Organization{{ID: "12", Name: "Acme Dental"}, {ID: "13", Name: "Globex"}},
 			rmm.Device{ID: "1009", OrganizationID: "13", SiteID: "77"}),
 		PSA: p,
 	}
+	r.clients = withSync(r.clients, r.assets, r.accounts)
 	r.svc = alert.NewService(r.links, r.assets, r.accounts, r.refresh, alert.Options{Now: r.clock, Logger: quiet})
 	return r
 }
@@ -661,7 +662,7 @@ func TestResetOfTouchedTicketNotes(t *testing.T) {
 // fails.
 type lostAnswerLinks struct{ alert.Store }
 
-func (s lostAnswerLinks) PutLink(ctx context.Context, sc account.Scope, l alert.Link) error {
+func (s lostAnswerLinks) PutLink(ctx context.Context, sc tenancy.Scope, l alert.Link) error {
 	if err := s.Store.PutLink(ctx, sc, l); err != nil {
 		return err
 	}

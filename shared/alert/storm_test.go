@@ -16,12 +16,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
-	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // The storm: 100 alert series, each a trigger, 18 repeats, a reset, a
@@ -102,11 +101,13 @@ func TestStorm(t *testing.T) {
 		assets.links[fmt.Sprint(d)] = alert.AssetRef{AssetID: fmt.Sprint("a-", d), AccountID: "acct-12"}
 	}
 	refresh := &fakeRefresh{}
-	clients := providers.Clients{Integration: e.ig, RMM: ninjaParser(t), PSA: p.Reopener()}
+	clients := alert.Clients{Integration: e.ig, RMM: ninjaParser(t), PSA: p.Reopener()}
 	clients.Integration.Settings = connection.Settings{ReopenWindowMinutes: 60}
-	svc := alert.NewService(e.alerts, assets, newFakeAccounts(), refresh, alert.Options{Logger: quiet})
-	worker := alert.NewWorker(svc, func(context.Context, string, string) (providers.Clients, error) { return clients, nil },
-		sqsbatch.Processor{Name: "alert-worker", Log: quiet})
+	accounts := newFakeAccounts()
+	svc := alert.NewService(e.alerts, assets, accounts, refresh, alert.Options{Logger: quiet})
+	clients = withSync(clients, assets, accounts)
+	worker := sqsbatch.Processor{Name: "alert-worker", Log: quiet}.BatchHandler(
+		alert.NewWorker(svc, func(context.Context, string, string) (alert.Clients, error) { return clients, nil }, quiet).Prepare)
 	tq := &timedQueue{q: sqsQueue{c: e.sender, url: e.queueURL}}
 	td := &timedDeliveries{Deliveries: e.alerts}
 	rt := router(alert.NewWebhook(e.conns, e.secrets, parsers{ninjaParser(t)}, td, tq,
@@ -228,7 +229,7 @@ func TestStorm(t *testing.T) {
 	if p.Calls("AddTicketNote") != stormSeries*37 {
 		t.Errorf("%d notes added, want %d", p.Calls("AddTicketNote"), stormSeries*37)
 	}
-	links, _, err := svc.List(ctx, account.Scope{TenantID: e.ig.TenantID, IntegrationID: e.ig.ID}, alert.ListQuery{Limit: 500})
+	links, _, err := svc.List(ctx, tenancy.Scope{TenantID: e.ig.TenantID, IntegrationID: e.ig.ID}, alert.ListQuery{Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +266,7 @@ func TestStorm(t *testing.T) {
 
 // consumeBatch runs the worker over received messages, deletes the ones
 // that succeeded and makes the failed ones visible again.
-func consumeBatch(ctx context.Context, c *sqs.Client, url string, w *alert.Worker, msgs []sqstypes.Message) (n, failed int, err error) {
+func consumeBatch(ctx context.Context, c *sqs.Client, url string, w sqsbatch.Handler, msgs []sqstypes.Message) (n, failed int, err error) {
 	ev := events.SQSEvent{}
 	handles := map[string]string{}
 	for _, m := range msgs {
@@ -274,7 +275,7 @@ func consumeBatch(ctx context.Context, c *sqs.Client, url string, w *alert.Worke
 		ev.Records = append(ev.Records, events.SQSMessage{MessageId: id, ReceiptHandle: handles[id], Body: aws.ToString(m.Body),
 			Attributes: m.Attributes, EventSourceARN: "arn:aws:sqs:us-east-1:123456789012:alerts.fifo"})
 	}
-	resp, err := w.Handle(ctx, ev)
+	resp, err := w(ctx, ev)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -354,7 +355,7 @@ type timedDeliveries struct {
 	n, ns atomic.Int64
 }
 
-func (d *timedDeliveries) RecordDelivery(ctx context.Context, sc account.Scope, id string, now time.Time, keep time.Duration) (alert.Delivery, bool, error) {
+func (d *timedDeliveries) RecordDelivery(ctx context.Context, sc tenancy.Scope, id string, now time.Time, keep time.Duration) (alert.Delivery, bool, error) {
 	began := time.Now()
 	defer func() { d.n.Add(1); d.ns.Add(int64(time.Since(began))) }()
 	return d.Deliveries.RecordDelivery(ctx, sc, id, now, keep)

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 )
@@ -122,7 +121,7 @@ func Description(a rmm.Alert, integrationID string, deviceURL string) string {
 }
 
 // newTicket is the ticket to open for a.
-func (s *Service) newTicket(c providers.Clients, tgt target, a rmm.Alert, ref string) psa.NewTicket {
+func (s *Service) newTicket(c Clients, tgt target, a rmm.Alert, ref string) psa.NewTicket {
 	settings := c.Integration.Settings
 	deviceURL := ""
 	if dl, ok := c.RMM.(DeviceLinker); ok && a.DeviceID != "" {

@@ -14,9 +14,9 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
-	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/rmm/rmmfake"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // stateUnroutable is the state GET /alerts?state=unroutable lists.
@@ -43,7 +43,7 @@ type failingAccounts struct {
 	err error
 }
 
-func (a failingAccounts) EnsureAccount(context.Context, account.Scope, providers.Clients, string) (account.Mapping, error) {
+func (a failingAccounts) EnsureAccount(context.Context, tenancy.Scope, alert.Clients, string) (account.Mapping, error) {
 	return account.Mapping{}, a.err
 }
 
@@ -67,7 +67,7 @@ func TestUnroutableAlerts(t *testing.T) {
 	tests := []struct {
 		name     string
 		settings connection.Settings
-		accounts func(r *rig) alert.Accounts
+		accounts func(r *rig) failingAccounts
 		event    rmm.Alert
 		reason   string // a part of the reason
 		// transient: the event must fail (and be retried), not be recorded.
@@ -79,28 +79,28 @@ func TestUnroutableAlerts(t *testing.T) {
 		{name: "unknown device, no organization in the payload", settings: connection.Settings{AutoCreateAccounts: true},
 			event: deviceEvent(trig("u1", "s", 0), "5555", ""), reason: "organization is unknown"},
 		{name: "the PSA cannot create accounts exactly once", settings: connection.Settings{AutoCreateAccounts: true},
-			accounts: func(r *rig) alert.Accounts {
+			accounts: func(r *rig) failingAccounts {
 				return failingAccounts{r.accounts, apperr.New(apperr.NotImplemented, "this PSA cannot create accounts exactly once")}
 			},
 			event: deviceEvent(trig("u1", "s", 0), "1004", "13"), reason: "this PSA cannot create accounts exactly once"},
 		{name: "the account decision refuses to create", settings: connection.Settings{AutoCreateAccounts: true},
-			accounts: func(r *rig) alert.Accounts {
+			accounts: func(r *rig) failingAccounts {
 				return failingAccounts{r.accounts, apperr.New(apperr.Invalid, "organization 13 has no match and accounts may not be created")}
 			},
 			event: deviceEvent(trig("u1", "s", 0), "1004", "13"), reason: "accounts may not be created"},
 		{name: "several candidate accounts: review", settings: connection.Settings{AutoCreateAccounts: true},
-			accounts: func(r *rig) alert.Accounts {
+			accounts: func(r *rig) failingAccounts {
 				return failingAccounts{r.accounts, apperr.Wrap(apperr.Conflict, reviewError{"2 candidates"},
 					"organization 13 matches 2 accounts; choose one in the review")}
 			},
 			event: deviceEvent(trig("u1", "s", 0), "1004", "13"), reason: "matches 2 accounts"},
 		{name: "a PSA outage is retried", settings: connection.Settings{AutoCreateAccounts: true},
-			accounts: func(r *rig) alert.Accounts {
+			accounts: func(r *rig) failingAccounts {
 				return failingAccounts{r.accounts, apperr.New(apperr.Unavailable, "PSA down")}
 			},
 			event: deviceEvent(trig("u1", "s", 0), "1004", "13"), transient: true},
 		{name: "a lost race for the mapping is retried", settings: connection.Settings{AutoCreateAccounts: true},
-			accounts: func(r *rig) alert.Accounts {
+			accounts: func(r *rig) failingAccounts {
 				return failingAccounts{r.accounts, apperr.New(apperr.Conflict, "organization 13 is being mapped by another request; try again shortly")}
 			},
 			event: deviceEvent(trig("u1", "s", 0), "1004", "13"), transient: true},
@@ -109,7 +109,9 @@ func TestUnroutableAlerts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, rigOptions{settings: tc.settings})
 			if tc.accounts != nil {
-				r.svc = alert.NewService(r.links, r.assets, tc.accounts(r), r.refresh, alert.Options{Now: r.clock, Logger: quiet})
+				accounts := tc.accounts(r)
+				r.svc = alert.NewService(r.links, r.assets, accounts, r.refresh, alert.Options{Now: r.clock, Logger: quiet})
+				r.clients = withSync(r.clients, r.assets, accounts)
 			}
 			res, err := r.svc.Apply(context.Background(), r.sc, r.clients, tc.event)
 			if tc.transient {
@@ -207,7 +209,7 @@ func TestWorkerFinishesUnroutableAlerts(t *testing.T) {
 	resetAct := condition(2, "lost-series", 5555, false, time.Minute)
 	resetAct.Device = trigger.Device
 
-	resp, err := r.worker().Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{rec("m1", trigger)}})
+	resp, err := r.worker()(context.Background(), events.SQSEvent{Records: []events.SQSMessage{rec("m1", trigger)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +219,7 @@ func TestWorkerFinishesUnroutableAlerts(t *testing.T) {
 	if diff := cmp.Diff([]string{"lost-series"}, r.listSeries(t, stateUnroutable)); diff != "" {
 		t.Errorf("state=unroutable (-want +got):\n%s", diff)
 	}
-	resp, err = r.worker().Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{rec("m2", resetAct)}})
+	resp, err = r.worker()(context.Background(), events.SQSEvent{Records: []events.SQSMessage{rec("m2", resetAct)}})
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("the reset: %+v, %v", resp, err)
 	}

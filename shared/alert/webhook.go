@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"mime"
-	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,11 +15,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
-	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // MaxBody is the largest webhook body accepted (413 beyond); the router
@@ -123,7 +121,34 @@ func NewWebhook(ints Integrations, secrets Secrets, parsers Parsers, dels Delive
 		tenants: map[string]string{}, igs: map[string]cachedIntegration{}, keys: map[string]cachedKey{}}
 }
 
-// Ack is the webhook's answer.
+// WebhookRequest is one webhook call as the webhook reads it: the integration
+// of its path, its body, and the request parts that carry the credential
+// and the delivery's id. The alert-webhook function's HTTP edge fills it
+// from the API Gateway request.
+type WebhookRequest struct {
+	IntegrationID string
+	Body          []byte
+	// ContentType is the Content-Type header ("" when absent).
+	ContentType string
+	// Authorization is the Authorization header; Token the ?token= query
+	// parameter.
+	Authorization string
+	Token         string
+	// WebhookID, WebhookTimestamp and WebhookSignature are the Standard
+	// Webhooks headers.
+	WebhookID        string
+	WebhookTimestamp string
+	WebhookSignature string
+	// RequestID is API Gateway's request id, for the log.
+	RequestID string
+}
+
+// LogKeyRequestID is the log attribute carrying API Gateway's request id:
+// the key the HTTP edge logs it under (httpapi.LogKeyAPIRequestID; a test
+// of the alert-webhook function checks they agree).
+const LogKeyRequestID = "apiRequestId"
+
+// Ack is the webhook's answer (with 202 Accepted).
 type Ack struct {
 	Accepted  bool `json:"accepted"`
 	Duplicate bool `json:"duplicate"`
@@ -136,18 +161,22 @@ func errBadCredentials(cause error) error {
 }
 
 // integrationIDPattern bounds what is looked up in the table.
-var integrationIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+// It is compiled on first use: the package is linked by functions that
+// never serve the webhook.
+var integrationIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`) })
 
-// Handle authenticates, parses, deduplicates and enqueues one delivery.
+// Accept authenticates, parses, deduplicates and enqueues one delivery.
 //
-// Answers: 202 {"accepted":true,"duplicate":false} once the activity is
-// queued (or, for activities that are not alerts, ignored); 202 with
-// duplicate true for a delivery whose message was queued already; 401 for
-// a missing or wrong secret or signature, a stale timestamp, or an unknown
-// integration; 400 for a body that is not a usable activity or an id over
-// MaxIDBytes or with control characters (naming the field); 413 over
-// MaxBody; 415 for a non-JSON content type; 5xx when the delivery could
-// not be recorded or queued, so that the RMM retries.
+// Answers (the HTTP edge maps the errors' kinds to statuses): an Ack with
+// Duplicate false once the activity is queued (or, for activities that are
+// not alerts, ignored), 202; an Ack with Duplicate true for a delivery
+// whose message was queued already; Unauthorized (401) for a missing or
+// wrong secret or signature, a stale timestamp, or an unknown integration;
+// Malformed (400) for a body that is not a usable activity or an id over
+// MaxIDBytes or with control characters (naming the field); TooLarge (413)
+// over MaxBody; UnsupportedMedia (415) for a non-JSON content type;
+// Unavailable (503) when the delivery could not be recorded or queued, so
+// that the RMM retries.
 //
 // The delivery is recorded (received), then queued, then marked queued.
 // Any of the three writes may be applied and still answer an error (a lost
@@ -157,47 +186,44 @@ var integrationIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // second copy of a message is harmless: SQS drops it inside its
 // five-minute deduplication window, and the worker skips an activity it
 // applied already.
-func (w *Webhook) Handle(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-	id := r.PathParam("integrationId")
-	if !integrationIDPattern.MatchString(id) {
-		return nil, errBadCredentials(fmt.Errorf("integration id %q has an impossible shape", id))
+func (w *Webhook) Accept(ctx context.Context, d WebhookRequest) (Ack, error) {
+	id := d.IntegrationID
+	if !integrationIDPattern().MatchString(id) {
+		return Ack{}, errBadCredentials(fmt.Errorf("integration id %q has an impossible shape", id))
 	}
-	body, err := r.RawBody()
-	if err != nil {
-		return nil, err
-	}
+	body := d.Body
 	if len(body) > MaxBody {
-		return nil, apperr.New(apperr.TooLarge, "the body is %d bytes; the limit is %d", len(body), MaxBody)
+		return Ack{}, apperr.New(apperr.TooLarge, "the body is %d bytes; the limit is %d", len(body), MaxBody)
 	}
-	ig, err := w.authenticate(ctx, id, r, body)
+	ig, err := w.authenticate(ctx, id, d)
 	if err != nil {
-		return nil, err
+		return Ack{}, err
 	}
-	log := w.o.Logger.With("integrationId", ig.ID, "tenantId", ig.TenantID, httpapi.LogKeyAPIRequestID, r.RequestID)
-	if ct := r.Header("content-type"); ct != "" {
+	log := w.o.Logger.With("integrationId", ig.ID, "tenantId", ig.TenantID, LogKeyRequestID, d.RequestID)
+	if ct := d.ContentType; ct != "" {
 		mt, _, perr := mime.ParseMediaType(ct)
 		if perr != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && mt != "text/plain") {
-			return nil, apperr.New(apperr.UnsupportedMedia, "content type %q is not JSON; send application/json", ct)
+			return Ack{}, apperr.New(apperr.UnsupportedMedia, "content type %q is not JSON; send application/json", ct)
 		}
 	}
-	webhookID := r.Header(HeaderWebhookID)
+	webhookID := d.WebhookID
 	if err := checkID(HeaderWebhookID, "the webhook-id header", webhookID); err != nil {
-		return nil, err
+		return Ack{}, err
 	}
 	parser, err := w.parsers.WebhookParser(ctx, ig)
 	if err != nil {
-		return nil, fmt.Errorf("open the webhook parser of integration %s: %w", ig.ID, err)
+		return Ack{}, fmt.Errorf("open the webhook parser of integration %s: %w", ig.ID, err)
 	}
 	a, isAlert, err := parseActivity(parser, body)
 	if err != nil {
-		return nil, err
+		return Ack{}, err
 	}
 	if !isAlert {
 		log.InfoContext(ctx, "webhook activity is not an alert; ignored", "bytes", len(body))
-		return httpapi.JSON(http.StatusAccepted, Ack{Accepted: true}), nil
+		return Ack{Accepted: true}, nil
 	}
 	if err := checkAlertIDs(a); err != nil {
-		return nil, err
+		return Ack{}, err
 	}
 	deliveryID := DeliveryID(webhookID, a.ActivityID, body)
 	log = log.With("seriesId", a.SeriesID, "deliveryId", deliveryID, "activityId", a.ActivityID, "state", string(a.State))
@@ -205,18 +231,18 @@ func (w *Webhook) Handle(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 	now := w.o.Now().UTC().Truncate(time.Millisecond)
 	msg, err := envelope(ig, deliveryID, now, body)
 	if err != nil {
-		return nil, err
+		return Ack{}, err
 	}
-	sc := account.Scope{TenantID: ig.TenantID, IntegrationID: ig.ID, Actor: "alert-webhook"}
+	sc := tenancy.Scope{TenantID: ig.TenantID, IntegrationID: ig.ID, Actor: "alert-webhook"}
 	rec, fresh, err := w.dels.RecordDelivery(ctx, sc, deliveryID, now, w.o.Keep)
 	if err != nil {
 		// The record may have been written all the same: the retry then
 		// finds it not queued, and queues it.
-		return nil, fmt.Errorf("record delivery %s: %w", deliveryID, err)
+		return Ack{}, fmt.Errorf("record delivery %s: %w", deliveryID, err)
 	}
 	if rec.Queued {
 		log.InfoContext(ctx, "duplicate webhook delivery", "firstAt", rec.FirstAt)
-		return httpapi.JSON(http.StatusAccepted, Ack{Accepted: true, Duplicate: true}), nil
+		return Ack{Accepted: true, Duplicate: true}, nil
 	}
 	qm := QueueMessage{Body: string(msg), GroupID: GroupID(ig.ID, a.SeriesID), DedupID: DedupID(ig.ID, deliveryID)}
 	ectx, cancel := context.WithTimeout(ctx, w.o.EnqueueTimeout)
@@ -226,7 +252,7 @@ func (w *Webhook) Handle(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 		// The record stays "received": the RMM's retry queues the alert
 		// (a copy, if this send was made after all, is dropped by SQS or
 		// skipped by the worker).
-		return nil, apperr.Wrap(apperr.Unavailable, err, "the alert could not be queued; retry later")
+		return Ack{}, apperr.Wrap(apperr.Unavailable, err, "the alert could not be queued; retry later")
 	}
 	// The message is queued: the answer is 202 whatever happens to the
 	// mark, which is written even if the caller's context has ended. A
@@ -238,7 +264,7 @@ func (w *Webhook) Handle(ctx context.Context, r *httpapi.Request) (*httpapi.Resp
 	}
 	cancel()
 	log.InfoContext(ctx, "webhook alert queued", "fresh", fresh, "bytes", len(body))
-	return httpapi.JSON(http.StatusAccepted, Ack{Accepted: true}), nil
+	return Ack{Accepted: true}, nil
 }
 
 // MaxIDBytes bounds every id taken from a webhook delivery (the series,
@@ -362,17 +388,17 @@ func sqsText(b []byte) []byte {
 // header is present, otherwise the Authorization header ("Bearer <secret>"
 // or the bare secret), otherwise ?token=. A credential that does not match
 // a cached integration is checked once more against a fresh read.
-func (w *Webhook) authenticate(ctx context.Context, id string, r *httpapi.Request, body []byte) (connection.Integration, error) {
+func (w *Webhook) authenticate(ctx context.Context, id string, d WebhookRequest) (connection.Integration, error) {
 	ig, cached, err := w.integration(ctx, id, false)
 	if err != nil {
 		return connection.Integration{}, err
 	}
-	err = w.check(ctx, ig, r, body)
+	err = w.check(ctx, ig, d)
 	if err != nil && cached && apperr.Is(err, apperr.Unauthorized) {
 		if ig, _, err = w.integration(ctx, id, true); err != nil {
 			return connection.Integration{}, err
 		}
-		err = w.check(ctx, ig, r, body)
+		err = w.check(ctx, ig, d)
 	}
 	if err != nil {
 		return connection.Integration{}, err
@@ -380,26 +406,26 @@ func (w *Webhook) authenticate(ctx context.Context, id string, r *httpapi.Reques
 	return ig, nil
 }
 
-func (w *Webhook) check(ctx context.Context, ig connection.Integration, r *httpapi.Request, body []byte) error {
-	if sig := r.Header(HeaderWebhookSignature); sig != "" {
+func (w *Webhook) check(ctx context.Context, ig connection.Integration, d WebhookRequest) error {
+	if sig := d.WebhookSignature; sig != "" {
 		key, err := w.secret(ctx, ig)
 		if err != nil {
 			return err
 		}
-		if err := VerifySignature(key, r.Header(HeaderWebhookID), r.Header(HeaderWebhookTimestamp), sig, body, w.o.Now(), w.o.Tolerance); err != nil {
+		if err := VerifySignature(key, d.WebhookID, d.WebhookTimestamp, sig, d.Body, w.o.Now(), w.o.Tolerance); err != nil {
 			return err
 		}
 		return nil
 	}
 	presented := ""
-	switch auth := strings.TrimSpace(r.Header("authorization")); {
+	switch auth := strings.TrimSpace(d.Authorization); {
 	case auth != "":
 		if scheme, rest, ok := strings.Cut(auth, " "); ok && strings.EqualFold(scheme, "bearer") {
 			auth = strings.TrimSpace(rest)
 		}
 		presented = auth
-	case r.Query("token") != "":
-		presented = r.Query("token")
+	case d.Token != "":
+		presented = d.Token
 	default:
 		return apperr.New(apperr.Unauthorized, "send the webhook secret as Authorization: Bearer <secret>, as ?token=<secret>, or sign the delivery (Standard Webhooks)")
 	}

@@ -16,11 +16,11 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // deliver sends one request through the router and decodes the answer.
@@ -388,7 +388,7 @@ func TestWebhookDuplicateDelivery(t *testing.T) {
 	})
 	t.Run("a delivery recorded but never queued is queued by the retry, days later", func(t *testing.T) {
 		// The webhook died between the record and the send.
-		sc := account.Scope{TenantID: e.ig.TenantID, IntegrationID: e.ig.ID}
+		sc := tenancy.Scope{TenantID: e.ig.TenantID, IntegrationID: e.ig.ID}
 		if _, fresh, err := e.alerts.RecordDelivery(context.Background(), sc, "a-321", clock, 4*24*time.Hour); err != nil || !fresh {
 			t.Fatalf("record: %v %v", fresh, err)
 		}

@@ -6,23 +6,21 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/aws/aws-lambda-go/events"
-
-	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
-	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
-	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // Opener opens an integration's clients (NotFound for an integration that
 // no longer exists).
-type Opener func(ctx context.Context, tenantID, integrationID string) (providers.Clients, error)
+type Opener func(ctx context.Context, tenantID, integrationID string) (Clients, error)
 
-// Worker is the alert-worker SQS consumer of the FIFO AlertQueue: one
-// Message per record, applied in order within each series. The records of
-// one series in a batch are applied as one run (Service.ApplyRun: one read
-// and one write of the series' link), at the place of the first of them.
+// Worker applies the messages of the FIFO AlertQueue (the alert-worker
+// function's SQS edge runs it over its batches): one Message per queue
+// message, applied in order within each series. The messages of one series
+// in a batch are applied as one run (Service.ApplyRun: one read and one
+// write of the series' link), at the place of the first of them.
 //
 // Only an activity that is not an alert is acknowledged without effect.
 // An alert that can never be routed to a PSA account (see Service.ApplyRun)
@@ -40,39 +38,22 @@ type Opener func(ctx context.Context, tenantID, integrationID string) (providers
 type Worker struct {
 	svc  *Service
 	open Opener
-	proc sqsbatch.Processor
 	log  *slog.Logger
 }
 
-// NewWorker returns the worker; proc carries the queue URL and visibility
-// changer for throttled records.
-func NewWorker(svc *Service, open Opener, proc sqsbatch.Processor) *Worker {
-	if proc.Name == "" {
-		proc.Name = "alert-worker"
-	}
-	log := proc.Log
+// NewWorker returns the worker; log may be nil (slog.Default).
+func NewWorker(svc *Service, open Opener, log *slog.Logger) *Worker {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Worker{svc: svc, open: open, proc: proc, log: log}
-}
-
-// Handle is the SQS handler. The failure list is never null: an empty list
-// tells Lambda the whole batch succeeded.
-func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	b := w.prepare(ctx, ev.Records)
-	resp := w.proc.Process(ctx, ev, b.record)
-	if resp.BatchItemFailures == nil {
-		resp.BatchItemFailures = []events.SQSBatchItemFailure{}
-	}
-	return resp, nil
+	return &Worker{svc: svc, open: open, log: log}
 }
 
 // item is one record, decoded.
 type item struct {
 	msg     Message
 	log     *slog.Logger
-	clients providers.Clients
+	clients Clients
 	alert   rmm.Alert
 	// key is the record's series ("tenant/integration/series"); empty for
 	// a record that is dropped or failed before its series is known.
@@ -90,22 +71,25 @@ type batch struct {
 	order []string         // message ids in record order
 }
 
-// prepare decodes every record and opens each integration once. Records
-// that cannot be applied ever are marked done (dropped, logged).
-func (w *Worker) prepare(ctx context.Context, recs []events.SQSMessage) *batch {
+// Prepare decodes every message of a batch and opens each integration
+// once; it returns the function that gives each message its outcome (nil:
+// applied, or dropped because it is not an alert), applying its series'
+// run when the message is the first of it still pending. Messages that
+// cannot be applied ever are marked done (dropped, logged).
+func (w *Worker) Prepare(ctx context.Context, msgs []queuemsg.Message) func(context.Context, queuemsg.Message) error {
 	b := &batch{w: w, items: map[string]*item{}}
 	type opened struct {
-		c   providers.Clients
+		c   Clients
 		err error
 	}
 	clients := map[string]opened{}
-	for _, rec := range recs {
-		it := &item{log: w.log.With("messageId", rec.MessageId)}
-		b.items[rec.MessageId] = it
-		b.order = append(b.order, rec.MessageId)
+	for _, rec := range msgs {
+		it := &item{log: w.log.With("messageId", rec.ID)}
+		b.items[rec.ID] = it
+		b.order = append(b.order, rec.ID)
 		msg, err := DecodeMessage([]byte(rec.Body))
 		if err != nil {
-			it.done, it.err = true, fmt.Errorf("record %s: %w", rec.MessageId, err)
+			it.done, it.err = true, fmt.Errorf("record %s: %w", rec.ID, err)
 			continue
 		}
 		it.msg = msg
@@ -137,20 +121,24 @@ func (w *Worker) prepare(ctx context.Context, recs []events.SQSMessage) *batch {
 		}
 		it.alert, it.key = a, ik+"/"+a.SeriesID
 	}
-	return b
+	return b.record
 }
 
-// record is the Processor's function: the outcome of a record, applying
-// its series' run when the record is the first of it still pending.
-func (b *batch) record(ctx context.Context, rec events.SQSMessage) error {
-	it, ok := b.items[rec.MessageId]
+// record is the outcome of a message, applying its series' run when the
+// message is the first of it still pending.
+func (b *batch) record(ctx context.Context, rec queuemsg.Message) error {
+	it, ok := b.items[rec.ID]
 	if !ok {
-		return apperr.New(apperr.Internal, "record %s was not prepared", rec.MessageId)
+		return apperr.New(apperr.Internal, "record %s was not prepared", rec.ID)
 	}
 	if !it.done {
 		b.applyRun(ctx, it.key)
 	}
-	return it.err
+	// The one retry rule, with nothing to record into: an alert that can
+	// never be routed is recorded by the service as unroutable (no
+	// error); every failure goes back to the queue and, after its last
+	// receive, to the dead-letter queue.
+	return queuemsg.Settler{Name: "alert-worker", Log: it.log}.Settle(ctx, rec, it.err, nil)
 }
 
 // applyRun applies the pending records of one series, in record order.
@@ -162,7 +150,7 @@ func (b *batch) applyRun(ctx context.Context, key string) {
 		}
 	}
 	first := run[0]
-	sc := account.Scope{TenantID: first.msg.TenantID, IntegrationID: first.msg.IntegrationID, Actor: "alert-worker"}
+	sc := tenancy.Scope{TenantID: first.msg.TenantID, IntegrationID: first.msg.IntegrationID, Actor: "alert-worker"}
 	events := make([]rmm.Alert, len(run))
 	for i, it := range run {
 		events[i] = it.alert
@@ -184,7 +172,7 @@ func (b *batch) applyRun(ctx context.Context, key string) {
 }
 
 // safeApply runs the service, turning a panic into an error for the run.
-func (b *batch) safeApply(ctx context.Context, sc account.Scope, c providers.Clients, events []rmm.Alert) (res []Result, err error) {
+func (b *batch) safeApply(ctx context.Context, sc tenancy.Scope, c Clients, events []rmm.Alert) (res []Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			res, err = nil, apperr.New(apperr.Internal, "panic applying alert series %s: %v", events[0].SeriesID, r)

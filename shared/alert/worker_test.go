@@ -14,7 +14,6 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
-	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 )
 
@@ -42,14 +41,16 @@ func fixture(t testing.TB, name string) []byte {
 	return b
 }
 
-func (r *rig) worker() *alert.Worker {
-	open := func(_ context.Context, tenantID, integrationID string) (providers.Clients, error) {
+// worker is the alert-worker function's SQS handler over the rig's
+// service (sqsbatch's edge over alert.Worker).
+func (r *rig) worker() sqsbatch.Handler {
+	open := func(_ context.Context, tenantID, integrationID string) (alert.Clients, error) {
 		if tenantID != r.sc.TenantID || integrationID != r.sc.IntegrationID {
-			return providers.Clients{}, apperr.New(apperr.NotFound, "no integration %s", integrationID)
+			return alert.Clients{}, apperr.New(apperr.NotFound, "no integration %s", integrationID)
 		}
 		return r.clients, nil
 	}
-	return alert.NewWorker(r.svc, open, sqsbatch.Processor{Name: "alert-worker", Log: quiet})
+	return sqsbatch.Processor{Name: "alert-worker", Log: quiet}.BatchHandler(alert.NewWorker(r.svc, open, quiet).Prepare)
 }
 
 func TestWorkerAppliesTheFixture(t *testing.T) {
@@ -58,7 +59,7 @@ func TestWorkerAppliesTheFixture(t *testing.T) {
 	if err := json.Unmarshal(fixture(t, "sqs-alert.json"), &ev); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := r.worker().Handle(context.Background(), ev)
+	resp, err := r.worker()(context.Background(), ev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func TestWorkerFailures(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(r)
 			}
-			resp, err := r.worker().Handle(context.Background(), events.SQSEvent{Records: tc.records})
+			resp, err := r.worker()(context.Background(), events.SQSEvent{Records: tc.records})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -161,7 +162,7 @@ func TestWorkerAppliesEachSeriesAsOneRun(t *testing.T) {
 		rec("B2", condition(5, "B", 1001, false, 4*time.Second)),
 	}}
 	before := r.store.Ops()
-	resp, err := r.worker().Handle(context.Background(), batch)
+	resp, err := r.worker()(context.Background(), batch)
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("Handle = %+v, %v", resp, err)
 	}

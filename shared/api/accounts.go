@@ -9,15 +9,26 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/limits"
-	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
-// ClientOpener opens an integration's vendor clients.
+// Clients are an integration and its vendor clients, as the account sync
+// and import routes use them.
+type Clients struct {
+	Integration connection.Integration
+	RMM         rmm.Client
+	PSA         psa.Client
+}
+
+// ClientOpener opens an integration's vendor clients (NotFound for an
+// integration the tenant does not have).
 type ClientOpener interface {
-	Open(ctx context.Context, tenantID, integrationID string) (providers.Clients, error)
+	Open(ctx context.Context, tenantID, integrationID string) (Clients, error)
 }
 
 type accountsAPI struct {
@@ -25,16 +36,16 @@ type accountsAPI struct {
 	clients ClientOpener
 }
 
-func scope(r *httpapi.Request) account.Scope {
-	return account.Scope{TenantID: r.Principal.TenantID, IntegrationID: r.PathParam("integrationId"), Actor: "key/" + r.Principal.KeyID}
+func scope(r *httpapi.Request) tenancy.Scope {
+	return tenancy.Scope{TenantID: r.Principal.TenantID, IntegrationID: r.PathParam("integrationId"), Actor: "key/" + r.Principal.KeyID}
 }
 
-func (a accountsAPI) open(ctx context.Context, r *httpapi.Request) (providers.Clients, error) {
+func (a accountsAPI) open(ctx context.Context, r *httpapi.Request) (Clients, error) {
 	return a.clients.Open(ctx, r.Principal.TenantID, r.PathParam("integrationId"))
 }
 
 // psaOf returns the PSA client as the account service needs it.
-func psaOf(cl providers.Clients) (account.PSA, error) {
+func psaOf(cl Clients) (account.PSA, error) {
 	p, ok := cl.PSA.(account.PSA)
 	if !ok {
 		return nil, apperr.New(apperr.NotImplemented, "this PSA cannot look accounts up by rmmbridge's reference yet")

@@ -8,11 +8,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 const listAlertsRoute = "GET /v1/integrations/{integrationId}/alerts"
@@ -35,7 +35,7 @@ func TestAlertRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	links := dynamostore.NewAlerts(st)
-	sc := account.Scope{TenantID: "t_a", IntegrationID: "i_a"}
+	sc := tenancy.Scope{TenantID: "t_a", IntegrationID: "i_a"}
 	for _, l := range []alert.Link{
 		{SeriesID: "s-1", DeviceID: "1001", State: alert.StateOpen, Severity: rmm.SeverityMajor, Occurrences: 3, TicketID: "77",
 			FirstSeenAt: now.Add(-time.Hour), LastSeenAt: now},

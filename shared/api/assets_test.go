@@ -10,52 +10,23 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/asset"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/testtable"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // newAssetTable creates the project's table layout in moto.
 func newAssetTable(t *testing.T) *dynamostore.Store {
 	t.Helper()
-	ctx := context.Background()
 	client := dynamodb.NewFromConfig(motoserver.ForTest(t))
-	table := motoserver.UniqueName("api")
-	str := func(name string) types.AttributeDefinition {
-		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
-	}
-	keys := func(hash, rng string) []types.KeySchemaElement {
-		return []types.KeySchemaElement{
-			{AttributeName: aws.String(hash), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(rng), KeyType: types.KeyTypeRange},
-		}
-	}
-	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:   aws.String(table),
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{str(dynamostore.AttrPK), str(dynamostore.AttrSK),
-			str(dynamostore.AttrGSI1PK), str(dynamostore.AttrGSI1SK)},
-		KeySchema: keys(dynamostore.AttrPK, dynamostore.AttrSK),
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
-			IndexName:  aws.String(dynamostore.IndexGSI1),
-			KeySchema:  keys(dynamostore.AttrGSI1PK, dynamostore.AttrGSI1SK),
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
-		}},
-	})
-	if err != nil {
-		t.Fatalf("create table %s: %v", table, err)
-	}
-	t.Cleanup(func() {
-		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-	})
+	table := testtable.Create(t, client, "api")
 	return dynamostore.New(client, table)
 }
 
@@ -121,7 +92,7 @@ func TestAssetRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	links := dynamostore.NewAssets(st)
-	sc := account.Scope{TenantID: "t_a", IntegrationID: "i_a"}
+	sc := tenancy.Scope{TenantID: "t_a", IntegrationID: "i_a"}
 	for i, id := range []string{"1001", "1002", "1003"} {
 		org := "o1"
 		if id == "1002" {

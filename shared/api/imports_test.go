@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -28,10 +27,10 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/testtable"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
-	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/rmm/rmmfake"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
@@ -70,9 +69,9 @@ func importRMM(orgs ...rmm.Organization) rmm.Client {
 	return r.Client()
 }
 
-type importOpener func(ctx context.Context, tenantID, integrationID string) (providers.Clients, error)
+type importOpener func(ctx context.Context, tenantID, integrationID string) (api.Clients, error)
 
-func (f importOpener) Open(ctx context.Context, tenantID, integrationID string) (providers.Clients, error) {
+func (f importOpener) Open(ctx context.Context, tenantID, integrationID string) (api.Clients, error) {
 	return f(ctx, tenantID, integrationID)
 }
 
@@ -98,22 +97,7 @@ func newImportsEnv(t *testing.T) *importsEnv {
 	ctx := context.Background()
 	cfg := motoserver.ForTest(t)
 	ddb := dynamodb.NewFromConfig(cfg)
-	table := motoserver.UniqueName("api-imports")
-	str := func(n string) ddbtypes.AttributeDefinition {
-		return ddbtypes.AttributeDefinition{AttributeName: aws.String(n), AttributeType: ddbtypes.ScalarAttributeTypeS}
-	}
-	keys := func(h, r string) []ddbtypes.KeySchemaElement {
-		return []ddbtypes.KeySchemaElement{{AttributeName: aws.String(h), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String(r), KeyType: ddbtypes.KeyTypeRange}}
-	}
-	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: ddbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{str("pk"), str("sk"), str("gsi1pk"), str("gsi1sk")}, KeySchema: keys("pk", "sk"),
-		GlobalSecondaryIndexes: []ddbtypes.GlobalSecondaryIndex{{IndexName: aws.String("GSI1"), KeySchema: keys("gsi1pk", "gsi1sk"),
-			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll}}}}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-	})
+	table := testtable.Create(t, ddb, "api-imports")
 	sq := sqs.NewFromConfig(cfg)
 	var qs importjob.Queues
 	for _, p := range []*string{&qs.Import, &qs.Asset} {
@@ -127,11 +111,11 @@ func newImportsEnv(t *testing.T) *importsEnv {
 	jobs := dynamostore.NewImportJobs(dynamostore.New(ddb, table))
 	tr := importjob.NewTracker(jobs, importjob.Options{})
 	svc := importjob.NewService(jobs, tr, importSender{sqsqueue.New(sq)}, qs, importjob.Options{})
-	opener := importOpener(func(_ context.Context, tenantID, integrationID string) (providers.Clients, error) {
+	opener := importOpener(func(_ context.Context, tenantID, integrationID string) (api.Clients, error) {
 		if tenantID != "t_a" || integrationID != "i_1" {
-			return providers.Clients{}, apperr.New(apperr.NotFound, "no integration %s", integrationID)
+			return api.Clients{}, apperr.New(apperr.NotFound, "no integration %s", integrationID)
 		}
-		return providers.Clients{Integration: connection.Integration{ID: "i_1"},
+		return api.Clients{Integration: connection.Integration{ID: "i_1"},
 			RMM: importRMM(rmm.Organization{ID: "1", Name: "A"}, rmm.Organization{ID: "2", Name: "B"})}, nil
 	})
 	return &importsEnv{rt: api.New(api.Deps{Imports: svc, Clients: opener}), tracker: tr, sqs: sq, queues: qs}

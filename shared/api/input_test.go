@@ -17,9 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -31,10 +29,10 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/asset"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/testtable"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
-	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/secretstore"
 )
 
@@ -203,11 +201,11 @@ type vendorGuard struct {
 	opened []string
 }
 
-func (g *vendorGuard) Open(_ context.Context, tenantID, integrationID string) (providers.Clients, error) {
+func (g *vendorGuard) Open(_ context.Context, tenantID, integrationID string) (api.Clients, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.opened = append(g.opened, tenantID+"/"+integrationID)
-	return providers.Clients{}, apperr.New(apperr.Vendor, "the vendor was called")
+	return api.Clients{}, apperr.New(apperr.Vendor, "the vendor was called")
 }
 
 // acceptAll is a vendor test that accepts any credentials (no vendor here).
@@ -233,22 +231,7 @@ func newInputEnv(t *testing.T) *inputEnv {
 	ctx := context.Background()
 	cfg := motoserver.ForTest(t)
 	ddb := dynamodb.NewFromConfig(cfg)
-	table := motoserver.UniqueName("api-input")
-	str := func(n string) ddbtypes.AttributeDefinition {
-		return ddbtypes.AttributeDefinition{AttributeName: aws.String(n), AttributeType: ddbtypes.ScalarAttributeTypeS}
-	}
-	keys := func(h, r string) []ddbtypes.KeySchemaElement {
-		return []ddbtypes.KeySchemaElement{{AttributeName: aws.String(h), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String(r), KeyType: ddbtypes.KeyTypeRange}}
-	}
-	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String(table), BillingMode: ddbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{str("pk"), str("sk"), str("gsi1pk"), str("gsi1sk")}, KeySchema: keys("pk", "sk"),
-		GlobalSecondaryIndexes: []ddbtypes.GlobalSecondaryIndex{{IndexName: aws.String("GSI1"), KeySchema: keys("gsi1pk", "gsi1sk"),
-			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll}}}}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-	})
+	table := testtable.Create(t, ddb, "api-input")
 	st := dynamostore.New(ddb, table)
 	secrets := secretstore.New(secretsmanager.NewFromConfig(cfg), "rmmbridge/"+motoserver.UniqueName("api-input")+"/")
 	store := dynamostore.NewConnections(st)

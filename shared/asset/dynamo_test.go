@@ -7,53 +7,25 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/asset"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/testtable"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 )
 
 // newTable creates the project's table layout (pk/sk, GSI1) in moto.
 func newTable(t *testing.T) *dynamostore.Store {
 	t.Helper()
-	ctx := context.Background()
 	client := dynamodb.NewFromConfig(motoserver.ForTest(t))
-	table := motoserver.UniqueName("asset")
-	str := func(name string) types.AttributeDefinition {
-		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
-	}
-	keys := func(hash, rng string) []types.KeySchemaElement {
-		return []types.KeySchemaElement{
-			{AttributeName: aws.String(hash), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(rng), KeyType: types.KeyTypeRange},
-		}
-	}
-	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:   aws.String(table),
-		BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{str(dynamostore.AttrPK), str(dynamostore.AttrSK),
-			str(dynamostore.AttrGSI1PK), str(dynamostore.AttrGSI1SK)},
-		KeySchema: keys(dynamostore.AttrPK, dynamostore.AttrSK),
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
-			IndexName:  aws.String(dynamostore.IndexGSI1),
-			KeySchema:  keys(dynamostore.AttrGSI1PK, dynamostore.AttrGSI1SK),
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
-		}},
-	})
-	if err != nil {
-		t.Fatalf("create table %s: %v", table, err)
-	}
-	t.Cleanup(func() {
-		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-	})
+	table := testtable.Create(t, client, "asset")
 	return dynamostore.New(client, table)
 }
 
@@ -201,7 +173,7 @@ func TestWorkerAccountsEachDeviceOnce(t *testing.T) {
 	open := func(context.Context, string, string) (asset.Clients, error) {
 		return asset.Clients{RMM: rmmC, PSA: p}, nil
 	}
-	w := asset.NewWorker(svc, open, importjob.NewTracker(jobs, importjob.Options{}), sqsbatch.Processor{})
+	w := sqsbatch.Processor{}.Handler(asset.NewWorker(svc, open, importjob.NewTracker(jobs, importjob.Options{}), nil).Process)
 
 	steps := []struct {
 		name   string
@@ -213,7 +185,7 @@ func TestWorkerAccountsEachDeviceOnce(t *testing.T) {
 		{"1001 created", "1001", 1, false, importjob.Counts{Total: 2, Created: 1}},
 		{"1001 redelivered: unchanged, not counted again", "1001", 2, false, importjob.Counts{Total: 2, Created: 1}},
 		{"1002 fails, receive 1: not counted yet", "1002", 1, true, importjob.Counts{Total: 2, Created: 1}},
-		{"1002 fails on the last receive: counted failed", "1002", importjob.MaxReceives, true, importjob.Counts{Total: 2, Created: 1, Failed: 1}},
+		{"1002 fails on the last receive: counted failed", "1002", queuemsg.MaxReceives, true, importjob.Counts{Total: 2, Created: 1, Failed: 1}},
 		{"1002 retried after the outage: failed becomes created", "1002", 1, false, importjob.Counts{Total: 2, Created: 2}},
 	}
 	for i, step := range steps {
@@ -221,7 +193,7 @@ func TestWorkerAccountsEachDeviceOnce(t *testing.T) {
 			down = false
 		}
 		ev := events.SQSEvent{Records: []events.SQSMessage{assetRecord(t, "m"+step.device, importMsg(step.device), step.recv)}}
-		resp, _ := w.Handle(ctx, ev)
+		resp, _ := w(ctx, ev)
 		if got := len(resp.BatchItemFailures) == 1; got != step.failed {
 			t.Errorf("%s: reported failed = %v, want %v", step.name, got, step.failed)
 		}
@@ -233,7 +205,7 @@ func TestWorkerAccountsEachDeviceOnce(t *testing.T) {
 			t.Errorf("%s: counts (-want +got):\n%s", step.name, diff)
 		}
 		// Every device accounted for, one failed: the job is finished.
-		if step.recv == importjob.MaxReceives && got.Status != importjob.StatusPartial {
+		if step.recv == queuemsg.MaxReceives && got.Status != importjob.StatusPartial {
 			t.Errorf("%s: job status = %s, want partial", step.name, got.Status)
 		}
 	}

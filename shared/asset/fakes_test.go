@@ -14,6 +14,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/psa/psafake"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/rmm/rmmfake"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // fakeRMM is the shared in-memory RMM's client (shared/rmm/rmmfake),
@@ -128,11 +129,11 @@ type memLinks struct {
 
 func newMemLinks() *memLinks { return &memLinks{links: map[string]asset.Link{}} }
 
-func (m *memLinks) key(sc account.Scope, deviceID string) string {
+func (m *memLinks) key(sc tenancy.Scope, deviceID string) string {
 	return sc.TenantID + "/" + sc.IntegrationID + "/" + deviceID
 }
 
-func (m *memLinks) GetLink(_ context.Context, sc account.Scope, deviceID string) (asset.Link, error) {
+func (m *memLinks) GetLink(_ context.Context, sc tenancy.Scope, deviceID string) (asset.Link, error) {
 	m.mu.Lock()
 	m.ops++
 	l, ok := m.links[m.key(sc, deviceID)]
@@ -147,7 +148,7 @@ func (m *memLinks) GetLink(_ context.Context, sc account.Scope, deviceID string)
 	return l, nil
 }
 
-func (m *memLinks) ClaimLink(_ context.Context, sc account.Scope, l asset.Link, now time.Time) error {
+func (m *memLinks) ClaimLink(_ context.Context, sc tenancy.Scope, l asset.Link, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.ops++
@@ -169,7 +170,7 @@ func meets(cur asset.Link, ok bool, pre asset.Precondition) bool {
 	return cur.Version == pre.Version
 }
 
-func (m *memLinks) PutLink(_ context.Context, sc account.Scope, l asset.Link, pre asset.Precondition) error {
+func (m *memLinks) PutLink(_ context.Context, sc tenancy.Scope, l asset.Link, pre asset.Precondition) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.ops++
@@ -181,7 +182,7 @@ func (m *memLinks) PutLink(_ context.Context, sc account.Scope, l asset.Link, pr
 	return nil
 }
 
-func (m *memLinks) DeleteLink(_ context.Context, sc account.Scope, deviceID string, pre asset.Precondition) error {
+func (m *memLinks) DeleteLink(_ context.Context, sc tenancy.Scope, deviceID string, pre asset.Precondition) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.ops++
@@ -193,7 +194,7 @@ func (m *memLinks) DeleteLink(_ context.Context, sc account.Scope, deviceID stri
 	return nil
 }
 
-func (m *memLinks) ListLinks(_ context.Context, sc account.Scope, q asset.ListQuery) ([]asset.Link, string, error) {
+func (m *memLinks) ListLinks(_ context.Context, sc tenancy.Scope, q asset.ListQuery) ([]asset.Link, string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.ops++
@@ -207,13 +208,13 @@ func (m *memLinks) ListLinks(_ context.Context, sc account.Scope, q asset.ListQu
 	return out, "", nil
 }
 
-func (m *memLinks) put(sc account.Scope, l asset.Link) {
+func (m *memLinks) put(sc tenancy.Scope, l asset.Link) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.links[m.key(sc, l.DeviceID)] = l
 }
 
-func (m *memLinks) peek(sc account.Scope, deviceID string) (asset.Link, bool) {
+func (m *memLinks) peek(sc tenancy.Scope, deviceID string) (asset.Link, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	l, ok := m.links[m.key(sc, deviceID)]
@@ -223,7 +224,7 @@ func (m *memLinks) peek(sc account.Scope, deviceID string) (asset.Link, bool) {
 // memMaps serves mappings from a map by organization id.
 type memMaps map[string]account.Mapping
 
-func (m memMaps) GetMapping(_ context.Context, _ account.Scope, orgID string) (account.Mapping, error) {
+func (m memMaps) GetMapping(_ context.Context, _ tenancy.Scope, orgID string) (account.Mapping, error) {
 	mp, ok := m[orgID]
 	if !ok {
 		return account.Mapping{}, apperr.New(apperr.NotFound, "no mapping for organization %s", orgID)

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/rmmbridge/rmmbridge/shared/lease"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 )
@@ -57,7 +58,7 @@ func Resolve(ctx context.Context, link *Link, f Finder, d rmm.Device) (Match, er
 		return Match{}, fmt.Errorf("find assets of device %s by reference: %w", d.ID, err)
 	}
 	if len(byRef) > 0 {
-		return Match{AssetID: oldest(byRef).ID, By: ByExternalRef}, nil
+		return Match{AssetID: lease.Oldest(byRef, func(a psa.Asset) string { return a.ID }).ID, By: ByExternalRef}, nil
 	}
 	serial := strings.TrimSpace(d.SerialNumber)
 	if rmm.IsPlaceholderSerial(serial) {
@@ -83,28 +84,7 @@ func Resolve(ctx context.Context, link *Link, f Finder, d rmm.Device) (Match, er
 	case 1:
 		return Match{AssetID: ids[0], By: BySerial}, nil
 	}
-	sort.Slice(ids, func(i, j int) bool { return idLess(ids[i], ids[j]) })
+	sort.Slice(ids, func(i, j int) bool { return lease.Older(ids[i], ids[j]) })
 	return Match{By: Tie, Candidates: ids,
 		Reason: fmt.Sprintf("serial number %s matches %d PSA assets (%s); choose one", serial, len(ids), strings.Join(ids, ", "))}, nil
-}
-
-// idLess orders ids numerically when they are numbers (shorter first),
-// lexically otherwise.
-func idLess(a, b string) bool {
-	if len(a) != len(b) {
-		return len(a) < len(b)
-	}
-	return a < b
-}
-
-// oldest picks the asset with the smallest id, so every refresh adopting
-// duplicates picks the same one.
-func oldest(as []psa.Asset) psa.Asset {
-	best := as[0]
-	for _, a := range as[1:] {
-		if idLess(a.ID, best.ID) {
-			best = a
-		}
-	}
-	return best
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // Link states: a claim is held while the device's asset is being created;
@@ -121,22 +122,22 @@ type ListQuery struct {
 // missing link is NotFound, a failed precondition or claim Conflict.
 type Store interface {
 	// GetLink reads a device's link with a strongly consistent read.
-	GetLink(ctx context.Context, sc account.Scope, deviceID string) (Link, error)
+	GetLink(ctx context.Context, sc tenancy.Scope, deviceID string) (Link, error)
 	// ClaimLink writes l (a creating claim owned by l.LeaseOwner until
 	// l.LeaseUntil) when the device has no link or only a claim whose
 	// lease ended before now; Conflict otherwise.
-	ClaimLink(ctx context.Context, sc account.Scope, l Link, now time.Time) error
+	ClaimLink(ctx context.Context, sc tenancy.Scope, l Link, now time.Time) error
 	// PutLink writes l when the stored link meets pre; Conflict otherwise.
-	PutLink(ctx context.Context, sc account.Scope, l Link, pre Precondition) error
+	PutLink(ctx context.Context, sc tenancy.Scope, l Link, pre Precondition) error
 	// DeleteLink deletes a device's link when it meets pre; Conflict
 	// otherwise.
-	DeleteLink(ctx context.Context, sc account.Scope, deviceID string, pre Precondition) error
+	DeleteLink(ctx context.Context, sc tenancy.Scope, deviceID string, pre Precondition) error
 	// ListLinks returns a page of final links (claims are left out) by
 	// device id, and the cursor of the next page ("" on the last).
-	ListLinks(ctx context.Context, sc account.Scope, q ListQuery) ([]Link, string, error)
+	ListLinks(ctx context.Context, sc tenancy.Scope, q ListQuery) ([]Link, string, error)
 }
 
 // Mappings reads organization mappings (dynamostore.Mappings satisfies it).
 type Mappings interface {
-	GetMapping(ctx context.Context, sc account.Scope, orgID string) (account.Mapping, error)
+	GetMapping(ctx context.Context, sc tenancy.Scope, orgID string) (account.Mapping, error)
 }

@@ -2,16 +2,16 @@ package asset
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
+	"github.com/rmmbridge/rmmbridge/shared/lease"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // PSA is what a refresh asks of the PSA.
@@ -66,29 +66,12 @@ func NewService(links Store, maps Mappings, o Options) *Service {
 		o.Poll = 100 * time.Millisecond
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = lease.Sleep
 	}
 	return &Service{links: links, maps: maps, o: o}
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 func (s *Service) now() time.Time { return s.o.Now().UTC().Truncate(time.Millisecond) }
-
-func newOwner() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
 
 // Result is how one refresh ended. Link is the stored link for Created,
 // Linked, Updated and Unchanged; Reason explains Skipped and Review.
@@ -114,7 +97,7 @@ type Result struct {
 // The link (asset id, hash, lastSyncedAt, display fields) is written with a
 // condition on the version read or on the refresh's own claim. An RMM
 // that does not know the device answers NotFound.
-func (s *Service) Refresh(ctx context.Context, sc account.Scope, c Clients, deviceID string) (Result, error) {
+func (s *Service) Refresh(ctx context.Context, sc tenancy.Scope, c Clients, deviceID string) (Result, error) {
 	d, err := c.RMM.GetDevice(ctx, deviceID)
 	if apperr.Is(err, apperr.NotFound) {
 		return Result{}, apperr.Wrap(apperr.NotFound, err, "the RMM has no device %s", deviceID)
@@ -139,42 +122,44 @@ func (s *Service) Refresh(ctx context.Context, sc account.Scope, c Clients, devi
 	}
 	want := ToPSA(d, m.AccountID, m.Sites[d.SiteID])
 
-	deadline := s.o.Now().Add(s.o.Wait)
-	for {
+	var res Result
+	busy, err := lease.Wait{For: s.o.Wait, Poll: s.o.Poll, Now: s.o.Now, Sleep: s.o.Sleep}.Until(ctx, func() (bool, error) {
 		l, err := s.links.GetLink(ctx, sc, d.ID)
 		switch {
 		case err != nil && !apperr.Is(err, apperr.NotFound):
-			return Result{}, fmt.Errorf("read link of device %s: %w", d.ID, err)
+			return true, fmt.Errorf("read link of device %s: %w", d.ID, err)
 		case err == nil && l.State == StateLinked:
-			res, gone, err := s.refreshLinked(ctx, sc, c, d, want, l)
-			if !gone {
-				return res, err
-			}
+			r, gone, err := s.refreshLinked(ctx, sc, c, d, want, l)
+			res = r
+			return !gone, err
 		case err == nil && l.State == StateCreating && l.LeaseUntil.After(s.now()):
 			// Another refresh is creating the asset: wait for its link.
-		default:
-			claim := Link{DeviceID: d.ID, OrganizationID: d.OrganizationID, State: StateCreating,
-				LeaseOwner: newOwner(), LeaseUntil: s.now().Add(s.o.Lease), Version: l.Version + 1}
-			err := s.links.ClaimLink(ctx, sc, claim, s.now())
-			if err == nil {
-				return s.createClaimed(ctx, sc, c, d, want, claim)
-			}
-			if !apperr.Is(err, apperr.Conflict) {
-				return Result{}, fmt.Errorf("claim device %s: %w", d.ID, err)
-			}
+			return false, nil
 		}
-		if s.o.Now().After(deadline) {
-			return Result{}, apperr.New(apperr.Conflict, "device %s is being synced by another request; try again shortly", d.ID)
+		claim := Link{DeviceID: d.ID, OrganizationID: d.OrganizationID, State: StateCreating,
+			LeaseOwner: lease.NewOwner(), LeaseUntil: s.now().Add(s.o.Lease), Version: l.Version + 1}
+		err = s.links.ClaimLink(ctx, sc, claim, s.now())
+		if err == nil {
+			res, err = s.createClaimed(ctx, sc, c, d, want, claim)
+			return true, err
 		}
-		if err := s.o.Sleep(ctx, s.o.Poll); err != nil {
-			return Result{}, err
+		if !apperr.Is(err, apperr.Conflict) {
+			return true, fmt.Errorf("claim device %s: %w", d.ID, err)
 		}
+		return false, nil
+	})
+	switch {
+	case busy:
+		return Result{}, apperr.New(apperr.Conflict, "device %s is being synced by another request; try again shortly", d.ID)
+	case err != nil:
+		return Result{}, err
 	}
+	return res, nil
 }
 
 // refreshLinked updates (or leaves) the linked asset. gone reports that the
 // asset no longer exists in the PSA and its link was dropped.
-func (s *Service) refreshLinked(ctx context.Context, sc account.Scope, c Clients, d rmm.Device, want psa.Asset, l Link) (res Result, gone bool, err error) {
+func (s *Service) refreshLinked(ctx context.Context, sc tenancy.Scope, c Clients, d rmm.Device, want psa.Asset, l Link) (res Result, gone bool, err error) {
 	outcome := importjob.Unchanged
 	if Hash(want) != l.Hash {
 		want.ID = l.AssetID
@@ -209,7 +194,7 @@ func (s *Service) refreshLinked(ctx context.Context, sc account.Scope, c Clients
 
 // createClaimed runs the ladder's PSA rungs under the claim, then creates
 // or adopts the asset and finalizes the link while the claim stands.
-func (s *Service) createClaimed(ctx context.Context, sc account.Scope, c Clients, d rmm.Device, want psa.Asset, claim Link) (Result, error) {
+func (s *Service) createClaimed(ctx context.Context, sc tenancy.Scope, c Clients, d rmm.Device, want psa.Asset, claim Link) (Result, error) {
 	owner := Precondition{Owner: claim.LeaseOwner}
 	release := func() {
 		// Best effort: an unreleased claim only delays the device until
@@ -259,7 +244,7 @@ func (s *Service) createClaimed(ctx context.Context, sc account.Scope, c Clients
 }
 
 // Get returns a device's synced asset (NotFound when it has none yet).
-func (s *Service) Get(ctx context.Context, sc account.Scope, deviceID string) (Link, error) {
+func (s *Service) Get(ctx context.Context, sc tenancy.Scope, deviceID string) (Link, error) {
 	l, err := s.links.GetLink(ctx, sc, deviceID)
 	if err != nil {
 		return Link{}, err
@@ -271,7 +256,7 @@ func (s *Service) Get(ctx context.Context, sc account.Scope, deviceID string) (L
 }
 
 // List returns a page of synced assets by device id.
-func (s *Service) List(ctx context.Context, sc account.Scope, q ListQuery) ([]Link, string, error) {
+func (s *Service) List(ctx context.Context, sc tenancy.Scope, q ListQuery) ([]Link, string, error) {
 	if q.Limit <= 0 {
 		q.Limit = 50
 	}

@@ -14,9 +14,10 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
-var testScope = account.Scope{TenantID: "t_a", IntegrationID: "i_a", Actor: "test"}
+var testScope = tenancy.Scope{TenantID: "t_a", IntegrationID: "i_a", Actor: "test"}
 
 // clock is a fake time that moves only when the service sleeps (or a test
 // moves it).

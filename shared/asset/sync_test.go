@@ -13,10 +13,11 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/asset"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/assetrefreshfn"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 )
 
-const syncRoute = "POST /v1/integrations/{integrationId}/assets/{deviceId}/sync"
+const syncRoute = assetrefreshfn.SyncRoute
 
 func assetSchema(t *testing.T) *openapi3.Schema {
 	t.Helper()
@@ -37,6 +38,9 @@ func assetSchema(t *testing.T) *openapi3.Schema {
 	return doc.Components.Schemas["Asset"].Value
 }
 
+// TestSyncHandler runs the Sync button (the asset-refresh function's HTTP
+// edge, assetrefreshfn.SyncHandler) over the asset service of this
+// package's harness.
 func TestSyncHandler(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -82,7 +86,7 @@ func TestSyncHandler(t *testing.T) {
 				return h.clients(), nil
 			}
 			rt := httpapi.NewRouter(httpapi.Options{})
-			rt.Handle(syncRoute, httpapi.Operator, asset.SyncHandler(h.svc, open))
+			rt.Handle(syncRoute, httpapi.Operator, assetrefreshfn.SyncHandler(h.svc, open))
 			resp, err := rt.Serve(context.Background(), events.APIGatewayV2HTTPRequest{RouteKey: syncRoute,
 				PathParameters: map[string]string{"integrationId": tc.iid, "deviceId": tc.device},
 				RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "r1",

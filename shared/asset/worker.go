@@ -2,75 +2,58 @@ package asset
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strconv"
 
-	"github.com/aws/aws-lambda-go/events"
-
-	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
-	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // Opener opens an integration's clients for a refresh (NotFound for an
 // integration the tenant does not have).
 type Opener func(ctx context.Context, tenantID, integrationID string) (Clients, error)
 
-// Worker is the asset-refresh SQS consumer: one importjob.AssetMessage per
-// record, one refresh each.
+// Worker refreshes the devices of AssetQueue messages: one
+// queuemsg.AssetRefresh per message, one refresh each (the asset-refresh
+// function's SQS edge runs Process over its batches).
 //
 // Each device of an import job gets its outcome recorded once through the
 // Recorder: the refresh's outcome when it ends; "failed" with the reason at
 // once when the failure is permanent (an RMM that does not know the device,
 // rejected credentials — retrying cannot help, and the job's retry re-queues
-// it); and "failed" on the last receive (importjob.MaxReceives) when a
+// it); and "failed" on the last receive (queuemsg.MaxReceives) when a
 // transient failure persists, before the message goes to the dead-letter
-// queue. A throttled refresh whose vendor asks for a longer wait than the
-// function may sleep goes back to its queue with that delay (the
-// Processor's visibility change) instead of failing. Messages that name no
-// job or an integration that no longer exists cannot be recorded: they are
-// logged and reported failed, so they end in the dead-letter queue.
+// queue (queuemsg.Settler decides which). Messages that name no job or an
+// integration that no longer exists cannot be recorded: they are logged
+// and reported failed, so they end in the dead-letter queue.
 type Worker struct {
 	svc  *Service
 	open Opener
 	rec  importjob.Recorder
-	proc sqsbatch.Processor
 	log  *slog.Logger
 }
 
 // NewWorker returns the worker. rec may be nil (outcomes are then only
-// logged); proc carries the queue URL and visibility changer for throttled
-// messages.
-func NewWorker(svc *Service, open Opener, rec importjob.Recorder, proc sqsbatch.Processor) *Worker {
-	log := proc.Log
+// logged); log may be nil (slog.Default).
+func NewWorker(svc *Service, open Opener, rec importjob.Recorder, log *slog.Logger) *Worker {
 	if log == nil {
 		log = slog.Default()
 	}
-	if proc.Name == "" {
-		proc.Name = "asset-refresh"
-	}
-	return &Worker{svc: svc, open: open, rec: rec, proc: proc, log: log}
+	return &Worker{svc: svc, open: open, rec: rec, log: log}
 }
 
-// Handle is the SQS handler.
-func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	return w.proc.Process(ctx, ev, w.record), nil
-}
-
-func (w *Worker) record(ctx context.Context, rec events.SQSMessage) error {
-	var msg importjob.AssetMessage
-	if err := json.Unmarshal([]byte(rec.Body), &msg); err != nil {
-		return apperr.Wrap(apperr.Malformed, err, "message %s is not an asset message", rec.MessageId)
+// Process refreshes the device of one AssetQueue message. A nil error
+// acknowledges the message; an error sends it back to the queue.
+func (w *Worker) Process(ctx context.Context, m queuemsg.Message) error {
+	msg, err := queuemsg.DecodeAssetRefresh(m.Body)
+	if err != nil {
+		return fmt.Errorf("message %s: %w", m.ID, err)
 	}
-	if msg.TenantID == "" || msg.IntegrationID == "" || msg.DeviceID == "" {
-		return apperr.New(apperr.Malformed, "message %s lacks tenantId, integrationId or deviceId", rec.MessageId)
-	}
-	log := w.log.With("messageId", rec.MessageId, "tenantId", msg.TenantID, "integrationId", msg.IntegrationID,
+	log := w.log.With("messageId", m.ID, "tenantId", msg.TenantID, "integrationId", msg.IntegrationID,
 		"deviceId", msg.DeviceID, "jobId", msg.JobID, "reason", msg.Reason)
-	sc := account.Scope{TenantID: msg.TenantID, IntegrationID: msg.IntegrationID, Actor: "asset-refresh"}
+	sc := tenancy.Scope{TenantID: msg.TenantID, IntegrationID: msg.IntegrationID, Actor: "asset-refresh"}
 
 	c, err := w.open(ctx, msg.TenantID, msg.IntegrationID)
 	if apperr.Is(err, apperr.NotFound) {
@@ -86,29 +69,21 @@ func (w *Worker) record(ctx context.Context, rec events.SQSMessage) error {
 			return w.put(ctx, msg, importjob.Item{Key: msg.DeviceID, Status: res.Outcome, Reason: res.Reason})
 		}
 	}
-	kind := apperr.KindOf(err)
-	last := receiveCount(rec) >= importjob.MaxReceives
-	if kind.Transient() && !last {
-		return err
+	if !apperr.KindOf(err).Transient() {
+		// The RMM does not know the device, the PSA refused the asset
+		// or the credentials: retrying cannot help.
+		err = queuemsg.GiveUp(err, "")
 	}
-	if msg.JobID == "" {
-		if !kind.Transient() {
-			log.WarnContext(ctx, "asset refresh failed permanently", "kind", kind.String(), "error", err)
-			return nil
+	var record queuemsg.RecordFailure
+	if msg.JobID != "" && w.rec != nil {
+		record = func(ctx context.Context, reason string) error {
+			return w.put(ctx, msg, importjob.Item{Key: msg.DeviceID, Status: importjob.Failed, Reason: reason})
 		}
-		return err
 	}
-	if rerr := w.put(ctx, msg, importjob.Item{Key: msg.DeviceID, Status: importjob.Failed, Reason: reason(err)}); rerr != nil {
-		return fmt.Errorf("%w; and recording the failure: %w", err, rerr)
-	}
-	if !kind.Transient() {
-		log.WarnContext(ctx, "asset refresh failed permanently; recorded as failed", "kind", kind.String(), "error", err)
-		return nil
-	}
-	return err
+	return queuemsg.Settler{Name: "asset-refresh", Log: log}.Settle(ctx, m, err, record)
 }
 
-func (w *Worker) put(ctx context.Context, msg importjob.AssetMessage, it importjob.Item) error {
+func (w *Worker) put(ctx context.Context, msg queuemsg.AssetRefresh, it importjob.Item) error {
 	if msg.JobID == "" || w.rec == nil {
 		return nil
 	}
@@ -116,21 +91,4 @@ func (w *Worker) put(ctx context.Context, msg importjob.AssetMessage, it importj
 		return fmt.Errorf("record %s of device %s in job %s: %w", it.Status, it.Key, msg.JobID, err)
 	}
 	return nil
-}
-
-// receiveCount is the record's ApproximateReceiveCount (1 when absent).
-func receiveCount(rec events.SQSMessage) int {
-	n, err := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
-	if err != nil || n < 1 {
-		return 1
-	}
-	return n
-}
-
-// reason is the client-safe text of a failure, for the job's item list.
-func reason(err error) string {
-	if e, ok := apperr.As(err); ok && e.Kind != apperr.Internal && e.Message != "" {
-		return e.Message
-	}
-	return "internal error; see the asset-refresh logs"
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/asset"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 )
@@ -45,7 +46,7 @@ func (r *fakeRecorder) Record(_ context.Context, tenantID, integrationID, jobID 
 
 const assetQueueARN = "arn:aws:sqs:us-east-1:123456789012:rmmbridge-AssetQueue"
 
-func assetRecord(t *testing.T, id string, m importjob.AssetMessage, receives int) events.SQSMessage {
+func assetRecord(t *testing.T, id string, m queuemsg.AssetRefresh, receives int) events.SQSMessage {
 	t.Helper()
 	body, err := json.Marshal(m)
 	if err != nil {
@@ -55,8 +56,8 @@ func assetRecord(t *testing.T, id string, m importjob.AssetMessage, receives int
 		EventSourceARN: assetQueueARN, Attributes: map[string]string{"ApproximateReceiveCount": strconv.Itoa(receives)}}
 }
 
-func importMsg(deviceID string) importjob.AssetMessage {
-	return importjob.AssetMessage{TenantID: "t_a", IntegrationID: "i_a", JobID: "j_1", DeviceID: deviceID, Reason: "import"}
+func importMsg(deviceID string) queuemsg.AssetRefresh {
+	return queuemsg.AssetRefresh{TenantID: "t_a", IntegrationID: "i_a", JobID: "j_1", DeviceID: deviceID, Reason: "import"}
 }
 
 func TestWorker(t *testing.T) {
@@ -68,7 +69,7 @@ func TestWorker(t *testing.T) {
 		setup    func(h *harness)
 		open     error // the opener's error
 		body     string
-		msg      importjob.AssetMessage
+		msg      queuemsg.AssetRefresh
 		receives int
 		recErr   error
 		failed   bool
@@ -80,7 +81,7 @@ func TestWorker(t *testing.T) {
 		},
 		{
 			name: "refresh outside a job records nothing", receives: 1,
-			msg: importjob.AssetMessage{TenantID: "t_a", IntegrationID: "i_a", DeviceID: "1001", Reason: "alert"},
+			msg: queuemsg.AssetRefresh{TenantID: "t_a", IntegrationID: "i_a", DeviceID: "1001", Reason: "alert"},
 		},
 		{
 			name: "unmapped organization is skipped with the reason", msg: importMsg("1001"), receives: 1,
@@ -104,7 +105,7 @@ func TestWorker(t *testing.T) {
 		},
 		{
 			name: "transient failure on the last receive: recorded as failed, then the DLQ", msg: importMsg("1001"),
-			receives: importjob.MaxReceives, setup: unavailable, failed: true,
+			receives: queuemsg.MaxReceives, setup: unavailable, failed: true,
 			recorded: []string{"t_a/i_a/j_1/1001 failed: PSA is down"},
 		},
 		{
@@ -113,7 +114,7 @@ func TestWorker(t *testing.T) {
 		},
 		{
 			name: "permanent failure outside a job is logged and acknowledged", receives: 1,
-			msg: importjob.AssetMessage{TenantID: "t_a", IntegrationID: "i_a", DeviceID: "1999", Reason: "alert"},
+			msg: queuemsg.AssetRefresh{TenantID: "t_a", IntegrationID: "i_a", DeviceID: "1999", Reason: "alert"},
 		},
 		{
 			name: "unknown integration: no job to record into, kept for the DLQ", msg: importMsg("1001"), receives: 1,
@@ -121,13 +122,13 @@ func TestWorker(t *testing.T) {
 		},
 		{
 			name: "unknown integration on the last receive is still not recorded", msg: importMsg("1001"),
-			receives: importjob.MaxReceives, open: apperr.New(apperr.NotFound, "no integration i_a"), failed: true,
+			receives: queuemsg.MaxReceives, open: apperr.New(apperr.NotFound, "no integration i_a"), failed: true,
 		},
 		{
 			name: "malformed body is kept for the DLQ", body: `{"tenantId":`, receives: 1, failed: true,
 		},
 		{
-			name: "message without a device is kept for the DLQ", msg: importjob.AssetMessage{TenantID: "t_a", IntegrationID: "i_a"},
+			name: "message without a device is kept for the DLQ", msg: queuemsg.AssetRefresh{TenantID: "t_a", IntegrationID: "i_a"},
 			receives: 1, failed: true,
 		},
 		{
@@ -148,12 +149,12 @@ func TestWorker(t *testing.T) {
 				}
 				return h.clients(), nil
 			}
-			w := asset.NewWorker(h.svc, open, rec, sqsbatch.Processor{Name: "asset-refresh"})
+			w := sqsbatch.Processor{Name: "asset-refresh"}.Handler(asset.NewWorker(h.svc, open, rec, nil).Process)
 			r := assetRecord(t, "m1", tc.msg, tc.receives)
 			if tc.body != "" {
 				r.Body = tc.body
 			}
-			resp, err := w.Handle(context.Background(), events.SQSEvent{Records: []events.SQSMessage{r}})
+			resp, err := w(context.Background(), events.SQSEvent{Records: []events.SQSMessage{r}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -182,11 +183,11 @@ func TestWorkerBatchReportsOnlyFailures(t *testing.T) {
 	}
 	rec := &fakeRecorder{}
 	open := func(context.Context, string, string) (asset.Clients, error) { return h.clients(), nil }
-	w := asset.NewWorker(h.svc, open, rec, sqsbatch.Processor{})
+	w := sqsbatch.Processor{}.Handler(asset.NewWorker(h.svc, open, rec, nil).Process)
 	ev := events.SQSEvent{Records: []events.SQSMessage{
 		assetRecord(t, "m1", importMsg("1001"), 1), assetRecord(t, "m2", importMsg("1002"), 1), assetRecord(t, "m3", importMsg("1003"), 1),
 	}}
-	resp, _ := w.Handle(context.Background(), ev)
+	resp, _ := w(context.Background(), ev)
 	if diff := cmp.Diff([]events.SQSBatchItemFailure{{ItemIdentifier: "m2"}}, resp.BatchItemFailures); diff != "" {
 		t.Errorf("failures (-want +got):\n%s", diff)
 	}
@@ -235,8 +236,8 @@ func TestWorkerThrottledGoesBackWithDelay(t *testing.T) {
 	rec := &fakeRecorder{}
 	open := func(context.Context, string, string) (asset.Clients, error) { return h.clients(), nil }
 	sq := sqsqueue.New(client)
-	w := asset.NewWorker(h.svc, open, rec, sqsbatch.Processor{Name: "asset-refresh", QueueURL: url, Vis: sq})
-	resp, _ := w.Handle(ctx, ev)
+	w := sqsbatch.Processor{Name: "asset-refresh", QueueURL: url, Vis: sq}.Handler(asset.NewWorker(h.svc, open, rec, nil).Process)
+	resp, _ := w(ctx, ev)
 	if len(resp.BatchItemFailures) != 1 {
 		t.Fatalf("failures = %v, want the throttled message", resp.BatchItemFailures)
 	}

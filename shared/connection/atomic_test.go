@@ -10,13 +10,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/testtable"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/secretstore"
@@ -27,25 +27,7 @@ import (
 func newTable(t *testing.T, cfg aws.Config) *dynamostore.Store {
 	t.Helper()
 	client := dynamodb.NewFromConfig(cfg)
-	table := motoserver.UniqueName("connection")
-	str := func(name string) types.AttributeDefinition {
-		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
-	}
-	keys := func(hash, rng string) []types.KeySchemaElement {
-		return []types.KeySchemaElement{{AttributeName: aws.String(hash), KeyType: types.KeyTypeHash}, {AttributeName: aws.String(rng), KeyType: types.KeyTypeRange}}
-	}
-	if _, err := client.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName: aws.String(table), BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{str(dynamostore.AttrPK), str(dynamostore.AttrSK), str(dynamostore.AttrGSI1PK), str(dynamostore.AttrGSI1SK)},
-		KeySchema:            keys(dynamostore.AttrPK, dynamostore.AttrSK),
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{IndexName: aws.String(dynamostore.IndexGSI1),
-			KeySchema: keys(dynamostore.AttrGSI1PK, dynamostore.AttrGSI1SK), Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll}}},
-	}); err != nil {
-		t.Fatalf("create table: %v", err)
-	}
-	t.Cleanup(func() {
-		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-	})
+	table := testtable.Create(t, client, "connection")
 	return dynamostore.New(client, table)
 }
 

@@ -14,11 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // Alerts stores alert series links at T#<tenant>#INT#<integration> /
@@ -69,11 +69,11 @@ type alertItem struct {
 	Version        int64    `dynamodbav:"version"`
 }
 
-func alertKey(sc account.Scope, seriesID string) Key {
+func alertKey(sc tenancy.Scope, seriesID string) Key {
 	return Key{PK: IntegrationPK(sc.TenantID, sc.IntegrationID), SK: "ALERT#" + seriesID}
 }
 
-func deliveryKey(sc account.Scope, deliveryID string) Key {
+func deliveryKey(sc tenancy.Scope, deliveryID string) Key {
 	return Key{PK: IntegrationPK(sc.TenantID, sc.IntegrationID), SK: "DELIVERY#" + deliveryID}
 }
 
@@ -91,7 +91,7 @@ func fromMs(v int64) time.Time {
 	return time.UnixMilli(v).UTC()
 }
 
-func toAlertItem(sc account.Scope, l alert.Link) alertItem {
+func toAlertItem(sc tenancy.Scope, l alert.Link) alertItem {
 	k := alertKey(sc, l.SeriesID)
 	return alertItem{PK: k.PK, SK: k.SK, SeriesID: l.SeriesID, DeviceID: l.DeviceID, DeviceName: l.DeviceName,
 		OrganizationID: l.OrganizationID, State: string(l.State), Severity: string(l.Severity), Subject: l.Subject,
@@ -117,7 +117,7 @@ func (it alertItem) link() alert.Link {
 }
 
 // GetLink implements alert.Store.
-func (r Alerts) GetLink(ctx context.Context, sc account.Scope, seriesID string) (alert.Link, error) {
+func (r Alerts) GetLink(ctx context.Context, sc tenancy.Scope, seriesID string) (alert.Link, error) {
 	var it alertItem
 	if err := r.s.Get(ctx, alertKey(sc, seriesID), &it); err != nil {
 		return alert.Link{}, fmt.Errorf("get alert series %s: %w", seriesID, namedNotFound(err, "alert series", seriesID))
@@ -127,7 +127,7 @@ func (r Alerts) GetLink(ctx context.Context, sc account.Scope, seriesID string) 
 
 // PutLink implements alert.Store: a put conditioned on the stored version
 // being l.Version-1 (on no item when l.Version is 1).
-func (r Alerts) PutLink(ctx context.Context, sc account.Scope, l alert.Link) error {
+func (r Alerts) PutLink(ctx context.Context, sc tenancy.Scope, l alert.Link) error {
 	if l.Version < 1 {
 		return fmt.Errorf("put alert series %s: %w", l.SeriesID, apperr.New(apperr.Internal, "version %d is not a write version", l.Version))
 	}
@@ -142,7 +142,7 @@ func (r Alerts) PutLink(ctx context.Context, sc account.Scope, l alert.Link) err
 }
 
 // ListLinks implements alert.Store.
-func (r Alerts) ListLinks(ctx context.Context, sc account.Scope, q alert.ListQuery) ([]alert.Link, string, error) {
+func (r Alerts) ListLinks(ctx context.Context, sc tenancy.Scope, q alert.ListQuery) ([]alert.Link, string, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 50
@@ -238,7 +238,7 @@ func (it deliveryItem) delivery() alert.Delivery {
 // condition returns it (ReturnValuesOnConditionCheckFailure), so a
 // duplicate costs one request too; a server that does not return it costs
 // a GetItem more.
-func (r Alerts) RecordDelivery(ctx context.Context, sc account.Scope, deliveryID string, now time.Time, keep time.Duration) (alert.Delivery, bool, error) {
+func (r Alerts) RecordDelivery(ctx context.Context, sc tenancy.Scope, deliveryID string, now time.Time, keep time.Duration) (alert.Delivery, bool, error) {
 	key := deliveryKey(sc, deliveryID)
 	fail := func(err error) (alert.Delivery, bool, error) {
 		return alert.Delivery{}, false, fmt.Errorf("record delivery %s in %s %s: %w", deliveryID, r.s.table, key, err)
@@ -285,7 +285,7 @@ func (r Alerts) RecordDelivery(ctx context.Context, sc account.Scope, deliveryID
 
 // MarkQueued implements alert.Deliveries: an update of the existing
 // record (NotFound when there is none, e.g. expired), idempotent.
-func (r Alerts) MarkQueued(ctx context.Context, sc account.Scope, deliveryID string, at time.Time) error {
+func (r Alerts) MarkQueued(ctx context.Context, sc tenancy.Scope, deliveryID string, at time.Time) error {
 	upd := expression.Set(expression.Name("state"), expression.Value(deliveryQueued)).
 		Set(expression.Name("queuedAtMs"), expression.Value(at.UnixMilli()))
 	cond := Exists()

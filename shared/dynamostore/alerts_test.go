@@ -11,14 +11,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
-var alertScope = account.Scope{TenantID: "t_a", IntegrationID: "i_1"}
+var alertScope = tenancy.Scope{TenantID: "t_a", IntegrationID: "i_1"}
 
 func TestAlertLinkVersions(t *testing.T) {
 	ctx := context.Background()
@@ -65,7 +65,7 @@ func TestAlertLinkVersions(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("GetLink (-want +got):\n%s", diff)
 	}
-	other := account.Scope{TenantID: "t_b", IntegrationID: "i_1"}
+	other := tenancy.Scope{TenantID: "t_b", IntegrationID: "i_1"}
 	if _, err := r.GetLink(ctx, other, "s-1"); !apperr.Is(err, apperr.NotFound) {
 		t.Errorf("GetLink of another tenant = %v, want NotFound", err)
 	}
@@ -129,7 +129,7 @@ func TestListAlertLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Another integration's series stay out.
-	if err := r.PutLink(ctx, account.Scope{TenantID: "t_a", IntegrationID: "i_2"}, alert.Link{SeriesID: "s-x", State: alert.StateOpen, Occurrences: 1, Version: 1}); err != nil {
+	if err := r.PutLink(ctx, tenancy.Scope{TenantID: "t_a", IntegrationID: "i_2"}, alert.Link{SeriesID: "s-x", State: alert.StateOpen, Occurrences: 1, Version: 1}); err != nil {
 		t.Fatal(err)
 	}
 	all := []string{"s-00", "s-01", "s-02", "s-03", "s-04", "s-05", "s-06", "s-07", "s-08", "s-09"}
@@ -238,7 +238,7 @@ func TestDeliveries(t *testing.T) {
 		t.Errorf("MarkQueued of a missing record wrote %v (%v)", out.Item, err)
 	}
 	// Another tenant's delivery of the same id is its own.
-	if d, fresh, err := r.RecordDelivery(ctx, account.Scope{TenantID: "t_b", IntegrationID: "i_1"}, "a-4460312", t0, keep); err != nil || !fresh || d.Queued {
+	if d, fresh, err := r.RecordDelivery(ctx, tenancy.Scope{TenantID: "t_b", IntegrationID: "i_1"}, "a-4460312", t0, keep); err != nil || !fresh || d.Queued {
 		t.Errorf("another tenant's delivery = %+v, fresh %v, %v; want a fresh, unqueued record", d, fresh, err)
 	}
 	// A record written before delivery states existed was kept only for

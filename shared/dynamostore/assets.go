@@ -9,9 +9,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/asset"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // Assets stores device→asset links at T#<tenant>#INT#<integration> /
@@ -70,11 +70,11 @@ type volumeItem struct {
 	FreeBytes     int64  `dynamodbav:"freeBytes"`
 }
 
-func linkKey(sc account.Scope, deviceID string) Key {
+func linkKey(sc tenancy.Scope, deviceID string) Key {
 	return Key{PK: IntegrationPK(sc.TenantID, sc.IntegrationID), SK: "DEV#" + deviceID}
 }
 
-func assetIndexPK(sc account.Scope, assetID string) string {
+func assetIndexPK(sc tenancy.Scope, assetID string) string {
 	return IntegrationPK(sc.TenantID, sc.IntegrationID) + "#ASSET#" + assetID
 }
 
@@ -96,7 +96,7 @@ func parseTime(s string) time.Time {
 	return t.UTC()
 }
 
-func toLinkItem(sc account.Scope, l asset.Link) linkItem {
+func toLinkItem(sc tenancy.Scope, l asset.Link) linkItem {
 	k := linkKey(sc, l.DeviceID)
 	it := linkItem{PK: k.PK, SK: k.SK, DeviceID: l.DeviceID, OrganizationID: l.OrganizationID, AssetID: l.AssetID,
 		AccountID: l.AccountID, LocationID: l.LocationID, Hash: l.Hash, State: l.State, LeaseOwner: l.LeaseOwner,
@@ -147,7 +147,7 @@ func precondition(pre asset.Precondition) expression.ConditionBuilder {
 }
 
 // GetLink implements asset.Store.
-func (r Assets) GetLink(ctx context.Context, sc account.Scope, deviceID string) (asset.Link, error) {
+func (r Assets) GetLink(ctx context.Context, sc tenancy.Scope, deviceID string) (asset.Link, error) {
 	var it linkItem
 	if err := r.s.Get(ctx, linkKey(sc, deviceID), &it); err != nil {
 		return asset.Link{}, fmt.Errorf("get link of device %s: %w", deviceID, namedNotFound(err, "synced asset for device", deviceID))
@@ -157,7 +157,7 @@ func (r Assets) GetLink(ctx context.Context, sc account.Scope, deviceID string) 
 
 // ClaimLink implements asset.Store: a conditional put that succeeds only
 // when the device has no link or only a claim whose lease has ended.
-func (r Assets) ClaimLink(ctx context.Context, sc account.Scope, l asset.Link, now time.Time) error {
+func (r Assets) ClaimLink(ctx context.Context, sc tenancy.Scope, l asset.Link, now time.Time) error {
 	cond := NotExists().Or(expression.And(
 		expression.Name("state").Equal(expression.Value(asset.StateCreating)),
 		expression.Name("leaseUntilMs").LessThan(expression.Value(now.UnixMilli()))))
@@ -168,7 +168,7 @@ func (r Assets) ClaimLink(ctx context.Context, sc account.Scope, l asset.Link, n
 }
 
 // PutLink implements asset.Store.
-func (r Assets) PutLink(ctx context.Context, sc account.Scope, l asset.Link, pre asset.Precondition) error {
+func (r Assets) PutLink(ctx context.Context, sc tenancy.Scope, l asset.Link, pre asset.Precondition) error {
 	cond := precondition(pre)
 	if err := r.s.Put(ctx, toLinkItem(sc, l), &cond); err != nil {
 		return fmt.Errorf("put link of device %s: %w", l.DeviceID, err)
@@ -177,7 +177,7 @@ func (r Assets) PutLink(ctx context.Context, sc account.Scope, l asset.Link, pre
 }
 
 // DeleteLink implements asset.Store.
-func (r Assets) DeleteLink(ctx context.Context, sc account.Scope, deviceID string, pre asset.Precondition) error {
+func (r Assets) DeleteLink(ctx context.Context, sc tenancy.Scope, deviceID string, pre asset.Precondition) error {
 	cond := precondition(pre)
 	if err := r.s.Delete(ctx, linkKey(sc, deviceID), &cond); err != nil {
 		return fmt.Errorf("delete link of device %s: %w", deviceID, err)
@@ -190,7 +190,7 @@ func (r Assets) DeleteLink(ctx context.Context, sc account.Scope, deviceID strin
 // cursor then naming the last item returned; a sparse organization is
 // read at most linkScanPages pages per call, so a page may hold fewer items
 // than asked and still have a cursor.
-func (r Assets) ListLinks(ctx context.Context, sc account.Scope, q asset.ListQuery) ([]asset.Link, string, error) {
+func (r Assets) ListLinks(ctx context.Context, sc tenancy.Scope, q asset.ListQuery) ([]asset.Link, string, error) {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 50
@@ -243,7 +243,7 @@ scan:
 
 // LinksByAsset returns the links that point at a PSA asset (normally one;
 // the alert worker finds a ticket's device this way).
-func (r Assets) LinksByAsset(ctx context.Context, sc account.Scope, assetID string) ([]asset.Link, error) {
+func (r Assets) LinksByAsset(ctx context.Context, sc tenancy.Scope, assetID string) ([]asset.Link, error) {
 	var items []linkItem
 	if err := r.s.QueryAll(ctx, Query{PK: assetIndexPK(sc, assetID), Index: IndexGSI1}, &items); err != nil {
 		return nil, fmt.Errorf("list links of asset %s: %w", assetID, err)

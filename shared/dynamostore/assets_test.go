@@ -8,12 +8,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/asset"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
-var assetScope = account.Scope{TenantID: "t_a", IntegrationID: "i_a"}
+var assetScope = tenancy.Scope{TenantID: "t_a", IntegrationID: "i_a"}
 
 func linkedAsset(deviceID, orgID, assetID string, version int64) asset.Link {
 	at := time.Date(2026, 11, 21, 9, 0, 0, 123_000_000, time.UTC)
@@ -90,7 +90,7 @@ func TestAssetsRepositoryClaimAndFinalize(t *testing.T) {
 	if diff := cmp.Diff([]asset.Link{next}, byAsset); diff != "" {
 		t.Errorf("LinksByAsset (-want +got):\n%s", diff)
 	}
-	other := account.Scope{TenantID: "t_b", IntegrationID: "i_a"}
+	other := tenancy.Scope{TenantID: "t_b", IntegrationID: "i_a"}
 	if _, err := r.GetLink(ctx, other, "1001"); !apperr.Is(err, apperr.NotFound) {
 		t.Errorf("another tenant's link = %v, want NotFound", err)
 	}
@@ -162,7 +162,7 @@ func TestAssetsRepositoryList(t *testing.T) {
 		}
 	}
 	// Another integration's link stays out.
-	if err := s.Put(ctx, toLinkItem(account.Scope{TenantID: "t_a", IntegrationID: "i_b"}, linkedAsset("1099", "o1", "9", 1)), nil); err != nil {
+	if err := s.Put(ctx, toLinkItem(tenancy.Scope{TenantID: "t_a", IntegrationID: "i_b"}, linkedAsset("1099", "o1", "9", 1)), nil); err != nil {
 		t.Fatal(err)
 	}
 	all := func(q asset.ListQuery) (ids []string, pages int) {
@@ -215,7 +215,7 @@ func TestAssetsRepositoryList(t *testing.T) {
 		if err != nil || next == "" {
 			t.Fatalf("first page: next %q, %v", next, err)
 		}
-		_, _, err = r.ListLinks(ctx, account.Scope{TenantID: "t_a", IntegrationID: "i_b"}, asset.ListQuery{Limit: 1, Cursor: next})
+		_, _, err = r.ListLinks(ctx, tenancy.Scope{TenantID: "t_a", IntegrationID: "i_b"}, asset.ListQuery{Limit: 1, Cursor: next})
 		if !apperr.Is(err, apperr.Malformed) {
 			t.Errorf("foreign cursor = %v, want Malformed (a bad query parameter)", err)
 		}

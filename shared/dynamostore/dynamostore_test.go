@@ -17,6 +17,7 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/testtable"
 )
 
 // testItem is shaped like the project's items: its own keys, a GSI1 key
@@ -44,44 +45,8 @@ func newTestStore(t *testing.T) (*Store, *dynamodb.Client) {
 // newTestStoreOn is newTestStore on the moto server cfg points at.
 func newTestStoreOn(t *testing.T, cfg aws.Config) (*Store, *dynamodb.Client) {
 	t.Helper()
-	ctx := context.Background()
 	client := dynamodb.NewFromConfig(cfg)
-	table := motoserver.UniqueName("dynamostore")
-	str := func(name string) types.AttributeDefinition {
-		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
-	}
-	keys := func(hash, rng string) []types.KeySchemaElement {
-		return []types.KeySchemaElement{
-			{AttributeName: aws.String(hash), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(rng), KeyType: types.KeyTypeRange},
-		}
-	}
-	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
-		BillingMode:          types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{str(AttrPK), str(AttrSK), str(AttrGSI1PK), str(AttrGSI1SK)},
-		KeySchema:            keys(AttrPK, AttrSK),
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
-			IndexName:  aws.String(IndexGSI1),
-			KeySchema:  keys(AttrGSI1PK, AttrGSI1SK),
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
-		}},
-	})
-	if err != nil {
-		t.Fatalf("create table %s: %v", table, err)
-	}
-	t.Cleanup(func() {
-		if _, err := client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)}); err != nil {
-			t.Errorf("delete table %s: %v", table, err)
-		}
-	})
-	_, err = client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-		TableName:               aws.String(table),
-		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(AttrTTL), Enabled: aws.Bool(true)},
-	})
-	if err != nil {
-		t.Fatalf("enable ttl on %s: %v", table, err)
-	}
+	table := testtable.Create(t, client, "dynamostore")
 	return New(client, table), client
 }
 

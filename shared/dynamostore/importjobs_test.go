@@ -19,7 +19,8 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
-	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
+	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 )
 
 func testJob(id string, created time.Time) importjob.Job {
@@ -306,8 +307,8 @@ func TestImportJobsConcurrentRecordCountsOnce(t *testing.T) {
 // downOpener fails every open, as an RMM outage would.
 type downOpener struct{}
 
-func (downOpener) Open(context.Context, string, string) (providers.Clients, error) {
-	return providers.Clients{}, apperr.New(apperr.Unavailable, "the RMM is unreachable")
+func (downOpener) Open(context.Context, string, string) (importjob.Clients, error) {
+	return importjob.Clients{}, apperr.New(apperr.Unavailable, "the RMM is unreachable")
 }
 
 func TestImportJobsLastReceiveCountsFailed(t *testing.T) {
@@ -322,19 +323,20 @@ func TestImportJobsLastReceiveCountsFailed(t *testing.T) {
 	}
 	d := importjob.NewDispatcher(importjob.DispatcherDeps{Store: r, Tracker: tr,
 		Accounts: account.NewService(NewMappings(s), account.Options{}), Opener: downOpener{}})
+	handle := sqsbatch.Processor{Name: "import-dispatch"}.Handler(d.Dispatch)
 	ev := func(receives int) events.SQSEvent {
 		return events.SQSEvent{Records: []events.SQSMessage{{MessageId: fmt.Sprintf("m%d", receives),
 			Body:       `{"tenantId":"t_a","integrationId":"i_1","jobId":"j1","kind":"assets","organizationId":"12"}`,
 			Attributes: map[string]string{"ApproximateReceiveCount": strconv.Itoa(receives)}}}}
 	}
-	for receives := 1; receives <= importjob.MaxReceives; receives++ {
-		resp, err := d.Handle(ctx, ev(receives))
+	for receives := 1; receives <= queuemsg.MaxReceives; receives++ {
+		resp, err := handle(ctx, ev(receives))
 		if err != nil || len(resp.BatchItemFailures) != 1 {
 			t.Fatalf("receive %d: %+v, %v; want the message reported failed", receives, resp, err)
 		}
 		got, _ := r.GetJob(ctx, j.Ref())
 		want := importjob.Counts{}
-		if receives == importjob.MaxReceives {
+		if receives == queuemsg.MaxReceives {
 			want = importjob.Counts{Total: 1, Failed: 1}
 		}
 		if diff := cmp.Diff(want, got.Counts); diff != "" {
@@ -350,7 +352,7 @@ func TestImportJobsLastReceiveCountsFailed(t *testing.T) {
 		t.Errorf("failed items = %+v, %v; want org:12 with the reason", items, err)
 	}
 	// A redelivery after the DLQ redrive does not count it again.
-	if _, err := d.Handle(ctx, ev(importjob.MaxReceives+1)); err != nil {
+	if _, err := handle(ctx, ev(queuemsg.MaxReceives+1)); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := r.GetJob(ctx, j.Ref()); got.Counts != (importjob.Counts{Total: 1, Failed: 1}) {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // Mappings stores organization mappings at T#<tenant>#INT#<integration> /
@@ -60,15 +61,15 @@ func IntegrationPK(tenantID, integrationID string) string {
 	return "T#" + tenantID + "#INT#" + integrationID
 }
 
-func mappingKey(sc account.Scope, orgID string) Key {
+func mappingKey(sc tenancy.Scope, orgID string) Key {
 	return Key{PK: IntegrationPK(sc.TenantID, sc.IntegrationID), SK: "ORG#" + orgID}
 }
 
-func accountIndexPK(sc account.Scope, accountID string) string {
+func accountIndexPK(sc tenancy.Scope, accountID string) string {
 	return IntegrationPK(sc.TenantID, sc.IntegrationID) + "#ACCT#" + accountID
 }
 
-func toMappingItem(sc account.Scope, m account.Mapping) mappingItem {
+func toMappingItem(sc tenancy.Scope, m account.Mapping) mappingItem {
 	k := mappingKey(sc, m.OrganizationID)
 	it := mappingItem{PK: k.PK, SK: k.SK, OrganizationID: m.OrganizationID, OrganizationName: m.OrganizationName,
 		AccountID: m.AccountID, AccountName: m.AccountName, Mode: m.Mode, Sites: m.Sites, State: m.State,
@@ -85,7 +86,7 @@ func toMappingItem(sc account.Scope, m account.Mapping) mappingItem {
 	return it
 }
 
-func (it mappingItem) mapping(sc account.Scope) account.Mapping {
+func (it mappingItem) mapping(sc tenancy.Scope) account.Mapping {
 	m := account.Mapping{TenantID: sc.TenantID, IntegrationID: sc.IntegrationID, OrganizationID: it.OrganizationID,
 		OrganizationName: it.OrganizationName, AccountID: it.AccountID, AccountName: it.AccountName, Mode: it.Mode,
 		Sites: it.Sites, State: it.State, LeaseOwner: it.LeaseOwner, UpdatedAt: it.UpdatedAt}
@@ -99,7 +100,7 @@ func (it mappingItem) mapping(sc account.Scope) account.Mapping {
 }
 
 // GetMapping implements account.Store.
-func (r Mappings) GetMapping(ctx context.Context, sc account.Scope, orgID string) (account.Mapping, error) {
+func (r Mappings) GetMapping(ctx context.Context, sc tenancy.Scope, orgID string) (account.Mapping, error) {
 	var it mappingItem
 	if err := r.s.Get(ctx, mappingKey(sc, orgID), &it); err != nil {
 		return account.Mapping{}, fmt.Errorf("get mapping of organization %s: %w", orgID, namedNotFound(err, "mapping for organization", orgID))
@@ -108,7 +109,7 @@ func (r Mappings) GetMapping(ctx context.Context, sc account.Scope, orgID string
 }
 
 // ListMappings implements account.Store.
-func (r Mappings) ListMappings(ctx context.Context, sc account.Scope) ([]account.Mapping, error) {
+func (r Mappings) ListMappings(ctx context.Context, sc tenancy.Scope) ([]account.Mapping, error) {
 	var items []mappingItem
 	if err := r.s.QueryAll(ctx, Query{PK: IntegrationPK(sc.TenantID, sc.IntegrationID), SKPrefix: "ORG#"}, &items); err != nil {
 		return nil, fmt.Errorf("list mappings: %w", err)
@@ -121,7 +122,7 @@ func (r Mappings) ListMappings(ctx context.Context, sc account.Scope) ([]account
 }
 
 // MappingsByAccount implements account.Store.
-func (r Mappings) MappingsByAccount(ctx context.Context, sc account.Scope, accountID string) ([]account.Mapping, error) {
+func (r Mappings) MappingsByAccount(ctx context.Context, sc tenancy.Scope, accountID string) ([]account.Mapping, error) {
 	var items []mappingItem
 	if err := r.s.QueryAll(ctx, Query{PK: accountIndexPK(sc, accountID), Index: IndexGSI1}, &items); err != nil {
 		return nil, fmt.Errorf("list mappings of account %s: %w", accountID, err)
@@ -135,7 +136,7 @@ func (r Mappings) MappingsByAccount(ctx context.Context, sc account.Scope, accou
 
 // Claim implements account.Store: a conditional put that succeeds only
 // when there is no mapping or only an expired claim.
-func (r Mappings) Claim(ctx context.Context, sc account.Scope, m account.Mapping, now time.Time) error {
+func (r Mappings) Claim(ctx context.Context, sc tenancy.Scope, m account.Mapping, now time.Time) error {
 	cond := NotExists().Or(expression.And(
 		expression.Name("state").Equal(expression.Value(account.StateClaimed)),
 		expression.Name("leaseUntilMs").LessThan(expression.Value(now.UnixMilli()))))
@@ -146,7 +147,7 @@ func (r Mappings) Claim(ctx context.Context, sc account.Scope, m account.Mapping
 }
 
 // PutMapping implements account.Store.
-func (r Mappings) PutMapping(ctx context.Context, sc account.Scope, m account.Mapping, owner string, e account.AuditEvent) error {
+func (r Mappings) PutMapping(ctx context.Context, sc tenancy.Scope, m account.Mapping, owner string, e account.AuditEvent) error {
 	var cond expression.ConditionBuilder
 	if owner != "" {
 		cond = expression.And(
@@ -170,7 +171,7 @@ func (r Mappings) PutMapping(ctx context.Context, sc account.Scope, m account.Ma
 }
 
 // DeleteMapping implements account.Store.
-func (r Mappings) DeleteMapping(ctx context.Context, sc account.Scope, orgID string, e account.AuditEvent) error {
+func (r Mappings) DeleteMapping(ctx context.Context, sc tenancy.Scope, orgID string, e account.AuditEvent) error {
 	cond := expression.Name("state").Equal(expression.Value(account.StateMapped))
 	audit, err := auditOp(sc, e)
 	if err != nil {
@@ -182,7 +183,7 @@ func (r Mappings) DeleteMapping(ctx context.Context, sc account.Scope, orgID str
 	return nil
 }
 
-func auditOp(sc account.Scope, e account.AuditEvent) (TxOp, error) {
+func auditOp(sc tenancy.Scope, e account.AuditEvent) (TxOp, error) {
 	b := make([]byte, 6)
 	if _, err := rand.Read(b); err != nil {
 		return TxOp{}, fmt.Errorf("audit id: %w", err)

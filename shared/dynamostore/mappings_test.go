@@ -13,6 +13,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/psa/psafake"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/rmm/rmmfake"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // memPSA is the shared in-memory PSA's client (shared/psa/psafake);
@@ -32,7 +33,7 @@ func TestEnsureAccountRaceCreatesOnce(t *testing.T) {
 	repo := NewMappings(s)
 	svc := account.NewService(repo, account.Options{Poll: 20 * time.Millisecond, Wait: 30 * time.Second})
 	p := newMemPSA()
-	sc := account.Scope{TenantID: "t_a", IntegrationID: "i_1", Actor: "test"}
+	sc := tenancy.Scope{TenantID: "t_a", IntegrationID: "i_1", Actor: "test"}
 
 	const n = 20
 	var wg sync.WaitGroup
@@ -83,7 +84,7 @@ func TestEnsureAccountAdoptsAfterACrash(t *testing.T) {
 	svc := account.NewService(NewMappings(s), account.Options{Now: clock, Lease: 30 * time.Second, Wait: time.Millisecond})
 	p := newMemPSA()
 	p.Fake().FailAfter("CreateAccount", 1, apperr.New(apperr.Unavailable, "worker died after the PSA create"))
-	sc := account.Scope{TenantID: "t_a", IntegrationID: "i_1"}
+	sc := tenancy.Scope{TenantID: "t_a", IntegrationID: "i_1"}
 	if _, _, err := svc.EnsureAccount(ctx, sc, p, testOrg, account.NewAccountSpec{}); err == nil {
 		t.Fatal("the crashing create reported success")
 	}
@@ -111,7 +112,7 @@ func TestMapSitesAndUnmap(t *testing.T) {
 	p.Fake().AddLocation(psa.Location{ID: "L1", AccountID: "7", Name: "main office"})
 	p.Fake().AddLocation(psa.Location{ID: "L2", AccountID: "7", Name: "Branch"})
 	r := newFakeRMM(testOrg)
-	sc := account.Scope{TenantID: "t_a", IntegrationID: "i_1", Actor: "key/k1"}
+	sc := tenancy.Scope{TenantID: "t_a", IntegrationID: "i_1", Actor: "key/k1"}
 
 	// Explicit map wins; unlisted sites are matched by normalized name, else created.
 	m, err := svc.Map(ctx, sc, r, p, "12", account.MapInput{AccountID: "7", Sites: map[string]string{"s2": "L2"}})

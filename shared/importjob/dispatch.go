@@ -2,22 +2,37 @@ package importjob
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strconv"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
-	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/connection"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
-	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
-// Opener opens an integration's vendor clients (providers.Opener).
+// RMM is what an import asks of the RMM: the organizations (and, for the
+// account service, creating them) and their devices.
+type RMM interface {
+	account.RMM
+	rmm.DeviceLister
+}
+
+// Clients are the integration and the vendor clients one organization of
+// an import uses.
+type Clients struct {
+	Integration connection.Integration
+	RMM         RMM
+	// PSA is nil when the PSA cannot look accounts up by rmmbridge's
+	// reference: accounts can then be neither created nor mapped safely.
+	PSA account.PSA
+}
+
+// Opener opens an integration's vendor clients (NotFound for an
+// integration that no longer exists).
 type Opener interface {
-	Open(ctx context.Context, tenantID, integrationID string) (providers.Clients, error)
+	Open(ctx context.Context, tenantID, integrationID string) (Clients, error)
 }
 
 // DispatcherDeps are what the import-dispatch worker needs.
@@ -28,15 +43,12 @@ type DispatcherDeps struct {
 	Opener   Opener
 	Sender   Sender
 	Queues   Queues
-	// Visibility hands a throttled message back to the ImportQueue with
-	// the vendor's Retry-After (nil: throttled messages wait out the
-	// queue's visibility timeout).
-	Visibility sqsbatch.VisibilityChanger
-	Options    Options
+	Options  Options
 }
 
 // Dispatcher is the import-dispatch worker: one ImportQueue message is one
-// organization of a job.
+// organization of a job (the import-dispatch function's SQS edge runs
+// Dispatch over its batches).
 //
 // Both kinds follow the account decision (account.Decide): a mapped
 // organization keeps its account, an unmapped one is linked to a confident
@@ -56,26 +68,19 @@ type DispatcherDeps struct {
 // Errors that retrying cannot fix for this organization (it vanished from
 // the RMM, the vendor refused a record or the credentials) record the
 // organization as failed at once. Other errors return the message to the
-// queue; on its last receive (MaxReceives) the organization is recorded as
-// failed with the reason before the message goes to the DLQ. Messages that
-// name no existing job are reported as failures without recording
-// anything.
+// queue; on its last receive (queuemsg.MaxReceives) the organization is
+// recorded as failed with the reason before the message goes to the DLQ
+// (queuemsg.Settler decides which). Messages that name no existing job
+// are reported as failures without recording anything.
 type Dispatcher struct {
-	d    DispatcherDeps
-	o    Options
-	proc sqsbatch.Processor
+	d DispatcherDeps
+	o Options
 }
 
 // NewDispatcher returns the worker.
 func NewDispatcher(d DispatcherDeps) *Dispatcher {
 	o := d.Options.withDefaults()
-	return &Dispatcher{d: d, o: o, proc: sqsbatch.Processor{Name: "import-dispatch", QueueURL: d.Queues.Import, Vis: d.Visibility, Log: o.Logger}}
-}
-
-// Handle is the SQS handler; it reports failed messages in
-// BatchItemFailures.
-func (d *Dispatcher) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	return d.proc.Process(ctx, ev, d.handle), nil
+	return &Dispatcher{d: d, o: o}
 }
 
 // orgRun is one organization being processed.
@@ -87,67 +92,40 @@ type orgRun struct {
 	devices []string   // their ids
 }
 
-// itemFailure is an error retrying will not fix: the organization is
-// recorded as failed at once.
-type itemFailure struct {
-	reason string
-	err    error
-}
-
-func (e *itemFailure) Error() string { return e.reason + ": " + e.err.Error() }
-func (e *itemFailure) Unwrap() error { return e.err }
-
-// permanent marks err as an item failure when its kind says retrying will
-// not help (NotFound, Invalid, Unauthorized, NotImplemented, ...).
+// permanent marks err as given up (queuemsg.GiveUp) when its kind says
+// retrying will not help (NotFound, Invalid, Unauthorized, NotImplemented,
+// ...); what says what failed.
 func permanent(err error, what string) error {
 	if apperr.KindOf(err).Transient() {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	return &itemFailure{reason: what + ": " + reasonOf(err), err: err}
+	return queuemsg.GiveUp(err, what)
 }
 
-// reasonOf is the client-safe text of err.
-func reasonOf(err error) string {
-	if e, ok := apperr.As(err); ok && e.Kind != apperr.Internal && e.Message != "" {
-		return e.Message
-	}
-	return "internal error (see the import-dispatch logs)"
-}
-
-func (d *Dispatcher) handle(ctx context.Context, rec events.SQSMessage) error {
-	m, err := DecodeOrgMessage([]byte(rec.Body))
+// Dispatch processes one ImportQueue message: one organization of a job.
+// A nil error acknowledges the message; an error sends it back to the
+// queue.
+func (d *Dispatcher) Dispatch(ctx context.Context, msg queuemsg.Message) error {
+	m, err := DecodeOrgMessage([]byte(msg.Body))
 	if err != nil {
-		return fmt.Errorf("message %s: %w", rec.MessageId, err)
+		return fmt.Errorf("message %s: %w", msg.ID, err)
 	}
-	receives, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
 	j, err := d.d.Store.GetJob(ctx, m.Ref())
 	if err != nil {
 		return fmt.Errorf("organization %s of job %s: %w", m.OrganizationID, m.JobID, err)
 	}
 	if j.Kind != m.Kind {
-		return apperr.New(apperr.Malformed, "message %s says kind %s; job %s is %s", rec.MessageId, m.Kind, j.ID, j.Kind)
+		return apperr.New(apperr.Malformed, "message %s says kind %s; job %s is %s", msg.ID, m.Kind, j.ID, j.Kind)
 	}
 	r := &orgRun{job: j, orgID: m.OrganizationID}
 	err = d.process(ctx, r)
-	if err == nil {
-		return nil
-	}
-	log := d.o.Logger.With("tenantId", m.TenantID, "integrationId", m.IntegrationID, "jobId", m.JobID, "organizationId", m.OrganizationID, "messageId", rec.MessageId)
-	var fe *itemFailure
-	if errors.As(err, &fe) {
-		log.WarnContext(ctx, "organization failed", "reason", fe.reason, "error", fe.err)
-		if ferr := d.fail(ctx, r, fe.reason); ferr != nil {
-			return fmt.Errorf("record failure of organization %s: %w", r.orgID, ferr)
+	log := d.o.Logger.With("tenantId", m.TenantID, "integrationId", m.IntegrationID, "jobId", m.JobID, "organizationId", m.OrganizationID)
+	return queuemsg.Settler{Name: "import-dispatch", Log: log}.Settle(ctx, msg, err, func(ctx context.Context, reason string) error {
+		if err := d.fail(ctx, r, reason); err != nil {
+			return fmt.Errorf("record failure of organization %s: %w", r.orgID, err)
 		}
 		return nil
-	}
-	if receives >= MaxReceives {
-		log.ErrorContext(ctx, "organization failed on its last receive", "receiveCount", receives, "error", err)
-		if ferr := d.fail(context.WithoutCancel(ctx), r, reasonOf(err)); ferr != nil {
-			return errors.Join(err, fmt.Errorf("record failure of organization %s: %w", r.orgID, ferr))
-		}
-	}
-	return err
+	})
 }
 
 // fail records the organization's failure: its item, or in an asset
@@ -196,12 +174,12 @@ func (d *Dispatcher) process(ctx context.Context, r *orgRun) error {
 	return d.fanOut(ctx, r, cl)
 }
 
-func scopeOf(j Job) account.Scope {
-	return account.Scope{TenantID: j.TenantID, IntegrationID: j.IntegrationID, Actor: "import/" + j.ID}
+func scopeOf(j Job) tenancy.Scope {
+	return tenancy.Scope{TenantID: j.TenantID, IntegrationID: j.IntegrationID, Actor: "import/" + j.ID}
 }
 
 // mapping returns the organization's final mapping, nil when unmapped.
-func (d *Dispatcher) mapping(ctx context.Context, sc account.Scope, orgID string) (*account.Mapping, error) {
+func (d *Dispatcher) mapping(ctx context.Context, sc tenancy.Scope, orgID string) (*account.Mapping, error) {
 	m, err := d.d.Accounts.Get(ctx, sc, orgID)
 	switch {
 	case err == nil:
@@ -212,19 +190,18 @@ func (d *Dispatcher) mapping(ctx context.Context, sc account.Scope, orgID string
 	return nil, fmt.Errorf("read mapping of organization %s: %w", orgID, err)
 }
 
-func psaOf(cl providers.Clients) (account.PSA, error) {
-	p, ok := cl.PSA.(account.PSA)
-	if !ok {
-		return nil, &itemFailure{reason: "this PSA cannot look accounts up by rmmbridge's reference, so accounts cannot be created or mapped safely",
-			err: apperr.New(apperr.NotImplemented, "PSA client lacks FindAccountsByExternalRef")}
+func psaOf(cl Clients) (account.PSA, error) {
+	if cl.PSA == nil {
+		return nil, queuemsg.GiveUp(apperr.New(apperr.NotImplemented,
+			"this PSA cannot look accounts up by rmmbridge's reference, so accounts cannot be created or mapped safely"), "")
 	}
-	return p, nil
+	return cl.PSA, nil
 }
 
 // facts are the account decision's facts about org: its mapping m, and
 // for an unmapped organization the accounts carrying its reference and the
 // auto-match of its name (account.LookUp).
-func (d *Dispatcher) facts(ctx context.Context, cl providers.Clients, org rmm.Organization, m *account.Mapping) (account.Facts, error) {
+func (d *Dispatcher) facts(ctx context.Context, cl Clients, org rmm.Organization, m *account.Mapping) (account.Facts, error) {
 	if m != nil {
 		return account.Facts{Mapping: m}, nil
 	}
@@ -239,7 +216,7 @@ func (d *Dispatcher) facts(ctx context.Context, cl providers.Clients, org rmm.Or
 	return f, nil
 }
 
-func newAccountSpec(cl providers.Clients) account.NewAccountSpec {
+func newAccountSpec(cl Clients) account.NewAccountSpec {
 	def := cl.Integration.Settings.AccountDefaults
 	return account.NewAccountSpec{Status: def.Status, Type: def.Type}
 }
@@ -249,7 +226,7 @@ func (d *Dispatcher) record(ctx context.Context, j Job, it Item) error {
 }
 
 // importOrg is one organization of an organization import.
-func (d *Dispatcher) importOrg(ctx context.Context, r *orgRun, cl providers.Clients) error {
+func (d *Dispatcher) importOrg(ctx context.Context, r *orgRun, cl Clients) error {
 	org, err := cl.RMM.GetOrganization(ctx, r.orgID)
 	if err != nil {
 		return permanent(err, "read the organization from the RMM")
@@ -301,7 +278,7 @@ func (d *Dispatcher) importOrg(ctx context.Context, r *orgRun, cl providers.Clie
 // previewAssets is one organization of an asset dry run: the account
 // decision the import would carry out (account.Decide, auto-match
 // included), and what it would mean for the organization's devices.
-func (d *Dispatcher) previewAssets(ctx context.Context, r *orgRun, cl providers.Clients) error {
+func (d *Dispatcher) previewAssets(ctx context.Context, r *orgRun, cl Clients) error {
 	org, err := cl.RMM.GetOrganization(ctx, r.orgID)
 	if err != nil {
 		return permanent(err, "read the organization from the RMM")
@@ -355,7 +332,7 @@ func (d *Dispatcher) previewAssets(ctx context.Context, r *orgRun, cl providers.
 // nothing matches and the job creates missing accounts); when it gets none
 // (several accounts could match, or creating is off) every device is
 // recorded — review or skipped — with the reason, and nothing is created.
-func (d *Dispatcher) fanOut(ctx context.Context, r *orgRun, cl providers.Clients) error {
+func (d *Dispatcher) fanOut(ctx context.Context, r *orgRun, cl Clients) error {
 	ref := r.job.Ref()
 	sc := scopeOf(r.job)
 	m, err := d.mapping(ctx, sc, r.orgID)

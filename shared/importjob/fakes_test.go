@@ -17,11 +17,11 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
-	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/psa/psafake"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/rmm/rmmfake"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // memStore is an in-memory importjob.Store: every method holds one lock,
@@ -259,7 +259,7 @@ func newMemMappings(ms ...account.Mapping) *memMappings {
 	return s
 }
 
-func (s *memMappings) GetMapping(_ context.Context, _ account.Scope, orgID string) (account.Mapping, error) {
+func (s *memMappings) GetMapping(_ context.Context, _ tenancy.Scope, orgID string) (account.Mapping, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, ok := s.m[orgID]
@@ -269,7 +269,7 @@ func (s *memMappings) GetMapping(_ context.Context, _ account.Scope, orgID strin
 	return m, nil
 }
 
-func (s *memMappings) ListMappings(context.Context, account.Scope) ([]account.Mapping, error) {
+func (s *memMappings) ListMappings(context.Context, tenancy.Scope) ([]account.Mapping, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []account.Mapping
@@ -279,7 +279,7 @@ func (s *memMappings) ListMappings(context.Context, account.Scope) ([]account.Ma
 	return out, nil
 }
 
-func (s *memMappings) MappingsByAccount(_ context.Context, _ account.Scope, accountID string) ([]account.Mapping, error) {
+func (s *memMappings) MappingsByAccount(_ context.Context, _ tenancy.Scope, accountID string) ([]account.Mapping, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []account.Mapping
@@ -291,7 +291,7 @@ func (s *memMappings) MappingsByAccount(_ context.Context, _ account.Scope, acco
 	return out, nil
 }
 
-func (s *memMappings) Claim(_ context.Context, _ account.Scope, m account.Mapping, now time.Time) error {
+func (s *memMappings) Claim(_ context.Context, _ tenancy.Scope, m account.Mapping, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if cur, ok := s.m[m.OrganizationID]; ok && !(cur.State == account.StateClaimed && cur.LeaseUntil.Before(now)) {
@@ -302,7 +302,7 @@ func (s *memMappings) Claim(_ context.Context, _ account.Scope, m account.Mappin
 	return nil
 }
 
-func (s *memMappings) PutMapping(_ context.Context, _ account.Scope, m account.Mapping, owner string, _ account.AuditEvent) error {
+func (s *memMappings) PutMapping(_ context.Context, _ tenancy.Scope, m account.Mapping, owner string, _ account.AuditEvent) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, ok := s.m[m.OrganizationID]
@@ -314,7 +314,7 @@ func (s *memMappings) PutMapping(_ context.Context, _ account.Scope, m account.M
 	return nil
 }
 
-func (s *memMappings) DeleteMapping(_ context.Context, _ account.Scope, orgID string, _ account.AuditEvent) error {
+func (s *memMappings) DeleteMapping(_ context.Context, _ tenancy.Scope, orgID string, _ account.AuditEvent) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.writes++
@@ -409,11 +409,11 @@ type fakeOpener struct {
 	psa           *fakePSA
 }
 
-func (o *fakeOpener) Open(_ context.Context, _, integrationID string) (providers.Clients, error) {
+func (o *fakeOpener) Open(_ context.Context, _, integrationID string) (importjob.Clients, error) {
 	if integrationID != o.integrationID {
-		return providers.Clients{}, apperr.New(apperr.NotFound, "no integration %s", integrationID)
+		return importjob.Clients{}, apperr.New(apperr.NotFound, "no integration %s", integrationID)
 	}
-	return providers.Clients{Integration: connection.Integration{ID: integrationID}, RMM: o.rmm, PSA: o.psa}, nil
+	return importjob.Clients{Integration: connection.Integration{ID: integrationID}, RMM: o.rmm, PSA: o.psa}, nil
 }
 
 // fakeSender records what it is asked to send.

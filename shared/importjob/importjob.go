@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 )
 
 // Kind is what a job imports.
@@ -301,22 +302,16 @@ func DecodeOrgMessage(body []byte) (OrgMessage, error) {
 	return m, nil
 }
 
-// AssetMessage is an AssetQueue message body: refresh one device. JobID is
-// empty for refreshes outside an import (alerts). Messages of an import are
-// sent with the tenant id as message group (fair queues), so one MSP's big
-// import does not starve another's refreshes.
-type AssetMessage struct {
-	TenantID      string `json:"tenantId"`
-	IntegrationID string `json:"integrationId"`
-	JobID         string `json:"jobId,omitempty"`
-	DeviceID      string `json:"deviceId"`
-	Reason        string `json:"reason"` // import | retry | alert | sync
-}
+// AssetMessage is queuemsg.AssetRefresh under its old name.
+//
+// Deprecated: use queuemsg.AssetRefresh; this alias only keeps code written
+// against the old name compiling until it is merged and moved.
+type AssetMessage = queuemsg.AssetRefresh
 
-// MaxReceives is the queues' maxReceiveCount in template.yaml: the receive
-// on which a failing message records its item as failed (a test checks the
-// two agree).
-const MaxReceives = 5
+// MaxReceives is queuemsg.MaxReceives under its old name.
+//
+// Deprecated: use queuemsg.MaxReceives.
+const MaxReceives = queuemsg.MaxReceives
 
 // Recorder records item outcomes exactly once and finishes the job when
 // every item is accounted for.

@@ -18,7 +18,10 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/devtools/samtemplate"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // harness wires the three parts of importjob over in-memory fakes.
@@ -44,12 +47,11 @@ func newHarness(t *testing.T, r *fakeRMM, p *fakePSA, maps ...account.Mapping) *
 	h.svc = importjob.NewService(h.store, h.tracker, h.sender, queues, o)
 	h.disp = importjob.NewDispatcher(importjob.DispatcherDeps{
 		Store: h.store, Tracker: h.tracker,
-		Accounts:   account.NewService(h.mappings, account.Options{Sleep: noSleep}),
-		Opener:     &fakeOpener{integrationID: integration, rmm: r, psa: p},
-		Sender:     h.sender,
-		Queues:     queues,
-		Visibility: h.vis,
-		Options:    o,
+		Accounts: account.NewService(h.mappings, account.Options{Sleep: noSleep}),
+		Opener:   &fakeOpener{integrationID: integration, rmm: r, psa: p},
+		Sender:   h.sender,
+		Queues:   queues,
+		Options:  o,
 	})
 	return h
 }
@@ -68,9 +70,11 @@ func (h *harness) start(t *testing.T, in importjob.CreateInput) (importjob.Job, 
 // template's BatchSize 1), and returns the failed message ids.
 func (h *harness) dispatch(t *testing.T, receives int, msgs ...importjob.Message) []string {
 	t.Helper()
+	// The import-dispatch function's SQS edge over the dispatcher.
+	handle := sqsbatch.Processor{Name: "import-dispatch", QueueURL: queues.Import, Vis: h.vis}.Handler(h.disp.Dispatch)
 	var failed []string
 	for _, m := range msgs {
-		resp, err := h.disp.Handle(context.Background(), sqsEvent(t, receives, m))
+		resp, err := handle(context.Background(), sqsEvent(t, receives, m))
 		if err != nil {
 			t.Fatalf("Handle: %v", err)
 		}
@@ -327,7 +331,7 @@ func TestOrganizationImport(t *testing.T) {
 	// The mappings: Hooli gained its Lab site, Globex is linked, Umbrella
 	// has a new account with a location for its site; Initech is untouched.
 	ctx := context.Background()
-	sc := account.Scope{TenantID: tenant, IntegrationID: integration}
+	sc := tenancy.Scope{TenantID: tenant, IntegrationID: integration}
 	hooli, _ := h.mappings.GetMapping(ctx, sc, "2")
 	if len(hooli.Sites) != 2 || hooli.Sites["s2"] != "L1" {
 		t.Errorf("Hooli sites = %v, want s2→L1 kept and s3 added", hooli.Sites)
@@ -457,7 +461,7 @@ func TestAssetImportFansOut(t *testing.T) {
 	}
 	var devices []string
 	for _, m := range sent {
-		var am importjob.AssetMessage
+		var am queuemsg.AssetRefresh
 		if err := json.Unmarshal([]byte(m.Body), &am); err != nil {
 			t.Fatal(err)
 		}
@@ -471,7 +475,7 @@ func TestAssetImportFansOut(t *testing.T) {
 		t.Errorf("after fan-out: total %d orgsDone %d status %s, want 27, 3, running", got.Counts.Total, got.OrgsDone, got.Status)
 	}
 	// Umbrella was unmapped: its account was created, once.
-	if m, err := h.mappings.GetMapping(context.Background(), account.Scope{}, "2"); err != nil || m.Mode != account.ModeCreated {
+	if m, err := h.mappings.GetMapping(context.Background(), tenancy.Scope{}, "2"); err != nil || m.Mode != account.ModeCreated {
 		t.Errorf("Umbrella mapping = %+v, %v; want a created account", m, err)
 	}
 
@@ -522,10 +526,10 @@ func TestAssetImportFollowsTheAccountDecision(t *testing.T) {
 				t.Fatalf("failed %v", failed)
 			}
 			ctx := context.Background()
-			sc := account.Scope{TenantID: tenant, IntegrationID: integration}
+			sc := tenancy.Scope{TenantID: tenant, IntegrationID: integration}
 			queued := map[string]bool{}
 			for _, m := range h.sender.take(assetQ) {
-				var am importjob.AssetMessage
+				var am queuemsg.AssetRefresh
 				if err := json.Unmarshal([]byte(m.Body), &am); err != nil {
 					t.Fatal(err)
 				}
@@ -623,7 +627,7 @@ func TestDispatchFailures(t *testing.T) {
 		r := newFakeRMM(rmmSetup{orgs: []rmm.Organization{{ID: "1", Name: "A"}}, devicesErr: apperr.New(apperr.Unavailable, "RMM is down")})
 		h := newHarness(t, r, newFakePSA(), account.Mapping{OrganizationID: "1", AccountID: "100"})
 		j, msgs := h.start(t, importjob.CreateInput{Kind: importjob.KindAssets})
-		if failed := h.dispatch(t, importjob.MaxReceives-1, msgs...); len(failed) != 1 {
+		if failed := h.dispatch(t, queuemsg.MaxReceives-1, msgs...); len(failed) != 1 {
 			t.Errorf("failed = %v, want the message", failed)
 		}
 		if got := h.store.job(j.Ref()); !got.Counts.IsZero() || got.OrgsDone != 0 {
@@ -634,7 +638,7 @@ func TestDispatchFailures(t *testing.T) {
 		r := newFakeRMM(rmmSetup{orgs: []rmm.Organization{{ID: "1", Name: "A"}}, devicesErr: apperr.New(apperr.Unavailable, "RMM is down")})
 		h := newHarness(t, r, newFakePSA(), account.Mapping{OrganizationID: "1", AccountID: "100"})
 		j, msgs := h.start(t, importjob.CreateInput{Kind: importjob.KindAssets})
-		if failed := h.dispatch(t, importjob.MaxReceives, msgs...); len(failed) != 1 {
+		if failed := h.dispatch(t, queuemsg.MaxReceives, msgs...); len(failed) != 1 {
 			t.Errorf("failed = %v, want the message reported (it goes to the DLQ)", failed)
 		}
 		got := h.store.job(j.Ref())
@@ -656,7 +660,7 @@ func TestDispatchFailures(t *testing.T) {
 		h.disp = importjob.NewDispatcher(importjob.DispatcherDeps{Store: h.store, Tracker: h.tracker,
 			Accounts: account.NewService(h.mappings, account.Options{}), Opener: &fakeOpener{integrationID: "other"},
 			Sender: h.sender, Queues: queues})
-		h.dispatch(t, importjob.MaxReceives, msgs...)
+		h.dispatch(t, queuemsg.MaxReceives, msgs...)
 		it, err := h.store.GetItem(context.Background(), j.Ref(), "3")
 		if err != nil || it.Status != importjob.Failed || !strings.Contains(it.Reason, "no integration i1") {
 			t.Errorf("item = %+v, %v; want failed with the reason", it, err)
@@ -693,7 +697,7 @@ func TestDispatchFailures(t *testing.T) {
 		h := newHarness(t, newFakeRMM(rmmSetup{}), newFakePSA())
 		bad := []importjob.Message{orgMsg(t, "j_missing", importjob.KindAssets, "12"), {Body: "{not json"}, {Body: `{"tenantId":"t1"}`}}
 		for _, m := range bad {
-			if failed := h.dispatch(t, importjob.MaxReceives, m); len(failed) != 1 {
+			if failed := h.dispatch(t, queuemsg.MaxReceives, m); len(failed) != 1 {
 				t.Errorf("%s: failed = %v, want it reported", m.Body, failed)
 			}
 		}
@@ -716,11 +720,11 @@ func TestRetry(t *testing.T) {
 	// Org 1 fans out; org 2's devices cannot be listed (last receive).
 	h.dispatch(t, 1, msgs[0])
 	r.Fake().Fail("ListDevices", -1, apperr.New(apperr.Unavailable, "RMM is down"))
-	h.dispatch(t, importjob.MaxReceives, msgs[1])
+	h.dispatch(t, queuemsg.MaxReceives, msgs[1])
 	r.Fake().Fail("ListDevices", 0, nil)
 	assets := h.sender.take(assetQ)
 	for i, m := range assets {
-		var am importjob.AssetMessage
+		var am queuemsg.AssetRefresh
 		_ = json.Unmarshal([]byte(m.Body), &am)
 		o := importjob.Created
 		if i == 0 {
@@ -762,7 +766,7 @@ func TestRetry(t *testing.T) {
 	}
 	h.dispatch(t, 1, retriedOrgs...)
 	for _, m := range h.sender.take(assetQ) {
-		var am importjob.AssetMessage
+		var am queuemsg.AssetRefresh
 		_ = json.Unmarshal([]byte(m.Body), &am)
 		if err := h.tracker.Record(ctx, tenant, integration, j.ID, importjob.Item{Key: am.DeviceID, Status: importjob.Created}); err != nil {
 			t.Fatal(err)
@@ -940,8 +944,8 @@ func TestMaxReceivesMatchesTemplate(t *testing.T) {
 		if !ok || q.RedrivePolicy == nil {
 			t.Fatalf("template has no %s with a redrive policy", id)
 		}
-		if q.RedrivePolicy.MaxReceiveCount != importjob.MaxReceives {
-			t.Errorf("%s maxReceiveCount = %d, importjob.MaxReceives = %d", id, q.RedrivePolicy.MaxReceiveCount, importjob.MaxReceives)
+		if q.RedrivePolicy.MaxReceiveCount != queuemsg.MaxReceives {
+			t.Errorf("%s maxReceiveCount = %d, queuemsg.MaxReceives = %d", id, q.RedrivePolicy.MaxReceiveCount, queuemsg.MaxReceives)
 		}
 	}
 }

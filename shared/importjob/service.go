@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 )
 
@@ -116,7 +117,7 @@ func orgMessage(ref Ref, kind Kind, orgID string) Message {
 }
 
 func assetMessage(ref Ref, deviceID, reason string) Message {
-	b, _ := json.Marshal(AssetMessage{TenantID: ref.TenantID, IntegrationID: ref.IntegrationID, JobID: ref.JobID, DeviceID: deviceID, Reason: reason})
+	b, _ := json.Marshal(queuemsg.AssetRefresh{TenantID: ref.TenantID, IntegrationID: ref.IntegrationID, JobID: ref.JobID, DeviceID: deviceID, Reason: reason})
 	return Message{Body: string(b), GroupID: ref.TenantID}
 }
 

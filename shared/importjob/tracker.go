@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/lease"
 )
 
 // Options tune Tracker, Service and Dispatcher.
@@ -35,16 +36,7 @@ func (o Options) withDefaults() Options {
 		o.StallAfter = DefaultStallAfter
 	}
 	if o.Sleep == nil {
-		o.Sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		}
+		o.Sleep = lease.Sleep
 	}
 	return o
 }

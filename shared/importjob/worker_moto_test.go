@@ -9,21 +9,24 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/testtable"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
-// sqsSender sends through the real sqsqueue client (as wire.QueueSender).
+// sqsSender sends through the real sqsqueue client (as queues.Sender).
 type sqsSender struct{ c *sqsqueue.Client }
 
 func (s sqsSender) SendBatch(ctx context.Context, queueURL string, msgs []importjob.Message) error {
@@ -37,26 +40,7 @@ func (s sqsSender) SendBatch(ctx context.Context, queueURL string, msgs []import
 // newMotoTable creates a table with the template's layout.
 func newMotoTable(t *testing.T, client *dynamodb.Client) string {
 	t.Helper()
-	table := motoserver.UniqueName("importjob")
-	str := func(n string) ddbtypes.AttributeDefinition {
-		return ddbtypes.AttributeDefinition{AttributeName: aws.String(n), AttributeType: ddbtypes.ScalarAttributeTypeS}
-	}
-	keys := func(h, r string) []ddbtypes.KeySchemaElement {
-		return []ddbtypes.KeySchemaElement{{AttributeName: aws.String(h), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String(r), KeyType: ddbtypes.KeyTypeRange}}
-	}
-	_, err := client.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName: aws.String(table), BillingMode: ddbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{str("pk"), str("sk"), str("gsi1pk"), str("gsi1sk")},
-		KeySchema:            keys("pk", "sk"),
-		GlobalSecondaryIndexes: []ddbtypes.GlobalSecondaryIndex{{IndexName: aws.String("GSI1"), KeySchema: keys("gsi1pk", "gsi1sk"),
-			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll}}},
-	})
-	if err != nil {
-		t.Fatalf("create table: %v", err)
-	}
-	t.Cleanup(func() {
-		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-	})
+	table := testtable.Create(t, client, "importjob")
 	return table
 }
 
@@ -108,7 +92,7 @@ func TestWorkerAgainstMoto(t *testing.T) {
 	}, devices: map[string][]rmm.Device{"1": devicesOf("1", 23), "2": devicesOf("2", 4)}})
 	p := newFakePSA(psa.Account{ID: "100", Name: "Vandelay"})
 	maps := dynamostore.NewMappings(st)
-	sc := account.Scope{TenantID: tenant, IntegrationID: integration}
+	sc := tenancy.Scope{TenantID: tenant, IntegrationID: integration}
 	for _, id := range []string{"1", "3"} {
 		m := account.Mapping{OrganizationID: id, AccountID: "100", AccountName: "Vandelay", Mode: account.ModeLinked, State: account.StateMapped, Sites: map[string]string{}}
 		if err := maps.PutMapping(ctx, sc, m, "", account.AuditEvent{Action: "seed"}); err != nil {
@@ -116,7 +100,8 @@ func TestWorkerAgainstMoto(t *testing.T) {
 		}
 	}
 	d := importjob.NewDispatcher(importjob.DispatcherDeps{Store: jobs, Tracker: tr, Accounts: account.NewService(maps, account.Options{}),
-		Opener: &fakeOpener{integrationID: integration, rmm: r, psa: p}, Sender: sqsSender{q}, Queues: qs, Visibility: q})
+		Opener: &fakeOpener{integrationID: integration, rmm: r, psa: p}, Sender: sqsSender{q}, Queues: qs})
+	handle := sqsbatch.Processor{Name: "import-dispatch", QueueURL: qs.Import, Vis: q}.Handler(d.Dispatch)
 
 	j, err := svc.Create(ctx, tenant, integration, importjob.CreateInput{Kind: importjob.KindAssets}, r)
 	if err != nil {
@@ -138,7 +123,7 @@ func TestWorkerAgainstMoto(t *testing.T) {
 		ev := events.SQSEvent{Records: []events.SQSMessage{{MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
 			Body: aws.ToString(m.Body), Attributes: m.Attributes, EventSource: "aws:sqs"}}}
 		ops, calls := st.Ops(), q.Calls()
-		resp, err := d.Handle(ctx, ev)
+		resp, err := handle(ctx, ev)
 		if err != nil || len(resp.BatchItemFailures) != 0 {
 			t.Fatalf("organization %s: %+v, %v", om.OrganizationID, resp, err)
 		}
@@ -153,11 +138,11 @@ func TestWorkerAgainstMoto(t *testing.T) {
 		t.Fatalf("AssetQueue holds %d messages, want 27", len(assets))
 	}
 	for _, m := range assets {
-		var am importjob.AssetMessage
+		var am queuemsg.AssetRefresh
 		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &am); err != nil {
 			t.Fatal(err)
 		}
-		want := importjob.AssetMessage{TenantID: tenant, IntegrationID: integration, JobID: j.ID, DeviceID: am.DeviceID, Reason: "import"}
+		want := queuemsg.AssetRefresh{TenantID: tenant, IntegrationID: integration, JobID: j.ID, DeviceID: am.DeviceID, Reason: "import"}
 		if diff := cmp.Diff(want, am); diff != "" || m.Attributes["MessageGroupId"] != tenant {
 			t.Errorf("asset message group %q (-want +got):\n%s", m.Attributes["MessageGroupId"], diff)
 		}
@@ -192,7 +177,7 @@ func TestOrganizationImportAgainstMoto(t *testing.T) {
 	svc := importjob.NewService(jobs, tr, sqsSender{q}, qs, importjob.Options{})
 	r, p, fixtureMaps := orgFixture()
 	maps := dynamostore.NewMappings(st)
-	sc := account.Scope{TenantID: tenant, IntegrationID: integration}
+	sc := tenancy.Scope{TenantID: tenant, IntegrationID: integration}
 	for _, m := range fixtureMaps {
 		m.State = account.StateMapped
 		if err := maps.PutMapping(ctx, sc, m, "", account.AuditEvent{Action: "seed"}); err != nil {
@@ -200,7 +185,8 @@ func TestOrganizationImportAgainstMoto(t *testing.T) {
 		}
 	}
 	d := importjob.NewDispatcher(importjob.DispatcherDeps{Store: jobs, Tracker: tr, Accounts: account.NewService(maps, account.Options{}),
-		Opener: &fakeOpener{integrationID: integration, rmm: r, psa: p}, Sender: sqsSender{q}, Queues: qs, Visibility: q})
+		Opener: &fakeOpener{integrationID: integration, rmm: r, psa: p}, Sender: sqsSender{q}, Queues: qs})
+	handle := sqsbatch.Processor{Name: "import-dispatch", QueueURL: qs.Import, Vis: q}.Handler(d.Dispatch)
 	j, err := svc.Create(ctx, tenant, integration, importjob.CreateInput{Kind: importjob.KindOrganizations}, r)
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +197,7 @@ func TestOrganizationImportAgainstMoto(t *testing.T) {
 		ev := events.SQSEvent{Records: []events.SQSMessage{{MessageId: aws.ToString(m.MessageId), ReceiptHandle: aws.ToString(m.ReceiptHandle),
 			Body: aws.ToString(m.Body), Attributes: m.Attributes, EventSource: "aws:sqs"}}}
 		ops := st.Ops()
-		resp, err := d.Handle(ctx, ev)
+		resp, err := handle(ctx, ev)
 		if err != nil || len(resp.BatchItemFailures) != 0 {
 			t.Fatalf("%s: %+v, %v", aws.ToString(m.Body), resp, err)
 		}

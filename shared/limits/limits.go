@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
@@ -58,13 +59,15 @@ const (
 // anything beyond ASCII.
 const IDPattern = `^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$`
 
-var idRE = regexp.MustCompile(IDPattern)
+// idRE is compiled on first use, not when a function that never checks an
+// id starts.
+var idRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(IDPattern) })
 
 // IDMessage is the message of a malformed id.
 const IDMessage = "must be 1 to 128 letters, digits, '_', '.', ':' or '-', starting with a letter, digit or '_'"
 
 // ValidID reports whether s is a well-formed id.
-func ValidID(s string) bool { return len(s) <= MaxIDLength && idRE.MatchString(s) }
+func ValidID(s string) bool { return len(s) <= MaxIDLength && idRE().MatchString(s) }
 
 // ID checks a required id; nil when it is well formed.
 func ID(field, s string) *apperr.FieldError {

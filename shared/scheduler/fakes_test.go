@@ -13,6 +13,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/psa/psafake"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/rmm/rmmfake"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // world is an in-memory PSA, RMM, mapping store and scheduler store for
@@ -171,9 +172,9 @@ func (w *world) FinishProvisionRun(_ context.Context, _, integrationID, owner st
 
 // --- account.Store
 
-func mapKey(sc account.Scope, orgID string) string { return sc.IntegrationID + "/" + orgID }
+func mapKey(sc tenancy.Scope, orgID string) string { return sc.IntegrationID + "/" + orgID }
 
-func (w *world) GetMapping(_ context.Context, sc account.Scope, orgID string) (account.Mapping, error) {
+func (w *world) GetMapping(_ context.Context, sc tenancy.Scope, orgID string) (account.Mapping, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	m, ok := w.maps[mapKey(sc, orgID)]
@@ -183,7 +184,7 @@ func (w *world) GetMapping(_ context.Context, sc account.Scope, orgID string) (a
 	return m, nil
 }
 
-func (w *world) ListMappings(_ context.Context, sc account.Scope) ([]account.Mapping, error) {
+func (w *world) ListMappings(_ context.Context, sc tenancy.Scope) ([]account.Mapping, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []account.Mapping
@@ -195,7 +196,7 @@ func (w *world) ListMappings(_ context.Context, sc account.Scope) ([]account.Map
 	return out, nil
 }
 
-func (w *world) MappingsByAccount(_ context.Context, sc account.Scope, accountID string) ([]account.Mapping, error) {
+func (w *world) MappingsByAccount(_ context.Context, sc tenancy.Scope, accountID string) ([]account.Mapping, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []account.Mapping
@@ -207,7 +208,7 @@ func (w *world) MappingsByAccount(_ context.Context, sc account.Scope, accountID
 	return out, nil
 }
 
-func (w *world) Claim(_ context.Context, sc account.Scope, m account.Mapping, _ time.Time) error {
+func (w *world) Claim(_ context.Context, sc tenancy.Scope, m account.Mapping, _ time.Time) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if _, ok := w.maps[mapKey(sc, m.OrganizationID)]; ok {
@@ -218,7 +219,7 @@ func (w *world) Claim(_ context.Context, sc account.Scope, m account.Mapping, _ 
 	return nil
 }
 
-func (w *world) PutMapping(_ context.Context, sc account.Scope, m account.Mapping, _ string, e account.AuditEvent) error {
+func (w *world) PutMapping(_ context.Context, sc tenancy.Scope, m account.Mapping, _ string, e account.AuditEvent) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	m.TenantID, m.IntegrationID = sc.TenantID, sc.IntegrationID
@@ -227,7 +228,7 @@ func (w *world) PutMapping(_ context.Context, sc account.Scope, m account.Mappin
 	return nil
 }
 
-func (w *world) DeleteMapping(_ context.Context, sc account.Scope, orgID string, e account.AuditEvent) error {
+func (w *world) DeleteMapping(_ context.Context, sc tenancy.Scope, orgID string, e account.AuditEvent) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.maps, mapKey(sc, orgID))

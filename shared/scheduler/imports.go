@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 )
@@ -103,11 +101,11 @@ type ImportSweepReport struct {
 	Outcomes map[string]int
 }
 
-// Handle is the scheduled entry point: one sweep, summarized in one log
+// OnTick is the scheduled entry point: one sweep, summarized in one log
 // line.
-func (s *ImportSweep) Handle(ctx context.Context, ev events.EventBridgeEvent) error {
+func (s *ImportSweep) OnTick(ctx context.Context, t Tick) error {
 	rep, err := s.Run(ctx)
-	attrs := []any{"eventId", ev.ID, "scheduledAt", ev.Time, "listed", rep.Listed, "running", rep.Outcomes[SweepRunning],
+	attrs := []any{"eventId", t.ID, "scheduledAt", t.At, "listed", rep.Listed, "running", rep.Outcomes[SweepRunning],
 		"reconciled", rep.Outcomes[SweepReconciled], "finished", rep.Outcomes[SweepFinished], "unlisted", rep.Outcomes[SweepUnlisted],
 		"skipped", rep.Outcomes[SweepSkipped], "failed", rep.Outcomes[SweepFailed]}
 	if err != nil {
@@ -195,14 +193,25 @@ func outOfTime(ctx context.Context, reserve time.Duration) bool {
 	return ok && time.Until(dl) < reserve
 }
 
+// Tick is one tick of the schedule (the scheduler function's edge reads
+// it from the EventBridge event).
+type Tick struct {
+	// ID is the event's id, At its scheduled time: both are logged.
+	ID string
+	At time.Time
+}
+
+// Pass is one kind of periodic work run on every tick.
+type Pass func(ctx context.Context, t Tick) error
+
 // Passes runs each scheduled pass in turn, every one even when an earlier
 // one failed, and returns their errors joined: one scheduled function does
 // several kinds of periodic work.
-func Passes(passes ...func(context.Context, events.EventBridgeEvent) error) func(context.Context, events.EventBridgeEvent) error {
-	return func(ctx context.Context, ev events.EventBridgeEvent) error {
+func Passes(passes ...Pass) Pass {
+	return func(ctx context.Context, t Tick) error {
 		var errs []error
 		for _, p := range passes {
-			errs = append(errs, p(ctx, ev))
+			errs = append(errs, p(ctx, t))
 		}
 		return errors.Join(errs...)
 	}

@@ -14,14 +14,15 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/devtools/apitest"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/devstack"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/lambdaset"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
-	"github.com/rmmbridge/rmmbridge/shared/wire"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
 )
 
 // TestStalledImportEndToEnd runs an asset import through the local stack
-// (the functions as wire builds them, IMPORT_STALL_AFTER shortened to a
+// (the functions as their wiring builds them, IMPORT_STALL_AFTER shortened to a
 // second), then puts the finished job back into the state issue 9 found:
 // running, one counter increment short, on the work list. The scheduler
 // function's tick finishes it with its true counts (read from the table,
@@ -38,7 +39,7 @@ func TestStalledImportEndToEnd(t *testing.T) {
 		APIAddr: "127.0.0.1:0", NinjaAddr: "127.0.0.1:0", CWAddr: "127.0.0.1:0",
 		Endpoint: os.Getenv("AWS_ENDPOINT_URL"), Orgs: 2, Devices: 6, NoPSAAssets: true,
 		Logger: slog.New(slog.NewJSONHandler(logw, nil)), PollWait: 200 * time.Millisecond,
-		ExtraEnv: map[string]string{wire.ImportStallAfterEnv: "1s"},
+		ExtraEnv: map[string]string{fnenv.ImportStallAfterEnv: "1s"},
 	})
 	if err != nil {
 		t.Fatalf("start dev environment: %v", err)
@@ -58,7 +59,7 @@ func TestStalledImportEndToEnd(t *testing.T) {
 	} else {
 		r.JSON(t, &queued)
 	}
-	ref := importjob.Ref{TenantID: wire.DemoTenantID, IntegrationID: env.IntegrationID, JobID: queued.ID}
+	ref := importjob.Ref{TenantID: lambdaset.DemoTenantID, IntegrationID: env.IntegrationID, JobID: queued.ID}
 	st := dynamostore.New(dynamodb.NewFromConfig(env.AWS), env.Stack.TableName("Table"))
 	jobs := dynamostore.NewImportJobs(st)
 	var done importjob.Job

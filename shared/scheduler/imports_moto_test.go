@@ -9,13 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/testtable"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/scheduler"
@@ -24,26 +22,7 @@ import (
 // newJobTable creates a table with the template's layout in moto.
 func newJobTable(t *testing.T, client *dynamodb.Client) string {
 	t.Helper()
-	table := motoserver.UniqueName("sweep")
-	str := func(n string) ddbtypes.AttributeDefinition {
-		return ddbtypes.AttributeDefinition{AttributeName: aws.String(n), AttributeType: ddbtypes.ScalarAttributeTypeS}
-	}
-	keys := func(h, r string) []ddbtypes.KeySchemaElement {
-		return []ddbtypes.KeySchemaElement{{AttributeName: aws.String(h), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String(r), KeyType: ddbtypes.KeyTypeRange}}
-	}
-	_, err := client.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName: aws.String(table), BillingMode: ddbtypes.BillingModePayPerRequest,
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{str("pk"), str("sk"), str("gsi1pk"), str("gsi1sk")},
-		KeySchema:            keys("pk", "sk"),
-		GlobalSecondaryIndexes: []ddbtypes.GlobalSecondaryIndex{{IndexName: aws.String("GSI1"), KeySchema: keys("gsi1pk", "gsi1sk"),
-			Projection: &ddbtypes.Projection{ProjectionType: ddbtypes.ProjectionTypeAll}}},
-	})
-	if err != nil {
-		t.Fatalf("create table: %v", err)
-	}
-	t.Cleanup(func() {
-		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-	})
+	table := testtable.Create(t, client, "sweep")
 	return table
 }
 
@@ -213,8 +192,8 @@ func TestImportSweepHandle(t *testing.T) {
 	sweep := scheduler.NewImportSweep(e.jobs, importjob.NewTracker(e.jobs, importjob.Options{Logger: e.quiet}),
 		scheduler.ImportSweepOptions{StallAfter: time.Nanosecond, Logger: e.quiet})
 	boom := errors.New("provisioning is down")
-	provisioning := func(context.Context, events.EventBridgeEvent) error { return boom }
-	err := scheduler.Passes(provisioning, sweep.Handle)(ctx, events.EventBridgeEvent{ID: "tick-1"})
+	provisioning := func(context.Context, scheduler.Tick) error { return boom }
+	err := scheduler.Passes(provisioning, sweep.OnTick)(ctx, scheduler.Tick{ID: "tick-1"})
 	if !errors.Is(err, boom) {
 		t.Errorf("Passes = %v, want the provisioning pass's error", err)
 	}

@@ -27,21 +27,19 @@ package scheduler
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
+	"github.com/rmmbridge/rmmbridge/shared/lease"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
 // Actor is who the audit trail names for mappings the scheduler writes.
@@ -81,14 +79,14 @@ type Store interface {
 
 // Mappings reads mappings (account.Store's read side).
 type Mappings interface {
-	MappingsByAccount(ctx context.Context, sc account.Scope, accountID string) ([]account.Mapping, error)
-	GetMapping(ctx context.Context, sc account.Scope, orgID string) (account.Mapping, error)
+	MappingsByAccount(ctx context.Context, sc tenancy.Scope, accountID string) ([]account.Mapping, error)
+	GetMapping(ctx context.Context, sc tenancy.Scope, orgID string) (account.Mapping, error)
 }
 
 // Provisioner creates an account's RMM organization and its mapping, with
 // its audit event (account.Service).
 type Provisioner interface {
-	ProvisionRMM(ctx context.Context, sc account.Scope, r account.RMM, p account.PSA, accountID string) (account.Provisioned, error)
+	ProvisionRMM(ctx context.Context, sc tenancy.Scope, r account.RMM, p account.PSA, accountID string) (account.Provisioned, error)
 }
 
 // Clients are an integration's vendor clients as a run uses them.
@@ -209,11 +207,11 @@ func (r Report) Provisioned() int {
 	return n
 }
 
-// Handle is the scheduled (EventBridge) entry point: one run, summarized
-// in one log line.
-func (s *Scheduler) Handle(ctx context.Context, ev events.EventBridgeEvent) error {
+// OnTick is the scheduled entry point: one run, summarized in one log
+// line.
+func (s *Scheduler) OnTick(ctx context.Context, t Tick) error {
 	rep, err := s.Run(ctx)
-	attrs := []any{"eventId", ev.ID, "scheduledAt", ev.Time, "integrations", len(rep.Integrations),
+	attrs := []any{"eventId", t.ID, "scheduledAt", t.At, "integrations", len(rep.Integrations),
 		"done", rep.Count(OutcomeDone), "busy", rep.Count(OutcomeBusy), "partial", rep.Count(OutcomePartial),
 		"failed", rep.Count(OutcomeFailed), "unsupported", rep.Count(OutcomeUnsupported), "provisioned", rep.Provisioned()}
 	if err != nil {
@@ -261,7 +259,7 @@ func (s *Scheduler) Run(ctx context.Context) (Report, error) {
 func (s *Scheduler) integration(ctx context.Context, ig connection.Integration) IntegrationReport {
 	ir := IntegrationReport{TenantID: ig.TenantID, IntegrationID: ig.ID}
 	log := s.o.Logger.With("tenantId", ig.TenantID, "integrationId", ig.ID)
-	owner := newOwner()
+	owner := lease.NewOwner()
 	start := s.o.Now().UTC().Truncate(time.Millisecond)
 	last, err := s.store.ClaimProvisionRun(ctx, ig.TenantID, ig.ID, owner, start, s.leaseUntil(ctx, start))
 	if apperr.Is(err, apperr.Conflict) {
@@ -326,7 +324,7 @@ func (s *Scheduler) integration(ctx context.Context, ig connection.Integration) 
 		return ir
 	}
 	ir.Listed = len(accts)
-	sc := account.Scope{TenantID: ig.TenantID, IntegrationID: ig.ID, Actor: Actor}
+	sc := tenancy.Scope{TenantID: ig.TenantID, IntegrationID: ig.ID, Actor: Actor}
 	w := &window{s: s, sc: sc, cl: cl, log: log, ir: &ir}
 	complete := true
 	for _, a := range accts {
@@ -394,7 +392,7 @@ func (s *Scheduler) outOfTime(ctx context.Context) bool {
 // window provisions the accounts of one integration's window.
 type window struct {
 	s   *Scheduler
-	sc  account.Scope
+	sc  tenancy.Scope
 	cl  Clients
 	log *slog.Logger
 	ir  *IntegrationReport
@@ -495,10 +493,4 @@ func (w *window) takenOrganization(ctx context.Context, a psa.Account) (string, 
 		return fmt.Sprintf("organization %s (%s), which auto-match finds for the account, is mapped to account %s", orgID, d.Target.Account.Name, m.AccountID), nil
 	}
 	return "", nil
-}
-
-func newOwner() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

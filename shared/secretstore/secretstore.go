@@ -105,7 +105,8 @@ func (s *Store) Prefix() string { return s.prefix }
 func (s *Store) Calls() int64 { return s.calls.Load() }
 
 // namePattern is the character set Secrets Manager allows in names.
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+$`)
+// It is compiled on first use, like arnPattern.
+var namePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+$`) })
 
 // Put stores value as the secret prefix+name, creating it or adding a new
 // current version, and returns the secret's ARN, the reference to keep.
@@ -261,7 +262,7 @@ func (s *Store) checkPut(name, id string, value []byte) error {
 	switch {
 	case name == "":
 		fields = append(fields, apperr.FieldError{Field: "name", Message: "is required"})
-	case !namePattern.MatchString(name):
+	case !namePattern().MatchString(name):
 		fields = append(fields, apperr.FieldError{Field: "name", Message: "may hold only letters, digits and /_+=.@-"})
 	case len(id) > MaxNameLength:
 		fields = append(fields, apperr.FieldError{Field: "name", Message: fmt.Sprintf("is longer than %d characters with its prefix", MaxNameLength)})
@@ -357,14 +358,16 @@ func (s *Store) Delete(ctx context.Context, ref string) error {
 
 // arnPattern matches a Secrets Manager secret ARN and captures the name and
 // the six-character suffix Secrets Manager appends to it.
-var arnPattern = regexp.MustCompile(`^arn:[a-z-]+:secretsmanager:[a-z0-9-]+:\d{12}:secret:(.+?)(-[A-Za-z0-9]{6})?$`)
+var arnPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^arn:[a-z-]+:secretsmanager:[a-z0-9-]+:\d{12}:secret:(.+?)(-[A-Za-z0-9]{6})?$`)
+})
 
 // resolve returns the secret name of ref and refuses refs outside the
 // prefix.
 func (s *Store) resolve(ref string) (string, error) {
 	name := ref
 	if strings.HasPrefix(ref, "arn:") {
-		m := arnPattern.FindStringSubmatch(ref)
+		m := arnPattern().FindStringSubmatch(ref)
 		if m == nil {
 			return "", apperr.InvalidFields(apperr.FieldError{Field: "ref", Message: "is not a Secrets Manager secret ARN"})
 		}

@@ -1,24 +1,36 @@
-// Package sqsbatch runs a function over the records of an SQS batch the way
-// the Lambda event source mapping expects: every record that fails is
-// reported in BatchItemFailures so only it comes back, and on a FIFO queue
-// the first failure stops the batch and everything after it is reported too,
-// so per-group order holds.
+// Package sqsbatch is the SQS edge of the queue workers: it turns a
+// Lambda SQS event into plain queuemsg.Messages, runs a worker's function
+// over them the way the Lambda event source mapping expects — every
+// message that fails is reported in BatchItemFailures so only it comes
+// back, and on a FIFO queue the first failure stops the batch and
+// everything after it is reported too, so per-group order holds — and
+// hands a throttled message back to its queue with the vendor's delay.
+//
+// What becomes of a failed message (retry, give up, record its failure on
+// the last receive) is decided beside it, by queuemsg.Settler, which the
+// domain's workers call on plain messages.
 package sqsbatch
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 )
 
-// RecordFunc processes one record.
-type RecordFunc func(ctx context.Context, rec events.SQSMessage) error
+// RecordFunc processes one message (an alias, so that domain packages,
+// which do not import sqsbatch, can return one).
+type RecordFunc = func(ctx context.Context, m queuemsg.Message) error
+
+// Handler is a Lambda SQS handler (lambdafn.SQSHandler).
+type Handler = func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error)
 
 // VisibilityChanger hands a message back to its queue after a delay
 // (sqsqueue.Client satisfies it).
@@ -34,15 +46,53 @@ type Processor struct {
 	Log      *slog.Logger
 }
 
-// Process runs fn over ev's records and reports failures. A Throttled error
-// with RetryAfter set hands its message back with that delay (the vendor
-// asked us to wait longer than the function may sleep) before reporting it.
+// Handler returns the SQS handler that runs fn over every batch.
+func (p Processor) Handler(fn RecordFunc) Handler {
+	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		return p.Process(ctx, ev, fn), nil
+	}
+}
+
+// BatchHandler returns the SQS handler of a worker that looks at the whole
+// batch before processing its messages one by one (the alert worker
+// applies the records of one alert series together): prepare sees every
+// message of the batch and returns the function run over each.
+func (p Processor) BatchHandler(prepare func(ctx context.Context, msgs []queuemsg.Message) RecordFunc) Handler {
+	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		return p.Process(ctx, ev, prepare(ctx, Messages(ev))), nil
+	}
+}
+
+// Messages returns the event's records as plain messages.
+func Messages(ev events.SQSEvent) []queuemsg.Message {
+	out := make([]queuemsg.Message, len(ev.Records))
+	for i, rec := range ev.Records {
+		out[i] = message(rec)
+	}
+	return out
+}
+
+// message is a record as a plain message; Receives is its
+// ApproximateReceiveCount (1 when absent).
+func message(rec events.SQSMessage) queuemsg.Message {
+	n, err := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+	if err != nil || n < 1 {
+		n = 1
+	}
+	return queuemsg.Message{ID: rec.MessageId, Body: rec.Body, Receives: n}
+}
+
+// Process runs fn over ev's records and reports failures; the failure list
+// is never null (an empty list tells Lambda the whole batch succeeded). A
+// Throttled error with RetryAfter set hands its message back with that
+// delay (the vendor asked us to wait longer than the function may sleep)
+// before reporting it.
 func (p Processor) Process(ctx context.Context, ev events.SQSEvent, fn RecordFunc) events.SQSEventResponse {
 	log := p.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	var resp events.SQSEventResponse
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
 	for i, rec := range ev.Records {
 		err := p.run(ctx, rec, fn)
 		if err == nil {
@@ -71,7 +121,7 @@ func (p Processor) run(ctx context.Context, rec events.SQSMessage, fn RecordFunc
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("no time left for message %s: %w", rec.MessageId, err)
 	}
-	return fn(ctx, rec)
+	return fn(ctx, message(rec))
 }
 
 func (p Processor) delay(ctx context.Context, rec events.SQSMessage, err error, log *slog.Logger) {
@@ -96,7 +146,7 @@ func isFIFO(rec events.SQSMessage) bool {
 func NotImplemented(name, feature string, log *slog.Logger) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 	p := Processor{Name: name, Log: log}
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-		return p.Process(ctx, ev, func(context.Context, events.SQSMessage) error {
+		return p.Process(ctx, ev, func(context.Context, queuemsg.Message) error {
 			return apperr.New(apperr.NotImplemented, "%s is not implemented yet; message kept for redelivery", feature)
 		}), nil
 	}

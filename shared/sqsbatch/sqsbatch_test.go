@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 )
 
 type visRecorder struct{ calls []string }
@@ -51,7 +52,7 @@ func TestProcess(t *testing.T) {
 	const std = "arn:aws:sqs:us-east-1:123456789012:assets"
 	const fifo = "arn:aws:sqs:us-east-1:123456789012:alerts.fifo"
 	failOn := func(bad ...string) RecordFunc {
-		return func(_ context.Context, rec events.SQSMessage) error {
+		return func(_ context.Context, rec queuemsg.Message) error {
 			for _, b := range bad {
 				if rec.Body == b {
 					if b == "panic" {
@@ -90,7 +91,7 @@ func TestProcess(t *testing.T) {
 func TestThrottledMessageIsDelayed(t *testing.T) {
 	vis := &visRecorder{}
 	p := Processor{Name: "test", QueueURL: "http://q", Vis: vis, Log: slog.New(slog.DiscardHandler)}
-	resp := p.Process(context.Background(), batch("arn:q", "a", "b"), func(_ context.Context, rec events.SQSMessage) error {
+	resp := p.Process(context.Background(), batch("arn:q", "a", "b"), func(_ context.Context, rec queuemsg.Message) error {
 		if rec.Body == "a" {
 			e := apperr.New(apperr.Throttled, "vendor says wait")
 			e.RetryAfter = 90 * time.Second
@@ -121,8 +122,44 @@ func TestExpiredContextFailsRemaining(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	p := Processor{Name: "test", Log: slog.New(slog.DiscardHandler)}
-	got := failures(p.Process(ctx, batch("arn:q", "a", "b"), func(context.Context, events.SQSMessage) error { return nil }))
+	got := failures(p.Process(ctx, batch("arn:q", "a", "b"), func(context.Context, queuemsg.Message) error { return nil }))
 	if diff := cmp.Diff([]string{"a", "b"}, got); diff != "" {
 		t.Errorf("failures (-want +got):\n%s", diff)
+	}
+}
+
+// TestMessagesAndBatchHandler: the edge hands the domain plain messages
+// with their receive counts, lets a batch worker see the whole batch
+// first, and answers an empty (never null) failure list on success.
+func TestMessagesAndBatchHandler(t *testing.T) {
+	ev := batch("arn:aws:sqs:us-east-1:123456789012:alerts.fifo", "a", "b")
+	ev.Records[0].Attributes = map[string]string{"ApproximateReceiveCount": "3"}
+	ev.Records[1].Attributes = map[string]string{"ApproximateReceiveCount": "junk"}
+	want := []queuemsg.Message{{ID: "a", Body: "a", Receives: 3}, {ID: "b", Body: "b", Receives: 1}}
+	if diff := cmp.Diff(want, Messages(ev)); diff != "" {
+		t.Errorf("Messages (-want +got):\n%s", diff)
+	}
+	var prepared []queuemsg.Message
+	var processed []string
+	h := Processor{Name: "test", Log: slog.New(slog.DiscardHandler)}.BatchHandler(
+		func(_ context.Context, msgs []queuemsg.Message) RecordFunc {
+			prepared = msgs
+			return func(_ context.Context, m queuemsg.Message) error {
+				processed = append(processed, m.ID)
+				return nil
+			}
+		})
+	resp, err := h(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
+		t.Errorf("failures = %#v, want an empty list", resp.BatchItemFailures)
+	}
+	if diff := cmp.Diff(want, prepared); diff != "" {
+		t.Errorf("prepared (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"a", "b"}, processed); diff != "" {
+		t.Errorf("processed (-want +got):\n%s", diff)
 	}
 }

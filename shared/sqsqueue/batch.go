@@ -205,7 +205,7 @@ func prepare(queueURL string, msgs []Message) ([]entry, error) {
 			}
 		}
 		switch j, dup := seen[id]; {
-		case len(id) > maxEntryIDLength || !entryIDPattern.MatchString(id):
+		case len(id) > maxEntryIDLength || !entryIDPattern().MatchString(id):
 			fields = append(fields, apperr.FieldError{Field: where + ".id", Message: "must be 1-80 letters, digits, '-' or '_'"})
 		case dup:
 			fields = append(fields, apperr.FieldError{Field: where + ".id", Message: fmt.Sprintf("repeats the id of messages[%d]", j)})

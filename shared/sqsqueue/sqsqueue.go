@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -183,7 +184,8 @@ func (c *Client) ChangeVisibility(ctx context.Context, queueURL, receiptHandle s
 	return nil
 }
 
-var entryIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+// entryIDPattern is what SQS allows in a batch entry id, compiled on first use.
+var entryIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]+$`) })
 
 func validate(queueURL string, m Message) error {
 	var fields []apperr.FieldError

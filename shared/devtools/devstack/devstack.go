@@ -23,11 +23,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/rmmbridge/rmmbridge/shared/devtools/fastsqs"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/lambdaset"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/localrun"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
 	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
 	ninjasandbox "github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
-	"github.com/rmmbridge/rmmbridge/shared/wire"
 )
 
 // Sandbox credentials of the dev stack (the events/ fixtures use them too).
@@ -202,18 +203,18 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 		return nil, fmt.Errorf("start ConnectWise sandbox: %w", err)
 	}
 
-	extra := map[string]string{wire.AllowLoopbackEnv: "true"}
+	extra := map[string]string{fnenv.AllowLoopbackEnv: "true"}
 	for k, v := range o.ExtraEnv {
 		extra[k] = v
 	}
 	env.Stack, err = localrun.Start(ctx, localrun.Options{
-		TemplatePath: o.Template, AWS: env.AWS, StackName: o.StackName, Functions: wire.Functions(),
+		TemplatePath: o.Template, AWS: env.AWS, StackName: o.StackName, Functions: lambdaset.Functions(),
 		ExtraEnv: extra, APIAddr: o.APIAddr, Logger: o.Logger, PollWait: o.PollWait,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start local stack: %w", err)
 	}
-	if env.APIKey, err = wire.SeedDemo(ctx, env.AWS, env.Stack.TableName("Table"), o.DevKey); err != nil {
+	if env.APIKey, err = lambdaset.SeedDemo(ctx, env.AWS, env.Stack.TableName("Table"), o.DevKey); err != nil {
 		return nil, err
 	}
 	if err := env.seedIntegration(ctx); err != nil {

@@ -25,12 +25,12 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/devtools/apitest"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/devstack"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/lambdaset"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
 	ninjasandbox "github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
-	"github.com/rmmbridge/rmmbridge/shared/wire"
 )
 
 // Fault rates of the test.
@@ -136,7 +136,7 @@ func TestImportUnderFaults(t *testing.T) {
 
 	// Every device is counted exactly once: one item per device with one
 	// outcome, and the items add up to the counters.
-	ref := importjob.Ref{TenantID: wire.DemoTenantID, IntegrationID: iid, JobID: id}
+	ref := importjob.Ref{TenantID: lambdaset.DemoTenantID, IntegrationID: iid, JobID: id}
 	items, err := dynamostore.NewImportJobs(dynamostore.New(dynamodb.NewFromConfig(e.AWS), e.Stack.TableName("Table"))).PreviewItems(context.Background(), ref)
 	if err != nil {
 		t.Fatal(err)

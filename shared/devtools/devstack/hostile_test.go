@@ -15,8 +15,9 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/api"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/alertwebhookfn"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/assetrefreshfn"
 	"github.com/rmmbridge/rmmbridge/shared/tenant"
-	"github.com/rmmbridge/rmmbridge/shared/wire"
 )
 
 // rawCall sends one request as is (the path already percent-encoded) and
@@ -71,7 +72,7 @@ func named(p problem, field string) bool {
 // allRoutes is every HTTP route of the stack: the API function's, the
 // webhook and the Sync button.
 func allRoutes() []string {
-	return append(api.New(api.Deps{}).RouteKeys(), wire.WebhookRoute, wire.AssetSyncRoute)
+	return append(api.New(api.Deps{}).RouteKeys(), alertwebhookfn.Route, assetrefreshfn.SyncRoute)
 }
 
 // TestHostileCaller drives every route of the local stack over HTTP the way
@@ -160,7 +161,7 @@ func TestHostileCaller(t *testing.T) {
 					}
 					ids[param] = raw
 					st, p := rawCall(t, env.APIKey, method, fill(ids), bodies[key])
-					if key == wire.WebhookRoute {
+					if key == alertwebhookfn.Route {
 						// The webhook answers a malformed id like an unknown
 						// integration, revealing nothing: 401.
 						if st != http.StatusUnauthorized && st != http.StatusNotFound {
@@ -177,7 +178,7 @@ func TestHostileCaller(t *testing.T) {
 				})
 			}
 		}
-		if key == wire.WebhookRoute {
+		if key == alertwebhookfn.Route {
 			continue // no API key: another tenant's key means nothing there
 		}
 		t.Run("other tenant/"+key, func(t *testing.T) {

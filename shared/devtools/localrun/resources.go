@@ -18,9 +18,9 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/devtools/samtemplate"
 )
 
-// tableAdmin is the part of the DynamoDB API the stack uses to create
-// tables.
-type tableAdmin interface {
+// TableAdmin is the part of the DynamoDB API that creates tables
+// (*dynamodb.Client satisfies it).
+type TableAdmin interface {
 	CreateTable(context.Context, *dynamodb.CreateTableInput, ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
 	DescribeTable(context.Context, *dynamodb.DescribeTableInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 	DescribeTimeToLive(context.Context, *dynamodb.DescribeTimeToLiveInput, ...func(*dynamodb.Options)) (*dynamodb.DescribeTimeToLiveOutput, error)
@@ -37,50 +37,63 @@ type queueAdmin interface {
 
 // createTables creates every template table (on-demand billing), or reuses
 // one that exists, and turns on its TTL.
-func (s *Stack) createTables(ctx context.Context, db tableAdmin) error {
+func (s *Stack) createTables(ctx context.Context, db TableAdmin) error {
 	for _, t := range s.tmpl.Tables {
 		name, err := s.resourceName(t.TableName, t.LogicalID, "")
 		if err != nil {
 			return fmt.Errorf("table %s name: %w", t.LogicalID, err)
 		}
-		in := &dynamodb.CreateTableInput{
-			TableName:   aws.String(name),
-			BillingMode: ddbtypes.BillingModePayPerRequest,
-			KeySchema:   keySchema(t.KeySchema),
-		}
-		for _, a := range t.AttributeDefinitions {
-			in.AttributeDefinitions = append(in.AttributeDefinitions, ddbtypes.AttributeDefinition{
-				AttributeName: aws.String(a.AttributeName), AttributeType: ddbtypes.ScalarAttributeType(a.AttributeType)})
-		}
-		for _, g := range t.GlobalSecondaryIndexes {
-			in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, ddbtypes.GlobalSecondaryIndex{
-				IndexName: aws.String(g.IndexName), KeySchema: keySchema(g.KeySchema), Projection: projection(g)})
-		}
-		for _, l := range t.LocalSecondaryIndexes {
-			in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes, ddbtypes.LocalSecondaryIndex{
-				IndexName: aws.String(l.IndexName), KeySchema: keySchema(l.KeySchema), Projection: projection(l)})
-		}
-		if _, err := db.CreateTable(ctx, in); err != nil {
-			var inUse *ddbtypes.ResourceInUseException
-			if !errors.As(err, &inUse) {
-				return fmt.Errorf("create table %s (%s): %w", t.LogicalID, name, err)
-			}
-		}
-		desc, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+		arn, err := CreateTable(ctx, db, t, name)
 		if err != nil {
-			return fmt.Errorf("describe table %s: %w", name, err)
+			return err
 		}
-		if t.TTLAttribute != "" {
-			if err := enableTTL(ctx, db, name, t.TTLAttribute); err != nil {
-				return err
-			}
-		}
-		s.tables[t.LogicalID] = tableInfo{name: name, arn: aws.ToString(desc.Table.TableArn)}
+		s.tables[t.LogicalID] = tableInfo{name: name, arn: arn}
 	}
 	return nil
 }
 
-func enableTTL(ctx context.Context, db tableAdmin, table, attr string) error {
+// CreateTable creates template table t as name (on-demand billing: keys,
+// attribute definitions, secondary indexes and time-to-live as declared),
+// or reuses a table of that name that exists, and returns its ARN. The
+// local stack creates its tables with it, and shared/devtools/testtable
+// gives tests the same table.
+func CreateTable(ctx context.Context, db TableAdmin, t samtemplate.Table, name string) (string, error) {
+	in := &dynamodb.CreateTableInput{
+		TableName:   aws.String(name),
+		BillingMode: ddbtypes.BillingModePayPerRequest,
+		KeySchema:   keySchema(t.KeySchema),
+	}
+	for _, a := range t.AttributeDefinitions {
+		in.AttributeDefinitions = append(in.AttributeDefinitions, ddbtypes.AttributeDefinition{
+			AttributeName: aws.String(a.AttributeName), AttributeType: ddbtypes.ScalarAttributeType(a.AttributeType)})
+	}
+	for _, g := range t.GlobalSecondaryIndexes {
+		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, ddbtypes.GlobalSecondaryIndex{
+			IndexName: aws.String(g.IndexName), KeySchema: keySchema(g.KeySchema), Projection: projection(g)})
+	}
+	for _, l := range t.LocalSecondaryIndexes {
+		in.LocalSecondaryIndexes = append(in.LocalSecondaryIndexes, ddbtypes.LocalSecondaryIndex{
+			IndexName: aws.String(l.IndexName), KeySchema: keySchema(l.KeySchema), Projection: projection(l)})
+	}
+	if _, err := db.CreateTable(ctx, in); err != nil {
+		var inUse *ddbtypes.ResourceInUseException
+		if !errors.As(err, &inUse) {
+			return "", fmt.Errorf("create table %s (%s): %w", t.LogicalID, name, err)
+		}
+	}
+	desc, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	if err != nil {
+		return "", fmt.Errorf("describe table %s: %w", name, err)
+	}
+	if t.TTLAttribute != "" {
+		if err := enableTTL(ctx, db, name, t.TTLAttribute); err != nil {
+			return "", err
+		}
+	}
+	return aws.ToString(desc.Table.TableArn), nil
+}
+
+func enableTTL(ctx context.Context, db TableAdmin, table, attr string) error {
 	cur, err := db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
 	if err != nil {
 		return fmt.Errorf("describe TTL of %s: %w", table, err)

@@ -1,4 +1,4 @@
-package wire
+package lambdaset
 
 import (
 	"path/filepath"
@@ -10,6 +10,8 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/api"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/apitest"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/samtemplate"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/alertwebhookfn"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/assetrefreshfn"
 )
 
 // TestRouteTablesMatchTemplate checks that each function's route table holds
@@ -31,8 +33,8 @@ func TestRouteTablesMatchTemplate(t *testing.T) {
 	}
 	handled := map[string][]string{
 		"ApiFunction":          api.New(api.Deps{}).RouteKeys(),
-		"AlertWebhookFunction": {WebhookRoute},
-		"AssetRefreshFunction": {AssetSyncRoute},
+		"AlertWebhookFunction": {alertwebhookfn.Route},
+		"AssetRefreshFunction": {assetrefreshfn.SyncRoute},
 	}
 	for fn, want := range handled {
 		if diff := cmp.Diff(want, declared[fn]); diff != "" {

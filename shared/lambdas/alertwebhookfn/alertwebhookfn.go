@@ -1,9 +1,12 @@
-package wire
+// Package alertwebhookfn builds the alert-webhook function (the RMM's
+// webhook receiver) from its environment.
+package alertwebhookfn
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,38 +19,72 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/conns"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/secretstore"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 )
 
-// AlertWebhook builds the RMM alert webhook receiver (WebhookRoute): it
-// authenticates deliveries with the integration's webhook secret (HMAC
-// secrets read from Secrets Manager under SECRET_PREFIX), records them in
-// the table and enqueues them to ALERT_QUEUE_URL.
-func AlertWebhook(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
+// Route is the route key the function serves (template.yaml's HttpApi
+// event of AlertWebhookFunction).
+const Route = "POST /v1/webhooks/{integrationId}/rmm"
+
+// Build builds the RMM alert webhook receiver: it authenticates deliveries
+// with the integration's webhook secret (HMAC secrets read from Secrets
+// Manager under SECRET_PREFIX), records them in the table and enqueues them
+// to ALERT_QUEUE_URL.
+func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
 	r := config.New(getenv)
-	e := env{Table: r.String("TABLE_NAME"), AlertQueue: r.URL("ALERT_QUEUE_URL"), SecretPrefix: r.String("SECRET_PREFIX")}
-	allowLoopback := r.Bool(AllowLoopbackEnv, false)
+	table, alertQueueURL, secretPrefix := r.String("TABLE_NAME"), r.URL("ALERT_QUEUE_URL"), r.String("SECRET_PREFIX")
+	allowLoopback := r.Bool(fnenv.AllowLoopbackEnv, false)
 	if err := r.Err(); err != nil {
 		return lambdafn.Handlers{}, fmt.Errorf("alert-webhook: %w", err)
 	}
-	st := store(cfg, e.Table)
+	st := fnenv.Table(cfg, table)
 	// The webhook caches each secret by its hash in the integration, so
 	// the store's own time-based cache is off: a rotation applies at once.
-	secrets := secretstore.New(secretsmanager.NewFromConfig(cfg), e.SecretPrefix, secretstore.WithCacheTTL(0))
+	secrets := secretstore.New(secretsmanager.NewFromConfig(cfg), secretPrefix, secretstore.WithCacheTTL(0))
 	wh := alert.NewWebhook(
 		dynamostore.NewConnections(st),
 		secrets,
-		&webhookParsers{conns: connections(st, cfg, e, allowLoopback), registry: registry(allowLoopback)},
+		&webhookParsers{conns: conns.Service(st, cfg, secretPrefix, allowLoopback), registry: conns.Registry(allowLoopback)},
 		dynamostore.NewAlerts(st),
-		alertQueue{q: sqsqueue.New(sqs.NewFromConfig(cfg)), url: e.AlertQueue},
+		alertQueue{q: sqsqueue.New(sqs.NewFromConfig(cfg)), url: alertQueueURL},
 		alert.WebhookOptions{Logger: slog.Default()},
 	)
 	rt := httpapi.NewRouter(httpapi.Options{Logger: slog.Default(), MaxBody: alert.MaxBody})
-	rt.Handle(WebhookRoute, httpapi.Public, wh.Handle)
+	rt.Handle(Route, httpapi.Public, Handler(wh))
 	return lambdafn.Handlers{HTTP: rt.Serve}, nil
+}
+
+// Handler is the webhook's HTTP edge: it reads the delivery out of the
+// request and answers 202 with the webhook's Ack (errors become
+// problem+json through the router). The router serving it must be built
+// with alert.MaxBody as its MaxBody.
+func Handler(wh *alert.Webhook) httpapi.HandlerFunc {
+	return func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+		body, err := r.RawBody()
+		if err != nil {
+			return nil, err
+		}
+		ack, err := wh.Accept(ctx, alert.WebhookRequest{
+			IntegrationID:    r.PathParam("integrationId"),
+			Body:             body,
+			ContentType:      r.Header("content-type"),
+			Authorization:    r.Header("authorization"),
+			Token:            r.Query("token"),
+			WebhookID:        r.Header(alert.HeaderWebhookID),
+			WebhookTimestamp: r.Header(alert.HeaderWebhookTimestamp),
+			WebhookSignature: r.Header(alert.HeaderWebhookSignature),
+			RequestID:        r.RequestID,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return httpapi.JSON(http.StatusAccepted, ack), nil
+	}
 }
 
 // alertQueue sends AlertQueue messages through sqsqueue.

@@ -1,10 +1,13 @@
-package wire
+// Package schedulerfn builds the scheduler function (the periodic work on
+// an EventBridge schedule) from its environment.
+package schedulerfn
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
@@ -12,34 +15,44 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/conns"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/scheduler"
 )
 
-// Scheduler builds the scheduled function. Each tick runs two passes: the
+// Build builds the scheduled function. Each tick runs two passes: the
 // import sweep (every unfinished import job that looks stalled is
 // reconciled from its item records, and finished when they say so), then
 // reverse provisioning of new PSA accounts for every integration with
 // provisionRmmOrgs on, through the integration's clients (credentials from
 // Secrets Manager under SECRET_PREFIX).
-func Scheduler(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
+func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
 	r := config.New(getenv)
-	e := env{Table: r.String("TABLE_NAME"), SecretPrefix: r.String("SECRET_PREFIX"),
-		ImportStallAfter: r.Duration(ImportStallAfterEnv, importjob.DefaultStallAfter)}
-	allowLoopback := r.Bool(AllowLoopbackEnv, false)
+	table, secretPrefix := r.String("TABLE_NAME"), r.String("SECRET_PREFIX")
+	stallAfter := r.Duration(fnenv.ImportStallAfterEnv, importjob.DefaultStallAfter)
+	allowLoopback := r.Bool(fnenv.AllowLoopbackEnv, false)
 	if err := r.Err(); err != nil {
 		return lambdafn.Handlers{}, fmt.Errorf("scheduler: %w", err)
 	}
-	st := store(cfg, e.Table)
+	st := fnenv.Table(cfg, table)
 	maps := dynamostore.NewMappings(st)
 	s := scheduler.New(dynamostore.NewSchedules(st), maps, account.NewService(maps, account.Options{}),
-		schedulerOpener(&providers.Opener{Conns: connections(st, cfg, e, allowLoopback), Registry: registry(allowLoopback)}),
+		schedulerOpener(conns.Opener(conns.Service(st, cfg, secretPrefix, allowLoopback), allowLoopback)),
 		scheduler.Options{Logger: slog.Default()})
 	jobs := dynamostore.NewImportJobs(st)
-	sweep := scheduler.NewImportSweep(jobs, importjob.NewTracker(jobs, importjob.Options{Logger: slog.Default(), StallAfter: e.ImportStallAfter}),
-		scheduler.ImportSweepOptions{StallAfter: e.ImportStallAfter, Logger: slog.Default()})
-	return lambdafn.Handlers{Scheduled: scheduler.Passes(sweep.Handle, s.Handle)}, nil
+	sweep := scheduler.NewImportSweep(jobs, importjob.NewTracker(jobs, importjob.Options{Logger: slog.Default(), StallAfter: stallAfter}),
+		scheduler.ImportSweepOptions{StallAfter: stallAfter, Logger: slog.Default()})
+	return lambdafn.Handlers{Scheduled: Scheduled(scheduler.Passes(sweep.OnTick, s.OnTick))}, nil
+}
+
+// Scheduled is the scheduler's EventBridge edge: each scheduled event is
+// one tick of pass.
+func Scheduled(pass scheduler.Pass) lambdafn.ScheduledHandler {
+	return func(ctx context.Context, ev events.EventBridgeEvent) error {
+		return pass(ctx, scheduler.Tick{ID: ev.ID, At: ev.Time})
+	}
 }
 
 // schedulerOpener narrows an integration's clients to what reverse

@@ -1,0 +1,147 @@
+package layers_test
+
+import (
+	"bufio"
+	"bytes"
+	"os/exec"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/rmmbridge/rmmbridge/shared/devtools/apitest"
+)
+
+const module = "github.com/rmmbridge/rmmbridge"
+
+// mayLinkTheEdge are the packages under shared/ allowed to depend on AWS,
+// the Lambda runtime or the vendor clients: adapters, the HTTP and SQS
+// edges, the functions' wiring, the vendor registry and clients, and the
+// local tooling. Every other package under shared/ — the domain (account,
+// asset, alert, importjob, scheduler, connection, tenant) and what it
+// shares (tenancy, lease, queuemsg, rmm, psa, apperr, limits, ...) — must
+// not, and a new package is checked as domain until it is listed here.
+var mayLinkTheEdge = []string{
+	"shared/api",         // the management API's routes (HTTP edge)
+	"shared/authorizer",  // the authorizer (HTTP edge)
+	"shared/httpapi",     // API Gateway events ⇄ handlers
+	"shared/sqsbatch",    // SQS events ⇄ queue messages
+	"shared/lambdafn",    // the Lambda runtime contract
+	"shared/lambdas/",    // each function's wiring
+	"shared/dynamostore", // DynamoDB
+	"shared/sqsqueue",    // SQS
+	"shared/secretstore", // Secrets Manager
+	"shared/providers",   // the vendor client registry
+	"shared/vendors/",    // the vendor clients and their sandboxes
+	"shared/devtools/",   // local tooling
+}
+
+// forbidden are the dependencies the domain must not have.
+var forbidden = []string{
+	module + "/shared/vendors/",
+	module + "/shared/providers",
+	"github.com/aws/aws-lambda-go",
+	"github.com/aws/aws-sdk-go-v2",
+	"github.com/aws/smithy-go",
+}
+
+// deps lists the module's packages matching patterns with their
+// dependencies (go list -deps, non-test), keyed by import path.
+func deps(t *testing.T, patterns ...string) map[string][]string {
+	t.Helper()
+	cmd := exec.Command("go", append([]string{"list", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`}, patterns...)...)
+	cmd.Dir = apitest.RepoRoot(t)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, stderr.String())
+	}
+	m := map[string][]string{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) > 0 {
+			m[f[0]] = f[1:]
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func matching(list []string, prefixes []string) []string {
+	var out []string
+	for _, d := range list {
+		for _, p := range prefixes {
+			if d == strings.TrimSuffix(p, "/") || strings.HasPrefix(d, p) {
+				out = append(out, d)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// TestDomainIsFreeOfTheEdgeAndTheVendors: no domain package depends on
+// the vendor clients, the provider registry, the Lambda runtime or the AWS
+// SDK, directly or through another package.
+func TestDomainIsFreeOfTheEdgeAndTheVendors(t *testing.T) {
+	all := deps(t, "./shared/...")
+	var checked []string
+	for pkg, ds := range all {
+		rel := strings.TrimPrefix(pkg, module+"/")
+		if len(matching([]string{rel}, mayLinkTheEdge)) > 0 {
+			continue
+		}
+		checked = append(checked, rel)
+		if bad := matching(ds, forbidden); len(bad) > 0 {
+			sort.Strings(bad)
+			t.Errorf("%s depends on %s (domain packages take plain messages and narrow client interfaces; the wiring in shared/lambdas binds them)",
+				rel, strings.Join(bad, ", "))
+		}
+	}
+	// The check must cover the domain, or it proves nothing.
+	for _, want := range []string{"shared/account", "shared/asset", "shared/alert", "shared/importjob", "shared/scheduler",
+		"shared/connection", "shared/tenant", "shared/tenancy", "shared/lease", "shared/queuemsg"} {
+		if !slices.Contains(checked, want) {
+			t.Errorf("%s was not checked", want)
+		}
+	}
+}
+
+// TestEachFunctionLinksOnlyWhatItUses: every functions/<name> imports
+// only its own wiring package, and the authorizer links no vendor client,
+// no provider registry, no SQS and no Secrets Manager.
+func TestEachFunctionLinksOnlyWhatItUses(t *testing.T) {
+	fns := map[string]string{
+		"api": "apifn", "authorizer": "authorizerfn", "alert-webhook": "alertwebhookfn", "alert-worker": "alertworkerfn",
+		"import-dispatch": "importdispatchfn", "asset-refresh": "assetrefreshfn", "scheduler": "schedulerfn",
+	}
+	all := deps(t, "./functions/...")
+	if len(all) != len(fns) {
+		t.Errorf("functions/ holds %d commands, the check knows %d: add the new one here", len(all), len(fns))
+	}
+	for fn, own := range fns {
+		ds, ok := all[module+"/functions/"+fn]
+		if !ok {
+			t.Errorf("functions/%s not found", fn)
+			continue
+		}
+		for _, w := range matching(ds, []string{module + "/shared/lambdas/"}) {
+			if strings.HasSuffix(w, "fn") && w != module+"/shared/lambdas/"+own {
+				t.Errorf("functions/%s links %s, another function's wiring", fn, w)
+			}
+		}
+		if fn == "authorizer" {
+			bad := matching(ds, []string{module + "/shared/vendors/", module + "/shared/providers", module + "/shared/sqsqueue",
+				module + "/shared/secretstore", "github.com/aws/aws-sdk-go-v2/service/sqs", "github.com/aws/aws-sdk-go-v2/service/secretsmanager"})
+			if len(bad) > 0 {
+				sort.Strings(bad)
+				t.Errorf("the authorizer links %s", strings.Join(bad, ", "))
+			}
+		}
+	}
+}

@@ -1,0 +1,40 @@
+// Package conns builds, for the functions that talk to vendors, the
+// connection service (records in DynamoDB, credentials in Secrets Manager)
+// and the opener of an integration's vendor clients. The authorizer does
+// not import it, so it links no vendor client and no Secrets Manager.
+package conns
+
+import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/rmmbridge/rmmbridge/shared/connection"
+	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
+	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/secretstore"
+)
+
+// Registry is the vendor client registry every function uses: its clients
+// connect only to public addresses, plus loopback when allowLoopback
+// (fnenv.AllowLoopbackEnv).
+func Registry(allowLoopback bool) providers.Registry {
+	return providers.Registry{AllowLoopback: allowLoopback}
+}
+
+// Service builds the connection service: DynamoDB for records, Secrets
+// Manager (secrets named under secretPrefix) for credentials, the guarded
+// vendor registry for tests, the system resolver for base URL checks.
+func Service(st *dynamostore.Store, cfg aws.Config, secretPrefix string, allowLoopback bool) *connection.Service {
+	return connection.NewService(
+		dynamostore.NewConnections(st),
+		secretstore.New(secretsmanager.NewFromConfig(cfg), secretPrefix),
+		Registry(allowLoopback),
+		connection.Options{AllowLoopback: allowLoopback},
+	)
+}
+
+// Opener opens integrations' vendor clients through svc, reusing them while
+// their connections are unchanged.
+func Opener(svc *connection.Service, allowLoopback bool) *providers.Opener {
+	return &providers.Opener{Conns: svc, Registry: Registry(allowLoopback)}
+}
