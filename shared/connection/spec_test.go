@@ -21,7 +21,7 @@ func testVendors() *vendorspec.Catalog {
 	notOpened := errors.New("these tests open no client")
 	return vendorspec.MustCatalog(
 		vendorspec.Spec{Name: "acmermm", Kind: KindRMM, DisplayName: "Acme RMM",
-			Credentials: []vendorspec.CredentialField{{Name: "clientId", Required: true}, {Name: "clientSecret", Required: true, Secret: true}},
+			Credentials:  []vendorspec.CredentialField{{Name: "clientId", Required: true}, {Name: "clientSecret", Required: true, Secret: true}},
 			Capabilities: []vendorspec.Offer{{Capability: vendorspec.OrgsCreate}},
 			OpenRMM:      func(vendorspec.Params) (rmm.Client, error) { return nil, notOpened }},
 		vendorspec.Spec{Name: "acmepsa", Kind: KindPSA, DisplayName: "Acme PSA",
@@ -240,7 +240,9 @@ func (m *memStore) PutConnection(_ context.Context, c Connection) error {
 	return nil
 }
 
-func (m *memStore) UpdateConnection(ctx context.Context, c Connection) error { return m.PutConnection(ctx, c) }
+func (m *memStore) UpdateConnection(ctx context.Context, c Connection) error {
+	return m.PutConnection(ctx, c)
+}
 
 func (m *memStore) GetConnection(_ context.Context, tenantID, id string) (Connection, error) {
 	m.mu.Lock()
