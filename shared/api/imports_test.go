@@ -32,6 +32,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 )
@@ -68,6 +69,14 @@ type importRMM struct {
 }
 
 func (r importRMM) ListOrganizations(context.Context) ([]rmm.Organization, error) { return r.orgs, nil }
+
+// importPSA can find accounts by reference, which the import routes ask
+// of a PSA before they start a job; the job itself never reaches it here.
+type importPSA struct{ psa.Client }
+
+func (importPSA) FindAccountsByExternalRef(context.Context, string) ([]psa.Account, error) {
+	return nil, nil
+}
 
 type importOpener func(ctx context.Context, tenantID, integrationID string) (providers.Clients, error)
 
@@ -131,7 +140,7 @@ func newImportsEnv(t *testing.T) *importsEnv {
 			return providers.Clients{}, apperr.New(apperr.NotFound, "no integration %s", integrationID)
 		}
 		return providers.Clients{Integration: connection.Integration{ID: "i_1"},
-			RMM: importRMM{orgs: []rmm.Organization{{ID: "1", Name: "A"}, {ID: "2", Name: "B"}}}}, nil
+			RMM: importRMM{orgs: []rmm.Organization{{ID: "1", Name: "A"}, {ID: "2", Name: "B"}}}, PSA: importPSA{}}, nil
 	})
 	return &importsEnv{rt: api.New(api.Deps{Imports: svc, Clients: opener}), tracker: tr, sqs: sq, queues: qs}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // Opener opens an integration's vendor clients (providers.Opener).
@@ -212,11 +213,12 @@ func (d *Dispatcher) mapping(ctx context.Context, sc account.Scope, orgID string
 	return nil, fmt.Errorf("read mapping of organization %s: %w", orgID, err)
 }
 
+// psaOf returns the PSA as the account decision needs it, or an item
+// failure naming the capability it lacks (accounts.findByRef).
 func psaOf(cl providers.Clients) (account.PSA, error) {
-	p, ok := cl.PSA.(account.PSA)
-	if !ok {
-		return nil, &itemFailure{reason: "this PSA cannot look accounts up by rmmbridge's reference, so accounts cannot be created or mapped safely",
-			err: apperr.New(apperr.NotImplemented, "PSA client lacks FindAccountsByExternalRef")}
+	p, err := vendorspec.Require[account.PSA](cl.PSA, vendorspec.AccountsFindByRef, "the account decision")
+	if err != nil {
+		return nil, &itemFailure{reason: reasonOf(err), err: err}
 	}
 	return p, nil
 }

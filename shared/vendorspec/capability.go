@@ -154,8 +154,12 @@ func (s Set) Require(c Capability, feature string) error {
 
 func (s Set) missing(c Capability, feature string) *apperr.Error {
 	why := s.why[c]
-	if why == "" {
+	switch {
+	case why != "":
+	case s.Provider != "":
 		why = s.Provider + " does not support it"
+	default:
+		why = "its client does not support it"
 	}
 	kind := string(s.Kind)
 	if kind == "" {

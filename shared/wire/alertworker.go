@@ -11,7 +11,6 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/alert"
-	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/asset"
 	"github.com/rmmbridge/rmmbridge/shared/config"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
@@ -20,6 +19,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // AlertWorker builds the alert → ticket worker (AlertQueue): tickets are
@@ -97,9 +97,9 @@ func (a alertAccounts) GetMapping(ctx context.Context, sc account.Scope, orgID s
 // could match, or creating is off — nothing is written and the error
 // carries account.ErrNoAccount with the reason and the candidates.
 func (a alertAccounts) EnsureAccount(ctx context.Context, sc account.Scope, c providers.Clients, orgID string) (account.Mapping, error) {
-	p, ok := c.PSA.(account.PSA)
-	if !ok {
-		return account.Mapping{}, apperr.New(apperr.NotImplemented, "this PSA cannot create accounts exactly once (no lookup by rmmbridge's reference)")
+	p, err := vendorspec.Require[account.PSA](c.PSA, vendorspec.AccountsFindByRef, "routing an alert of an unmapped organization (the account decision)")
+	if err != nil {
+		return account.Mapping{}, err
 	}
 	org, err := c.RMM.GetOrganization(ctx, orgID)
 	if err != nil {
