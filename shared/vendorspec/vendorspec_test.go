@@ -202,8 +202,10 @@ func TestCheckSettings(t *testing.T) {
 // fullPSA implements every optional PSA role.
 type fullPSA struct{ psa.Client }
 
-func (fullPSA) FindAccountsByExternalRef(context.Context, string) ([]psa.Account, error) { return nil, nil }
-func (fullPSA) ReopenTicket(context.Context, string) error                             { return nil }
+func (fullPSA) FindAccountsByExternalRef(context.Context, string) ([]psa.Account, error) {
+	return nil, nil
+}
+func (fullPSA) ReopenTicket(context.Context, string) error { return nil }
 
 func TestCapabilities(t *testing.T) {
 	v := vendor(t, base())
