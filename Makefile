@@ -12,11 +12,13 @@ help: ## list targets
 
 # The vendor sandboxes `make dev` and `make bench` start (any of
 # shared/devtools/sandboxes; `go run ./cmd/rmmbridge help` lists them).
+# DEV_FLAGS adds rmmbridge dev flags, e.g. DEV_FLAGS="-addr 127.0.0.1:3300".
 RMM ?= ninjaone
 PSA ?= connectwise
+DEV_FLAGS ?=
 
 dev: ## run the whole stack locally: moto, the RMM=… and PSA=… sandboxes (ninjaone, connectwise), HTTP API on 127.0.0.1:3000, queue pollers
-	go run ./cmd/rmmbridge dev -rmm $(RMM) -psa $(PSA)
+	go run ./cmd/rmmbridge dev -rmm $(RMM) -psa $(PSA) $(DEV_FLAGS)
 
 # Every test binary that needs AWS starts its own moto_server on a free
 # loopback port and stops it when it exits (shared/devtools/motoserver), so the
