@@ -247,7 +247,9 @@ func (e *Env) startSandboxes(o Options) error {
 	}
 	e.RMM.BaseURL = e.RMM.URL + rspec.BasePath
 	data := e.RMM.Data()
-	popt := sandboxspec.Options{Seed: o.Seed, Related: &data, NoAssets: o.NoPSAAssets, Logger: o.Logger}
+	// The PSA sandbox keeps no request log here (its requests are in
+	// the stack's own log), as before sandboxes were specs.
+	popt := sandboxspec.Options{Seed: o.Seed, Related: &data, NoAssets: o.NoPSAAssets}
 	if o.AdjustPSA != nil {
 		o.AdjustPSA(&popt)
 	}
