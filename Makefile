@@ -10,8 +10,15 @@ export CGO_ENABLED := 0
 help: ## list targets
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-dev: ## run the whole stack locally: moto, sandboxes, HTTP API on 127.0.0.1:3000, queue pollers
-	go run ./cmd/rmmbridge dev
+# The vendor sandboxes `make dev` and `make bench` start (any of
+# shared/devtools/sandboxes; `go run ./cmd/rmmbridge help` lists them).
+# DEV_FLAGS adds rmmbridge dev flags, e.g. DEV_FLAGS="-addr 127.0.0.1:3300".
+RMM ?= ninjaone
+PSA ?= connectwise
+DEV_FLAGS ?=
+
+dev: ## run the whole stack locally: moto, the RMM=… and PSA=… sandboxes (ninjaone, connectwise), HTTP API on 127.0.0.1:3000, queue pollers
+	go run ./cmd/rmmbridge dev -rmm $(RMM) -psa $(PSA) $(DEV_FLAGS)
 
 # Every test binary that needs AWS starts its own moto_server on a free
 # loopback port and stops it when it exits (shared/devtools/motoserver), so the
@@ -49,7 +56,7 @@ build-SchedulerFunction:      ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBD
 BENCH_DEVICES ?= 10000
 BENCH_ORGS ?= 200
 bench: ## end-to-end import benchmark (BENCH_DEVICES over BENCH_ORGS; checks its targets), then the packages' go benchmarks
-	go run ./cmd/rmmbridge bench --devices $(BENCH_DEVICES) --orgs $(BENCH_ORGS)
+	go run ./cmd/rmmbridge bench --rmm $(RMM) --psa $(PSA) --devices $(BENCH_DEVICES) --orgs $(BENCH_ORGS)
 	env -u AWS_ENDPOINT_URL go test -run '^$$' -bench . -benchmem ./...
 
 deploy: ## build with SAM and deploy (first time: sam deploy --guided)

@@ -21,11 +21,14 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/devtools/devstack"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
-	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/sandboxes"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/sandboxspec"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // benchOptions are `rmmbridge bench`'s flags.
 type benchOptions struct {
+	rmm, psa      string // sandboxes
 	orgs, devices int
 	changed       float64 // percent of devices changed before the re-import
 	psaAssets     bool
@@ -36,10 +39,11 @@ type benchOptions struct {
 	verbose       bool
 }
 
-const benchUsage = `usage: rmmbridge bench [--devices N] [--orgs N] [--changed PCT] [--psa-assets] [--timeout D]
+const benchUsage = `usage: rmmbridge bench [--rmm NAME] [--psa NAME] [--devices N] [--orgs N] [--changed PCT] [--psa-assets] [--timeout D]
 
 An end-to-end asset import through the local stack (moto for DynamoDB and Secrets Manager,
-the NinjaOne and ConnectWise sandboxes, the HTTP API and the SQS pollers), then a re-import
+an RMM and a PSA sandbox — NinjaOne and ConnectWise unless --rmm and --psa say otherwise —,
+the HTTP API and the SQS pollers), then a re-import
 with a share of the devices changed in the RMM. It prints wall time, devices/s, vendor and
 DynamoDB requests per device, the peak RSS of this process (stack, sandboxes, queue) and of
 moto_server, and checks the targets: PSA asset writes per new device ≤ 1.02, no PSA write
@@ -66,6 +70,8 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
 	var o benchOptions
+	fs.StringVar(&o.rmm, "rmm", devstack.DefaultRMM, "RMM sandbox: "+sandboxes.Choices(vendorspec.KindRMM))
+	fs.StringVar(&o.psa, "psa", devstack.DefaultPSA, "PSA sandbox: "+sandboxes.Choices(vendorspec.KindPSA))
 	fs.IntVar(&o.devices, "devices", envInt(getenv, "RMMBRIDGE_BENCH_DEVICES", defaultBenchDevices), "RMM devices to import")
 	fs.IntVar(&o.orgs, "orgs", envInt(getenv, "RMMBRIDGE_BENCH_ORGS", defaultBenchOrgs), "RMM organizations they belong to")
 	fs.Float64Var(&o.changed, "changed", 1, "percent of devices changed in the RMM before the re-import")
@@ -80,6 +86,14 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if o.devices < 1 || o.orgs < 1 || o.changed < 0 || o.changed > 100 {
 		return fmt.Errorf("--devices and --orgs must be positive and --changed a percentage")
+	}
+	for _, c := range []struct {
+		name string
+		kind vendorspec.Kind
+	}{{o.rmm, vendorspec.KindRMM}, {o.psa, vendorspec.KindPSA}} {
+		if _, ok := sandboxes.Get(c.name, c.kind); !ok {
+			return fmt.Errorf("--%s %s: no such sandbox (choose one of %s)", c.kind, c.name, sandboxes.Choices(c.kind))
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
@@ -129,7 +143,7 @@ func (b *bench) start(ctx context.Context, stderr io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	slog.SetDefault(log)
 	opt := devstack.Options{
-		Template: b.o.template, StackName: "rmmbridge-bench", APIAddr: "127.0.0.1:0", NinjaAddr: "127.0.0.1:0", CWAddr: "127.0.0.1:0",
+		Template: b.o.template, StackName: "rmmbridge-bench", APIAddr: "127.0.0.1:0", RMM: b.o.rmm, PSA: b.o.psa, RMMAddr: "127.0.0.1:0", PSAAddr: "127.0.0.1:0",
 		Endpoint: b.aws.url, Orgs: b.o.orgs, Devices: b.o.devices, NoPSAAssets: !b.o.psaAssets, Logger: log,
 		PollWait: 200 * time.Millisecond, FastSQS: !b.o.motoSQS,
 	}
@@ -144,8 +158,9 @@ func (b *bench) start(ctx context.Context, stderr io.Writer) error {
 	if !b.o.plainMoto {
 		queues += " (through scripts/moto-server: transactions roll back only what they touched, one DynamoDB request at a time; --plain-moto for moto as is)"
 	}
-	fmt.Fprintf(b.w, "rmmbridge bench: %d devices over %d organizations; %s; stack up in %s\n",
-		len(b.env.Ninja.Devices()), len(b.env.Ninja.Orgs()), queues, time.Since(began).Round(time.Millisecond))
+	data := b.env.RMM.Data()
+	fmt.Fprintf(b.w, "rmmbridge bench: %d devices over %d organizations (%s sandbox → %s sandbox); %s; stack up in %s\n",
+		len(data.Devices), len(data.Orgs), b.env.RMM.Spec.DisplayName, b.env.PSA.Spec.DisplayName, queues, time.Since(began).Round(time.Millisecond))
 	return nil
 }
 
@@ -164,7 +179,7 @@ func (b *bench) stop() {
 // snapshot is every counter the benchmark reads, at one moment.
 type snapshot struct {
 	at      time.Time
-	psa     []cwsandbox.Request
+	psa     []sandboxspec.Request
 	rmm     int64
 	aws     map[string]int
 	fastSQS map[string]int64
@@ -174,8 +189,8 @@ type snapshot struct {
 }
 
 func (b *bench) snap() snapshot {
-	s := snapshot{at: time.Now(), psa: b.env.CW.Requests(), rmm: b.env.Ninja.TotalRequests(), aws: b.aws.counts(),
-		selfCPU: procCPU("self"), motoCPU: procCPU(strconv.Itoa(b.motoPID)), configs: len(b.env.CW.Configurations())}
+	s := snapshot{at: time.Now(), psa: b.env.PSA.Requests(), rmm: b.env.RMM.Requests(), aws: b.aws.counts(),
+		selfCPU: procCPU("self"), motoCPU: procCPU(strconv.Itoa(b.motoPID)), configs: len(b.env.PSA.Assets())}
 	if b.env.FastSQS != nil {
 		s.fastSQS = b.env.FastSQS.Stats().Requests
 	}
@@ -205,7 +220,7 @@ func diff(name string, a, z snapshot, j importJobView) phase {
 			continue
 		}
 		p.psaWrites++
-		if strings.HasPrefix(r.Path, "/company/configurations") {
+		if r.Asset {
 			p.assetWrites++
 		} else {
 			p.accountWrites++
@@ -238,8 +253,8 @@ func (b *bench) run(ctx context.Context) error {
 		}
 		fmt.Fprintf(b.w, "  [%s] "+format+"\n", append([]any{mark}, args...)...)
 	}
-	devices := len(b.env.Ninja.Devices())
-	seededConfigs := len(b.env.CW.Configurations())
+	devices := len(b.env.RMM.Data().Devices)
+	seededConfigs := len(b.env.PSA.Assets())
 
 	first, err := b.importOnce(ctx, "import")
 	if err != nil {
@@ -261,15 +276,15 @@ func (b *bench) run(ctx context.Context) error {
 	check(dups == 0 && missing == 0, "PSA assets: %d devices with more than one, %d synced devices with none", dups, missing)
 	accts := b.accountDuplicates(modes)
 	check(accts == 0, "PSA accounts: %d organizations with a duplicate or missing account (%d linked, %d created, %d in review)",
-		accts, countMode(modes, "linked"), countMode(modes, "created"), len(b.env.Ninja.Orgs())-len(modes))
-	check(len(b.env.CW.Configurations())-seededConfigs == created, "configurations created %d = devices created %d", len(b.env.CW.Configurations())-seededConfigs, created)
+		accts, countMode(modes, "linked"), countMode(modes, "created"), len(b.env.RMM.Data().Orgs)-len(modes))
+	check(len(b.env.PSA.Assets())-seededConfigs == created, "assets created %d = devices created %d", len(b.env.PSA.Assets())-seededConfigs, created)
 
 	n := int(float64(devices)*b.o.changed/100 + 0.5)
-	changed := b.env.Ninja.TouchDevices(n)
+	changed := b.env.RMM.TouchDevices(n)
 	// Devices of organizations in review stay review items, changed or not.
-	orgOf := map[int]string{}
-	for _, d := range b.env.Ninja.Devices() {
-		orgOf[d.ID] = strconv.Itoa(d.OrganizationID)
+	orgOf := map[string]string{}
+	for _, d := range b.env.RMM.Data().Devices {
+		orgOf[d.ID] = d.OrgID
 	}
 	changedSynced := 0
 	for _, id := range changed {
@@ -326,21 +341,21 @@ func (b *bench) print(p phase) {
 	fmt.Fprintf(b.w, "  SQS requests/device  %.3f\n", per(int64(p.sqs)))
 }
 
-// duplicates counts devices with more than one configuration carrying
+// duplicates counts devices with more than one PSA asset carrying
 // their id, and synced devices (every device of a mapped organization
 // that is not a review item; no device of an organization in review)
 // with none.
 func (b *bench) duplicates(modes map[string]string) (dups, missing int) {
 	by := map[string]int{}
-	for _, cf := range b.env.CW.Configurations() {
-		if cf.DeviceIdentifier != "" {
-			by[cf.DeviceIdentifier]++
+	for _, a := range b.env.PSA.Assets() {
+		if a.ExternalRef != "" {
+			by[a.ExternalRef]++
 		}
 	}
-	for _, d := range b.env.Ninja.Devices() {
-		switch by[strconv.Itoa(d.ID)] {
+	for _, d := range b.env.RMM.Data().Devices {
+		switch by[d.ID] {
 		case 0:
-			if !b.o.psaAssets && modes[strconv.Itoa(d.OrganizationID)] != "" {
+			if !b.o.psaAssets && modes[d.OrgID] != "" {
 				missing++
 			}
 		case 1:
@@ -384,14 +399,14 @@ func (b *bench) mappingModes(ctx context.Context) (map[string]string, error) {
 // company, or in review (unmapped), must have none carrying it.
 func (b *bench) accountDuplicates(modes map[string]string) int {
 	by := map[string]int{}
-	for _, co := range b.env.CW.Companies() {
-		if ref := co.CustomFields[cwsandbox.CompanyRefFieldID]; ref != "" {
-			by[ref]++
+	for _, a := range b.env.PSA.Accounts() {
+		if a.ExternalRef != "" {
+			by[a.ExternalRef]++
 		}
 	}
 	bad := 0
-	for _, o := range b.env.Ninja.Orgs() {
-		id := strconv.Itoa(o.ID)
+	for _, o := range b.env.RMM.Data().Orgs {
+		id := o.ID
 		want := 0
 		if modes[id] == "created" {
 			want = 1

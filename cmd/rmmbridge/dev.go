@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/devtools/devstack"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/sandboxes"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 func runDev(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -17,16 +20,29 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.SetOutput(stderr)
 	var o devstack.Options
 	fs.StringVar(&o.APIAddr, "addr", "127.0.0.1:3000", "address of the local HTTP API")
-	fs.StringVar(&o.NinjaAddr, "ninja-addr", "127.0.0.1:8081", "address of the NinjaOne sandbox")
-	fs.StringVar(&o.CWAddr, "cw-addr", "127.0.0.1:8082", "address of the ConnectWise sandbox")
+	fs.StringVar(&o.RMM, "rmm", devstack.DefaultRMM, "RMM sandbox to start: "+sandboxes.Choices(vendorspec.KindRMM))
+	fs.StringVar(&o.PSA, "psa", devstack.DefaultPSA, "PSA sandbox to start: "+sandboxes.Choices(vendorspec.KindPSA))
+	fs.StringVar(&o.RMMAddr, "rmm-addr", "", "address of the RMM sandbox (default 127.0.0.1 on its own port: NinjaOne 8081)")
+	fs.StringVar(&o.PSAAddr, "psa-addr", "", "address of the PSA sandbox (default 127.0.0.1 on its own port: ConnectWise 8082)")
 	fs.StringVar(&o.Template, "template", "template.yaml", "SAM template to run")
 	fs.StringVar(&o.StackName, "stack", "rmmbridge-dev", "stack name used for resource names")
 	fs.Int64Var(&o.Seed, "seed", 1, "sandbox data seed")
-	fs.IntVar(&o.Orgs, "orgs", 30, "NinjaOne sandbox organizations")
-	fs.IntVar(&o.Devices, "devices", 1200, "NinjaOne sandbox devices")
+	fs.IntVar(&o.Orgs, "orgs", 30, "RMM sandbox organizations")
+	fs.IntVar(&o.Devices, "devices", 1200, "RMM sandbox devices")
 	verbose := fs.Bool("v", false, "debug logs")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("dev takes no arguments (got %q); did you mean -rmm or -psa?", fs.Args())
+	}
+	for _, c := range []struct {
+		name string
+		kind vendorspec.Kind
+	}{{o.RMM, vendorspec.KindRMM}, {o.PSA, vendorspec.KindPSA}} {
+		if _, ok := sandboxes.Get(c.name, c.kind); !ok {
+			return fmt.Errorf("-%s %s: no such %s sandbox (choose one of %s)", c.kind, c.name, strings.ToUpper(string(c.kind)), sandboxes.Choices(c.kind))
+		}
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -75,10 +91,10 @@ rmmbridge is running locally
   HTTP API      %[1]s
   API key       %[2]s  (%[3]s)
   tenant        t_demo
-  integration   %[4]s  (NinjaOne sandbox ↔ ConnectWise sandbox)
+  integration   %[4]s  (%[10]s sandbox ↔ %[11]s sandbox)
   webhook       POST %[1]s/v1/webhooks/%[4]s/rmm  with  Authorization: Bearer %[5]s
-  NinjaOne      %[6]s  (sandbox)
-  ConnectWise   %[7]s  (sandbox)
+  %-13[10]s %[6]s  (sandbox, provider %[12]s)
+  %-13[11]s %[7]s  (sandbox, provider %[13]s)
   moto          %[8]s  (AWS_ENDPOINT_URL for aws cli / SDK calls)
                 %[9]s
 
@@ -90,5 +106,6 @@ Try:
   curl -s -i %[1]s/v1/connections                      # no key → 401
 
 Ctrl-C stops everything.
-`, api, key, source, iid, env.WebhookSecret, env.NinjaURL, env.CWBaseURL(), env.MotoEndpoint, moto)
+`, api, key, source, iid, env.WebhookSecret, env.RMM.BaseURL, env.PSA.BaseURL, env.MotoEndpoint, moto,
+		env.RMM.Spec.DisplayName, env.PSA.Spec.DisplayName, env.RMM.Spec.Name, env.PSA.Spec.Name)
 }

@@ -39,7 +39,8 @@ func TestDevServesTheAPI(t *testing.T) {
 	}
 	go func() {
 		done <- run(ctx, []string{"dev", "-addr", "127.0.0.1:0", "-template", filepath.Join("..", "..", "template.yaml"),
-			"-stack", motoserver.UniqueName("devtest"), "-ninja-addr", "127.0.0.1:0", "-cw-addr", "127.0.0.1:0", "-orgs", "5", "-devices", "50"}, getenv, pw, io.Discard)
+			"-stack", motoserver.UniqueName("devtest"), "-rmm", "ninjaone", "-psa", "connectwise",
+			"-rmm-addr", "127.0.0.1:0", "-psa-addr", "127.0.0.1:0", "-orgs", "5", "-devices", "50"}, getenv, pw, io.Discard)
 		pw.Close()
 	}()
 
@@ -93,6 +94,9 @@ func TestDevServesTheAPI(t *testing.T) {
 		{"no key", "/v1/connections", "", 401, ""},
 		{"wrong key", "/v1/connections", "not-the-dev-key-at-all", 401, ""},
 		{"dev key", "/v1/connections", "dev-key-for-the-cli-test", 200, `"items":`},
+		{"the chosen RMM", "/v1/connections", "dev-key-for-the-cli-test", 200, `"provider":"ninjaone"`},
+		{"the chosen PSA and its capabilities", "/v1/connections", "dev-key-for-the-cli-test", 200, `"provider":"connectwise"`},
+		{"the demo PSA connection finds accounts by reference", "/v1/connections", "dev-key-for-the-cli-test", 200, `"accounts.findByRef"`},
 		{"unknown route", "/v1/nope", "dev-key-for-the-cli-test", 404, ""},
 	}
 	for _, tc := range tests {
@@ -120,5 +124,81 @@ func TestDevServesTheAPI(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Error("dev did not stop within 30 s of Ctrl-C")
+	}
+}
+
+// TestSandboxFlagsAreChecked: a sandbox that the registry does not list,
+// or of the other kind, is refused with the choices before anything
+// starts, by dev, bench and sandbox alike.
+func TestSandboxFlagsAreChecked(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"dev", "-psa", "autotask"}, "-psa autotask: no such PSA sandbox (choose one of connectwise)"},
+		{[]string{"dev", "-rmm", "connectwise"}, "-rmm connectwise: no such RMM sandbox (choose one of ninjaone)"},
+		{[]string{"dev", "ninjaone"}, "dev takes no arguments"},
+		{[]string{"bench", "--rmm", "dattormm"}, "--rmm dattormm: no such sandbox (choose one of ninjaone)"},
+		{[]string{"sandbox", "halopsa"}, `no sandbox "halopsa"; usage: rmmbridge sandbox connectwise|ninjaone`},
+		{[]string{"sandbox", "connectwise", "--rmm", "connectwise"}, "--rmm connectwise: no such RMM sandbox"},
+		{[]string{"sandbox"}, "usage: rmmbridge sandbox connectwise|ninjaone"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			err := run(t.Context(), tc.args, func(string) string { return "" }, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("run(%q) = %v, want an error containing %q", tc.args, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestSandboxCommand serves each sandbox of the registry with
+// `rmmbridge sandbox NAME` and checks it answers its demo credentials.
+func TestSandboxCommand(t *testing.T) {
+	for _, tc := range []struct{ name, path, user, pass string }{
+		{"ninjaone", "/ws/oauth/token", "", ""},
+		{"connectwise", "/company/companies?pageSize=1", "rmmbridge+dev-public", "dev-private"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			pr, pw := io.Pipe()
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, []string{"sandbox", tc.name, "--port", "0", "--orgs", "3", "--devices", "9"}, os.Getenv, pw, io.Discard)
+				pw.Close()
+			}()
+			line, err := bufio.NewReader(pr).ReadString('\n')
+			if err != nil {
+				t.Fatalf("no banner: %v (%v)", err, <-done)
+			}
+			go func() { _, _ = io.Copy(io.Discard, pr) }()
+			m := regexp.MustCompile(`sandbox on (http://127\.0\.0\.1:\d+\S*) \(credentials ([^)]*)\)`).FindStringSubmatch(line)
+			if m == nil {
+				t.Fatalf("banner %q has no URL and credentials", line)
+			}
+			var req *http.Request
+			if tc.name == "ninjaone" {
+				req, _ = http.NewRequest(http.MethodPost, strings.TrimSuffix(m[1], "/")+tc.path,
+					strings.NewReader("grant_type=client_credentials&client_id=dev-ninja-client&client_secret=dev-ninja-secret&scope=monitoring"))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			} else {
+				req, _ = http.NewRequest(http.MethodGet, m[1]+tc.path, nil)
+				req.SetBasicAuth(tc.user, tc.pass)
+				req.Header.Set("clientId", "dev-client-id")
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("%s with the demo credentials (%s) = %d, want 200", tc.path, m[2], resp.StatusCode)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("sandbox returned %v after Ctrl-C", err)
+			}
+		})
 	}
 }

@@ -35,7 +35,7 @@ func TestImportCommand(t *testing.T) {
 	t.Cleanup(func() { slog.SetDefault(prev) })
 	env, err := devstack.Start(ctx, devstack.Options{
 		Template: filepath.Join("..", "..", "template.yaml"), StackName: motoserver.UniqueName("cli-import"),
-		APIAddr: "127.0.0.1:0", NinjaAddr: "127.0.0.1:0", CWAddr: "127.0.0.1:0",
+		APIAddr: "127.0.0.1:0", RMMAddr: "127.0.0.1:0", PSAAddr: "127.0.0.1:0",
 		Endpoint: os.Getenv("AWS_ENDPOINT_URL"), Orgs: 5, Devices: 60, PollWait: 200 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler),
 	})
@@ -110,7 +110,7 @@ func TestImportCommand(t *testing.T) {
 
 	// One organization without a tie: every device unchanged now, exit 0.
 	var clean string
-	for _, o := range env.Ninja.Orgs() {
+	for _, o := range env.Ninja().Orgs() {
 		if reviewFree(env, out, o.ID) {
 			clean = strconv.Itoa(o.ID)
 			break
@@ -175,7 +175,7 @@ func TestImportCommand(t *testing.T) {
 // reviewFree reports whether none of the organization's devices is among
 // the review items the output lists.
 func reviewFree(env *devstack.Env, out string, orgID int) bool {
-	for _, d := range env.Ninja.Devices() {
+	for _, d := range env.Ninja().Devices() {
 		if d.OrganizationID == orgID && strings.Contains(out, fmt.Sprintf("\n  %d: ", d.ID)) {
 			return false
 		}

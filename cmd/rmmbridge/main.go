@@ -9,6 +9,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/rmmbridge/rmmbridge/shared/devtools/sandboxes"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 func main() {
@@ -22,12 +25,14 @@ func main() {
 	}
 }
 
-const usage = `usage: rmmbridge <command> [flags]
+// usage lists the commands; the sandboxes come from the sandbox registry.
+var usage = `usage: rmmbridge <command> [flags]
 
 commands:
-  dev          run the whole stack locally: moto, the vendor sandboxes, the HTTP API on
-               127.0.0.1:3000, queue pollers, a demo tenant with connections and an integration
-  sandbox      serve one vendor sandbox: rmmbridge sandbox ninjaone|connectwise --port N
+  dev          run the whole stack locally: moto, an RMM and a PSA sandbox (-rmm ` + sandboxes.Choices(vendorspec.KindRMM) + `,
+               -psa ` + sandboxes.Choices(vendorspec.KindPSA) + `), the HTTP API on 127.0.0.1:3000, queue pollers, a demo
+               tenant with connections and an integration
+  sandbox      serve one vendor sandbox: rmmbridge sandbox ` + sandboxes.Choices("") + ` --port N
   key create   create a tenant and an admin API key in a deployed stack's table
   import       start an import job on a running stack; --watch shows a progress bar and
                exits 0 (succeeded), 2 (partial) or 1 (failed)

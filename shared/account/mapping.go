@@ -11,6 +11,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // Mapping modes.
@@ -61,6 +62,31 @@ type PSA interface {
 	// reference (the RMM organization id): how a create that crashed
 	// before it was recorded is found and adopted instead of repeated.
 	FindAccountsByExternalRef(ctx context.Context, ref string) ([]psa.Account, error)
+}
+
+// PSAOf returns a PSA client as the account service's PSA. Its
+// FindAccountsByExternalRef is the vendor's when the connection has
+// accounts.findByRef, and otherwise answers that capability's 422: linking
+// an organization to an account and provisioning one never look accounts
+// up by reference, so they work with any PSA; creating an account and
+// the account decision ask for the capability first.
+func PSAOf(p psa.Client) PSA {
+	if f, err := vendorspec.Require[PSA](p, vendorspec.AccountsFindByRef, "finding accounts by rmmbridge's reference"); err == nil {
+		return f
+	}
+	return withoutRefs{p}
+}
+
+// withoutRefs is a PSA whose connection cannot find accounts by our
+// reference.
+type withoutRefs struct{ psa.Client }
+
+func (w withoutRefs) FindAccountsByExternalRef(context.Context, string) ([]psa.Account, error) {
+	_, err := vendorspec.Require[PSA](w.Client, vendorspec.AccountsFindByRef, "finding accounts by rmmbridge's reference")
+	if err == nil {
+		err = apperr.New(apperr.Internal, "the PSA client lost its accounts.findByRef capability")
+	}
+	return nil, err
 }
 
 // RMM is what the account service needs of the RMM.

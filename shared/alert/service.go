@@ -16,6 +16,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // AssetRef is where a device's asset lives in the PSA.
@@ -82,19 +83,6 @@ type Clients struct {
 	RMM         RMM
 	PSA         PSA
 	Sync        Sync
-}
-
-// TicketReopener is implemented by PSA clients that can reopen a closed
-// ticket; without it a trigger inside the reopen window only adds a note
-// to the closed ticket.
-type TicketReopener interface {
-	ReopenTicket(ctx context.Context, id string) error
-}
-
-// DeviceLinker is implemented by RMM clients that can link to a device in
-// the RMM's console; the link goes into the ticket description.
-type DeviceLinker interface {
-	DeviceURL(deviceID string) string
 }
 
 // Options tune the service.
@@ -413,13 +401,16 @@ func (r *run) retrigger(ctx context.Context, a rmm.Alert) (Result, error) {
 	count(&next, a)
 	next.State, next.OpenedAt, next.TicketClosed, next.Unrouted = StateOpen, a.OccurredAt, false, ""
 	outcome := Noted
-	if t.Closed {
-		if ro, ok := r.c.PSA.(TicketReopener); ok {
-			if err := ro.ReopenTicket(ctx, l.TicketID); err != nil {
-				return Result{}, fmt.Errorf("reopen ticket %s: %w", l.TicketID, err)
-			}
-			outcome = Reopened
+	if t.Closed && vendorspec.Has(r.c.PSA, vendorspec.TicketsReopen) {
+		// A PSA without tickets.reopen gets a note asking a person to.
+		ro, err := vendorspec.Require[psa.TicketReopener](r.c.PSA, vendorspec.TicketsReopen, "reopening a ticket")
+		if err != nil {
+			return Result{}, err
 		}
+		if err := ro.ReopenTicket(ctx, l.TicketID); err != nil {
+			return Result{}, fmt.Errorf("reopen ticket %s: %w", l.TicketID, err)
+		}
+		outcome = Reopened
 	}
 	note := retriggerNote(a, next.Occurrences, outcome == Reopened, t.Closed && outcome != Reopened)
 	if err := r.c.PSA.AddTicketNote(ctx, l.TicketID, psa.Note{Text: note, Internal: true}); err != nil {
@@ -530,17 +521,17 @@ func (r *run) open(ctx context.Context, a rmm.Alert, gen int) (Result, error) {
 	return Result{Outcome: outcome, TicketID: t.ID}, nil
 }
 
-// findTicket looks the PSA up for a ticket carrying ref, when the client
-// can; it adopts the oldest.
+// findTicket looks the PSA up for a ticket carrying ref, when the
+// connection can (tickets.findByRef); it adopts the oldest.
 func (s *Service) findTicket(ctx context.Context, c Clients, ref string) (psa.Ticket, bool, error) {
-	f, ok := c.PSA.(psa.TicketRefFinder)
-	if !ok {
+	if !vendorspec.Has(c.PSA, vendorspec.TicketsFindByRef) {
 		return psa.Ticket{}, false, nil
+	}
+	f, err := vendorspec.Require[psa.TicketRefFinder](c.PSA, vendorspec.TicketsFindByRef, "adopting a ticket by reference")
+	if err != nil {
+		return psa.Ticket{}, false, err
 	}
 	ts, err := f.FindTicketsByExternalRef(ctx, ref)
-	if apperr.Is(err, apperr.NotImplemented) {
-		return psa.Ticket{}, false, nil
-	}
 	if err != nil {
 		return psa.Ticket{}, false, fmt.Errorf("look up a ticket by reference %s: %w", ref, err)
 	}

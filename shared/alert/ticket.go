@@ -66,7 +66,7 @@ func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // Description is the ticket's initial description: what happened, on
 // which device, the condition and its values, and links.
-func Description(a rmm.Alert, integrationID string, deviceURL string) string {
+func Description(a rmm.Alert, integrationID string) string {
 	var b strings.Builder
 	line := func(label, v string) {
 		if v = strings.TrimSpace(v); v != "" {
@@ -109,9 +109,6 @@ func Description(a rmm.Alert, integrationID string, deviceURL string) string {
 	}
 	line("Alert series", a.SeriesID)
 	b.WriteString("\nLinks:\n")
-	if deviceURL != "" {
-		fmt.Fprintf(&b, "- Device in the RMM: %s\n", deviceURL)
-	}
 	if a.DeviceID != "" {
 		fmt.Fprintf(&b, "- Synced asset: GET /v1/integrations/%s/assets/%s\n", integrationID, a.DeviceID)
 	}
@@ -123,10 +120,6 @@ func Description(a rmm.Alert, integrationID string, deviceURL string) string {
 // newTicket is the ticket to open for a.
 func (s *Service) newTicket(c Clients, tgt target, a rmm.Alert, ref string) psa.NewTicket {
 	settings := c.Integration.Settings
-	deviceURL := ""
-	if dl, ok := c.RMM.(DeviceLinker); ok && a.DeviceID != "" {
-		deviceURL = dl.DeviceURL(a.DeviceID)
-	}
 	sev := a.Severity
 	if sev == "" {
 		sev = rmm.SeverityNone
@@ -140,7 +133,7 @@ func (s *Service) newTicket(c Clients, tgt target, a rmm.Alert, ref string) psa.
 		LocationID:  tgt.LocationID,
 		AssetID:     tgt.AssetID,
 		Summary:     Summary(a, s.o.SummaryMax),
-		Description: Description(a, c.Integration.ID, deviceURL),
+		Description: Description(a, c.Integration.ID),
 		Board:       namedRef(settings.TicketDefaults["board"]),
 		Status:      namedRef(settings.TicketDefaults["status"]),
 		Type:        namedRef(settings.TicketDefaults["type"]),

@@ -17,8 +17,9 @@ type reviewer interface{ NeedsReview() bool }
 // the error's client-safe message.
 //
 // Unroutable: Invalid (the account decision refuses, e.g. creating is not
-// allowed), NotFound (the organization or device does not exist in the
-// RMM), NotImplemented (the PSA cannot create accounts exactly once), and
+// allowed, or the PSA connection lacks accounts.findByRef, which it
+// needs), NotFound (the organization or device does not exist in the
+// RMM), NotImplemented (a vendor call rmmbridge cannot make), and
 // any error that needs a review (see reviewer; a Conflict otherwise is a
 // lost race, retried). Everything else — outages, throttling, rejected
 // credentials, unclassified errors — is retried by the queue.

@@ -15,6 +15,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // Clients are an integration and its vendor clients, as the account sync
@@ -44,13 +45,17 @@ func (a accountsAPI) open(ctx context.Context, r *httpapi.Request) (Clients, err
 	return a.clients.Open(ctx, r.Principal.TenantID, r.PathParam("integrationId"))
 }
 
-// psaOf returns the PSA client as the account service needs it.
-func psaOf(cl Clients) (account.PSA, error) {
-	p, ok := cl.PSA.(account.PSA)
-	if !ok {
-		return nil, apperr.New(apperr.NotImplemented, "this PSA cannot look accounts up by rmmbridge's reference yet")
+// creatingAccounts checks, before anything is read or written, that the
+// PSA connection can create an account exactly once: create accounts,
+// and find them by rmmbridge's reference (a 422 naming the capability
+// otherwise).
+func creatingAccounts(cl Clients, feature string) error {
+	for _, c := range []vendorspec.Capability{vendorspec.AccountsCreate, vendorspec.AccountsFindByRef} {
+		if _, err := vendorspec.Require[any](cl.PSA, c, feature); err != nil {
+			return err
+		}
 	}
-	return p, nil
+	return nil
 }
 
 type namedItem struct {
@@ -311,11 +316,12 @@ func (a accountsAPI) putMapping(ctx context.Context, r *httpapi.Request) (*httpa
 			spec.Type = def.Type
 		}
 	}
-	p, err := psaOf(cl)
-	if err != nil {
-		return nil, err
+	if in.CreateAccount != nil {
+		if err := creatingAccounts(cl, "createAccount"); err != nil {
+			return nil, err
+		}
 	}
-	m, err := a.svc.Map(ctx, scope(r), cl.RMM, p, r.PathParam("orgId"), in)
+	m, err := a.svc.Map(ctx, scope(r), cl.RMM, account.PSAOf(cl.PSA), r.PathParam("orgId"), in)
 	if err != nil {
 		return nil, err
 	}
@@ -413,11 +419,10 @@ func (a accountsAPI) provision(ctx context.Context, r *httpapi.Request) (*httpap
 	if err != nil {
 		return nil, err
 	}
-	p, err := psaOf(cl)
-	if err != nil {
+	if _, err := vendorspec.Require[any](cl.RMM, vendorspec.OrgsCreate, "provisioning an RMM organization"); err != nil {
 		return nil, err
 	}
-	prov, err := a.svc.ProvisionRMM(ctx, scope(r), cl.RMM, p, r.PathParam("accountId"))
+	prov, err := a.svc.ProvisionRMM(ctx, scope(r), cl.RMM, account.PSAOf(cl.PSA), r.PathParam("accountId"))
 	if err != nil {
 		return nil, err
 	}
@@ -432,7 +437,11 @@ func (a accountsAPI) members(ctx context.Context, r *httpapi.Request) (*httpapi.
 	if err != nil {
 		return nil, err
 	}
-	ms, err := cl.PSA.ListMembers(ctx)
+	members, err := vendorspec.Require[psa.MemberLister](cl.PSA, vendorspec.MembersList, "listing PSA members")
+	if err != nil {
+		return nil, err
+	}
+	ms, err := members.ListMembers(ctx)
 	if err != nil {
 		return nil, err
 	}

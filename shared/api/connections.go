@@ -22,11 +22,19 @@ type connectionView struct {
 	Settings   map[string]any `json:"settings"`
 	CreatedAt  time.Time      `json:"createdAt"`
 	UpdatedAt  time.Time      `json:"updatedAt"`
+	// Capabilities are what the connection can do ("Test & save" reports
+	// them).
+	Capabilities []string `json:"capabilities"`
 }
 
 func viewConnection(c connection.Connection) connectionView {
+	caps := c.Capabilities
+	if caps == nil {
+		caps = []string{}
+	}
 	return connectionView{ID: c.ID, Name: c.Name, Kind: c.Kind, Provider: c.Provider, BaseURL: c.BaseURL, Status: c.Status,
-		TestedAt: c.TestedAt, TestDetail: c.TestDetail, Settings: c.Settings, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		TestedAt: c.TestedAt, TestDetail: c.TestDetail, Settings: c.Settings, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		Capabilities: caps}
 }
 
 type connectionsAPI struct{ svc *connection.Service }

@@ -11,6 +11,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/limits"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 type importsAPI struct {
@@ -78,11 +79,46 @@ func (a importsAPI) create(ctx context.Context, r *httpapi.Request) (*httpapi.Re
 	if err != nil {
 		return nil, err
 	}
+	if err := importCapabilities(cl, in); err != nil {
+		return nil, err
+	}
 	j, err := a.svc.Create(ctx, r.Principal.TenantID, r.PathParam("integrationId"), in, cl.RMM)
 	if err != nil {
 		return nil, err
 	}
 	return httpapi.JSON(http.StatusAccepted, importQueuedView{ID: j.ID, Kind: string(j.Kind), Status: string(j.Status)}), nil
+}
+
+// importCapabilities refuses (422) an import the PSA connection cannot
+// carry out: an organization import makes the account decision, which
+// looks accounts up by rmmbridge's reference, and creating missing
+// accounts (the default) creates them exactly once. An asset import that
+// creates no account asks nothing up front: its unmapped organizations
+// become failed items naming the capability. An unknown kind is left to
+// the import service's validation.
+func importCapabilities(cl Clients, in importjob.CreateInput) error {
+	creating := (in.CreateMissingAccounts == nil || *in.CreateMissingAccounts) && !in.DryRun
+	var need []vendorspec.Capability
+	feature := "an import creating missing accounts"
+	switch in.Kind {
+	case importjob.KindOrganizations:
+		need = append(need, vendorspec.AccountsFindByRef)
+		if creating {
+			need = append(need, vendorspec.AccountsCreate)
+		} else {
+			feature = "an organization import (the account decision)"
+		}
+	case importjob.KindAssets:
+		if creating {
+			need = append(need, vendorspec.AccountsFindByRef, vendorspec.AccountsCreate)
+		}
+	}
+	for _, c := range need {
+		if _, err := vendorspec.Require[any](cl.PSA, c, feature); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkImportInput bounds an import body: organization ids are ids (they

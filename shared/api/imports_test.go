@@ -31,6 +31,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
+	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/rmm/rmmfake"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
@@ -70,6 +71,14 @@ func importRMM(orgs ...rmm.Organization) rmm.Client {
 }
 
 type importOpener func(ctx context.Context, tenantID, integrationID string) (api.Clients, error)
+
+// importPSA can find accounts by reference, which the import routes ask
+// of a PSA before they start a job; the job itself never reaches it here.
+type importPSA struct{ psa.Client }
+
+func (importPSA) FindAccountsByExternalRef(context.Context, string) ([]psa.Account, error) {
+	return nil, nil
+}
 
 func (f importOpener) Open(ctx context.Context, tenantID, integrationID string) (api.Clients, error) {
 	return f(ctx, tenantID, integrationID)
@@ -116,7 +125,7 @@ func newImportsEnv(t *testing.T) *importsEnv {
 			return api.Clients{}, apperr.New(apperr.NotFound, "no integration %s", integrationID)
 		}
 		return api.Clients{Integration: connection.Integration{ID: "i_1"},
-			RMM: importRMM(rmm.Organization{ID: "1", Name: "A"}, rmm.Organization{ID: "2", Name: "B"})}, nil
+			RMM: importRMM(rmm.Organization{ID: "1", Name: "A"}, rmm.Organization{ID: "2", Name: "B"}), PSA: importPSA{}}, nil
 	})
 	return &importsEnv{rt: api.New(api.Deps{Imports: svc, Clients: opener}), tracker: tr, sqs: sq, queues: qs}
 }

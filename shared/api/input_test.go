@@ -34,6 +34,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/secretstore"
+	"github.com/rmmbridge/rmmbridge/shared/vendors/registry"
 )
 
 // quiet drops the refusals' log lines.
@@ -235,7 +236,7 @@ func newInputEnv(t *testing.T) *inputEnv {
 	st := dynamostore.New(ddb, table)
 	secrets := secretstore.New(secretsmanager.NewFromConfig(cfg), "rmmbridge/"+motoserver.UniqueName("api-input")+"/")
 	store := dynamostore.NewConnections(st)
-	conns := connection.NewService(store, secrets, acceptAll{}, connection.Options{Resolver: publicResolver{}})
+	conns := connection.NewService(store, secrets, acceptAll{}, connection.Options{Resolver: publicResolver{}, Vendors: registry.Catalog()})
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	e := &inputEnv{guard: &vendorGuard{}, conns: conns, store: store}
 	for _, f := range []struct{ tenant, rmm, psa, ig string }{{"t_a", "c_rmm", "c_psa", "i_a"}, {"t_b", "c_b1", "c_b2", "i_b"}} {

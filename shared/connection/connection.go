@@ -18,13 +18,13 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/limits"
 	"github.com/rmmbridge/rmmbridge/shared/netguard"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // Kinds of connection.
@@ -32,24 +32,6 @@ const (
 	KindRMM = "rmm"
 	KindPSA = "psa"
 )
-
-// Provider describes one vendor: its kind and the credential fields it needs.
-type Provider struct {
-	Name     string
-	Kind     string
-	Required []string // credential fields that must be non-empty
-	Optional []string
-}
-
-// Providers are the vendors rmmbridge knows, as API.md lists them.
-var Providers = map[string]Provider{
-	"ninjaone":    {Name: "ninjaone", Kind: KindRMM, Required: []string{"clientId", "clientSecret"}},
-	"dattormm":    {Name: "dattormm", Kind: KindRMM, Required: []string{"apiKey", "apiSecret"}},
-	"tacticalrmm": {Name: "tacticalrmm", Kind: KindRMM, Required: []string{"apiKey"}},
-	"connectwise": {Name: "connectwise", Kind: KindPSA, Required: []string{"companyId", "publicKey", "privateKey", "clientId"}},
-	"autotask":    {Name: "autotask", Kind: KindPSA, Required: []string{"username", "secret", "integrationCode"}},
-	"halopsa":     {Name: "halopsa", Kind: KindPSA, Required: []string{"clientId", "clientSecret"}, Optional: []string{"tenant"}},
-}
 
 // Credentials are a connection's secret fields.
 type Credentials map[string]string
@@ -72,6 +54,9 @@ type Connection struct {
 	SecretRef  string         `json:"-"`
 	// Refs counts the integrations using this connection; delete needs 0.
 	Refs int `json:"-"`
+	// Capabilities are what the connection can do, from its vendor's spec
+	// and its settings (computed when read, not stored).
+	Capabilities []string `json:"capabilities"`
 }
 
 // Tester checks credentials against the vendor with a cheap authenticated
@@ -136,6 +121,11 @@ type Options struct {
 	// vendor clients' dialer refuses it again at connect time); nil uses
 	// net.DefaultResolver.
 	Resolver netguard.Resolver
+
+	// Vendors are the vendors connections may name, with their
+	// credentials, settings and capabilities; nil takes them from the
+	// tester when it has them (providers.Registry does), else none.
+	Vendors *vendorspec.Catalog
 }
 
 // Service is the connections and integrations use cases.
@@ -153,6 +143,11 @@ func NewService(store Store, secrets Secrets, tester Tester, o Options) *Service
 	}
 	if o.Rand == nil {
 		o.Rand = rand.Reader
+	}
+	if o.Vendors == nil {
+		if c, ok := tester.(vendorspec.Cataloged); ok {
+			o.Vendors = c.Catalog()
+		}
 	}
 	return &Service{store: store, secrets: secrets, tester: tester, o: o}
 }
@@ -177,23 +172,25 @@ type CreateInput struct {
 	Settings    map[string]any `json:"settings"`
 }
 
-// Create validates, tests and saves a connection.
+// Create validates, tests and saves a connection. The vendor's declared
+// settings are stored typed, with their defaults.
 func (s *Service) Create(ctx context.Context, tenantID string, in CreateInput) (Connection, error) {
 	in.Name = strings.TrimSpace(in.Name)
 	var fe []apperr.FieldError
 	fe = appendErr(fe, checkName(in.Name, "is required"))
-	p, ok := Providers[in.Provider]
+	v, ok := s.o.Vendors.Vendor(in.Provider)
 	if !ok {
-		fe = append(fe, apperr.FieldError{Field: "provider", Message: "must be one of " + strings.Join(providerNames(), ", ")})
+		fe = append(fe, apperr.FieldError{Field: "provider", Message: s.o.Vendors.OneOf()})
 	} else {
-		if in.Kind != p.Kind {
-			fe = append(fe, apperr.FieldError{Field: "kind", Message: fmt.Sprintf("must be %q for provider %s", p.Kind, p.Name)})
+		if in.Kind != string(v.Kind) {
+			fe = append(fe, apperr.FieldError{Field: "kind", Message: fmt.Sprintf("must be %q for provider %s", v.Kind, v.Name)})
 		}
-		fe = append(fe, checkCredentials(p, in.Credentials)...)
+		fe = append(fe, v.CheckCredentials(in.Credentials)...)
 	}
 	baseURL, uerr := s.baseURL(ctx, in.BaseURL)
 	fe = appendErr(fe, uerr)
-	fe = append(fe, limits.Settings("settings", in.Settings)...)
+	settings, sfe := s.checkSettings(v, in.Settings)
+	fe = append(fe, sfe...)
 	if len(fe) > 0 {
 		return Connection{}, apperr.InvalidFields(limits.Cap(fe)...)
 	}
@@ -209,13 +206,50 @@ func (s *Service) Create(ctx context.Context, tenantID string, in CreateInput) (
 		return Connection{}, err
 	}
 	now := s.now()
-	c := Connection{ID: id, TenantID: tenantID, Name: in.Name, Kind: p.Kind, Provider: p.Name, BaseURL: baseURL,
-		Settings: nonNil(in.Settings), Status: "ok", TestedAt: now, CreatedAt: now, UpdatedAt: now, SecretRef: ref}
+	c := Connection{ID: id, TenantID: tenantID, Name: in.Name, Kind: string(v.Kind), Provider: v.Name, BaseURL: baseURL,
+		Settings: settings, Status: "ok", TestedAt: now, CreatedAt: now, UpdatedAt: now, SecretRef: ref}
 	if err := s.store.PutConnection(ctx, c); err != nil {
 		_ = s.secrets.Delete(context.WithoutCancel(ctx), ref)
 		return Connection{}, fmt.Errorf("save connection %s: %w", id, err)
 	}
-	return c, nil
+	return s.withCapabilities(c), nil
+}
+
+// checkSettings bounds settings (depth, size), then checks the vendor's
+// declared ones (v nil: an unknown provider, refused already) and returns
+// them as stored: typed, with defaults.
+func (s *Service) checkSettings(v *vendorspec.Vendor, in map[string]any) (map[string]any, []apperr.FieldError) {
+	if fe := limits.Settings("settings", in); len(fe) > 0 {
+		return nil, fe
+	}
+	if v == nil {
+		return nonNil(in), nil
+	}
+	typed, fe := v.CheckSettings(in)
+	if len(fe) > 0 {
+		return nil, fe
+	}
+	return map[string]any(typed), nil
+}
+
+// capabilities returns what a connection can do (nothing for a provider
+// the service does not know).
+func (s *Service) capabilities(c Connection) vendorspec.Set {
+	v, ok := s.o.Vendors.Vendor(c.Provider)
+	if !ok {
+		return vendorspec.Set{Provider: c.Provider, Kind: vendorspec.Kind(c.Kind)}
+	}
+	typed, fe := v.CheckSettings(c.Settings)
+	if len(fe) > 0 {
+		return vendorspec.Set{Provider: c.Provider, Kind: vendorspec.Kind(c.Kind)}
+	}
+	return v.Capabilities(typed)
+}
+
+// withCapabilities sets c.Capabilities.
+func (s *Service) withCapabilities(c Connection) Connection {
+	c.Capabilities = s.capabilities(c).Strings()
+	return c
 }
 
 // appendErr appends fe when it is not nil.
@@ -248,45 +282,6 @@ func nonNil(m map[string]any) map[string]any {
 		return map[string]any{}
 	}
 	return m
-}
-
-func providerNames() []string {
-	var names []string
-	for n := range Providers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-func checkCredentials(p Provider, c Credentials) []apperr.FieldError {
-	var fe []apperr.FieldError
-	allowed := map[string]bool{}
-	for _, f := range append(append([]string{}, p.Required...), p.Optional...) {
-		allowed[f] = true
-	}
-	for _, f := range p.Required {
-		if strings.TrimSpace(c[f]) == "" {
-			fe = append(fe, apperr.FieldError{Field: "credentials." + f, Message: "is required for " + p.Name})
-		}
-	}
-	var unknown []string
-	for f := range c {
-		if !allowed[f] {
-			unknown = append(unknown, f)
-		}
-	}
-	sort.Strings(unknown)
-	for _, f := range unknown {
-		fe = append(fe, apperr.FieldError{Field: limits.Clip("credentials." + f), Message: "is not a " + p.Name + " credential"})
-	}
-	for _, f := range p.Required {
-		fe = appendErr(fe, limits.Bytes("credentials."+f, c[f], limits.MaxCredentialLength))
-	}
-	for _, f := range p.Optional {
-		fe = appendErr(fe, limits.Bytes("credentials."+f, c[f], limits.MaxCredentialLength))
-	}
-	return fe
 }
 
 // baseURLLookupTimeout bounds the DNS lookup of a base URL's host.
@@ -382,14 +377,22 @@ func (s *Service) stageSecret(ctx context.Context, tenantID, id string, creds Cr
 	return ref, nil
 }
 
-// Get returns one connection.
+// Get returns one connection, with its capabilities.
 func (s *Service) Get(ctx context.Context, tenantID, id string) (Connection, error) {
-	return s.store.GetConnection(ctx, tenantID, id)
+	c, err := s.store.GetConnection(ctx, tenantID, id)
+	if err != nil {
+		return Connection{}, err
+	}
+	return s.withCapabilities(c), nil
 }
 
-// List returns a page of connections.
+// List returns a page of connections, with their capabilities.
 func (s *Service) List(ctx context.Context, tenantID string, limit int, cursor string) ([]Connection, string, error) {
-	return s.store.ListConnections(ctx, tenantID, limit, cursor)
+	cs, next, err := s.store.ListConnections(ctx, tenantID, limit, cursor)
+	for i := range cs {
+		cs[i] = s.withCapabilities(cs[i])
+	}
+	return cs, next, err
 }
 
 // Credentials returns a connection's credentials (for workers that call the vendor).
@@ -406,6 +409,8 @@ type TestResult struct {
 	Status   string    `json:"status"`
 	Detail   string    `json:"detail"`
 	TestedAt time.Time `json:"testedAt"`
+	// Capabilities are what the connection can do (Connection.Capabilities).
+	Capabilities []string `json:"capabilities"`
 }
 
 // Retest tests a saved connection's credentials now and records the outcome.
@@ -418,7 +423,7 @@ func (s *Service) Retest(ctx context.Context, tenantID, id string) (TestResult, 
 	if err != nil {
 		return TestResult{}, err
 	}
-	res := TestResult{Status: "ok", Detail: "credentials accepted", TestedAt: s.now()}
+	res := TestResult{Status: "ok", Detail: "credentials accepted", TestedAt: s.now(), Capabilities: s.capabilities(c).Strings()}
 	if terr := s.test(ctx, c.Provider, c.BaseURL, creds); terr != nil {
 		e, _ := apperr.As(terr)
 		res.Status, res.Detail = "failed", e.Fields[0].Message
@@ -479,12 +484,20 @@ func (s *Service) Update(ctx context.Context, tenantID, id string, in UpdateInpu
 		fe = appendErr(fe, uerr)
 		baseURL = u
 	}
+	v, _ := s.o.Vendors.Vendor(c.Provider)
 	creds := in.Credentials
 	if creds != nil {
-		fe = append(fe, checkCredentials(Providers[c.Provider], creds)...)
+		if v == nil {
+			fe = append(fe, apperr.FieldError{Field: "credentials", Message: "provider " + c.Provider + " is not supported"})
+		} else {
+			fe = append(fe, v.CheckCredentials(creds)...)
+		}
 	}
+	var settings map[string]any
 	if in.Settings != nil {
-		fe = append(fe, limits.Settings("settings", *in.Settings)...)
+		var sfe []apperr.FieldError
+		settings, sfe = s.checkSettings(v, *in.Settings)
+		fe = append(fe, sfe...)
 	}
 	if len(fe) > 0 {
 		return Connection{}, apperr.InvalidFields(limits.Cap(fe)...)
@@ -512,7 +525,7 @@ func (s *Service) Update(ctx context.Context, tenantID, id string, in UpdateInpu
 		c.SecretRef = staged
 	}
 	if in.Settings != nil {
-		c.Settings = nonNil(*in.Settings)
+		c.Settings = settings
 	}
 	c.UpdatedAt = s.now()
 	if err := s.store.UpdateConnection(ctx, c); err != nil {
@@ -524,7 +537,7 @@ func (s *Service) Update(ctx context.Context, tenantID, id string, in UpdateInpu
 		// pinned reference; a failed promotion is repaired by the next update.
 		_ = s.secrets.Promote(ctx, staged)
 	}
-	return c, nil
+	return s.withCapabilities(c), nil
 }
 
 // Delete removes a connection no integration uses, then its secret.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/limits"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // Severities an RMM alert can have, the keys of Settings.PriorityMap.
@@ -123,15 +124,20 @@ func (s *Service) CreateIntegration(ctx context.Context, tenantID string, in Int
 	var fe []apperr.FieldError
 	fe = appendErr(fe, checkName(in.Name, "is required"))
 	fe = append(fe, in.Settings.validate()...)
-	for _, ref := range []struct{ field, id, kind string }{
+	var conns [2]*Connection
+	for i, ref := range []struct{ field, id, kind string }{
 		{"rmmConnectionId", in.RMMConnectionID, KindRMM},
 		{"psaConnectionId", in.PSAConnectionID, KindPSA},
 	} {
-		cfe, err := s.checkConnection(ctx, tenantID, ref.field, ref.id, ref.kind)
+		c, cfe, err := s.checkConnection(ctx, tenantID, ref.field, ref.id, ref.kind)
 		if err != nil {
 			return Integration{}, "", err
 		}
 		fe = appendErr(fe, cfe)
+		conns[i] = c
+	}
+	if conns[0] != nil && conns[1] != nil {
+		fe = append(fe, s.checkFeatures(in.Settings, *conns[0], *conns[1])...)
 	}
 	if len(fe) > 0 {
 		return Integration{}, "", apperr.InvalidFields(limits.Cap(fe)...)
@@ -158,22 +164,69 @@ func (s *Service) CreateIntegration(ctx context.Context, tenantID string, in Int
 }
 
 // checkConnection checks that id names a connection of the tenant of the
-// given kind: a field error when it does not, an error when it cannot tell.
-func (s *Service) checkConnection(ctx context.Context, tenantID, field, id, kind string) (*apperr.FieldError, error) {
+// given kind and returns it: a field error when it does not, an error when
+// it cannot tell.
+func (s *Service) checkConnection(ctx context.Context, tenantID, field, id, kind string) (*Connection, *apperr.FieldError, error) {
 	if fe := limits.ID(field, id); fe != nil {
-		return fe, nil
+		return nil, fe, nil
 	}
 	c, err := s.store.GetConnection(ctx, tenantID, id)
 	if apperr.Is(err, apperr.NotFound) {
-		return &apperr.FieldError{Field: field, Message: "no such connection"}, nil
+		return nil, &apperr.FieldError{Field: field, Message: "no such connection"}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s %s: %w", field, id, err)
+		return nil, nil, fmt.Errorf("read %s %s: %w", field, id, err)
 	}
 	if c.Kind != kind {
-		return &apperr.FieldError{Field: field, Message: "must be a " + kind + " connection"}, nil
+		return nil, &apperr.FieldError{Field: field, Message: "must be a " + kind + " connection"}, nil
 	}
-	return nil, nil
+	return &c, nil, nil
+}
+
+// feature is an integration setting that needs capabilities of its
+// connections.
+type feature struct {
+	field, what string
+	on          func(Settings) bool
+	psa, rmm    []vendorspec.Capability
+}
+
+// features are the integration settings that need capabilities.
+var features = []feature{
+	{field: "settings.autoCreateAccounts", what: "autoCreateAccounts (creating accounts exactly once)",
+		on:  func(s Settings) bool { return s.AutoCreateAccounts },
+		psa: []vendorspec.Capability{vendorspec.AccountsCreate, vendorspec.AccountsFindByRef}},
+	{field: "settings.provisionRmmOrgs", what: "provisionRmmOrgs (reverse provisioning)",
+		on:  func(s Settings) bool { return s.ProvisionRmmOrgs },
+		psa: []vendorspec.Capability{vendorspec.AccountsRecent}, rmm: []vendorspec.Capability{vendorspec.OrgsCreate}},
+}
+
+// checkFeatures refuses a setting that switches on a feature one of the
+// connections cannot do, naming the setting and the missing capability.
+// Connections of a provider the service does not know are not judged.
+func (s *Service) checkFeatures(set Settings, rmmConn, psaConn Connection) []apperr.FieldError {
+	var fe []apperr.FieldError
+	for _, f := range features {
+		if !f.on(set) {
+			continue
+		}
+		for _, side := range []struct {
+			c    Connection
+			caps []vendorspec.Capability
+		}{{psaConn, f.psa}, {rmmConn, f.rmm}} {
+			if _, known := s.o.Vendors.Vendor(side.c.Provider); !known {
+				continue
+			}
+			have := s.capabilities(side.c)
+			for _, c := range side.caps {
+				if err := have.Require(c, f.what); err != nil {
+					e, _ := apperr.As(err)
+					fe = append(fe, apperr.FieldError{Field: f.field, Message: e.Message})
+				}
+			}
+		}
+	}
+	return fe
 }
 
 // newWebhookSecret makes a Standard Webhooks style secret (whsec_ + base64
@@ -252,6 +305,13 @@ func (s *Service) UpdateIntegration(ctx context.Context, tenantID, id string, p 
 	if p.Settings != nil {
 		fe = append(fe, p.Settings.validate()...)
 		ig.Settings = *p.Settings
+		if len(fe) == 0 {
+			ffe, err := s.checkIntegrationFeatures(ctx, ig)
+			if err != nil {
+				return Integration{}, err
+			}
+			fe = append(fe, ffe...)
+		}
 	}
 	if len(fe) > 0 {
 		return Integration{}, apperr.InvalidFields(limits.Cap(fe)...)
@@ -261,6 +321,27 @@ func (s *Service) UpdateIntegration(ctx context.Context, tenantID, id string, p 
 		return Integration{}, fmt.Errorf("update integration %s: %w", id, err)
 	}
 	return ig, nil
+}
+
+// checkIntegrationFeatures reads an integration's connections and checks
+// its settings' features against them (nothing to read when none is on).
+func (s *Service) checkIntegrationFeatures(ctx context.Context, ig Integration) ([]apperr.FieldError, error) {
+	on := false
+	for _, f := range features {
+		on = on || f.on(ig.Settings)
+	}
+	if !on {
+		return nil, nil
+	}
+	rc, err := s.store.GetConnection(ctx, ig.TenantID, ig.RMMConnectionID)
+	if err != nil {
+		return nil, fmt.Errorf("read the RMM connection %s: %w", ig.RMMConnectionID, err)
+	}
+	pc, err := s.store.GetConnection(ctx, ig.TenantID, ig.PSAConnectionID)
+	if err != nil {
+		return nil, fmt.Errorf("read the PSA connection %s: %w", ig.PSAConnectionID, err)
+	}
+	return s.checkFeatures(ig.Settings, rc, pc), nil
 }
 
 // DeleteIntegration removes an integration and releases its connections.

@@ -148,9 +148,9 @@ func TestCheckBaseURLLeavesDNSOutagesToTheDialer(t *testing.T) {
 // runs.
 func TestCreateRefusesPrivateBaseURLBeforeTesting(t *testing.T) {
 	tester := &countingTester{}
-	s := NewService(nil, nopSecrets{}, tester, Options{Resolver: testResolver()})
+	s := NewService(nil, nopSecrets{}, tester, Options{Resolver: testResolver(), Vendors: testVendors()})
 	for _, u := range []string{"https://rebind.example.com", "https://10.0.0.5", "https://[::ffff:192.168.0.1]"} {
-		_, err := s.Create(t.Context(), "t_1", CreateInput{Name: "n", Kind: KindRMM, Provider: "ninjaone", BaseURL: u,
+		_, err := s.Create(t.Context(), "t_1", CreateInput{Name: "n", Kind: KindRMM, Provider: "acmermm", BaseURL: u,
 			Credentials: Credentials{"clientId": "id", "clientSecret": "secret"}})
 		e, ok := apperr.As(err)
 		if !ok || e.Kind != apperr.Invalid || len(e.Fields) != 1 || e.Fields[0].Field != "baseUrl" {
@@ -167,22 +167,6 @@ type countingTester struct{ calls int }
 func (c *countingTester) Test(context.Context, string, string, Credentials) error {
 	c.calls++
 	return nil
-}
-
-func TestCheckCredentials(t *testing.T) {
-	cw := Providers["connectwise"]
-	got := checkCredentials(cw, Credentials{"companyId": "acme", "publicKey": "pub", "privateKey": " ", "extra": "x"})
-	want := []apperr.FieldError{
-		{Field: "credentials.privateKey", Message: "is required for connectwise"},
-		{Field: "credentials.clientId", Message: "is required for connectwise"},
-		{Field: "credentials.extra", Message: "is not a connectwise credential"},
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("checkCredentials (-want +got):\n%s", diff)
-	}
-	if fe := checkCredentials(Providers["halopsa"], Credentials{"clientId": "a", "clientSecret": "b", "tenant": "t"}); fe != nil {
-		t.Errorf("halopsa with optional tenant: %v, want no errors", fe)
-	}
 }
 
 func TestSettingsValidate(t *testing.T) {

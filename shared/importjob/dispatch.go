@@ -27,6 +27,8 @@ type Clients struct {
 	// PSA is nil when the PSA cannot look accounts up by rmmbridge's
 	// reference: accounts can then be neither created nor mapped safely.
 	PSA account.PSA
+	// NoPSA says why PSA is nil (the capability the connection lacks).
+	NoPSA error
 }
 
 // Opener opens an integration's vendor clients (NotFound for an
@@ -190,10 +192,17 @@ func (d *Dispatcher) mapping(ctx context.Context, sc tenancy.Scope, orgID string
 	return nil, fmt.Errorf("read mapping of organization %s: %w", orgID, err)
 }
 
+// psaOf returns the PSA as the account decision needs it, or a failure
+// that retrying cannot cure, naming the capability the PSA lacks
+// (accounts.findByRef).
 func psaOf(cl Clients) (account.PSA, error) {
 	if cl.PSA == nil {
-		return nil, queuemsg.GiveUp(apperr.New(apperr.NotImplemented,
-			"this PSA cannot look accounts up by rmmbridge's reference, so accounts cannot be created or mapped safely"), "")
+		err := cl.NoPSA
+		if err == nil {
+			err = apperr.New(apperr.NotImplemented,
+				"this PSA cannot look accounts up by rmmbridge's reference, so accounts cannot be created or mapped safely")
+		}
+		return nil, queuemsg.GiveUp(err, "")
 	}
 	return cl.PSA, nil
 }

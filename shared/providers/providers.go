@@ -1,14 +1,14 @@
-// Package providers opens vendor clients for saved connections: it knows
-// which package speaks each provider and how a connection's credentials map
-// onto that client's configuration. It is also the connection tester behind
-// "Test & save".
+// Package providers opens vendor clients for saved connections from the
+// vendors' specs (shared/vendorspec; the list is shared/vendors/registry):
+// each spec types the connection's settings and opens its client, which
+// providers wraps with the connection's capabilities. It is also the
+// connection tester behind "Test & save".
 package providers
 
 import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -17,8 +17,8 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/netguard"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
-	"github.com/rmmbridge/rmmbridge/shared/vendors/connectwise"
-	"github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone"
+	"github.com/rmmbridge/rmmbridge/shared/vendors/registry"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // Registry opens clients. The zero value is usable and safe: every vendor
@@ -36,9 +36,15 @@ type Registry struct {
 	// the system's.
 	Resolver netguard.Resolver
 	Dial     netguard.DialFunc
+	// Vendors are the vendors it opens; nil is the runtime list
+	// (shared/vendors/registry).
+	Vendors *vendorspec.Catalog
 }
 
-var _ connection.Tester = Registry{}
+var (
+	_ connection.Tester    = Registry{}
+	_ vendorspec.Cataloged = Registry{}
+)
 
 // clientTimeout bounds one vendor HTTP request (requests also honour their
 // context deadline).
@@ -69,40 +75,91 @@ func (r Registry) httpClient() *http.Client {
 	return sharedClients[0]()
 }
 
+// Catalog returns the vendors the registry opens: Vendors, or the
+// runtime list.
+func (r Registry) Catalog() *vendorspec.Catalog {
+	if r.Vendors != nil {
+		return r.Vendors
+	}
+	return registry.Catalog()
+}
+
 func unsupported(provider string) error {
 	return apperr.New(apperr.Invalid, "provider %s is not supported yet", provider)
 }
 
-// RMM opens an RMM client.
-func (r Registry) RMM(provider, baseURL string, creds connection.Credentials) (rmm.Client, error) {
-	switch provider {
-	case "ninjaone":
-		c, err := ninjaone.New(ninjaone.Config{BaseURL: baseURL, ClientID: creds["clientId"], ClientSecret: creds["clientSecret"]}, r.httpClient())
-		if err != nil {
-			return nil, fmt.Errorf("open ninjaone client: %w", err)
-		}
-		return c, nil
+// vendor returns the spec of provider, which must be of kind k and spoken
+// (not planned).
+func (r Registry) vendor(provider string, k vendorspec.Kind) (*vendorspec.Vendor, error) {
+	v, ok := r.Catalog().Vendor(provider)
+	switch {
+	case !ok || v.Planned():
+		return nil, unsupported(provider)
+	case v.Kind != k:
+		return nil, apperr.New(apperr.Invalid, "provider %s is a %s, not a %s", provider, v.Kind, k)
 	}
-	return nil, unsupported(provider)
+	return v, nil
 }
 
-// PSA opens a PSA client. Settings are the connection's vendor settings
-// (ConnectWise: accountRefFieldId, assetCheckInFieldId, apiMember,
-// closedStatus, ignoreMembers).
-func (r Registry) PSA(provider, baseURL string, creds connection.Credentials, settings map[string]any) (psa.Client, error) {
-	switch provider {
-	case "connectwise":
-		c, err := connectwise.New(connectwise.Config{BaseURL: baseURL, CompanyID: creds["companyId"], PublicKey: creds["publicKey"],
-			PrivateKey: creds["privateKey"], ClientID: creds["clientId"],
-			AccountRefFieldID: intSetting(settings, "accountRefFieldId"), AssetCheckInFieldID: intSetting(settings, "assetCheckInFieldId"),
-			APIMember: strSetting(settings, "apiMember"), ClosedStatus: strSetting(settings, "closedStatus"),
-			IgnoreMembers: strsSetting(settings, "ignoreMembers")}, r.httpClient())
-		if err != nil {
-			return nil, fmt.Errorf("open connectwise client: %w", err)
-		}
-		return c, nil
+// params are what a vendor's opener gets: settings typed with defaults,
+// and the guarded HTTP client.
+func (r Registry) params(v *vendorspec.Vendor, baseURL string, creds connection.Credentials, settings map[string]any) (vendorspec.Params, vendorspec.Settings, error) {
+	typed, err := v.TypedSettings(settings)
+	if err != nil {
+		return vendorspec.Params{}, nil, err
 	}
-	return nil, unsupported(provider)
+	return vendorspec.Params{BaseURL: baseURL, Credentials: creds, Settings: typed, HTTPClient: r.httpClient()}, typed, nil
+}
+
+// RMM opens an RMM client (its connection settings are not needed; see
+// OpenRMM).
+func (r Registry) RMM(provider, baseURL string, creds connection.Credentials) (rmm.Client, error) {
+	return r.OpenRMM(provider, baseURL, creds, nil)
+}
+
+// OpenRMM opens an RMM client from its vendor's spec. The client carries
+// the connection's capabilities (vendorspec.Capable).
+func (r Registry) OpenRMM(provider, baseURL string, creds connection.Credentials, settings map[string]any) (rmm.Client, error) {
+	v, err := r.vendor(provider, vendorspec.KindRMM)
+	if err != nil {
+		return nil, err
+	}
+	p, typed, err := r.params(v, baseURL, creds, settings)
+	if err != nil {
+		return nil, err
+	}
+	c, err := v.OpenRMM(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := vendorspec.CheckRoles(v.Spec, c); err != nil {
+		return nil, apperr.Wrap(apperr.Internal, err, "the %s client does not match its spec", provider)
+	}
+	return vendorspec.WithRMM(c, v.Capabilities(typed)), nil
+}
+
+// PSA opens a PSA client from its vendor's spec. Settings are the
+// connection's (ConnectWise: accountRefFieldId, assetCheckInFieldId,
+// apiMember, ignoreMembers, closedStatus, reopenStatus), typed and
+// defaulted by the spec. The client carries the connection's capabilities
+// (vendorspec.Capable).
+func (r Registry) PSA(provider, baseURL string, creds connection.Credentials, settings map[string]any) (psa.Client, error) {
+	v, err := r.vendor(provider, vendorspec.KindPSA)
+	if err != nil {
+		return nil, err
+	}
+	p, typed, err := r.params(v, baseURL, creds, settings)
+	if err != nil {
+		return nil, err
+	}
+	c, err := v.OpenPSA(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := vendorspec.CheckRoles(v.Spec, c); err != nil {
+		return nil, apperr.Wrap(apperr.Internal, err, "the %s client does not match its spec", provider)
+	}
+	return vendorspec.WithPSA(c, v.Capabilities(typed)), nil
 }
 
 // tester is what every client offers for "Test & save".
@@ -113,15 +170,15 @@ type tester interface {
 // Test implements connection.Tester: it opens the client and makes one
 // cheap authenticated call.
 func (r Registry) Test(ctx context.Context, provider, baseURL string, creds connection.Credentials) error {
-	p, ok := connection.Providers[provider]
-	if !ok {
+	v, ok := r.Catalog().Vendor(provider)
+	if !ok || v.Planned() {
 		return unsupported(provider)
 	}
 	var (
 		c   tester
 		err error
 	)
-	if p.Kind == connection.KindRMM {
+	if v.Kind == vendorspec.KindRMM {
 		c, err = r.RMM(provider, baseURL, creds)
 	} else {
 		c, err = r.PSA(provider, baseURL, creds, nil)
@@ -198,7 +255,7 @@ func (o *Opener) client(ctx context.Context, tenantID, connID string) (any, erro
 	}
 	var client any
 	if c.Kind == connection.KindRMM {
-		client, err = o.Registry.RMM(c.Provider, c.BaseURL, creds)
+		client, err = o.Registry.OpenRMM(c.Provider, c.BaseURL, creds, c.Settings)
 	} else {
 		client, err = o.Registry.PSA(c.Provider, c.BaseURL, creds, c.Settings)
 	}
@@ -212,34 +269,4 @@ func (o *Opener) client(ctx context.Context, tenantID, connID string) (any, erro
 	o.cache[key] = cachedClient{version: c.UpdatedAt, client: client}
 	o.mu.Unlock()
 	return client, nil
-}
-
-func intSetting(m map[string]any, k string) int {
-	switch v := m[k].(type) {
-	case float64:
-		return int(v)
-	case int:
-		return v
-	case string:
-		n, _ := strconv.Atoi(v)
-		return n
-	}
-	return 0
-}
-
-func strSetting(m map[string]any, k string) string {
-	s, _ := m[k].(string)
-	return s
-}
-
-func strsSetting(m map[string]any, k string) []string {
-	var out []string
-	if list, ok := m[k].([]any); ok {
-		for _, v := range list {
-			if s, ok := v.(string); ok {
-				out = append(out, s)
-			}
-		}
-	}
-	return out
 }

@@ -77,6 +77,7 @@ func counted(t *testing.T, h http.Handler) (*httptest.Server, *atomic.Int64) {
 // vendorCase is one provider with a sandbox and working credentials.
 type vendorCase struct {
 	provider string
+	kind     string
 	handler  http.Handler
 	basePath string
 	creds    connection.Credentials
@@ -87,8 +88,8 @@ func vendorCases() []vendorCase {
 	id, secret := ninja.Credentials()
 	cw := cwsandbox.New(cwsandbox.Options{Seed: 1, OrgCount: 2, CompanyID: "acme", PublicKey: "pub", PrivateKey: "PRIVATE-KEY", ClientID: "guid"})
 	return []vendorCase{
-		{"ninjaone", ninja.Handler(), "", connection.Credentials{"clientId": id, "clientSecret": secret}},
-		{"connectwise", cw.Handler(), cwsandbox.BasePath, connection.Credentials{"companyId": "acme", "publicKey": "pub", "privateKey": "PRIVATE-KEY", "clientId": "guid"}},
+		{"ninjaone", connection.KindRMM, ninja.Handler(), "", connection.Credentials{"clientId": id, "clientSecret": secret}},
+		{"connectwise", connection.KindPSA, cw.Handler(), cwsandbox.BasePath, connection.Credentials{"companyId": "acme", "publicKey": "pub", "privateKey": "PRIVATE-KEY", "clientId": "guid"}},
 	}
 }
 
@@ -192,7 +193,7 @@ func TestRegistryNeverFollowsRedirects(t *testing.T) {
 					_, _ = io.WriteString(w, "REDIRECT-PAGE-TEXT")
 				}))
 				svc := connection.NewService(nil, nil, Registry{AllowLoopback: true}, connection.Options{AllowLoopback: true})
-				_, err := svc.Create(t.Context(), "t_1", connection.CreateInput{Name: "x", Kind: connection.Providers[vc.provider].Kind,
+				_, err := svc.Create(t.Context(), "t_1", connection.CreateInput{Name: "x", Kind: vc.kind,
 					Provider: vc.provider, BaseURL: origin.URL + vc.basePath, Credentials: vc.creds})
 				e, ok := apperr.As(err)
 				if !ok || e.Kind != apperr.Invalid || len(e.Fields) != 1 {

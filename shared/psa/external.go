@@ -20,3 +20,11 @@ type AccountRefFinder interface {
 type TicketRefFinder interface {
 	FindTicketsByExternalRef(ctx context.Context, ref string) ([]Ticket, error)
 }
+
+// TicketReopener reopens a closed ticket: it sets the ticket back to an
+// open status. Reopening a ticket that is open already changes nothing.
+// The alert worker uses it for a trigger inside the integration's reopen
+// window; without it, it only notes the trigger on the closed ticket.
+type TicketReopener interface {
+	ReopenTicket(ctx context.Context, id string) error
+}

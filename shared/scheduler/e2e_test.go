@@ -43,7 +43,7 @@ func TestReverseProvisioningEndToEnd(t *testing.T) {
 	}
 	env, err := devstack.Start(ctx, devstack.Options{
 		Template: "../../template.yaml", StackName: motoserver.UniqueName("sched"),
-		APIAddr: "127.0.0.1:0", NinjaAddr: "127.0.0.1:0", CWAddr: "127.0.0.1:0",
+		APIAddr: "127.0.0.1:0", RMMAddr: "127.0.0.1:0", PSAAddr: "127.0.0.1:0",
 		Endpoint: os.Getenv("AWS_ENDPOINT_URL"), Orgs: 8, Devices: 16, NoPSAAssets: true,
 		Logger: slog.New(slog.NewJSONHandler(logw, nil)), PollWait: 200 * time.Millisecond,
 	})
@@ -66,7 +66,7 @@ func TestReverseProvisioningEndToEnd(t *testing.T) {
 			t.Fatalf("trigger the scheduler: %v", err)
 		}
 	}
-	orgsBefore := orgNames(env.Ninja.Orgs())
+	orgsBefore := orgNames(env.Ninja().Orgs())
 
 	early, err := cw.CreateAccount(ctx, psa.NewAccount{Name: "Early Bird Dental"})
 	if err != nil {
@@ -74,7 +74,7 @@ func TestReverseProvisioningEndToEnd(t *testing.T) {
 	}
 	t.Run("off: nothing is provisioned", func(t *testing.T) {
 		trigger(t)
-		if diff := cmp.Diff(orgsBefore, orgNames(env.Ninja.Orgs())); diff != "" {
+		if diff := cmp.Diff(orgsBefore, orgNames(env.Ninja().Orgs())); diff != "" {
 			t.Errorf("NinjaOne organizations changed while provisioning is off (-before +after):\n%s", diff)
 		}
 	})
@@ -92,10 +92,10 @@ func TestReverseProvisioningEndToEnd(t *testing.T) {
 		trigger(t)
 		want := append(slices.Clone(orgsBefore), early.Name)
 		sort.Strings(want)
-		if diff := cmp.Diff(want, orgNames(env.Ninja.Orgs())); diff != "" {
+		if diff := cmp.Diff(want, orgNames(env.Ninja().Orgs())); diff != "" {
 			t.Errorf("NinjaOne organizations (-want +got):\n%s", diff)
 		}
-		checkMapped(t, api, integration, env.Ninja.Orgs(), early, []string{connectwise.DefaultMainSiteName})
+		checkMapped(t, api, integration, env.Ninja().Orgs(), early, []string{connectwise.DefaultMainSiteName})
 	})
 
 	var fresh psa.Account
@@ -114,18 +114,18 @@ func TestReverseProvisioningEndToEnd(t *testing.T) {
 		trigger(t)
 		want := append(slices.Clone(orgsBefore), early.Name, fresh.Name)
 		sort.Strings(want)
-		if diff := cmp.Diff(want, orgNames(env.Ninja.Orgs())); diff != "" {
+		if diff := cmp.Diff(want, orgNames(env.Ninja().Orgs())); diff != "" {
 			t.Errorf("NinjaOne organizations (-want +got):\n%s", diff)
 		}
-		checkMapped(t, api, integration, env.Ninja.Orgs(), fresh, []string{connectwise.DefaultMainSiteName, "Harbor Branch"})
+		checkMapped(t, api, integration, env.Ninja().Orgs(), fresh, []string{connectwise.DefaultMainSiteName, "Harbor Branch"})
 	})
 
 	t.Run("another run changes nothing", func(t *testing.T) {
-		before := env.Ninja.Orgs()
+		before := env.Ninja().Orgs()
 		var maps struct{ Items []map[string]any }
 		api.Do(http.MethodGet, integration+"/mappings", nil).JSON(t, &maps)
 		trigger(t)
-		if diff := cmp.Diff(before, env.Ninja.Orgs()); diff != "" {
+		if diff := cmp.Diff(before, env.Ninja().Orgs()); diff != "" {
 			t.Errorf("NinjaOne organizations changed (-before +after):\n%s", diff)
 		}
 		var again struct{ Items []map[string]any }
@@ -140,7 +140,7 @@ func TestReverseProvisioningEndToEnd(t *testing.T) {
 // field the demo connection uses.
 func cwClient(t *testing.T, env *devstack.Env) *connectwise.Client {
 	t.Helper()
-	c, err := connectwise.New(connectwise.Config{BaseURL: env.CWBaseURL(), CompanyID: devstack.CWCompanyID,
+	c, err := connectwise.New(connectwise.Config{BaseURL: env.PSA.BaseURL, CompanyID: devstack.CWCompanyID,
 		PublicKey: devstack.CWPublicKey, PrivateKey: devstack.CWPrivateKey, ClientID: devstack.CWClientID,
 		AccountRefFieldID: cwsandbox.CompanyRefFieldID}, nil)
 	if err != nil {

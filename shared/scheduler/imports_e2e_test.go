@@ -36,7 +36,7 @@ func TestStalledImportEndToEnd(t *testing.T) {
 	}
 	env, err := devstack.Start(ctx, devstack.Options{
 		Template: "../../template.yaml", StackName: motoserver.UniqueName("sweep"),
-		APIAddr: "127.0.0.1:0", NinjaAddr: "127.0.0.1:0", CWAddr: "127.0.0.1:0",
+		APIAddr: "127.0.0.1:0", RMMAddr: "127.0.0.1:0", PSAAddr: "127.0.0.1:0",
 		Endpoint: os.Getenv("AWS_ENDPOINT_URL"), Orgs: 2, Devices: 6, NoPSAAssets: true,
 		Logger: slog.New(slog.NewJSONHandler(logw, nil)), PollWait: 200 * time.Millisecond,
 		ExtraEnv: map[string]string{fnenv.ImportStallAfterEnv: "1s"},

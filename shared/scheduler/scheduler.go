@@ -99,6 +99,9 @@ type Clients struct {
 	// Recent is nil when the PSA cannot list accounts by creation date;
 	// the integration is then skipped.
 	Recent psa.RecentAccounts
+	// Unsupported says why the integration cannot be provisioned (a
+	// missing capability), for the log; "" when it can.
+	Unsupported string
 }
 
 // Opener opens an integration's clients.
@@ -310,7 +313,11 @@ func (s *Scheduler) integration(ctx context.Context, ig connection.Integration) 
 		return ir
 	case cl.Recent == nil || cl.PSA == nil || cl.RMM == nil:
 		ir.Outcome = OutcomeUnsupported
-		log.InfoContext(ctx, "reverse provisioning: the PSA cannot list new accounts; integration skipped")
+		reason := cl.Unsupported
+		if reason == "" {
+			reason = "the PSA cannot list new accounts"
+		}
+		log.InfoContext(ctx, "reverse provisioning: integration skipped", "reason", reason)
 		finish(false)
 		return ir
 	}

@@ -31,7 +31,7 @@ func startOwnEnv(t *testing.T, name string, o devstack.Options) *devstack.Env {
 		o.Template = "../../../template.yaml"
 	}
 	o.StackName = motoserver.UniqueName(name)
-	o.APIAddr, o.NinjaAddr, o.CWAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	o.APIAddr, o.RMMAddr, o.PSAAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	if o.Endpoint == "" {
 		o.Endpoint = env.MotoEndpoint
 	}
@@ -245,16 +245,16 @@ func TestAssetImport(t *testing.T) {
 	e := startOwnEnv(t, "assets", devstack.Options{Orgs: 8, Devices: 160})
 	c := apitest.New(t, e.Stack.APIURL(), e.APIKey)
 	iid := e.IntegrationID
-	devices := e.Ninja.Devices()
-	orgs := e.Ninja.Orgs()
-	truth := e.CW.AssetTruth()
+	devices := e.Ninja().Devices()
+	orgs := e.Ninja().Orgs()
+	truth := e.CW().AssetTruth()
 	orgOf := map[string]string{}
 	for _, d := range devices {
 		orgOf[strconv.Itoa(d.ID)] = strconv.Itoa(d.OrganizationID)
 	}
 
 	seeded := map[int]cwsandbox.Configuration{} // the PSA's assets before any import
-	for _, cf := range e.CW.Configurations() {
+	for _, cf := range e.CW().Configurations() {
 		seeded[cf.ID] = cf
 	}
 
@@ -298,7 +298,7 @@ func TestAssetImport(t *testing.T) {
 	// account decision: TestAssetImportAccountDecision): linked to the
 	// company auto-match found, which carries no reference, or created for
 	// it, the one company carrying its reference.
-	byRef := companiesByRef(e.CW)
+	byRef := companiesByRef(e.CW())
 	account := map[string]string{}
 	for _, o := range orgs {
 		oid := strconv.Itoa(o.ID)
@@ -317,7 +317,7 @@ func TestAssetImport(t *testing.T) {
 	// Every device has exactly one PSA configuration carrying its id (an
 	// adopted one where the PSA had it), except serial ties, which wait for
 	// a human with the reason and got none.
-	configs := configsByDevice(e.CW)
+	configs := configsByDevice(e.CW())
 	assets := map[string]assetView{}
 	for _, a := range listAssets(t, c, iid, "") {
 		assets[a.DeviceID] = a
@@ -366,7 +366,7 @@ func TestAssetImport(t *testing.T) {
 	}
 
 	// 2. Re-import: nothing changed, so nothing is written to the PSA.
-	writes := psaWrites(e.CW)
+	writes := psaWrites(e.CW())
 	start = time.Now()
 	id2 := startImport(t, c, iid, map[string]any{"kind": "assets"})
 	again := awaitImport(t, c, iid, id2, 3*time.Minute)
@@ -374,10 +374,10 @@ func TestAssetImport(t *testing.T) {
 	if want := (importCounts{Total: len(devices), Unchanged: len(devices) - len(review), Review: len(review)}); again.Counts != want {
 		t.Errorf("re-import counts = %+v; want %+v", again.Counts, want)
 	}
-	if n := psaWrites(e.CW) - writes; n != 0 {
+	if n := psaWrites(e.CW()) - writes; n != 0 {
 		t.Errorf("re-import made %d PSA writes; want 0", n)
 	}
-	t.Logf("re-import: %s in %s, counts %+v, PSA writes %d", again.Status, time.Since(start).Round(time.Millisecond), again.Counts, psaWrites(e.CW)-writes)
+	t.Logf("re-import: %s in %s, counts %+v, PSA writes %d", again.Status, time.Since(start).Round(time.Millisecond), again.Counts, psaWrites(e.CW())-writes)
 
 	// 3. The Sync button.
 	var synced string
@@ -388,14 +388,14 @@ func TestAssetImport(t *testing.T) {
 		}
 	}
 	n, _ := strconv.Atoi(synced)
-	e.Ninja.TouchDevice(n)
+	e.Ninja().TouchDevice(n)
 	var live ninjasandbox.Device
-	for _, d := range e.Ninja.Devices() {
+	for _, d := range e.Ninja().Devices() {
 		if d.ID == n {
 			live = d
 		}
 	}
-	writes = psaWrites(e.CW)
+	writes = psaWrites(e.CW())
 	var got assetView
 	r := c.Do(http.MethodPost, "/v1/integrations/"+iid+"/assets/"+synced+"/sync", nil)
 	r.JSON(t, &got)
@@ -406,7 +406,7 @@ func TestAssetImport(t *testing.T) {
 	if got.Storage.FreeBytes == assets[synced].Storage.FreeBytes && len(got.Storage.Volumes) > 0 {
 		t.Errorf("sync %s: free space still %d after the device wrote to its disk", synced, got.Storage.FreeBytes)
 	}
-	if n := psaWrites(e.CW) - writes; n != 1 {
+	if n := psaWrites(e.CW()) - writes; n != 1 {
 		t.Errorf("sync of a changed device made %d PSA writes; want 1", n)
 	}
 	var read assetView
@@ -414,9 +414,9 @@ func TestAssetImport(t *testing.T) {
 	if !read.LastCheckIn.Equal(wantCheckIn) {
 		t.Errorf("GET asset %s after sync: last check-in %s; want %s", synced, read.LastCheckIn, wantCheckIn)
 	}
-	writes = psaWrites(e.CW)
-	if r := c.Do(http.MethodPost, "/v1/integrations/"+iid+"/assets/"+synced+"/sync", nil); r.Status != http.StatusOK || psaWrites(e.CW) != writes {
-		t.Errorf("second sync = %d with %d PSA writes; want 200 and none", r.Status, psaWrites(e.CW)-writes)
+	writes = psaWrites(e.CW())
+	if r := c.Do(http.MethodPost, "/v1/integrations/"+iid+"/assets/"+synced+"/sync", nil); r.Status != http.StatusOK || psaWrites(e.CW()) != writes {
+		t.Errorf("second sync = %d with %d PSA writes; want 200 and none", r.Status, psaWrites(e.CW())-writes)
 	}
 	if r := c.Do(http.MethodPost, "/v1/integrations/"+iid+"/assets/999999/sync", nil); r.Status != http.StatusNotFound {
 		t.Errorf("sync of a device the RMM does not know = %d %s; want 404", r.Status, r.Body)
@@ -453,10 +453,10 @@ func TestAssetImport(t *testing.T) {
 	}
 	for _, did := range touched {
 		n, _ := strconv.Atoi(did)
-		e.Ninja.TouchDevice(n)
+		e.Ninja().TouchDevice(n)
 	}
 	const refused = 3
-	e.CW.FailNext(refused, http.StatusBadRequest)
+	e.CW().FailNext(refused, http.StatusBadRequest)
 	id3 := startImport(t, c, iid, map[string]any{"kind": "assets", "organizationIds": chosen})
 	partial := awaitImport(t, c, iid, id3, 3*time.Minute)
 	checkCounts(t, partial, len(touched))
@@ -476,7 +476,7 @@ func TestAssetImport(t *testing.T) {
 	if r := c.Do(http.MethodPost, "/v1/integrations/"+iid+"/imports/"+id+"/retry", nil); r.Status != http.StatusConflict {
 		t.Errorf("retry of a job without failed items = %d; want 409", r.Status)
 	}
-	writes = psaWrites(e.CW)
+	writes = psaWrites(e.CW())
 	start = time.Now()
 	r = c.Do(http.MethodPost, "/v1/integrations/"+iid+"/imports/"+id3+"/retry", nil)
 	if r.Status != http.StatusAccepted {
@@ -488,14 +488,14 @@ func TestAssetImport(t *testing.T) {
 	if want := (importCounts{Total: len(touched), Updated: len(touched)}); retried.Status != "succeeded" || retried.Counts != want {
 		t.Errorf("retried job = %s %+v; want succeeded %+v", retried.Status, retried.Counts, want)
 	}
-	if n := psaWrites(e.CW) - writes; n != refused {
+	if n := psaWrites(e.CW()) - writes; n != refused {
 		t.Errorf("the retry made %d PSA writes; want %d (one per failed device)", n, refused)
 	}
 	if left := importItems(t, c, iid, id3, "failed"); len(left) != 0 {
 		t.Errorf("failed items after the retry: %v", left)
 	}
 	for _, it := range failed {
-		if got := configsByDevice(e.CW)[it.Key]; len(got) != 1 {
+		if got := configsByDevice(e.CW())[it.Key]; len(got) != 1 {
 			t.Errorf("retried device %s has %d configurations; want 1", it.Key, len(got))
 		}
 	}

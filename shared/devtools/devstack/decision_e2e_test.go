@@ -110,8 +110,8 @@ func TestAssetImportAccountDecision(t *testing.T) {
 	c := apitest.New(t, e.Stack.APIURL(), e.APIKey)
 	iid := e.IntegrationID
 	base := "/v1/integrations/" + iid
-	orgs, devices := e.Ninja.Orgs(), e.Ninja.Devices()
-	truth, lookAlikes := e.CW.Truth(), e.CW.LookAlikes()
+	orgs, devices := e.Ninja().Orgs(), e.Ninja().Devices()
+	truth, lookAlikes := e.CW().Truth(), e.CW().LookAlikes()
 	devicesOf := map[string][]string{}
 	for _, d := range devices {
 		oid := strconv.Itoa(d.OrganizationID)
@@ -161,7 +161,7 @@ func TestAssetImportAccountDecision(t *testing.T) {
 	if reviewDevices == 0 {
 		t.Fatalf("the multiple_matches organizations %v have no devices", byOutcome["multiple_matches"])
 	}
-	companiesBefore := len(e.CW.Companies())
+	companiesBefore := len(e.CW().Companies())
 
 	// 1. An alert for a device of a multiple_matches organization creates
 	// no account (although the integration auto-creates accounts) and is
@@ -174,14 +174,14 @@ func TestAssetImportAccountDecision(t *testing.T) {
 		}
 	}
 	dev, _ := strconv.Atoi(devicesOf[oid][0])
-	tickets := len(e.CW.Tickets())
+	tickets := len(e.CW().Tickets())
 	var trigger ninjasandbox.Activity
-	trigger, err = e.Ninja.ConditionActivity(dev, true, "", 2)
+	trigger, err = e.Ninja().ConditionActivity(dev, true, "", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hook := e.Stack.APIURL() + "/v1/webhooks/" + iid + "/rmm"
-	if err := e.Ninja.EmitWebhook(context.Background(), hook, map[string]string{"Authorization": "Bearer " + e.WebhookSecret}, trigger); err != nil {
+	if err := e.Ninja().EmitWebhook(context.Background(), hook, map[string]string{"Authorization": "Bearer " + e.WebhookSecret}, trigger); err != nil {
 		t.Fatalf("emit trigger: %v", err)
 	}
 	type alertView struct{ SeriesID, DeviceID, TicketID, State, Reason string }
@@ -200,9 +200,9 @@ func TestAssetImportAccountDecision(t *testing.T) {
 	if got.TicketID != "" || !strings.Contains(got.Reason, "organization "+oid+" is not mapped") || !namesCandidates(got.Reason, matches[oid]) {
 		t.Errorf("alert of organization %s = %+v; want no ticket and a reason naming the candidates %v", oid, got, matches[oid].Candidates)
 	}
-	if acct, _ := mappingOf(t, c, iid, oid); acct != "" || len(e.CW.Companies()) != companiesBefore || len(e.CW.Tickets()) != tickets {
+	if acct, _ := mappingOf(t, c, iid, oid); acct != "" || len(e.CW().Companies()) != companiesBefore || len(e.CW().Tickets()) != tickets {
 		t.Errorf("after the alert: organization %s mapped to %q, companies %d → %d, tickets %d → %d; want nothing created",
-			oid, acct, companiesBefore, len(e.CW.Companies()), tickets, len(e.CW.Tickets()))
+			oid, acct, companiesBefore, len(e.CW().Companies()), tickets, len(e.CW().Tickets()))
 	}
 	t.Logf("alert for device %d of organization %s: %s", dev, oid, got.Reason)
 	if t.Failed() {
@@ -240,7 +240,7 @@ func TestAssetImportAccountDecision(t *testing.T) {
 		Items []struct{ OrganizationID string }
 	}
 	c.Do(http.MethodGet, base+"/mappings", nil).JSON(t, &maps)
-	if n := len(e.CW.Companies()) - companiesBefore; n != 0 || len(maps.Items) != 0 {
+	if n := len(e.CW().Companies()) - companiesBefore; n != 0 || len(maps.Items) != 0 {
 		t.Errorf("the dry run created %d companies and %d mappings; want none", n, len(maps.Items))
 	}
 	if t.Failed() {
@@ -257,7 +257,7 @@ func TestAssetImportAccountDecision(t *testing.T) {
 		t.Errorf("review = %d; want at least the %d devices of the multiple_matches organizations", j.Counts.Review, reviewDevices)
 	}
 	review := itemKeys(importItems(t, c, iid, id, "review"))
-	byRef := companiesByRef(e.CW)
+	byRef := companiesByRef(e.CW())
 	for _, o := range orgs {
 		oid := strconv.Itoa(o.ID)
 		m := matches[oid]
@@ -285,8 +285,8 @@ func TestAssetImportAccountDecision(t *testing.T) {
 			}
 		}
 	}
-	created := len(e.CW.Companies()) - companiesBefore
-	t.Logf("companies %d → %d: %d created for %d no_match organizations", companiesBefore, len(e.CW.Companies()), created, len(byOutcome["no_match"]))
+	created := len(e.CW().Companies()) - companiesBefore
+	t.Logf("companies %d → %d: %d created for %d no_match organizations", companiesBefore, len(e.CW().Companies()), created, len(byOutcome["no_match"]))
 	if created != len(byOutcome["no_match"]) {
 		t.Errorf("companies created = %d; want %d, one per no_match organization", created, len(byOutcome["no_match"]))
 	}

@@ -1,10 +1,11 @@
 // Package devstack assembles rmmbridge's whole local environment: the
-// template-driven local stack on moto, the NinjaOne and ConnectWise
-// sandboxes seeded with related demo data, and a demo tenant with an API
-// key, a connection to each sandbox and an integration between them —
-// created through the HTTP API itself, so "Test & save" runs as it would
-// for a user. `rmmbridge dev`, the end-to-end tests and the benchmark all
-// start it the same way.
+// template-driven local stack on moto, an RMM and a PSA sandbox (NinjaOne
+// and ConnectWise unless told otherwise; any sandbox of
+// shared/devtools/sandboxes) seeded with related demo data, and a demo
+// tenant with an API key, a connection to each sandbox and an integration
+// between them — created through the HTTP API itself, so "Test & save"
+// runs as it would for a user. `rmmbridge dev`, the end-to-end tests and
+// the benchmark all start it the same way.
 package devstack
 
 import (
@@ -17,7 +18,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -26,19 +26,16 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/devtools/lambdaset"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/localrun"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/sandboxes"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/sandboxspec"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
-	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
-	ninjasandbox "github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
-// Sandbox credentials of the dev stack (the events/ fixtures use them too).
+// The default sandboxes.
 const (
-	NinjaClientID     = "dev-ninja-client"
-	NinjaClientSecret = "dev-ninja-secret"
-	CWCompanyID       = "rmmbridge"
-	CWPublicKey       = "dev-public"
-	CWPrivateKey      = "dev-private"
-	CWClientID        = "dev-client-id"
+	DefaultRMM = "ninjaone"
+	DefaultPSA = "connectwise"
 )
 
 // Options configure the environment. Zero values give `make dev`'s setup.
@@ -46,23 +43,26 @@ type Options struct {
 	Template  string // default "template.yaml"
 	StackName string // default "rmmbridge-dev"
 	APIAddr   string // default 127.0.0.1:3000
-	NinjaAddr string // default 127.0.0.1:8081
-	CWAddr    string // default 127.0.0.1:8082
+	// RMM and PSA name the sandboxes to start (shared/devtools/sandboxes;
+	// default DefaultRMM and DefaultPSA).
+	RMM, PSA string
+	// RMMAddr and PSAAddr are where they listen (default 127.0.0.1 on
+	// their spec's default port: NinjaOne 8081, ConnectWise 8082).
+	RMMAddr, PSAAddr string
 	// Endpoint is a running moto server; empty starts one.
 	Endpoint string
 	Seed     int64 // sandbox seed, default 1
-	Orgs     int   // default 30
-	Devices  int   // default 1200
+	Orgs     int   // RMM organizations, default 30
+	Devices  int   // RMM devices, default 1200
 	DevKey   string
 	Logger   *slog.Logger
-	// Ninja and CW adjust the sandboxes' options before they start
-	// (latency, failure injection, rate limits).
-	Ninja func(*ninjasandbox.Options)
-	CW    func(*cwsandbox.Options)
-	// NoPSAAssets leaves the ConnectWise sandbox without configurations;
-	// by default it holds some for the NinjaOne devices (linked by device
-	// id, by serial only, and serial ties), as an MSP's PSA does after
-	// years of hand-made assets.
+	// AdjustRMM and AdjustPSA change the sandboxes' options before they
+	// start (latency, failure injection, rate limits).
+	AdjustRMM, AdjustPSA func(*sandboxspec.Options)
+	// NoPSAAssets leaves the PSA sandbox without assets; by default it
+	// holds some for the RMM's devices (linked by device id, by serial
+	// only, and serial ties), as an MSP's PSA does after years of
+	// hand-made assets.
 	NoPSAAssets bool
 	// PollWait is the local stack's SQS long-poll wait.
 	PollWait time.Duration
@@ -91,11 +91,10 @@ type Env struct {
 	MotoEndpoint string
 	// MotoLauncher is the wrapper the moto Start started runs through
 	// (scripts/moto-server), "" for plain moto or one given by Endpoint.
-	MotoLauncher  string
-	Ninja         *ninjasandbox.Server
-	NinjaURL      string
-	CW            *cwsandbox.Server
-	CWURL         string
+	MotoLauncher string
+	// RMM and PSA are the running sandboxes.
+	RMM           *RMMSandbox
+	PSA           *PSASandbox
 	APIKey        string
 	RMMConnection string
 	PSAConnection string
@@ -119,11 +118,11 @@ func (o *Options) defaults() {
 	if o.APIAddr == "" {
 		o.APIAddr = "127.0.0.1:3000"
 	}
-	if o.NinjaAddr == "" {
-		o.NinjaAddr = "127.0.0.1:8081"
+	if o.RMM == "" {
+		o.RMM = DefaultRMM
 	}
-	if o.CWAddr == "" {
-		o.CWAddr = "127.0.0.1:8082"
+	if o.PSA == "" {
+		o.PSA = DefaultPSA
 	}
 	if o.Seed == 0 {
 		o.Seed = 1
@@ -137,6 +136,39 @@ func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
+}
+
+// RMMSandbox is the running RMM sandbox.
+type RMMSandbox struct {
+	sandboxspec.RMM
+	Spec sandboxspec.Spec
+	// URL is the server's address, BaseURL the connection's base URL.
+	URL, BaseURL string
+}
+
+// PSASandbox is the running PSA sandbox.
+type PSASandbox struct {
+	sandboxspec.PSA
+	Spec sandboxspec.Spec
+	// URL is the server's address, BaseURL the connection's base URL.
+	URL, BaseURL string
+}
+
+// sandboxOf finds the named sandbox of kind k.
+func sandboxOf(name string, k vendorspec.Kind) (sandboxspec.Spec, error) {
+	spec, ok := sandboxes.Get(name, k)
+	if !ok {
+		return sandboxspec.Spec{}, fmt.Errorf("no %s sandbox %q (choose one of %s)", k, name, sandboxes.Choices(k))
+	}
+	return spec, nil
+}
+
+// addrOr returns addr, or 127.0.0.1 on the spec's default port.
+func addrOr(addr string, spec sandboxspec.Spec) string {
+	if addr != "" {
+		return addr
+	}
+	return fmt.Sprintf("127.0.0.1:%d", spec.DefaultPort)
 }
 
 // Start brings the environment up. On error everything already started is
@@ -170,37 +202,8 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 		return nil, err
 	}
 
-	nopt := ninjasandbox.Options{Seed: o.Seed, Orgs: o.Orgs, Devices: o.Devices, ClientID: NinjaClientID, ClientSecret: NinjaClientSecret, Logger: o.Logger}
-	if o.Ninja != nil {
-		o.Ninja(&nopt)
-	}
-	env.Ninja = ninjasandbox.New(nopt)
-	if env.NinjaURL, err = env.Ninja.Start(o.NinjaAddr); err != nil {
-		return nil, fmt.Errorf("start NinjaOne sandbox: %w", err)
-	}
-	var names []string
-	orgName := map[int]string{}
-	for _, org := range env.Ninja.Orgs() {
-		names = append(names, org.Name)
-		orgName[org.ID] = org.Name
-	}
-	copt := cwsandbox.Options{Seed: o.Seed, Orgs: names, CompanyID: CWCompanyID, PublicKey: CWPublicKey,
-		PrivateKey: CWPrivateKey, ClientID: CWClientID}
-	if !o.NoPSAAssets {
-		for _, d := range env.Ninja.Devices() {
-			serial := ""
-			if d.System != nil {
-				serial = d.System.SerialNumber
-			}
-			copt.Devices = append(copt.Devices, cwsandbox.Device{ID: strconv.Itoa(d.ID), Org: orgName[d.OrganizationID], Name: d.SystemName, Serial: serial})
-		}
-	}
-	if o.CW != nil {
-		o.CW(&copt)
-	}
-	env.CW = cwsandbox.New(copt)
-	if env.CWURL, err = env.CW.Start(o.CWAddr); err != nil {
-		return nil, fmt.Errorf("start ConnectWise sandbox: %w", err)
+	if err := env.startSandboxes(o); err != nil {
+		return nil, err
 	}
 
 	extra := map[string]string{fnenv.AllowLoopbackEnv: "true"}
@@ -223,8 +226,42 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	return env, nil
 }
 
-// CWBaseURL is the ConnectWise sandbox's API base (its REST root).
-func (e *Env) CWBaseURL() string { return e.CWURL + cwsandbox.BasePath }
+// startSandboxes starts the RMM sandbox, then the PSA sandbox related to
+// its data.
+func (e *Env) startSandboxes(o Options) error {
+	rspec, err := sandboxOf(o.RMM, vendorspec.KindRMM)
+	if err != nil {
+		return err
+	}
+	pspec, err := sandboxOf(o.PSA, vendorspec.KindPSA)
+	if err != nil {
+		return err
+	}
+	ropt := sandboxspec.Options{Seed: o.Seed, Orgs: o.Orgs, Devices: o.Devices, Logger: o.Logger}
+	if o.AdjustRMM != nil {
+		o.AdjustRMM(&ropt)
+	}
+	e.RMM = &RMMSandbox{RMM: rspec.NewRMM(ropt), Spec: rspec}
+	if e.RMM.URL, err = e.RMM.Start(addrOr(o.RMMAddr, rspec)); err != nil {
+		e.RMM = nil
+		return fmt.Errorf("start the %s sandbox: %w", rspec.DisplayName, err)
+	}
+	e.RMM.BaseURL = e.RMM.URL + rspec.BasePath
+	data := e.RMM.Data()
+	// The PSA sandbox keeps no request log here (its requests are in
+	// the stack's own log), as before sandboxes were specs.
+	popt := sandboxspec.Options{Seed: o.Seed, Related: &data, NoAssets: o.NoPSAAssets}
+	if o.AdjustPSA != nil {
+		o.AdjustPSA(&popt)
+	}
+	e.PSA = &PSASandbox{PSA: pspec.NewPSA(popt), Spec: pspec}
+	if e.PSA.URL, err = e.PSA.Start(addrOr(o.PSAAddr, pspec)); err != nil {
+		e.PSA = nil
+		return fmt.Errorf("start the %s sandbox: %w", pspec.DisplayName, err)
+	}
+	e.PSA.BaseURL = e.PSA.URL + pspec.BasePath
+	return nil
+}
 
 // seedIntegration creates (or finds, on a re-run against the same moto)
 // the demo connections and integration through the API, and rotates the
@@ -251,17 +288,20 @@ func (e *Env) seedIntegration(ctx context.Context) error {
 		return out.ID, nil
 	}
 	var err error
-	e.RMMConnection, err = ensure("NinjaOne (sandbox)", map[string]any{"name": "NinjaOne (sandbox)", "kind": "rmm", "provider": "ninjaone",
-		"baseUrl": e.NinjaURL, "credentials": map[string]string{"clientId": NinjaClientID, "clientSecret": NinjaClientSecret}})
-	if err != nil {
-		return err
-	}
-	e.PSAConnection, err = ensure("ConnectWise (sandbox)", map[string]any{"name": "ConnectWise (sandbox)", "kind": "psa", "provider": "connectwise",
-		"baseUrl": e.CWBaseURL(), "credentials": map[string]string{"companyId": CWCompanyID, "publicKey": CWPublicKey,
-			"privateKey": CWPrivateKey, "clientId": CWClientID},
-		"settings": map[string]any{"accountRefFieldId": cwsandbox.CompanyRefFieldID, "assetCheckInFieldId": cwsandbox.ConfigCheckInFieldID}})
-	if err != nil {
-		return err
+	for _, c := range []struct {
+		spec sandboxspec.Spec
+		url  string
+		id   *string
+	}{{e.RMM.Spec, e.RMM.BaseURL, &e.RMMConnection}, {e.PSA.Spec, e.PSA.BaseURL, &e.PSAConnection}} {
+		name := c.spec.DisplayName + " (sandbox)"
+		body := map[string]any{"name": name, "kind": string(c.spec.Kind), "provider": c.spec.Name,
+			"baseUrl": c.url, "credentials": c.spec.Credentials}
+		if c.spec.Settings != nil {
+			body["settings"] = c.spec.Settings
+		}
+		if *c.id, err = ensure(name, body); err != nil {
+			return err
+		}
 	}
 	var ints struct {
 		Items []struct{ ID, Name string } `json:"items"`
@@ -280,12 +320,14 @@ func (e *Env) seedIntegration(ctx context.Context) error {
 	}
 	var rotated struct{ Secret string }
 	if e.IntegrationID == "" {
+		settings := map[string]any{"autoCreateAccounts": true}
+		for _, spec := range []sandboxspec.Spec{e.RMM.Spec, e.PSA.Spec} {
+			for k, v := range spec.IntegrationSettings {
+				settings[k] = v
+			}
+		}
 		err = e.call(ctx, http.MethodPost, "/v1/integrations", map[string]any{"name": "Demo integration",
-			"rmmConnectionId": e.RMMConnection, "psaConnectionId": e.PSAConnection,
-			"settings": map[string]any{"autoCreateAccounts": true,
-				"ticketDefaults": map[string]string{"board": "Help Desk", "status": "New", "type": "Incident"},
-				"priorityMap": map[string]string{"critical": "Priority 1 - Emergency", "major": "Priority 2 - High",
-					"moderate": "Priority 3 - Normal", "minor": "Priority 4 - Low", "none": "Priority 4 - Low"}}}, &created)
+			"rmmConnectionId": e.RMMConnection, "psaConnectionId": e.PSAConnection, "settings": settings}, &created)
 	} else {
 		err = e.call(ctx, http.MethodPost, "/v1/integrations/"+e.IntegrationID+"/webhook-secret", nil, &rotated)
 		created.ID, created.Webhook.Secret = e.IntegrationID, rotated.Secret
@@ -336,11 +378,11 @@ func (e *Env) Stop(ctx context.Context) error {
 	if e.Stack != nil {
 		errs = append(errs, e.Stack.Stop(ctx))
 	}
-	if e.CW != nil {
-		errs = append(errs, e.CW.Close())
+	if e.PSA != nil {
+		errs = append(errs, e.PSA.Close())
 	}
-	if e.Ninja != nil {
-		errs = append(errs, e.Ninja.Close())
+	if e.RMM != nil {
+		errs = append(errs, e.RMM.Close())
 	}
 	if e.FastSQS != nil {
 		errs = append(errs, e.FastSQS.Close())

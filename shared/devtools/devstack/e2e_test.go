@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"strconv"
@@ -57,7 +58,7 @@ func run(m *testing.M) int {
 	var err error
 	env, err = devstack.Start(ctx, devstack.Options{
 		Template: "../../../template.yaml", StackName: motoserver.UniqueName("e2e"),
-		APIAddr: "127.0.0.1:0", NinjaAddr: "127.0.0.1:0", CWAddr: "127.0.0.1:0",
+		APIAddr: "127.0.0.1:0", RMMAddr: "127.0.0.1:0", PSAAddr: "127.0.0.1:0",
 		Endpoint: endpoint, Orgs: 30, Devices: 120, Logger: log, PollWait: 200 * time.Millisecond,
 	})
 	if err != nil {
@@ -100,7 +101,7 @@ func TestConnections(t *testing.T) {
 	before := c.Do(http.MethodGet, "/v1/connections", nil)
 	const wrongSecret = "this-is-the-wrong-secret-42"
 	r := c.Do(http.MethodPost, "/v1/connections", map[string]any{"name": "Ninja typo", "kind": "rmm", "provider": "ninjaone",
-		"baseUrl": env.NinjaURL, "credentials": map[string]string{"clientId": devstack.NinjaClientID, "clientSecret": wrongSecret}})
+		"baseUrl": env.RMM.BaseURL, "credentials": map[string]string{"clientId": devstack.NinjaClientID, "clientSecret": wrongSecret}})
 	var p problem
 	r.JSON(t, &p)
 	if r.Status != 422 || !strings.Contains(p.Detail, "connection test failed") || len(p.Errors) == 0 || p.Errors[0].Field != "credentials" {
@@ -112,7 +113,7 @@ func TestConnections(t *testing.T) {
 		t.Errorf("a failed create changed the connection list:\nbefore %s\nafter  %s", before.Body, after.Body)
 	}
 	r = c.Do(http.MethodPost, "/v1/connections", map[string]any{"name": "CW wrong key", "kind": "psa", "provider": "connectwise",
-		"baseUrl": env.CWBaseURL(), "credentials": map[string]string{"companyId": devstack.CWCompanyID, "publicKey": devstack.CWPublicKey,
+		"baseUrl": env.PSA.BaseURL, "credentials": map[string]string{"companyId": devstack.CWCompanyID, "publicKey": devstack.CWPublicKey,
 			"privateKey": wrongSecret, "clientId": devstack.CWClientID}})
 	r.JSON(t, &p)
 	if r.Status != 422 {
@@ -152,8 +153,8 @@ func TestConnections(t *testing.T) {
 		field              string
 	}{
 		{"900,000-character name", http.MethodPost, "/v1/connections", map[string]any{"name": strings.Repeat("n", 900_000), "kind": "rmm",
-			"provider": "ninjaone", "baseUrl": env.NinjaURL, "credentials": map[string]string{"clientId": devstack.NinjaClientID, "clientSecret": devstack.NinjaClientSecret}}, 422, "name"},
-		{"settings 5,000 deep", http.MethodPost, "/v1/connections", []byte(`{"name":"deep","kind":"rmm","provider":"ninjaone","baseUrl":"` + env.NinjaURL +
+			"provider": "ninjaone", "baseUrl": env.RMM.BaseURL, "credentials": map[string]string{"clientId": devstack.NinjaClientID, "clientSecret": devstack.NinjaClientSecret}}, 422, "name"},
+		{"settings 5,000 deep", http.MethodPost, "/v1/connections", []byte(`{"name":"deep","kind":"rmm","provider":"ninjaone","baseUrl":"` + env.RMM.BaseURL +
 			`","credentials":{"clientId":"` + devstack.NinjaClientID + `","clientSecret":"` + devstack.NinjaClientSecret + `"},"settings":` + deep + `}`), 422, "settings.a.a.a.a*"},
 		{"empty PATCH", http.MethodPatch, "/v1/connections/" + env.RMMConnection, map[string]any{}, 422, "(body)"},
 		{"nested unknown field", http.MethodPatch, "/v1/integrations/" + iid, map[string]any{"settings": map[string]any{"zzz": 1}}, 400, "settings.zzz"},
@@ -267,7 +268,7 @@ func TestAccountSync(t *testing.T) {
 	if len(orgs) != 30 {
 		t.Fatalf("organizations = %d, want 30", len(orgs))
 	}
-	truth, lookAlikes := env.CW.Truth(), env.CW.LookAlikes()
+	truth, lookAlikes := env.CW().Truth(), env.CW().LookAlikes()
 	outcomes := map[string][]orgView{}
 	for _, o := range orgs {
 		var m matchView
@@ -327,15 +328,15 @@ func TestAccountSync(t *testing.T) {
 
 	// Create an account for an org with no match; its name is the org's.
 	lonely := outcomes["no_match"][0]
-	companiesBefore := len(env.CW.Companies())
+	companiesBefore := len(env.CW().Companies())
 	r = c.Do(http.MethodPut, base+"/mappings/"+lonely.ID, map[string]any{"createAccount": map[string]any{}})
 	r.JSON(t, &mp)
-	if r.Status != 200 || mp.Mode != "created" || len(env.CW.Companies()) != companiesBefore+1 {
-		t.Fatalf("create = %d %s (companies %d → %d)", r.Status, r.Body, companiesBefore, len(env.CW.Companies()))
+	if r.Status != 200 || mp.Mode != "created" || len(env.CW().Companies()) != companiesBefore+1 {
+		t.Fatalf("create = %d %s (companies %d → %d)", r.Status, r.Body, companiesBefore, len(env.CW().Companies()))
 	}
 	// Repeating the create is idempotent.
-	if r := c.Do(http.MethodPut, base+"/mappings/"+lonely.ID, map[string]any{"createAccount": map[string]any{}}); r.Status != 200 || len(env.CW.Companies()) != companiesBefore+1 {
-		t.Errorf("repeated create = %d, companies %d; want the same account", r.Status, len(env.CW.Companies()))
+	if r := c.Do(http.MethodPut, base+"/mappings/"+lonely.ID, map[string]any{"createAccount": map[string]any{}}); r.Status != 200 || len(env.CW().Companies()) != companiesBefore+1 {
+		t.Errorf("repeated create = %d, companies %d; want the same account", r.Status, len(env.CW().Companies()))
 	}
 
 	// The organization list shows both mappings; unmapping keeps the PSA data.
@@ -391,7 +392,7 @@ func TestAccountSync(t *testing.T) {
 	// unmapped company that no organization matches gets a new RMM
 	// organization; one auto-match finds an unmapped organization for
 	// adopts it, and no organization is created.
-	ninjaBefore := len(env.Ninja.Orgs())
+	ninjaBefore := len(env.Ninja().Orgs())
 	current := organizations(t, c)
 	var rmmOrgs []rmm.Organization
 	used, mappedOrg := map[string]bool{}, map[string]bool{}
@@ -425,14 +426,14 @@ func TestAccountSync(t *testing.T) {
 	if r.Status != 201 || prov.AccountID != target || prov.OrganizationID == "" {
 		t.Fatalf("provision = %d %s", r.Status, r.Body)
 	}
-	if len(env.Ninja.Orgs()) != ninjaBefore+1 {
-		t.Errorf("NinjaOne organizations %d → %d, want one more", ninjaBefore, len(env.Ninja.Orgs()))
+	if len(env.Ninja().Orgs()) != ninjaBefore+1 {
+		t.Errorf("NinjaOne organizations %d → %d, want one more", ninjaBefore, len(env.Ninja().Orgs()))
 	}
 	r = c.Do(http.MethodPost, base+"/psa/accounts/"+adopt+"/provision-rmm", nil)
 	r.JSON(t, &prov)
-	if r.Status != 201 || prov.AccountID != adopt || prov.OrganizationID != adoptOrg || len(env.Ninja.Orgs()) != ninjaBefore+1 {
+	if r.Status != 201 || prov.AccountID != adopt || prov.OrganizationID != adoptOrg || len(env.Ninja().Orgs()) != ninjaBefore+1 {
 		t.Errorf("provision of account %s = %d %s, NinjaOne organizations %d; want organization %s adopted, none created",
-			adopt, r.Status, r.Body, len(env.Ninja.Orgs()), adoptOrg)
+			adopt, r.Status, r.Body, len(env.Ninja().Orgs()), adoptOrg)
 	}
 	if r := c.Do(http.MethodPost, base+"/psa/accounts/"+target+"/provision-rmm", nil); r.Status != 409 {
 		t.Errorf("provision twice = %d, want 409", r.Status)
@@ -450,7 +451,7 @@ func TestCreateRace(t *testing.T) {
 			org = o
 		}
 	}
-	before := len(env.CW.Companies())
+	before := len(env.CW().Companies())
 	var wg sync.WaitGroup
 	statuses := make(chan int, 20)
 	for i := 0; i < 20; i++ {
@@ -466,7 +467,7 @@ func TestCreateRace(t *testing.T) {
 	for s := range statuses {
 		counts[s]++
 	}
-	if got := len(env.CW.Companies()) - before; got != 1 {
+	if got := len(env.CW().Companies()) - before; got != 1 {
 		t.Errorf("20 racing creates made %d companies, want 1", got)
 	}
 	if counts[200] != 20 {
@@ -515,7 +516,7 @@ func waitJob(t *testing.T, c *apitest.Client, id string, limit time.Duration) jo
 func TestOrganizationImport(t *testing.T) {
 	c := client(t)
 	base := "/v1/integrations/" + env.IntegrationID
-	companies := len(env.CW.Companies())
+	companies := len(env.CW().Companies())
 	orgs := organizations(t, c)
 	total := len(orgs)
 	mappedBefore := 0
@@ -540,8 +541,8 @@ func TestOrganizationImport(t *testing.T) {
 		actions[p.Action]++
 	}
 	t.Logf("dry run: status %s, counts %v, preview actions %v", dry.Status, dry.Counts, actions)
-	if len(env.CW.Companies()) != companies {
-		t.Errorf("the dry run created %d companies", len(env.CW.Companies())-companies)
+	if len(env.CW().Companies()) != companies {
+		t.Errorf("the dry run created %d companies", len(env.CW().Companies())-companies)
 	}
 	mappedAfterDry := 0
 	for _, o := range organizations(t, c) {
@@ -588,7 +589,7 @@ func TestOrganizationImport(t *testing.T) {
 	if mapped != total-n["review"] {
 		t.Errorf("mapped organizations = %d, want %d - %d review", mapped, total, n["review"])
 	}
-	if got := len(env.CW.Companies()) - companies; got != n["created"] {
+	if got := len(env.CW().Companies()) - companies; got != n["created"] {
 		t.Errorf("companies created %d, counted %d", got, n["created"])
 	}
 }
@@ -603,22 +604,22 @@ func TestAlertToTicket(t *testing.T) {
 	base := "/v1/integrations/" + env.IntegrationID
 	// The device's organization must be mapped (or auto-created: the demo
 	// integration has autoCreateAccounts on).
-	dev := env.Ninja.Devices()[0]
+	dev := env.Ninja().Devices()[0]
 	url := env.Stack.APIURL() + "/v1/webhooks/" + env.IntegrationID + "/rmm"
 	hdr := map[string]string{"Authorization": "Bearer " + env.WebhookSecret}
-	ticketsBefore := len(env.CW.Tickets())
+	ticketsBefore := len(env.CW().Tickets())
 
-	trigger, err := env.Ninja.ConditionActivity(dev.ID, true, "", 1)
+	trigger, err := env.Ninja().ConditionActivity(dev.ID, true, "", 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if err := env.Ninja.EmitWebhook(ctx, url, hdr, trigger); err != nil {
+	if err := env.Ninja().EmitWebhook(ctx, url, hdr, trigger); err != nil {
 		t.Fatalf("emit trigger: %v", err)
 	}
 	var ticketLatency time.Duration
 	waitUntil(t, 60*time.Second, "a ticket for the trigger", func() bool {
-		if len(env.CW.Tickets()) > ticketsBefore {
+		if len(env.CW().Tickets()) > ticketsBefore {
 			ticketLatency = time.Since(start)
 			return true
 		}
@@ -627,19 +628,19 @@ func TestAlertToTicket(t *testing.T) {
 	t.Logf("alert → ticket latency through the local stack: %s", ticketLatency.Round(time.Millisecond))
 
 	// A duplicate delivery of the same activity is acknowledged as such.
-	if err := env.Ninja.EmitWebhook(ctx, url, hdr, trigger); err != nil {
+	if err := env.Ninja().EmitWebhook(ctx, url, hdr, trigger); err != nil {
 		t.Fatalf("emit duplicate: %v", err)
 	}
 	// A repeat of the series (a new activity, same seriesUid) adds a note.
-	repeat, err := env.Ninja.ConditionActivity(dev.ID, true, trigger.SeriesUID, 1)
+	repeat, err := env.Ninja().ConditionActivity(dev.ID, true, trigger.SeriesUID, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := env.Ninja.EmitWebhook(ctx, url, hdr, repeat); err != nil {
+	if err := env.Ninja().EmitWebhook(ctx, url, hdr, repeat); err != nil {
 		t.Fatalf("emit repeat: %v", err)
 	}
 	ticket := func() (found bool, notes int, closed bool) {
-		tickets := env.CW.Tickets()
+		tickets := env.CW().Tickets()
 		if len(tickets) != ticketsBefore+1 {
 			return false, 0, false
 		}
@@ -651,21 +652,21 @@ func TestAlertToTicket(t *testing.T) {
 		_, n, _ := ticket()
 		return n > notesAfterCreate
 	})
-	reset, err := env.Ninja.ConditionActivity(dev.ID, false, trigger.SeriesUID, 1)
+	reset, err := env.Ninja().ConditionActivity(dev.ID, false, trigger.SeriesUID, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := env.Ninja.EmitWebhook(ctx, url, hdr, reset); err != nil {
+	if err := env.Ninja().EmitWebhook(ctx, url, hdr, reset); err != nil {
 		t.Fatalf("emit reset: %v", err)
 	}
 	waitUntil(t, 60*time.Second, "the ticket closed on reset", func() bool {
 		_, _, closed := ticket()
 		return closed
 	})
-	if got := len(env.CW.Tickets()) - ticketsBefore; got != 1 {
+	if got := len(env.CW().Tickets()) - ticketsBefore; got != 1 {
 		t.Errorf("tickets created = %d, want exactly 1 for trigger, duplicate, repeat and reset", got)
 	}
-	tk := env.CW.Tickets()[len(env.CW.Tickets())-1]
+	tk := env.CW().Tickets()[len(env.CW().Tickets())-1]
 	if tk.Type != "Incident" || tk.Status != "Closed (resolved)" {
 		t.Errorf("ticket type %q status %q, want the integration's ticketDefaults type Incident, closed", tk.Type, tk.Status)
 	}
@@ -689,8 +690,51 @@ func TestAlertToTicket(t *testing.T) {
 	} else if a.Occurrences != 2 || a.ClosedAt.Sub(resetAt).Abs() > time.Millisecond || !a.LastSeenAt.Equal(a.ClosedAt) {
 		t.Errorf("closed series %+v, want 2 occurrences (trigger + repeat), closedAt and lastSeenAt the reset's time %v", a, resetAt)
 	}
+
+	// Inside the integration's reopen window a new trigger of the series
+	// reopens the same ticket: the PSA connection has tickets.reopen, so
+	// the worker sets the ticket back to the board's default status (and
+	// notes it) instead of asking a person to reopen it.
+	var ig struct {
+		Settings map[string]any `json:"settings"`
+	}
+	c.Do(http.MethodGet, base, nil).JSON(t, &ig)
+	withWindow := maps.Clone(ig.Settings)
+	withWindow["reopenWindowMinutes"] = 60
+	if r := c.Do(http.MethodPatch, base, map[string]any{"settings": withWindow}); r.Status != http.StatusOK {
+		t.Fatalf("PATCH reopenWindowMinutes = %d %s", r.Status, r.Body)
+	}
+	t.Cleanup(func() { c.Do(http.MethodPatch, base, map[string]any{"settings": ig.Settings}) })
+	again, err := env.Ninja().ConditionActivity(dev.ID, true, trigger.SeriesUID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Ninja().EmitWebhook(ctx, url, hdr, again); err != nil {
+		t.Fatalf("emit the new trigger: %v", err)
+	}
+	waitUntil(t, 60*time.Second, "the closed ticket reopened by a trigger inside the reopen window", func() bool {
+		_, _, closed := ticket()
+		return !closed
+	})
+	reopened := env.CW().Tickets()[len(env.CW().Tickets())-1]
+	lastNote := ""
+	if n := len(reopened.Notes); n > 0 {
+		lastNote = reopened.Notes[n-1].Text
+	}
+	waitUntil(t, 30*time.Second, "the reopen noted", func() bool {
+		tk := env.CW().Tickets()[len(env.CW().Tickets())-1]
+		if n := len(tk.Notes); n > 0 {
+			lastNote = tk.Notes[n-1].Text
+		}
+		return strings.Contains(lastNote, "rmmbridge reopened this ticket")
+	})
+	if reopened.ID != tk.ID || reopened.Status != "New" || len(env.CW().Tickets()) != ticketsBefore+1 {
+		t.Errorf("after the new trigger: ticket %d on %q, %d tickets; want ticket %d reopened on New and no new ticket",
+			reopened.ID, reopened.Status, len(env.CW().Tickets())-ticketsBefore, tk.ID)
+	}
+
 	// A wrong secret is refused.
-	if err := env.Ninja.EmitWebhook(ctx, url, map[string]string{"Authorization": "Bearer whsec_wrong"}, trigger); err == nil {
+	if err := env.Ninja().EmitWebhook(ctx, url, map[string]string{"Authorization": "Bearer whsec_wrong"}, trigger); err == nil {
 		t.Error("a delivery with a wrong secret was accepted")
 	}
 
@@ -698,8 +742,8 @@ func TestAlertToTicket(t *testing.T) {
 	// know (the demo integration auto-creates accounts, which needs the
 	// organization) is recorded as unroutable with a reason, at once, and
 	// creates nothing; its reset then closes it, in its turn.
-	ticketsNow := len(env.CW.Tickets())
-	ghost, err := env.Ninja.ConditionActivity(dev.ID, true, "", 2)
+	ticketsNow := len(env.CW().Tickets())
+	ghost, err := env.Ninja().ConditionActivity(dev.ID, true, "", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -707,7 +751,7 @@ func TestAlertToTicket(t *testing.T) {
 	ghost.DeviceID = 990001
 	ghost.Device.ID, ghost.Device.OrganizationID, ghost.Device.LocationID = 990001, 990002, 0
 	ghost.Device.References.Organization.ID, ghost.Device.References.Location.ID = 990002, 0
-	if err := env.Ninja.EmitWebhook(ctx, url, hdr, ghost); err != nil {
+	if err := env.Ninja().EmitWebhook(ctx, url, hdr, ghost); err != nil {
 		t.Fatalf("emit the unroutable trigger: %v", err)
 	}
 	var ghostItem alertItem
@@ -722,14 +766,14 @@ func TestAlertToTicket(t *testing.T) {
 	ghostReset := ghost
 	ghostReset.ID++
 	ghostReset.StatusCode, ghostReset.Status, ghostReset.ActivityTime = "RESET", "Reset", ghost.ActivityTime+60
-	if err := env.Ninja.EmitWebhook(ctx, url, hdr, ghostReset); err != nil {
+	if err := env.Ninja().EmitWebhook(ctx, url, hdr, ghostReset); err != nil {
 		t.Fatalf("emit the unroutable series' reset: %v", err)
 	}
 	waitUntil(t, 30*time.Second, "the unroutable series closed by its reset (its FIFO group not blocked)", func() bool {
 		_, ok := listAlerts("closed")[ghost.SeriesUID]
 		return ok
 	})
-	if n := len(env.CW.Tickets()) - ticketsNow; n != 0 {
+	if n := len(env.CW().Tickets()) - ticketsNow; n != 0 {
 		t.Errorf("%d tickets created for an unroutable alert", n)
 	}
 
@@ -781,19 +825,19 @@ func BenchmarkAlertToTicket(b *testing.B) {
 	ctx := context.Background()
 	url := env.Stack.APIURL() + "/v1/webhooks/" + env.IntegrationID + "/rmm"
 	hdr := map[string]string{"Authorization": "Bearer " + env.WebhookSecret}
-	devices := env.Ninja.Devices()
+	devices := env.Ninja().Devices()
 	var total time.Duration
 	for i := 0; i < b.N; i++ {
-		before := len(env.CW.Tickets())
-		a, err := env.Ninja.ConditionActivity(devices[i%len(devices)].ID, true, "", i)
+		before := len(env.CW().Tickets())
+		a, err := env.Ninja().ConditionActivity(devices[i%len(devices)].ID, true, "", i)
 		if err != nil {
 			b.Fatal(err)
 		}
 		start := time.Now()
-		if err := env.Ninja.EmitWebhook(ctx, url, hdr, a); err != nil {
+		if err := env.Ninja().EmitWebhook(ctx, url, hdr, a); err != nil {
 			b.Fatal(err)
 		}
-		for len(env.CW.Tickets()) == before {
+		for len(env.CW().Tickets()) == before {
 			if time.Since(start) > time.Minute {
 				b.Fatalf("no ticket after a minute for series %s", a.SeriesUID)
 			}

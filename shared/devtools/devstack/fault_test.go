@@ -27,6 +27,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/devtools/devstack"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/lambdaset"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/sandboxspec"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
@@ -74,26 +75,26 @@ func TestImportUnderFaults(t *testing.T) {
 	moto := newRedeliverer(t, startSafeMoto(t), lostDeleteRate)
 	e := startOwnEnv(t, "faults", devstack.Options{
 		Template: scaledTemplate(t, "../../../template.yaml"), Endpoint: moto.url, Orgs: 40, Devices: 1000,
-		Ninja: func(o *ninjasandbox.Options) {
-			o.FailRate5xx, o.TimeoutRate, o.TimeoutDelay = faultRate5xx, faultRateTimeout, faultHang
+		AdjustRMM: func(o *sandboxspec.Options) {
+			o.Faults = sandboxspec.Faults{FailRate5xx: faultRate5xx, TimeoutRate: faultRateTimeout, Hang: faultHang}
 		},
-		CW: func(o *cwsandbox.Options) {
-			o.FailRate5xx, o.TimeoutRate, o.Hang = faultRate5xx, faultRateTimeout, faultHang
+		AdjustPSA: func(o *sandboxspec.Options) {
+			o.Faults = sandboxspec.Faults{FailRate5xx: faultRate5xx, TimeoutRate: faultRateTimeout, Hang: faultHang}
 		},
 	})
 	c := apitest.New(t, e.Stack.APIURL(), e.APIKey)
 	iid := e.IntegrationID
-	ninja := startThrottler(t, e.Ninja.Handler(), faultRate429, `{"resultCode":"TOO_MANY_REQUESTS","errorMessage":"Rate limit exceeded"}`)
-	cw := startThrottler(t, e.CW.Handler(), faultRate429, `{"code":"TooManyRequests","message":"Request rate limit exceeded; retry later"}`)
+	ninja := startThrottler(t, e.Ninja().Handler(), faultRate429, `{"resultCode":"TOO_MANY_REQUESTS","errorMessage":"Rate limit exceeded"}`)
+	cw := startThrottler(t, e.CW().Handler(), faultRate429, `{"code":"TooManyRequests","message":"Request rate limit exceeded; retry later"}`)
 	for id, u := range map[string]string{e.RMMConnection: ninja.url, e.PSAConnection: cw.url + cwsandbox.BasePath} {
 		if r := c.Do(http.MethodPatch, "/v1/connections/"+id, map[string]any{"baseUrl": u}); r.Status != http.StatusOK {
 			t.Fatalf("point connection %s at its throttling proxy: %d %s", id, r.Status, r.Body)
 		}
 	}
 	moto.watch(e.Stack.QueueURL("ImportQueue"), e.Stack.QueueURL("AssetQueue"))
-	devices, orgs := e.Ninja.Devices(), e.Ninja.Orgs()
+	devices, orgs := e.Ninja().Devices(), e.Ninja().Orgs()
 	seeded := map[int]bool{}
-	for _, cf := range e.CW.Configurations() {
+	for _, cf := range e.CW().Configurations() {
 		seeded[cf.ID] = true
 	}
 	t.Logf("environment ready in %s", time.Since(began).Round(time.Millisecond))
@@ -122,7 +123,7 @@ func TestImportUnderFaults(t *testing.T) {
 		}
 	}
 	refused := map[string]int{}
-	for _, r := range e.CW.Requests() {
+	for _, r := range e.CW().Requests() {
 		if r.Status >= 400 && r.Status < 500 && r.Status != http.StatusTooManyRequests {
 			refused[fmt.Sprintf("%d %s %s", r.Status, r.Method, r.Path)]++
 		}
@@ -200,9 +201,9 @@ func TestImportUnderFaults(t *testing.T) {
 
 	// Exactly one PSA asset per device: none for a serial tie; a new one
 	// only for a device counted as created.
-	configs := configsByDevice(e.CW)
+	configs := configsByDevice(e.CW())
 	newConfigs := 0
-	for _, cf := range e.CW.Configurations() {
+	for _, cf := range e.CW().Configurations() {
 		if !seeded[cf.ID] {
 			newConfigs++
 			if cf.DeviceIdentifier == "" {
@@ -246,7 +247,7 @@ func TestImportUnderFaults(t *testing.T) {
 	// company auto-match found (no company carries its reference) or
 	// created for it (exactly one does); none, and every device in
 	// review, for an organization several companies could match.
-	byRef := companiesByRef(e.CW)
+	byRef := companiesByRef(e.CW())
 	for _, o := range orgs {
 		oid := strconv.Itoa(o.ID)
 		if failedOrg[oid] {

@@ -88,7 +88,7 @@ func TestHostileCaller(t *testing.T) {
 
 	// A finished dry-run job with item records: the target of
 	// GET /imports/{job}%23ITEM%23{org}, which once answered a fake job.
-	org := strconv.Itoa(env.Ninja.Orgs()[0].ID)
+	org := strconv.Itoa(env.Ninja().Orgs()[0].ID)
 	var queued struct{ ID string }
 	r := c.Do(http.MethodPost, base+"/imports", map[string]any{"kind": "organizations", "organizationIds": []string{org}, "dryRun": true})
 	r.JSON(t, &queued)
@@ -107,9 +107,9 @@ func TestHostileCaller(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	device := strconv.Itoa(env.Ninja.Devices()[0].ID)
+	device := strconv.Itoa(env.Ninja().Devices()[0].ID)
 	realIDs := map[string]string{"connectionId": env.RMMConnection, "integrationId": env.IntegrationID, "jobId": queued.ID,
-		"orgId": org, "accountId": strconv.Itoa(env.CW.Companies()[0].ID), "deviceId": device}
+		"orgId": org, "accountId": strconv.Itoa(env.CW().Companies()[0].ID), "deviceId": device}
 	bodies := map[string]string{
 		"PATCH /v1/connections/{connectionId}":                              `{"name":"taken over"}`,
 		"PATCH /v1/integrations/{integrationId}":                            `{"name":"taken over"}`,
@@ -194,7 +194,7 @@ func TestHostileCaller(t *testing.T) {
 	// Bodies.
 	deep := func(n int) string { return strings.Repeat(`{"a":`, n) + `1` + strings.Repeat(`}`, n) }
 	huge := strings.Repeat("n", 900_000)
-	conn := `"kind":"rmm","provider":"ninjaone","baseUrl":"` + env.NinjaURL + `","credentials":{"clientId":"x","clientSecret":"y"}`
+	conn := `"kind":"rmm","provider":"ninjaone","baseUrl":"` + env.RMM.BaseURL + `","credentials":{"clientId":"x","clientSecret":"y"}`
 	for _, tc := range []struct {
 		name, method, path, body string
 		status                   int

@@ -13,7 +13,6 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/alert"
-	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/asset"
 	"github.com/rmmbridge/rmmbridge/shared/config"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
@@ -25,6 +24,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // Build builds the alert → ticket worker (AlertQueue): tickets are written
@@ -103,9 +103,9 @@ func (b boundSync) EnsureAsset(ctx context.Context, sc tenancy.Scope, deviceID s
 // could match, or creating is off — nothing is written and the error
 // carries account.ErrNoAccount with the reason and the candidates.
 func (b boundSync) EnsureAccount(ctx context.Context, sc tenancy.Scope, orgID string) (account.Mapping, error) {
-	p, ok := b.c.PSA.(account.PSA)
-	if !ok {
-		return account.Mapping{}, apperr.New(apperr.NotImplemented, "this PSA cannot create accounts exactly once (no lookup by rmmbridge's reference)")
+	p, err := vendorspec.Require[account.PSA](b.c.PSA, vendorspec.AccountsFindByRef, "routing an alert of an unmapped organization (the account decision)")
+	if err != nil {
+		return account.Mapping{}, err
 	}
 	org, err := b.c.RMM.GetOrganization(ctx, orgID)
 	if err != nil {

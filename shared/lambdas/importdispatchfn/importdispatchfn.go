@@ -21,6 +21,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // Build builds the per-organization import worker: devices fan out to
@@ -61,8 +62,6 @@ func (o opener) Open(ctx context.Context, tenantID, integrationID string) (impor
 		return importjob.Clients{}, err
 	}
 	out := importjob.Clients{Integration: c.Integration, RMM: c.RMM}
-	if p, ok := c.PSA.(account.PSA); ok {
-		out.PSA = p
-	}
+	out.PSA, out.NoPSA = vendorspec.Require[account.PSA](c.PSA, vendorspec.AccountsFindByRef, "the account decision")
 	return out, nil
 }

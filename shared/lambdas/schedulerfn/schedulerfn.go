@@ -20,6 +20,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/scheduler"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // Build builds the scheduled function. Each tick runs two passes: the
@@ -56,20 +57,23 @@ func Scheduled(pass scheduler.Pass) lambdafn.ScheduledHandler {
 }
 
 // schedulerOpener narrows an integration's clients to what reverse
-// provisioning uses; a PSA that cannot list accounts by creation date, or
-// cannot provision, leaves Recent or PSA nil (the integration is skipped).
+// provisioning uses; a PSA without accounts.recent, or an RMM without
+// orgs.create, leaves Recent nil (the integration is skipped, and the log
+// says why).
 func schedulerOpener(o *providers.Opener) scheduler.Opener {
 	return func(ctx context.Context, tenantID, integrationID string) (scheduler.Clients, error) {
 		c, err := o.Open(ctx, tenantID, integrationID)
 		if err != nil {
 			return scheduler.Clients{}, err
 		}
-		out := scheduler.Clients{Integration: c.Integration, RMM: c.RMM}
-		if p, ok := c.PSA.(account.PSA); ok {
-			out.PSA = p
+		out := scheduler.Clients{Integration: c.Integration, RMM: c.RMM, PSA: account.PSAOf(c.PSA)}
+		const feature = "reverse provisioning"
+		if _, err := vendorspec.Require[any](c.RMM, vendorspec.OrgsCreate, feature); err != nil {
+			out.Unsupported = err.Error()
+			return out, nil
 		}
-		if r, ok := c.PSA.(psa.RecentAccounts); ok {
-			out.Recent = r
+		if out.Recent, err = vendorspec.Require[psa.RecentAccounts](c.PSA, vendorspec.AccountsRecent, feature); err != nil {
+			out.Unsupported = err.Error()
 		}
 		return out, nil
 	}

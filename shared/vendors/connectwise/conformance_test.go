@@ -20,11 +20,8 @@ func TestConformance(t *testing.T) {
 
 func conformanceHarness(forwardOnly bool) psatest.Harness {
 	return psatest.Harness{
-		Name: "ConnectWise",
-		Capabilities: []psatest.Capability{
-			psatest.AccountsCreate, psatest.AccountsFindByRef, psatest.AccountsRecent, psatest.AssetsFindByRef,
-			psatest.TicketsFindByRef, psatest.MembersList,
-		},
+		Name:              "ConnectWise",
+		Capabilities:      specCapabilities(),
 		AccountStatuses:   [2]string{"Active", "Inactive"},
 		AccountTypes:      [2]string{"Client", "Prospect"},
 		TicketDefaults:    psa.NewTicket{Board: psa.NamedRef{Name: "Monitoring"}},
@@ -105,4 +102,15 @@ func itoa(n int) string { return strconv.Itoa(n) }
 func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
+}
+
+// specCapabilities are the capabilities connectwise.Spec offers, every
+// setting they need being configured by openConformance: the suite checks
+// the client against what the spec promises, so the two cannot drift.
+func specCapabilities() []psatest.Capability {
+	var out []psatest.Capability
+	for _, o := range connectwise.Spec.Capabilities {
+		out = append(out, psatest.Capability(o.Capability))
+	}
+	return out
 }

@@ -49,6 +49,8 @@
 //	AddTicketNote             1  POST /service/tickets/{id}/notes
 //	CloseTicket               2  GET the ticket, PATCH its status (+1 POST of
 //	                             the resolution note); 1 if already closed
+//	ReopenTicket              2  GET the ticket, PATCH its status; 1 if
+//	                             already open
 //	TicketTouched             1–3 GET the ticket, its notes, its audit trail
 //	                             (stops at the first sign of a human)
 //	ListMembers               n  GET /system/members?conditions=inactiveFlag=false
@@ -138,6 +140,9 @@ type Config struct {
 	// ClosedStatus names the board status CloseTicket sets; empty picks the
 	// board's first closed status by sort order.
 	ClosedStatus string
+	// ReopenStatus names the board status ReopenTicket sets; empty picks
+	// the board's default status, or its first open one by sort order.
+	ReopenStatus string
 	// APIMember is the identifier of the API member whose keys the client
 	// uses. TicketTouched treats changes by it (and by IgnoreMembers, e.g. a
 	// workflow account) as ours; empty means "whoever entered the ticket".
@@ -170,6 +175,7 @@ var (
 	_ psa.Client           = (*Client)(nil)
 	_ psa.AccountRefFinder = (*Client)(nil)
 	_ psa.TicketRefFinder  = (*Client)(nil)
+	_ psa.TicketReopener   = (*Client)(nil)
 )
 
 // New returns a client for cfg; httpClient sends the requests (nil uses a

@@ -273,6 +273,63 @@ func closedStatus(statuses []apiNamed, name string) (apiNamed, bool) {
 	return apiNamed{}, false
 }
 
+// ReopenTicket implements psa.TicketReopener: unless the ticket is open
+// already, it sets an open status with a JSON Patch (ConnectWise clears
+// closedFlag with it). The status is Config.ReopenStatus when set (a status
+// of the ticket's board that is not a closed one), else the board's
+// default status when it is open, else its first active open status by
+// sort order.
+func (c *Client) ReopenTicket(ctx context.Context, id string) error {
+	n, err := parseID("ticket", id)
+	if err != nil {
+		return err
+	}
+	t, err := c.getTicket(ctx, n)
+	if err != nil {
+		return err
+	}
+	if !t.ClosedFlag {
+		return nil
+	}
+	if t.Board == nil || t.Board.ID == 0 {
+		return apperr.New(apperr.Vendor, "ConnectWise ticket %d has no board", n)
+	}
+	statuses, err := c.boardStatuses(ctx, t.Board.ID)
+	if err != nil {
+		return err
+	}
+	open, ok := openStatus(statuses, c.cfg.ReopenStatus)
+	if !ok {
+		if c.cfg.ReopenStatus != "" {
+			return apperr.New(apperr.Invalid, "ConnectWise board %q has no open status named %q (settings.reopenStatus)", t.Board.Name, c.cfg.ReopenStatus)
+		}
+		return apperr.New(apperr.Invalid, "ConnectWise board %q has no open status", t.Board.Name)
+	}
+	if err := c.patch(ctx, "/service/tickets/{id}", fmt.Sprintf("/service/tickets/%d", n), []patchOp{replace("status", ref{ID: open.ID})}, nil); err != nil {
+		return fmt.Errorf("reopen ConnectWise ticket %d: %w", n, err)
+	}
+	return nil
+}
+
+// openStatus picks the status ReopenTicket sets.
+func openStatus(statuses []apiNamed, name string) (apiNamed, bool) {
+	if name != "" {
+		s, ok := findNamed(statuses, name)
+		return s, ok && !s.ClosedStatus
+	}
+	for _, s := range statuses {
+		if s.DefaultFlag && !s.ClosedStatus && !s.Inactive {
+			return s, true
+		}
+	}
+	for _, s := range statuses {
+		if !s.ClosedStatus && !s.Inactive {
+			return s, true
+		}
+	}
+	return apiNamed{}, false
+}
+
 // TicketTouched implements psa.TicketWriter. "Us" is Config.APIMember (or,
 // when unset, the member who entered the ticket) plus Config.IgnoreMembers;
 // the ticket was touched by a human when anyone else

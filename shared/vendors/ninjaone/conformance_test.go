@@ -15,7 +15,7 @@ import (
 func TestConformance(t *testing.T) {
 	rmmtest.Run(t, rmmtest.Harness{
 		Name:         "NinjaOne",
-		Capabilities: []rmmtest.Capability{rmmtest.OrgsCreate, rmmtest.SitesCreate, rmmtest.WebhooksParse},
+		Capabilities: specCapabilities(),
 		// devices-detailed carries neither volumes nor the last logged-on
 		// user; GetDevice reads them from their own endpoints.
 		ListOmits:         []string{"Volumes", "LastLoggedInUser"},
@@ -112,4 +112,14 @@ func openConformance(t rmmtest.T, f rmmtest.Fixture) *rmmtest.Env {
 	env.NonAlertWebhook = []byte(`{"id":5001,"activityTime":1741944400.5,"deviceId":` + env.DeviceIDs[0] +
 		`,"activityType":"ACTIONSET","statusCode":"COMPLETED","status":"Completed","sourceName":"Patch Tuesday"}`)
 	return env
+}
+
+// specCapabilities are the capabilities Spec offers: the suite
+// checks the client against what the spec promises.
+func specCapabilities() []rmmtest.Capability {
+	var out []rmmtest.Capability
+	for _, o := range Spec.Capabilities {
+		out = append(out, rmmtest.Capability(o.Capability))
+	}
+	return out
 }

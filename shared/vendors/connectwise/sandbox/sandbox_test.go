@@ -465,3 +465,38 @@ func TestRun(t *testing.T) {
 		t.Errorf("Run = %v with a request answered %d; want nil and 200", err, status)
 	}
 }
+
+// TestReopenByStatusPatch: a closed ticket patched to an open status of
+// its board is open again (closedFlag false, closedDate and closedBy
+// cleared) and the audit trail records the change, as ReopenTicket needs.
+func TestReopenByStatusPatch(t *testing.T) {
+	s := started(t, Options{Seed: 4, OrgCount: 3})
+	st, _, body := call(t, s, "POST", "/service/tickets", nil, `{"summary":"Disk full","board":{"name":"Help Desk"},"company":{"id":100}}`)
+	if st != 201 {
+		t.Fatalf("create ticket: %d %s", st, body)
+	}
+	var tk struct {
+		ID int `json:"id"`
+	}
+	if err := json.Unmarshal(body, &tk); err != nil {
+		t.Fatal(err)
+	}
+	path := fmt.Sprintf("/service/tickets/%d", tk.ID)
+	for _, status := range []string{"Closed (resolved)", "New"} {
+		if st, _, body := call(t, s, "PATCH", path, nil, `[{"op":"replace","path":"status","value":{"name":"`+status+`"}}]`); st != 200 {
+			t.Fatalf("PATCH status %s: %d %s", status, st, body)
+		}
+	}
+	_, _, body = call(t, s, "GET", path, nil, "")
+	var got map[string]any
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["closedFlag"] != false || got["closedDate"] != nil || got["closedBy"] != nil || objOf(got["status"])["name"] != "New" {
+		t.Errorf("reopened ticket: closedFlag %v closedDate %v closedBy %v status %v; want open on New with no close", got["closedFlag"], got["closedDate"], got["closedBy"], got["status"])
+	}
+	_, _, body = call(t, s, "GET", fmt.Sprintf("/system/audittrail?type=Ticket&id=%d", tk.ID), nil, "")
+	if !strings.Contains(string(body), `Status changed from \"Closed (resolved)\" to \"New\"`) {
+		t.Errorf("audit trail %s does not record the reopen", body)
+	}
+}
