@@ -224,6 +224,18 @@ type AssetFinder interface {
 	FindAssetsBySerial(ctx context.Context, serial string) ([]Asset, error)
 }
 
+// AssetLister pages through one account's assets: every asset whose
+// AccountID is accountID, with the fields AssetFinder returns (our
+// reference and the serial number included). cursor is "" for the first
+// page, then the previous page's NextCursor; a client pages to the end of
+// the vendor's list (a sync that stops at the first page is a classic bug).
+// An import lists an account once and answers each device from that index
+// ("asset 123 by our reference", "asset 456 by serial", a tie, or none)
+// instead of two lookups per device.
+type AssetLister interface {
+	ListAccountAssets(ctx context.Context, accountID, cursor string) (Page[Asset], error)
+}
+
 // AssetWriter creates and updates assets. CreateAsset ignores a.ID;
 // UpdateAsset writes every field of a to the asset a.ID.
 type AssetWriter interface {

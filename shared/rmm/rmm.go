@@ -249,6 +249,17 @@ type DeviceGetter interface {
 	GetDevice(ctx context.Context, id string) (Device, error)
 }
 
+// DeviceSnapshotLister pages through an organization's devices with every
+// attribute GetDevice fills (serial, OS, volumes, last logged-in user, last
+// check-in, addresses), read in bulk (NinjaOne: devices-detailed plus the
+// organization-filtered /v2/queries reports), so an import carries each
+// device's snapshot in its queue message and the asset worker needs no RMM
+// request. cursor is "" for the first page, then the previous page's
+// NextCursor; the client pages every underlying list to its end.
+type DeviceSnapshotLister interface {
+	ListDeviceSnapshots(ctx context.Context, organizationID, cursor string) (DevicePage, error)
+}
+
 // AlertLister lists active (triggered) alerts, of one organization or, with
 // "", of all.
 type AlertLister interface {

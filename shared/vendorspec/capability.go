@@ -36,6 +36,10 @@ const (
 	TicketsReopen Capability = "tickets.reopen"
 	// MembersList: list the PSA's members (psa.MemberLister).
 	MembersList Capability = "members.list"
+	// AssetsList: page through one account's assets (psa.AssetLister), so
+	// an import indexes an account's assets by reference and serial with
+	// list pages instead of two lookups per device.
+	AssetsList Capability = "assets.list"
 )
 
 // RMM capabilities.
@@ -47,6 +51,10 @@ const (
 	SitesCreate Capability = "sites.create"
 	// WebhooksParse: read the RMM's alert webhooks (rmm.WebhookParser).
 	WebhooksParse Capability = "webhooks.parse"
+	// DevicesSnapshot: page through an organization's devices with every
+	// synced attribute (rmm.DeviceSnapshotLister), so an import needs no
+	// request per device.
+	DevicesSnapshot Capability = "devices.snapshot"
 )
 
 // capabilityInfo describes each capability: its kind, what it lets
@@ -64,9 +72,11 @@ var capabilityInfo = map[Capability]struct {
 	TicketsFindByRef:  {KindPSA, "find tickets by rmmbridge's reference", is[psa.TicketRefFinder]},
 	TicketsReopen:     {KindPSA, "reopen tickets", is[psa.TicketReopener]},
 	MembersList:       {KindPSA, "list members", nil},
+	AssetsList:        {KindPSA, "list an account's assets", is[psa.AssetLister]},
 	OrgsCreate:        {KindRMM, "create organizations", nil},
 	SitesCreate:       {KindRMM, "create sites", nil},
 	WebhooksParse:     {KindRMM, "read alert webhooks", nil},
+	DevicesSnapshot:   {KindRMM, "list an organization's devices with every attribute", is[rmm.DeviceSnapshotLister]},
 }
 
 func is[T any](client any) bool {
