@@ -31,6 +31,7 @@ import (
 func Functions() map[string]lambdafn.Factory {
 	return map[string]lambdafn.Factory{
 		"ApiFunction":            API,
+		"ConsoleFunction":        Console,
 		"AuthorizerFunction":     Authorizer,
 		"AlertWebhookFunction":   AlertWebhook,
 		"AlertWorkerFunction":    AlertWorker,
