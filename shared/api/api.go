@@ -28,6 +28,7 @@ type Deps struct {
 	Assets      *asset.Service     // nil: the asset routes answer 501
 	Imports     *importjob.Service // nil (or no Clients): the import routes answer 501
 	Alerts      *alert.Service     // nil: the alert list answers 501
+	Audit       AuditLog           // nil: the audit log answers 501
 }
 
 // New returns the API's router with every route registered.
@@ -41,6 +42,8 @@ func New(d Deps) *httpapi.Router {
 	V, O, A := httpapi.Viewer, httpapi.Operator, httpapi.Admin
 
 	rt.Handle("GET /v1/health", httpapi.Public, health(d.Version))
+	rt.Handle("GET /v1/me", V, me)
+	rt.Handle("GET /v1/audit", V, listAudit(d))
 
 	// Connections ("Test & save") and integrations.
 	c := connectionsAPI{svc: d.Connections}

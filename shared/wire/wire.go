@@ -98,6 +98,7 @@ func API(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdaf
 		Imports:     importService(st, cfg, e),
 		Assets:      assetService(st),
 		Alerts:      alertService(st, nil, ""),
+		Audit:       dynamostore.NewMappings(st),
 	})
 	return lambdafn.Handlers{HTTP: rt.Serve}, nil
 }
