@@ -1,0 +1,78 @@
+package browsertest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestMainScreens visits every screen at 1280×800 and on a narrow window
+// (390×844): each shows its heading and no error state, and the
+// navigation stays reachable. It saves a screenshot of each; with
+// UPDATE_CONSOLE_SCREENSHOTS=1 they go to docs/ (the README shows them).
+func TestMainScreens(t *testing.T) {
+	ctx := tab(t)
+	signIn(t, ctx, env.APIKey)
+	dir := t.TempDir()
+	if os.Getenv("UPDATE_CONSOLE_SCREENSHOTS") != "" {
+		root, err := repoRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = filepath.Join(root, "docs")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shot := func(name string) {
+		do(t, ctx, "settle", chromedp.Sleep(300*time.Millisecond))
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(png) < 1000 {
+			t.Errorf("screenshot %s is %d bytes", name, len(png))
+		}
+		if err := os.WriteFile(filepath.Join(dir, "console-"+name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []struct{ id, heading, ready string }{
+		{"connections", "Connections", "#connections-table"},
+		{"integrations", "Integrations", "#integrations-table"},
+		{"accounts", "Accounts", "#orgs-table"},
+		{"imports", "Imports", "#import-form"},
+		{"assets", "Assets", ".screen"},
+		{"alerts", "Alerts", ".screen"},
+		{"audit", "Audit log", ".screen"},
+	} {
+		goTo(t, ctx, s.id)
+		waitText(t, ctx, "main h1", s.heading, 5*time.Second)
+		do(t, ctx, "wait for "+s.ready, chromedp.WaitVisible(css(s.ready)))
+		waitGone(t, ctx, ".state.loading", 20*time.Second)
+		if n := count(t, ctx, ".state.error"); n > 0 {
+			t.Errorf("%s shows an error: %v", s.id, texts(t, ctx, ".state.error"))
+		}
+		shot(s.id)
+	}
+	do(t, ctx, "narrow window", chromedp.EmulateViewport(390, 844))
+	goTo(t, ctx, "accounts")
+	do(t, ctx, "wait for the organizations", chromedp.WaitVisible(css(`#orgs-table`)))
+	shot("accounts-narrow")
+}
+
+// waitGone waits until nothing matches sel.
+func waitGone(t *testing.T, ctx context.Context, sel string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for count(t, ctx, sel) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still shown after %s", sel, limit)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
