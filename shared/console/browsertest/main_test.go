@@ -182,7 +182,8 @@ func waitText(t *testing.T, ctx context.Context, sel, want string, limit time.Du
 	deadline := time.Now().Add(limit)
 	last := ""
 	for {
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e ? e.innerText : ""; })()`, sel)))
+		// null (an error here) while the element is absent.
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e ? e.innerText : null; })()`, sel)))
 		if err == nil && strings.Contains(s, want) {
 			return s
 		}
@@ -235,4 +236,18 @@ func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 		t.Fatalf("evaluate %s: %v", expr, err)
 	}
 	return v
+}
+
+// js runs a JavaScript statement in the page (its value is dropped).
+func js(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool]("(() => { " + expr + " })(), true")(ctx, tg)
+		return err
+	})
+}
+
+// choose sets a select's value and fires its change event, as a person
+// picking an option does.
+func choose(sel, value string) chromedp.Action[chromedp.Void] {
+	return js(fmt.Sprintf(`const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event('change', {bubbles: true}));`, sel, value))
 }
