@@ -496,4 +496,3 @@ func TestItalian(t *testing.T) {
 	do(t, ctx, "back to English", choose(`#lang`, "en"))
 	waitText(t, ctx, `#nav-connections`, "Connections", 5*time.Second)
 }
-

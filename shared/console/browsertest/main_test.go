@@ -169,11 +169,7 @@ func goTo(t *testing.T, ctx context.Context, screen string) {
 // textOf returns an element's text (the first match).
 func textOf(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Text(css(sel), chromedp.NodeVisible))
-	if err != nil {
-		t.Fatalf("read %s: %v", sel, err)
-	}
-	return s
+	return waitText(t, ctx, sel, "", 10*time.Second)
 }
 
 // waitText waits until the element sel shows text containing want.
@@ -241,7 +237,7 @@ func eval[T any](t *testing.T, ctx context.Context, expr string) T {
 // js runs a JavaScript statement in the page (its value is dropped).
 func js(expr string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool]("(() => { " + expr + " })(), true")(ctx, tg)
+		_, err := chromedp.Evaluate[bool]("(() => { "+expr+" })(), true")(ctx, tg)
 		return err
 	})
 }

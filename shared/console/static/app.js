@@ -143,7 +143,7 @@ async function startSession(s) {
     if (prev) setSession(prev); else sessionStorage.removeItem('rmb.session');
     throw e;
   }
-  if (!location.hash || location.hash === '#/') location.hash = '#/connections';
+  if (!location.hash || location.hash === '#/') history.replaceState(null, '', '#/connections');
   await loadIntegrations();
   render();
 }
