@@ -93,6 +93,7 @@ func New(d Deps) *httpapi.Router {
 	rt.Handle("GET "+i+"/imports/{jobId}", V, d.importRoute(importsAPI.get, "reading imports"))
 	rt.Handle("GET "+i+"/imports/{jobId}/items", V, d.importRoute(importsAPI.items, "listing import items"))
 	rt.Handle("POST "+i+"/imports/{jobId}/retry", O, d.importRoute(importsAPI.retry, "retrying imports"))
+	rt.Handle("POST "+i+"/imports/{jobId}/items/{itemKey}/resolve", O, resolveItem(d))
 
 	// Assets and alerts.
 	rt.Handle("GET "+i+"/assets", V, listAssets(d))

@@ -52,9 +52,10 @@ type importJobView struct {
 }
 
 type importItemView struct {
-	Key    string `json:"key"`
-	Status string `json:"status"`
-	Reason string `json:"reason"`
+	Key            string `json:"key"`
+	Status         string `json:"status"`
+	Reason         string `json:"reason"`
+	OrganizationID string `json:"organizationId,omitempty"`
 }
 
 func viewJob(j importjob.Job) importJobView {
@@ -140,7 +141,7 @@ func (a importsAPI) items(ctx context.Context, r *httpapi.Request) (*httpapi.Res
 	}
 	out := httpapi.List[importItemView]{Items: make([]importItemView, 0, len(items)), NextCursor: next}
 	for _, it := range items {
-		out.Items = append(out.Items, importItemView{Key: it.Key, Status: string(it.Status), Reason: it.Reason})
+		out.Items = append(out.Items, importItemView{Key: it.Key, Status: string(it.Status), Reason: it.Reason, OrganizationID: it.OrganizationID})
 	}
 	return httpapi.JSON(http.StatusOK, out), nil
 }

@@ -116,12 +116,46 @@ var used = map[string]bool{}
 
 func take(t *testing.T, outcome string) string {
 	t.Helper()
-	id := outcomes(t)[outcome]
+	found := outcomes(t)
+	id := found[outcome]
+	if id == "" && outcome == "multiple_matches" && found["match_found"] != "" {
+		id = makeAmbiguous(t, found["match_found"])
+	}
 	if id == "" {
 		t.Fatalf("no unmapped organization has outcome %s in the sandbox", outcome)
 	}
 	used[id] = true
 	return id
+}
+
+// makeAmbiguous gives the PSA a second company with the same words as
+// organization org's name (created through the API for another, unused
+// organization, then unmapped), so auto-match finds two: the sandbox has
+// few organizations of that kind, and each test needs its own.
+func makeAmbiguous(t *testing.T, org string) string {
+	t.Helper()
+	c := api(t)
+	used[org] = true
+	var o struct{ Name string }
+	var orgs struct{ Items []struct{ ID, Name string } }
+	c.Do(http.MethodGet, base()+"/organizations?limit=500&mapping=unmapped", nil).JSON(t, &orgs)
+	for _, x := range orgs.Items {
+		if x.ID == org {
+			o.Name = x.Name
+		}
+	}
+	helper := outcomes(t)["no_match"]
+	if helper == "" || o.Name == "" {
+		t.Fatalf("no organization to create a look-alike company with (%q, %q)", helper, o.Name)
+	}
+	used[helper] = true
+	if r := c.Do(http.MethodPut, base()+"/mappings/"+helper, map[string]any{"createAccount": map[string]any{"name": o.Name + " LLC"}}); r.Status != 200 {
+		t.Fatalf("create a look-alike of %q: %d %s", o.Name, r.Status, r.Body)
+	}
+	if r := c.Do(http.MethodDelete, base()+"/mappings/"+helper, nil); r.Status != 204 {
+		t.Fatalf("unmap %s: %d %s", helper, r.Status, r.Body)
+	}
+	return org
 }
 
 func mappingOf(t *testing.T, org string) (accountID, mode string) {
@@ -228,9 +262,13 @@ func TestManualMapWithStatusFilter(t *testing.T) {
 	}
 	status := statuses.Items[0]
 	openAddMapping(t, ctx, org)
-	do(t, ctx, "Select another company", chromedp.Click(css(`#select-another`)),
-		chromedp.WaitVisible(css(`#search-status`)),
-		chromedp.WaitVisible(css(`#search-table`)))
+	next := `#manual-map` // "Manual map" after multiple or no matches
+	if eval[string](t, ctx, `document.querySelector('#match-outcome').dataset.outcome`) == "match_found" {
+		next = `#select-another`
+	}
+	do(t, ctx, "Select another company", chromedp.Click(css(next)),
+		chromedp.WaitVisible(css(`#search-status`)))
+	waitGone(t, ctx, `#search-results .state.loading`, 10*time.Second)
 	do(t, ctx, "search every company with status "+status.Name,
 		choose(`#mapping-flow input[name=search]`, ""),
 		choose(`#search-status`, status.ID),

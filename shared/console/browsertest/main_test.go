@@ -117,7 +117,7 @@ func tab(t *testing.T) context.Context {
 	ctx, cancelT := context.WithTimeout(tabCtx, 90*time.Second)
 	t.Cleanup(func() {
 		if t.Failed() {
-			saveFailure(t, ctx)
+			saveFailure(t, tabCtx)
 		}
 		cancelT()
 		cancel()
@@ -141,9 +141,15 @@ func saveFailure(t *testing.T, ctx context.Context) {
 	t.Logf("screenshot of the failure: %s", name)
 }
 
+// stepTimeout bounds one do step (a wait for an element that never
+// comes fails in this time, not the whole test's).
+const stepTimeout = 30 * time.Second
+
 // do runs browser actions, failing the test with what was being done.
 func do(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
