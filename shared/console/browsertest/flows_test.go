@@ -534,3 +534,43 @@ func TestItalian(t *testing.T) {
 	do(t, ctx, "back to English", choose(`#lang`, "en"))
 	waitText(t, ctx, `#nav-connections`, "Connections", 5*time.Second)
 }
+
+// TestResolveReviewInConsole runs an asset import of an organization that
+// several PSA accounts could be: its devices wait for review. On the
+// import's page, "Resolve" shows the candidates; choosing one maps the
+// organization and imports the devices, and the job ends succeeded.
+func TestResolveReviewInConsole(t *testing.T) {
+	ctx := tab(t)
+	signIn(t, ctx, env.APIKey)
+	org := take(t, "multiple_matches")
+	cands := candidates(t, org)
+	id := startImport(t, map[string]any{"kind": "assets", "organizationIds": []string{org}})
+	if j := waitJob(t, id, time.Minute); j.Status != "partial" || j.Counts["review"] == 0 {
+		t.Fatalf("import %s %v, want partial with devices in review", j.Status, j.Counts)
+	}
+	do(t, ctx, "open the import", chromedp.Navigate(env.Stack.APIURL()+"/#/imports/"+id), chromedp.WaitVisible(css(`#review-items`)))
+	reasons := texts(t, ctx, `#review-items tbody td:nth-child(2)`)
+	if len(reasons) == 0 || !strings.Contains(reasons[0], "not mapped") {
+		t.Errorf("review reasons %q", reasons)
+	}
+	do(t, ctx, "press Resolve", chromedp.Click(css(`#review-items tbody tr button`)), chromedp.WaitVisible(css(`#resolve-go`)))
+	if n := count(t, ctx, `#job-items input[type=radio]`); n != len(cands) {
+		t.Errorf("%d candidates shown, want %d", n, len(cands))
+	}
+	do(t, ctx, "choose the second candidate and resolve",
+		js(`document.querySelectorAll('#job-items input[type=radio]')[1].click();`),
+		chromedp.Click(css(`#resolve-go`)))
+	deadline := time.Now().Add(60 * time.Second)
+	for eval[string](t, ctx, `(document.querySelector('#job-progress') || {dataset: {}}).dataset.status || ''`) != "succeeded" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the import did not succeed after resolving: %s", textOf(t, ctx, `#job`))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if got := eval[string](t, ctx, `document.querySelector('#job-counts [data-count=review]').innerText`); got != "0" {
+		t.Errorf("review count shown %s after resolving, want 0", got)
+	}
+	if acct, _ := mappingOf(t, org); acct != cands[1].AccountID {
+		t.Errorf("organization %s mapped to %s, want the chosen %s", org, acct, cands[1].AccountID)
+	}
+}
