@@ -82,6 +82,7 @@ func New(d Deps) *httpapi.Router {
 	rt.Handle("GET "+i+"/psa/accounts/{accountId}/locations", V, orA(ac.locations, "listing PSA locations"))
 	rt.Handle("POST "+i+"/psa/accounts/{accountId}/provision-rmm", O, orA(ac.provision, "provisioning RMM organizations"))
 	rt.Handle("GET "+i+"/psa/members", V, orA(ac.members, "listing PSA members"))
+	rt.Handle("GET "+i+"/psa/ticket-picklists", V, orA(ac.ticketPicklists, "listing PSA ticket picklists"))
 	rt.Handle("GET "+i+"/mappings", V, orA(ac.listMappings, "listing mappings"))
 	rt.Handle("GET "+i+"/mappings/{orgId}", V, orA(ac.getMapping, "reading mappings"))
 	rt.Handle("PUT "+i+"/mappings/{orgId}", O, orA(ac.putMapping, "mapping organizations"))

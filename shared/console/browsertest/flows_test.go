@@ -574,3 +574,56 @@ func TestResolveReviewInConsole(t *testing.T) {
 		t.Errorf("organization %s mapped to %s, want the chosen %s", org, acct, cands[1].AccountID)
 	}
 }
+
+// TestIntegrationSettingsFromPicklists opens the demo integration's
+// settings: the ticket board, status and type and the priority of each
+// severity are offered from the PSA's picklists (GET
+// .../psa/ticket-picklists); a choice is saved through PATCH. An unknown
+// board is a 400 naming it.
+func TestIntegrationSettingsFromPicklists(t *testing.T) {
+	var pl struct {
+		Boards, Priorities, Statuses, Types []struct{ ID, Name string }
+	}
+	r := api(t).Do(http.MethodGet, base()+"/psa/ticket-picklists?board=Help%20Desk", nil)
+	r.JSON(t, &pl)
+	if r.Status != 200 || len(pl.Boards) == 0 || len(pl.Priorities) < 2 || len(pl.Statuses) == 0 {
+		t.Fatalf("picklists = %d %+v", r.Status, pl)
+	}
+	var p problem
+	r = api(t).Do(http.MethodGet, base()+"/psa/ticket-picklists?board=No%20Such%20Board", nil)
+	r.JSON(t, &p)
+	if r.Status != 400 || len(p.Errors) != 1 || p.Errors[0].Field != "board" {
+		t.Errorf("unknown board = %d %+v, want 400 naming board", r.Status, p)
+	}
+
+	ctx := tab(t)
+	signIn(t, ctx, env.APIKey)
+	goTo(t, ctx, "integrations")
+	row := fmt.Sprintf(`#integrations-table tr[data-key=%q]`, env.IntegrationID)
+	do(t, ctx, "open the settings", chromedp.Click(css(row+` button`)), chromedp.WaitVisible(css(`#settings-form`)))
+	offered := func(field string) []string {
+		return eval[[]string](t, ctx, fmt.Sprintf(`[...document.getElementById(document.querySelector('[data-field=%q]').getAttribute('list')).options].map(o => o.value)`, field))
+	}
+	for field, want := range map[string][]struct{ ID, Name string }{
+		"settings.ticketDefaults.board":  pl.Boards,
+		"settings.priorityMap.critical":  pl.Priorities,
+		"settings.ticketDefaults.status": pl.Statuses,
+	} {
+		got := offered(field)
+		if len(got) != len(want) {
+			t.Errorf("%s offers %v, want the %d PSA values", field, got, len(want))
+		}
+	}
+	pick := pl.Priorities[len(pl.Priorities)-1].Name
+	do(t, ctx, "choose the critical priority and save",
+		choose(`[data-field="settings.priorityMap.critical"]`, pick),
+		chromedp.Click(css(`#save-settings`)))
+	waitText(t, ctx, `#settings-form .success`, "Saved", 10*time.Second)
+	var ig struct {
+		Settings struct{ PriorityMap map[string]string }
+	}
+	api(t).Do(http.MethodGet, base(), nil).JSON(t, &ig)
+	if ig.Settings.PriorityMap["critical"] != pick {
+		t.Errorf("priorityMap.critical = %q after saving, want %q", ig.Settings.PriorityMap["critical"], pick)
+	}
+}

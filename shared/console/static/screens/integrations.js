@@ -108,11 +108,24 @@ export function integrationsScreen(el, ctx) {
     try { return (await api('GET', path)).items || []; } catch (_) { return []; }
   }
 
+  // ticketLists reads the PSA's ticket picklists (a board's statuses and
+  // types with board); a PSA without them leaves the fields free text.
+  function ticketLists(ig, board) {
+    return api('GET', ipath(ig.id, '/psa/ticket-picklists' + (board ? '?board=' + encodeURIComponent(board) : ''))).catch(() => ({}));
+  }
+
+  function fillList(dl, items) {
+    clear(dl);
+    for (const i of items || []) dl.appendChild(h('option', { value: i.name }));
+  }
+
   function listField(label, ctl, items, opts) {
     const id = nextId('dl');
     ctl.setAttribute('list', id);
     const f = field(label, ctl, opts);
-    f.appendChild(h('datalist', { id }, items.map(i => h('option', { value: i.name }))));
+    const dl = h('datalist', { id });
+    fillList(dl, items);
+    f.appendChild(dl);
     return f;
   }
 
@@ -122,7 +135,7 @@ export function integrationsScreen(el, ctx) {
     const [statuses, types, tp] = await Promise.all([
       picklist(ipath(ig.id, '/psa/account-statuses?limit=500')),
       picklist(ipath(ig.id, '/psa/account-types?limit=500')),
-      api('GET', ipath(ig.id, '/psa/ticket-picklists')).catch(() => ({})),
+      ticketLists(ig, (s.ticketDefaults || {}).board),
     ]);
     const ro = !can('admin');
     const err = formError();
@@ -142,6 +155,11 @@ export function integrationsScreen(el, ctx) {
     const prios = SEVERITIES.map(sev => input({ value: pm[sev] || '', disabled: ro, 'data-sev': sev }));
     const save = h('button', { type: 'submit', class: 'primary', id: 'save-settings' }, t('common.save'));
     const result = h('div', { role: 'status' });
+    tdBoard.addEventListener('change', async () => {
+      const fresh = await ticketLists(ig, tdBoard.value.trim());
+      fillList(document.getElementById(tdStatus.getAttribute('list')), fresh.statuses);
+      fillList(document.getElementById(tdType.getAttribute('list')), fresh.types);
+    });
     const form = h('form', { class: 'card', novalidate: true, id: 'settings-form' },
       h('p', {}, t('integrations.webhookUrl') + ': ', h('code', { text: webhookURL(ig) })),
       field(t('integrations.autoCreate'), auto, { name: 'settings.autoCreateAccounts', inline: true }),
