@@ -218,7 +218,7 @@ var dynamicKeys = map[string][]string{
 	"severity.":        {"critical", "major", "moderate", "minor", "none"},
 	"signin.reason.":   {"expired"},
 	"status.":          {"ok", "failed"},
-	"users.result.":    {"created", "refused"},
+	"users.result.":    {"created", "would_create", "refused", "failed"},
 }
 
 func keys[V any](m map[string]V) []string {

@@ -122,7 +122,7 @@ function newPasswordScreen(email, res) {
     }
     await busy(form.querySelector('button[type=submit]'), async () => {
       try {
-        const out = await login({ email, newPassword: p1.value, session: res.session });
+        const out = await api('POST', '/v1/auth/new-password', { email, newPassword: p1.value, session: res.session }, { anonymous: true });
         await startSession({ kind: 'user', token: bearerOf(out), refreshToken: out.refreshToken, email });
       } catch (e) { showProblem(form, err, e); }
     });

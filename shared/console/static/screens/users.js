@@ -7,6 +7,8 @@ import { api, ipath } from '../lib/api.js';
 import { can } from '../lib/session.js';
 
 const ROLES = ['viewer', 'operator', 'admin'];
+// RESULTS are the per-member outcomes of POST /v1/users/import.
+const RESULTS = ['created', 'would_create', 'refused', 'failed'];
 
 export function usersScreen(el, ctx) {
   const listBox = h('div');
@@ -14,6 +16,7 @@ export function usersScreen(el, ctx) {
   el.append(h('div', { class: 'toolbar' }, can('admin') && ctx.iid ? button(t('users.import'), () => importForm(), { class: 'primary', id: 'import-users' }) : null), importBox, listBox);
 
   async function load() {
+    if (!can('admin')) { clear(listBox).appendChild(emptyState(t('users.adminOnly'))); return; }
     clear(listBox).appendChild(loading());
     try {
       const res = await api('GET', '/v1/users?limit=500');
@@ -80,7 +83,7 @@ export function usersScreen(el, ctx) {
           const res = await api('POST', '/v1/users/import', { integrationId: ctx.iid, members: picked });
           clear(result).appendChild(table(t('users.results'), [
             { label: t('users.member'), cell: i => i.email || i.memberId },
-            { label: t('common.status'), cell: i => badge(t('users.result.' + (i.status || 'created')), i.status === 'refused' ? 'bad' : 'ok') },
+            { label: t('common.status'), cell: i => badge(t('users.result.' + (RESULTS.includes(i.status) ? i.status : 'failed')), i.status === 'created' || i.status === 'would_create' ? 'ok' : 'bad') },
             { label: t('imports.reason'), cell: i => i.reason || '' },
           ], res.items || [], { id: 'import-results' }));
           load();
