@@ -44,6 +44,8 @@ func TestDevServesTheAPI(t *testing.T) {
 	}()
 
 	apiRE := regexp.MustCompile(`HTTP API\s+(http://127\.0\.0\.1:\d+)`)
+	consoleRE := regexp.MustCompile(`console\s+(http://127\.0\.0\.1:\d+/)\s`)
+	var console string
 	motoRE := regexp.MustCompile(`^\s+started through (\S+): transaction-safe DynamoDB$`)
 	launcher := ""
 	sc := bufio.NewScanner(pr)
@@ -66,6 +68,9 @@ func TestDevServesTheAPI(t *testing.T) {
 			if m := apiRE.FindStringSubmatch(l); m != nil {
 				api = m[1]
 			}
+			if m := consoleRE.FindStringSubmatch(l); m != nil {
+				console = m[1]
+			}
 			if m := motoRE.FindStringSubmatch(l); m != nil {
 				launcher = m[1]
 			}
@@ -75,6 +80,9 @@ func TestDevServesTheAPI(t *testing.T) {
 	}
 	if api == "" {
 		t.Fatal("dev's banner has no HTTP API address")
+	}
+	if console != api+"/" {
+		t.Errorf("dev's banner gives the console at %q, want %q", console, api+"/")
 	}
 	if launcher != wrapper {
 		t.Errorf("dev's moto runs through %q, want %q", launcher, wrapper)
@@ -94,6 +102,8 @@ func TestDevServesTheAPI(t *testing.T) {
 		{"wrong key", "/v1/connections", "not-the-dev-key-at-all", 401, ""},
 		{"dev key", "/v1/connections", "dev-key-for-the-cli-test", 200, `"items":`},
 		{"unknown route", "/v1/nope", "dev-key-for-the-cli-test", 404, ""},
+		{"console", "/", "", 200, `<script type="module" src="/console/app.js">`},
+		{"console module", "/console/app.js", "", 200, "import "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -58,6 +59,20 @@ func TestMainScreens(t *testing.T) {
 			t.Errorf("%s shows an error: %v", s.id, texts(t, ctx, ".state.error"))
 		}
 		shot(s.id)
+	}
+	// The mapping flow on an organization several companies could be.
+	org := take(t, "multiple_matches")
+	openAddMapping(t, ctx, org)
+	if n := count(t, ctx, `#mapping-flow input[type=radio]`); n < 2 {
+		t.Errorf("%d candidates shown", n)
+	}
+	shot("add-mapping")
+	// A finished import, with its counts.
+	var jobs struct{ Items []struct{ ID string } }
+	api(t).Do(http.MethodGet, base()+"/imports?limit=1", nil).JSON(t, &jobs)
+	if len(jobs.Items) > 0 {
+		do(t, ctx, "open the last import", chromedp.Navigate(env.Stack.APIURL()+"/#/imports/"+jobs.Items[0].ID), chromedp.WaitVisible(css(`#job-counts`)))
+		shot("import")
 	}
 	do(t, ctx, "narrow window", chromedp.EmulateViewport(390, 844))
 	goTo(t, ctx, "accounts")
