@@ -72,6 +72,7 @@ func TestMainScreens(t *testing.T) {
 	api(t).Do(http.MethodGet, base()+"/imports?limit=1", nil).JSON(t, &jobs)
 	if len(jobs.Items) > 0 {
 		do(t, ctx, "open the last import", chromedp.Navigate(env.Stack.APIURL()+"/#/imports/"+jobs.Items[0].ID), chromedp.WaitVisible(css(`#job-counts`)))
+		waitGone(t, ctx, `#job .state.loading`, 20*time.Second)
 		shot("import")
 	}
 	do(t, ctx, "narrow window", chromedp.EmulateViewport(390, 844))
