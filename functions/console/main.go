@@ -1,10 +1,9 @@
-// Command console serves the operator console's static files. It only
-// wires: the handler lives in shared/console and is built by shared/wire.
+// Command console serves the operator console's static files (shared/console).
 package main
 
 import (
+	"github.com/rmmbridge/rmmbridge/shared/console"
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
-	"github.com/rmmbridge/rmmbridge/shared/wire"
 )
 
-func main() { lambdafn.Main("console", wire.Console) }
+func main() { lambdafn.Main("console", console.Factory) }

@@ -18,6 +18,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/authorizer"
 	"github.com/rmmbridge/rmmbridge/shared/config"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
+	"github.com/rmmbridge/rmmbridge/shared/console"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
@@ -31,7 +32,7 @@ import (
 func Functions() map[string]lambdafn.Factory {
 	return map[string]lambdafn.Factory{
 		"ApiFunction":            API,
-		"ConsoleFunction":        Console,
+		"ConsoleFunction":        console.Factory,
 		"AuthorizerFunction":     Authorizer,
 		"AlertWebhookFunction":   AlertWebhook,
 		"AlertWorkerFunction":    AlertWorker,

@@ -1,0 +1,21 @@
+package console
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
+)
+
+// Factory builds the console function (a lambdafn.Factory): the embedded
+// files, no environment, no AWS client. It is its own wiring, so the
+// console's binary links nothing else of the project.
+func Factory(_ context.Context, _ func(string) string, _ aws.Config) (lambdafn.Handlers, error) {
+	c, err := New()
+	if err != nil {
+		return lambdafn.Handlers{}, fmt.Errorf("console: %w", err)
+	}
+	return lambdafn.Handlers{HTTP: c.Serve}, nil
+}
