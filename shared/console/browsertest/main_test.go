@@ -62,7 +62,7 @@ func run(m *testing.M) int {
 		Template:  filepath.Join(root, "template.yaml"),
 		StackName: motoserver.UniqueName("console"),
 		APIAddr:   "127.0.0.1:0", NinjaAddr: "127.0.0.1:0", CWAddr: "127.0.0.1:0",
-		Orgs: 30, Devices: 240,
+		Orgs: 60, Devices: 300,
 		PollWait: 200 * time.Millisecond,
 		Logger:   slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	})

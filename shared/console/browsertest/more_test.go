@@ -82,6 +82,7 @@ func TestCreateInRMM(t *testing.T) {
 	if acct, _ := mappingOfOrNone(t, org); acct == "" {
 		t.Fatalf("page says %q, but organization %q is not mapped", msg, org)
 	}
+	do(t, ctx, "show the mapped organizations", choose(`#mapping-filter`, "mapped"))
 	waitText(t, ctx, `#orgs-table`, name, 20*time.Second)
 }
 

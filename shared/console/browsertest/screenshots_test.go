@@ -75,6 +75,10 @@ func TestMainScreens(t *testing.T) {
 		waitGone(t, ctx, `#job .state.loading`, 20*time.Second)
 		shot("import")
 	}
+	// An asset's detail, with the Sync button.
+	dev := syncedDevice(t)
+	do(t, ctx, "open an asset", chromedp.Navigate(env.Stack.APIURL()+"/#/assets/"+dev), chromedp.WaitVisible(css(`#sync`)))
+	shot("asset")
 	do(t, ctx, "narrow window", chromedp.EmulateViewport(390, 844))
 	goTo(t, ctx, "accounts")
 	do(t, ctx, "wait for the organizations", chromedp.WaitVisible(css(`#orgs-table`)))

@@ -3,9 +3,20 @@ import { h, clear, button, loading, errorState, emptyState, table, fmtTime } fro
 import { t } from '../lib/i18n.js';
 import { api, qs } from '../lib/api.js';
 
-function state(v) {
+// state shows a mapping as a short list; the fields that differ from the
+// other side of the change are marked.
+function state(v, other) {
   if (!v) return h('span', { class: 'muted', text: '—' });
-  return h('pre', { class: 'json', text: JSON.stringify(v, null, 1) });
+  const sites = m => Object.entries(m.sites || {}).map(([s, l]) => `${s} → ${l}`).join(', ') || '—';
+  const rows = [
+    ['audit.account', `${v.accountName || ''} (#${v.accountId || '—'})`, o => `${o.accountName || ''} (#${o.accountId || '—'})`],
+    ['audit.mode', t('accounts.mode.' + v.mode), o => t('accounts.mode.' + o.mode)],
+    ['audit.sites', sites(v), sites],
+  ];
+  return h('dl', { class: 'change' }, rows.map(([k, text, of]) => [
+    h('dt', { text: t(k) }),
+    h('dd', { class: other && of(other) !== text ? 'changed' : null, text }),
+  ]));
 }
 
 export function auditScreen(el) {
@@ -25,9 +36,9 @@ export function auditScreen(el) {
         { label: t('audit.at'), cell: e => fmtTime(e.at) },
         { label: t('audit.actor'), cell: e => e.actor },
         { label: t('audit.action'), cell: e => h('code', { text: e.action }) },
-        { label: t('audit.target'), cell: e => e.target },
-        { label: t('audit.before'), cell: e => state(e.before) },
-        { label: t('audit.after'), cell: e => state(e.after) },
+        { label: t('audit.target'), cell: e => h('code', { text: e.target }) },
+        { label: t('audit.before'), cell: e => state(e.before, e.after) },
+        { label: t('audit.after'), cell: e => state(e.after, e.before) },
       ], rows, { id: 'audit-table' }));
       if (res.nextCursor) more.appendChild(button(t('common.loadMore'), () => load(res.nextCursor), { id: 'audit-more' }));
     } catch (e) { clear(listBox).appendChild(errorState(e, () => load())); }
