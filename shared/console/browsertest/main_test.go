@@ -163,6 +163,9 @@ func signIn(t *testing.T, ctx context.Context, key string) {
 		chromedp.WaitVisible(css(`input[name=apiKey]`)),
 		chromedp.SendKeys(css(`input[name=apiKey]`), key),
 		chromedp.Click(css(`#signin-key`)),
+		chromedp.WaitVisible(css(`#role`)),
+		// The demo integration, whatever others a test created.
+		choose(`#integration`, env.IntegrationID),
 		chromedp.WaitVisible(css(`#role`)))
 }
 

@@ -71,7 +71,9 @@ export function integrationsScreen(el, ctx) {
     });
   }
 
-  function createForm() {
+  async function createForm() {
+    clear(formBox).appendChild(loading());
+    try { conns = (await api('GET', '/v1/connections?limit=500')).items; } catch (e) { clear(formBox).appendChild(errorState(e, createForm)); return; }
     clear(formBox);
     const err = formError();
     const name = input({ name: 'name' });
