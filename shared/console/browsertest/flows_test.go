@@ -461,6 +461,36 @@ func TestAlertAppearsAfterWebhook(t *testing.T) {
 		t.Errorf("alert row %q, want it open for device %d with its ticket", got, dev.ID)
 	}
 	do(t, ctx, "only open alerts", chromedp.Click(css(`#alerts-tab-open`)), chromedp.WaitVisible(css(row)))
+
+	// A device of an organization several PSA accounts could be: no
+	// ticket, shown under Unroutable with the reason.
+	org := take(t, "multiple_matches")
+	var devID int
+	for _, d := range env.Ninja.Devices() {
+		if strconv.Itoa(d.OrganizationID) == org {
+			devID = d.ID
+		}
+	}
+	un, err := env.Ninja.ConditionActivity(devID, true, "", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Ninja.EmitWebhook(context.Background(), url, map[string]string{"Authorization": "Bearer " + env.WebhookSecret}, un); err != nil {
+		t.Fatalf("webhook: %v", err)
+	}
+	unRow := fmt.Sprintf(`#alerts-table tr[data-key=%q]`, un.SeriesUID)
+	do(t, ctx, "unroutable alerts", chromedp.Click(css(`#alerts-tab-unroutable`)))
+	deadline = time.Now().Add(60 * time.Second)
+	for count(t, ctx, unRow) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("unroutable series %s not shown after 60 s", un.SeriesUID)
+		}
+		do(t, ctx, "refresh", chromedp.Click(css(`#alerts-refresh`)))
+		time.Sleep(500 * time.Millisecond)
+	}
+	if got := textOf(t, ctx, unRow); !strings.Contains(got, "Unroutable") || !strings.Contains(got, "several PSA accounts") {
+		t.Errorf("unroutable row %q, want the state and the reason", got)
+	}
 }
 
 // TestViewerSeesNoWriteButtons signs in with a viewer's API key: no screen

@@ -82,6 +82,14 @@ func TestMainScreens(t *testing.T) {
 	do(t, ctx, "narrow window", chromedp.EmulateViewport(390, 844))
 	goTo(t, ctx, "accounts")
 	do(t, ctx, "wait for the organizations", chromedp.WaitVisible(css(`#orgs-table`)))
+	// The page fits the window: wide tables scroll inside their frame,
+	// and the navigation becomes a row above the screen.
+	if w := eval[int](t, ctx, `document.documentElement.scrollWidth`); w > 390 {
+		t.Errorf("the narrow page is %d px wide, wider than the 390 px window", w)
+	}
+	if d := eval[string](t, ctx, `getComputedStyle(document.querySelector('.nav ul')).display`); d != "flex" {
+		t.Errorf("narrow navigation display %q, want a row (flex)", d)
+	}
 	shot("accounts-narrow")
 }
 
