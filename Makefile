@@ -1,11 +1,11 @@
 # rmmbridge — one boring build path. `make help` lists the targets.
 SHELL := /bin/bash
-FUNCTIONS := api authorizer alert-webhook alert-worker import-dispatch asset-refresh scheduler
+FUNCTIONS := api console authorizer alert-webhook alert-worker import-dispatch asset-refresh scheduler
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags "-s -w -X github.com/rmmbridge/rmmbridge/shared/api.Version=$(VERSION)"
 export CGO_ENABLED := 0
 
-.PHONY: help dev test unit lint build bench deploy clean $(addprefix invoke-,$(FUNCTIONS))
+.PHONY: help dev test unit lint build bench deploy clean chromium $(addprefix invoke-,$(FUNCTIONS))
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -24,11 +24,20 @@ dev: ## run the whole stack locally: moto, the RMM=… and PSA=… sandboxes (ni
 # loopback port and stops it when it exits (shared/devtools/motoserver), so the
 # packages' tests run in parallel on separate moto processes (moto is
 # single-core bound). Unset AWS_ENDPOINT_URL so no outside server is used.
-test: ## vet, every Go test (each starts and stops its own moto), cfn-lint
+test: chromium ## vet, every Go test (each starts and stops its own moto), cfn-lint
 	go vet ./...
 	env -u AWS_ENDPOINT_URL go test -count=1 -timeout 30m ./...
 	go test -run '^$$' -fuzz FuzzParseWebhook -fuzztime 10s ./shared/alert/
 	cfn-lint template.yaml
+
+# The console's browser tests (shared/console/browsertest) drive Debian's
+# headless Chromium; install it when it is missing (root, as on CI).
+chromium: ## install Debian's chromium for the console's browser tests when missing
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium (Debian package) for the console's browser tests"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
+	@chromium --version
 
 unit: ## Go tests only, against an already running moto (AWS_ENDPOINT_URL) or one started per test binary
 	go test ./...
@@ -46,6 +55,7 @@ build: ## cross-compile the Lambda binaries to build/<function>/bootstrap (linux
 
 # `sam build` calls these (Metadata: BuildMethod: makefile) with ARTIFACTS_DIR set.
 build-ApiFunction:            ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/api
+build-ConsoleFunction:        ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/console
 build-AuthorizerFunction:     ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/authorizer
 build-AlertWebhookFunction:   ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/alert-webhook
 build-AlertWorkerFunction:    ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/alert-worker

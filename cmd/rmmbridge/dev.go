@@ -88,6 +88,7 @@ func printBanner(w io.Writer, env *devstack.Env, chosen bool) {
 	}
 	fmt.Fprintf(w, `
 rmmbridge is running locally
+  console       %[1]s/  (sign in with the API key below)
   HTTP API      %[1]s
   API key       %[2]s  (%[3]s)
   tenant        t_demo

@@ -45,6 +45,8 @@ func TestDevServesTheAPI(t *testing.T) {
 	}()
 
 	apiRE := regexp.MustCompile(`HTTP API\s+(http://127\.0\.0\.1:\d+)`)
+	consoleRE := regexp.MustCompile(`console\s+(http://127\.0\.0\.1:\d+/)\s`)
+	var console string
 	motoRE := regexp.MustCompile(`^\s+started through (\S+): transaction-safe DynamoDB$`)
 	launcher := ""
 	sc := bufio.NewScanner(pr)
@@ -67,6 +69,9 @@ func TestDevServesTheAPI(t *testing.T) {
 			if m := apiRE.FindStringSubmatch(l); m != nil {
 				api = m[1]
 			}
+			if m := consoleRE.FindStringSubmatch(l); m != nil {
+				console = m[1]
+			}
 			if m := motoRE.FindStringSubmatch(l); m != nil {
 				launcher = m[1]
 			}
@@ -76,6 +81,9 @@ func TestDevServesTheAPI(t *testing.T) {
 	}
 	if api == "" {
 		t.Fatal("dev's banner has no HTTP API address")
+	}
+	if console != api+"/" {
+		t.Errorf("dev's banner gives the console at %q, want %q", console, api+"/")
 	}
 	if launcher != wrapper {
 		t.Errorf("dev's moto runs through %q, want %q", launcher, wrapper)
@@ -98,6 +106,8 @@ func TestDevServesTheAPI(t *testing.T) {
 		{"the chosen PSA and its capabilities", "/v1/connections", "dev-key-for-the-cli-test", 200, `"provider":"connectwise"`},
 		{"the demo PSA connection finds accounts by reference", "/v1/connections", "dev-key-for-the-cli-test", 200, `"accounts.findByRef"`},
 		{"unknown route", "/v1/nope", "dev-key-for-the-cli-test", 404, ""},
+		{"console", "/", "", 200, `<script type="module" src="/console/app.js">`},
+		{"console module", "/console/app.js", "", 200, "import "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

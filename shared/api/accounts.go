@@ -139,6 +139,10 @@ func (a accountsAPI) organizations(ctx context.Context, r *httpapi.Request) (*ht
 	if err := checkOffsetPage(r); err != nil {
 		return nil, err
 	}
+	filter, err := mappingFilter(r)
+	if err != nil {
+		return nil, err
+	}
 	cl, err := a.open(ctx, r)
 	if err != nil {
 		return nil, err
@@ -157,6 +161,9 @@ func (a accountsAPI) organizations(ctx context.Context, r *httpapi.Request) (*ht
 			ov.Mapping = &orgMappingView{AccountID: m.AccountID, AccountName: m.AccountName, Mode: m.Mode, Sites: m.Sites}
 		}
 		out = append(out, ov)
+	}
+	if out, err = filterOrganizations(ctx, cl.PSA, out, filter); err != nil {
+		return nil, err
 	}
 	page, err := pageOf(out, r)
 	if err != nil {

@@ -28,6 +28,7 @@ type Deps struct {
 	Assets      *asset.Service     // nil: the asset routes answer 501
 	Imports     *importjob.Service // nil (or no Clients): the import routes answer 501
 	Alerts      *alert.Service     // nil: the alert list answers 501
+	Audit       AuditLog           // nil: the audit log answers 501
 }
 
 // New returns the API's router with every route registered.
@@ -41,6 +42,8 @@ func New(d Deps) *httpapi.Router {
 	V, O, A := httpapi.Viewer, httpapi.Operator, httpapi.Admin
 
 	rt.Handle("GET /v1/health", httpapi.Public, health(d.Version))
+	rt.Handle("GET /v1/me", V, me)
+	rt.Handle("GET /v1/audit", V, listAudit(d))
 
 	// Connections ("Test & save") and integrations.
 	c := connectionsAPI{svc: d.Connections}
@@ -79,6 +82,7 @@ func New(d Deps) *httpapi.Router {
 	rt.Handle("GET "+i+"/psa/accounts/{accountId}/locations", V, orA(ac.locations, "listing PSA locations"))
 	rt.Handle("POST "+i+"/psa/accounts/{accountId}/provision-rmm", O, orA(ac.provision, "provisioning RMM organizations"))
 	rt.Handle("GET "+i+"/psa/members", V, orA(ac.members, "listing PSA members"))
+	rt.Handle("GET "+i+"/psa/ticket-picklists", V, orA(ac.ticketPicklists, "listing PSA ticket picklists"))
 	rt.Handle("GET "+i+"/mappings", V, orA(ac.listMappings, "listing mappings"))
 	rt.Handle("GET "+i+"/mappings/{orgId}", V, orA(ac.getMapping, "reading mappings"))
 	rt.Handle("PUT "+i+"/mappings/{orgId}", O, orA(ac.putMapping, "mapping organizations"))
@@ -90,6 +94,7 @@ func New(d Deps) *httpapi.Router {
 	rt.Handle("GET "+i+"/imports/{jobId}", V, d.importRoute(importsAPI.get, "reading imports"))
 	rt.Handle("GET "+i+"/imports/{jobId}/items", V, d.importRoute(importsAPI.items, "listing import items"))
 	rt.Handle("POST "+i+"/imports/{jobId}/retry", O, d.importRoute(importsAPI.retry, "retrying imports"))
+	rt.Handle("POST "+i+"/imports/{jobId}/items/{itemKey}/resolve", O, resolveItem(d))
 
 	// Assets and alerts.
 	rt.Handle("GET "+i+"/assets", V, listAssets(d))

@@ -53,9 +53,10 @@ type importJobView struct {
 }
 
 type importItemView struct {
-	Key    string `json:"key"`
-	Status string `json:"status"`
-	Reason string `json:"reason"`
+	Key            string `json:"key"`
+	Status         string `json:"status"`
+	Reason         string `json:"reason"`
+	OrganizationID string `json:"organizationId,omitempty"`
 }
 
 func viewJob(j importjob.Job) importJobView {
@@ -176,7 +177,7 @@ func (a importsAPI) items(ctx context.Context, r *httpapi.Request) (*httpapi.Res
 	}
 	out := httpapi.List[importItemView]{Items: make([]importItemView, 0, len(items)), NextCursor: next}
 	for _, it := range items {
-		out.Items = append(out.Items, importItemView{Key: it.Key, Status: string(it.Status), Reason: it.Reason})
+		out.Items = append(out.Items, importItemView{Key: it.Key, Status: string(it.Status), Reason: it.Reason, OrganizationID: it.OrganizationID})
 	}
 	return httpapi.JSON(http.StatusOK, out), nil
 }

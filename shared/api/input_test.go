@@ -274,6 +274,7 @@ func newInputEnv(t *testing.T) *inputEnv {
 		Assets:      asset.NewService(dynamostore.NewAssets(st), dynamostore.NewMappings(st), asset.Options{}),
 		Imports:     imports,
 		Alerts:      alert.NewService(dynamostore.NewAlerts(st), nil, nil, nil, alert.Options{}),
+		Audit:       dynamostore.NewMappings(st),
 	})
 	return e
 }

@@ -113,6 +113,7 @@ type jobEntryItem struct {
 	Action    string    `dynamodbav:"action,omitempty"`
 	Name      string    `dynamodbav:"name,omitempty"`
 	TargetID  string    `dynamodbav:"targetId,omitempty"`
+	OrgID     string    `dynamodbav:"organizationId,omitempty"`
 	UpdatedAt time.Time `dynamodbav:"updatedAt"`
 	TTL       int64     `dynamodbav:"ttl"`
 }
@@ -203,7 +204,7 @@ var indexedStatuses = []importjob.Outcome{importjob.Failed, importjob.Review, im
 
 func toEntryItem(ref importjob.Ref, it importjob.Item) jobEntryItem {
 	k := jobEntryKey(ref, it.Key)
-	e := jobEntryItem{PK: k.PK, SK: k.SK, Key: it.Key, Status: string(it.Status), Reason: it.Reason,
+	e := jobEntryItem{PK: k.PK, SK: k.SK, Key: it.Key, Status: string(it.Status), Reason: it.Reason, OrgID: it.OrganizationID,
 		UpdatedAt: it.Updated.UTC(), TTL: it.Updated.Add(ImportRetention).Unix()}
 	if slices.Contains(indexedStatuses, it.Status) {
 		e.GSI1PK, e.GSI1SK = jobStatusIndexPK(ref, it.Status), it.Key
@@ -215,7 +216,7 @@ func toEntryItem(ref importjob.Ref, it importjob.Item) jobEntryItem {
 }
 
 func (e jobEntryItem) item() importjob.Item {
-	it := importjob.Item{Key: e.Key, Status: importjob.Outcome(e.Status), Reason: e.Reason, Updated: e.UpdatedAt}
+	it := importjob.Item{Key: e.Key, Status: importjob.Outcome(e.Status), Reason: e.Reason, OrganizationID: e.OrgID, Updated: e.UpdatedAt}
 	if e.Action != "" {
 		it.Preview = &importjob.PreviewItem{Key: e.Key, Action: e.Action, Name: e.Name, TargetID: e.TargetID, Reason: e.Reason}
 	}

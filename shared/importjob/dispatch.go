@@ -379,7 +379,7 @@ func (d *Dispatcher) fanOut(ctx context.Context, r *orgRun, cl Clients) error {
 	}
 	r.listed, r.devices = true, deviceIDs(devs)
 	if held != "" {
-		if err := d.d.Tracker.RecordAll(ctx, ref, r.devices, held, reason); err != nil {
+		if err := d.d.Tracker.RecordOrgDevices(ctx, ref, r.orgID, r.devices, held, reason); err != nil {
 			return err
 		}
 	} else {

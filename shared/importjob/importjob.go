@@ -246,6 +246,10 @@ type Item struct {
 	Status  Outcome   `json:"status"`
 	Reason  string    `json:"reason,omitempty"`
 	Updated time.Time `json:"-"`
+	// OrganizationID is the RMM organization a device item of an asset
+	// import belongs to, when it was recorded with it (review items), so a
+	// person can resolve them; empty otherwise.
+	OrganizationID string `json:"-"`
 	// Preview is what a dry run would do with the item (dry runs only).
 	Preview *PreviewItem `json:"-"`
 }

@@ -149,6 +149,12 @@ func (t *Tracker) backoff(ctx context.Context, attempt int) error {
 // as possible (MaxChangeItems per write; keys that already have a state
 // fall back to one write each), then finishes the job if it is done.
 func (t *Tracker) RecordAll(ctx context.Context, ref Ref, keys []string, o Outcome, reason string) error {
+	return t.RecordOrgDevices(ctx, ref, "", keys, o, reason)
+}
+
+// RecordOrgDevices is RecordAll for devices of organization orgID, which
+// their records keep (the review items of an asset import name it).
+func (t *Tracker) RecordOrgDevices(ctx context.Context, ref Ref, orgID string, keys []string, o Outcome, reason string) error {
 	if !o.Valid() {
 		return apperr.New(apperr.Invalid, "unknown outcome %q", o)
 	}
@@ -158,7 +164,7 @@ func (t *Tracker) RecordAll(ctx context.Context, ref Ref, keys []string, o Outco
 		chunk := keys[start:min(start+MaxChangeItems, len(keys))]
 		ch := Change{}
 		for _, k := range chunk {
-			ch.Items = append(ch.Items, ItemChange{Item: Item{Key: k, Status: o, Reason: reason, Updated: now}})
+			ch.Items = append(ch.Items, ItemChange{Item: Item{Key: k, Status: o, Reason: reason, OrganizationID: orgID, Updated: now}})
 		}
 		ch.Delta.Add(o, len(chunk))
 		err := t.store.Apply(ctx, ref, ch)
@@ -170,7 +176,7 @@ func (t *Tracker) RecordAll(ctx context.Context, ref Ref, keys []string, o Outco
 		}
 		// Some items exist already (a redelivery): one at a time.
 		for _, k := range chunk {
-			if _, err := t.record(ctx, ref, Item{Key: k, Status: o, Reason: reason, Updated: now}); err != nil {
+			if _, err := t.record(ctx, ref, Item{Key: k, Status: o, Reason: reason, OrganizationID: orgID, Updated: now}); err != nil {
 				return err
 			}
 		}

@@ -40,6 +40,10 @@ const (
 	// an import indexes an account's assets by reference and serial with
 	// list pages instead of two lookups per device.
 	AssetsList Capability = "assets.list"
+	// TicketsPicklists: list ticket boards/queues, priorities, statuses and
+	// types (psa.TicketPicklists), so integration settings offer the PSA's
+	// own values.
+	TicketsPicklists Capability = "tickets.picklists"
 )
 
 // RMM capabilities.
@@ -73,6 +77,7 @@ var capabilityInfo = map[Capability]struct {
 	TicketsReopen:     {KindPSA, "reopen tickets", is[psa.TicketReopener]},
 	MembersList:       {KindPSA, "list members", nil},
 	AssetsList:        {KindPSA, "list an account's assets", is[psa.AssetLister]},
+	TicketsPicklists:  {KindPSA, "list ticket boards, priorities, statuses and types", is[psa.TicketPicklists]},
 	OrgsCreate:        {KindRMM, "create organizations", nil},
 	SitesCreate:       {KindRMM, "create sites", nil},
 	WebhooksParse:     {KindRMM, "read alert webhooks", nil},

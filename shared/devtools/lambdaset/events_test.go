@@ -43,6 +43,7 @@ var eventCases = map[string]eventCase{
 		body: map[string]any{"errors": []any{map[string]any{"field": "baseUrl", "message": "must not point at a loopback address"}}}},
 	"api-get-integration.json":         {function: "ApiFunction", status: 404, body: map[string]any{"detail": "no integration i_demo"}},
 	"api-unauthorized-no-context.json": {function: "ApiFunction", status: 401},
+	"console-asset.json":               {function: "ConsoleFunction", status: 200},
 	"authorizer-request.json":          {function: "AuthorizerFunction", authorized: true, tenantID: DemoTenantID},
 	// The fixture's integration does not exist: 401, like a wrong secret.
 	"alert-webhook-ninjaone.json": {function: "AlertWebhookFunction", status: 401,
@@ -179,6 +180,12 @@ func check(t *testing.T, tc eventCase, payload, out []byte) {
 		}
 		if got.Context["tenantId"] != tc.tenantID {
 			t.Errorf("context tenantId = %v, want %s", got.Context["tenantId"], tc.tenantID)
+		}
+	case tc.function == "ConsoleFunction":
+		// A static file, with the console's security headers.
+		if got.StatusCode != tc.status || !strings.HasPrefix(got.Headers["content-type"], "text/javascript") ||
+			!strings.Contains(got.Headers["content-security-policy"], "frame-ancestors 'none'") {
+			t.Errorf("console answer %d %v, want %d JavaScript with the CSP", got.StatusCode, got.Headers, tc.status)
 		}
 	default:
 		if got.StatusCode != tc.status {

@@ -17,6 +17,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/apifn"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/assetrefreshfn"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/authorizerfn"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/consolefn"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/importdispatchfn"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/schedulerfn"
@@ -34,6 +35,7 @@ func Functions() map[string]lambdafn.Factory {
 		"ImportDispatchFunction": importdispatchfn.Build,
 		"AssetRefreshFunction":   assetrefreshfn.Build,
 		"SchedulerFunction":      schedulerfn.Build,
+		"ConsoleFunction":        consolefn.Build,
 	}
 }
 

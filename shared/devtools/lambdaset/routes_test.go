@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rmmbridge/rmmbridge/shared/api"
+	"github.com/rmmbridge/rmmbridge/shared/console"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/apitest"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/samtemplate"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/alertwebhookfn"
@@ -35,6 +36,7 @@ func TestRouteTablesMatchTemplate(t *testing.T) {
 		"ApiFunction":          api.New(api.Deps{}).RouteKeys(),
 		"AlertWebhookFunction": {alertwebhookfn.Route},
 		"AssetRefreshFunction": {assetrefreshfn.SyncRoute},
+		"ConsoleFunction":      console.RouteKeys(),
 	}
 	for fn, want := range handled {
 		if diff := cmp.Diff(want, declared[fn]); diff != "" {

@@ -24,6 +24,7 @@ const module = "github.com/rmmbridge/rmmbridge"
 var mayLinkTheEdge = []string{
 	"shared/api",         // the management API's routes (HTTP edge)
 	"shared/authorizer",  // the authorizer (HTTP edge)
+	"shared/console",     // the browser console's static pages (HTTP edge)
 	"shared/httpapi",     // API Gateway events ⇄ handlers
 	"shared/sqsbatch",    // SQS events ⇄ queue messages
 	"shared/lambdafn",    // the Lambda runtime contract
@@ -118,7 +119,7 @@ func TestDomainIsFreeOfTheEdgeAndTheVendors(t *testing.T) {
 func TestEachFunctionLinksOnlyWhatItUses(t *testing.T) {
 	fns := map[string]string{
 		"api": "apifn", "authorizer": "authorizerfn", "alert-webhook": "alertwebhookfn", "alert-worker": "alertworkerfn",
-		"import-dispatch": "importdispatchfn", "asset-refresh": "assetrefreshfn", "scheduler": "schedulerfn",
+		"import-dispatch": "importdispatchfn", "asset-refresh": "assetrefreshfn", "scheduler": "schedulerfn", "console": "consolefn",
 	}
 	all := deps(t, "./functions/...")
 	if len(all) != len(fns) {

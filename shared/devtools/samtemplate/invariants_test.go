@@ -38,10 +38,32 @@ const (
 	invAuthorizer = "ApiKeyAuthorizer"
 )
 
-// invPublicRoutes are the only routes without the API-key authorizer.
+// invPublicRoutes are the only routes of the JSON API without the API-key
+// authorizer.
 var invPublicRoutes = []string{
 	"GET /v1/health",
 	"POST /v1/webhooks/{integrationId}/rmm",
+}
+
+// invConsoleRoutes are the only routes outside /v1: the operator console's
+// static files (shared/console). They carry no authorizer (the files are
+// public, the data behind them is not) and are not in openapi.yaml, which
+// documents the JSON API.
+var invConsoleRoutes = []string{
+	"GET /",
+	"GET /console/{proxy+}",
+}
+
+// invConsoleFunction reports whether f serves console routes only.
+func invConsoleFunction(f Function) bool {
+	n := 0
+	for _, e := range f.Events {
+		if e.HTTPAPI == nil || !slices.Contains(invConsoleRoutes, e.HTTPAPI.RouteKey()) {
+			return false
+		}
+		n++
+	}
+	return n > 0
 }
 
 // invProjectTemplate parses template.yaml with the package's parser, and
@@ -359,7 +381,7 @@ func TestInvariantEnvironment(t *testing.T) {
 			if err != nil {
 				t.Fatalf("resolve environment: %v", err)
 			}
-			if _, ok := got["TABLE_NAME"]; !ok {
+			if _, ok := got["TABLE_NAME"]; !ok && !invConsoleFunction(f) {
 				t.Error("TABLE_NAME is not set")
 			}
 			for name, v := range got {
@@ -407,22 +429,22 @@ func TestInvariantRoutesUseAuthorizer(t *testing.T) {
 	seenPublic := map[string]bool{}
 	for _, r := range routes {
 		t.Run(r.Function+"."+r.Event, func(t *testing.T) {
-			if slices.Contains(invPublicRoutes, r.Key) {
+			if slices.Contains(invPublicRoutes, r.Key) || slices.Contains(invConsoleRoutes, r.Key) {
 				seenPublic[r.Key] = true
 				if !r.AuthNone {
-					t.Errorf("%s is public (its own authentication) and must set Auth.Authorizer NONE", r.Key)
+					t.Errorf("%s is public (its own authentication, or the console's static files) and must set Auth.Authorizer NONE", r.Key)
 				}
 				return
 			}
 			if r.AuthNone {
-				t.Errorf("%s has Authorizer NONE; only %v may", r.Key, invPublicRoutes)
+				t.Errorf("%s has Authorizer NONE; only %v and %v may", r.Key, invPublicRoutes, invConsoleRoutes)
 			}
 			if r.Auth != "" && r.Auth != invAuthorizer {
 				t.Errorf("%s uses authorizer %q, want %q", r.Key, r.Auth, invAuthorizer)
 			}
 		})
 	}
-	for _, k := range invPublicRoutes {
+	for _, k := range append(append([]string{}, invPublicRoutes...), invConsoleRoutes...) {
 		if !seenPublic[k] {
 			t.Errorf("public route %s is missing from the template", k)
 		}
@@ -441,8 +463,17 @@ func TestInvariantRoutesMatchOpenAPI(t *testing.T) {
 
 	// Route key → operation id / event name, on both sides.
 	tmpl := map[string]string{}
+	var outside []string
 	for _, r := range invRoutes(tp) {
+		if _, p, _ := strings.Cut(r.Key, " "); !strings.HasPrefix(p, "/v1/") {
+			outside = append(outside, r.Key) // the console's files: not the JSON API
+			continue
+		}
 		tmpl[r.Key] = r.Event
+	}
+	sort.Strings(outside)
+	if diff := cmp.Diff(invConsoleRoutes, outside); diff != "" {
+		t.Errorf("routes outside /v1 must be exactly the console's (-want +template.yaml):\n%s", diff)
 	}
 	spec := map[string]string{}
 	ops := map[string]*openapi3.Operation{}

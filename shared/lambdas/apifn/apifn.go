@@ -50,6 +50,7 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 		Assets: asset.NewService(dynamostore.NewAssets(st), dynamostore.NewMappings(st), asset.Options{}),
 		// The API only lists alert series.
 		Alerts: alert.NewService(dynamostore.NewAlerts(st), nil, nil, nil, alert.Options{Logger: slog.Default()}),
+		Audit:  dynamostore.NewMappings(st),
 	})
 	return lambdafn.Handlers{HTTP: rt.Serve}, nil
 }

@@ -66,10 +66,14 @@ const (
 	TicketsReopen Capability = "tickets.reopen"
 	// MembersList: ListMembers works.
 	MembersList Capability = "members.list"
+	// TicketsPicklists: psa.TicketPicklists lists the boards, priorities,
+	// and a board's statuses and types, including the harness's
+	// TicketDefaults.
+	TicketsPicklists Capability = "tickets.picklists"
 )
 
 // AllCapabilities lists every capability the suite knows.
-var AllCapabilities = []Capability{AccountsCreate, AccountsFindByRef, AccountsRecent, AssetsFindByRef, TicketsFindByRef, TicketsReopen, MembersList}
+var AllCapabilities = []Capability{AccountsCreate, AccountsFindByRef, AccountsRecent, AssetsFindByRef, TicketsFindByRef, TicketsReopen, MembersList, TicketsPicklists}
 
 // TicketReopener is the role of a client that can reopen a closed ticket
 // (the alert worker's alert.TicketReopener).

@@ -57,6 +57,7 @@ func RunT(t T, h Harness) {
 	t.Run("accounts are read by id", s.getAccount)
 	t.Run("locations list to the last page and are created", s.locations)
 	t.Run("members list to the last page", s.members)
+	t.Run("ticket boards, priorities, statuses and types are listed", s.ticketPicklists)
 	t.Run("accounts are found by our reference", s.accountsByRef)
 	t.Run("accounts are created", s.createAccount)
 	t.Run("accounts created since a time", s.recentAccounts)
@@ -369,6 +370,71 @@ func (s *suite) locations(t T) {
 	if _, err := s.c.ListLocations(ctx, missingID); !apperr.Is(err, apperr.NotFound) {
 		t.Errorf("ListLocations of a missing account: error = %v, want NotFound", err)
 	}
+}
+
+// ticketPicklists checks psa.TicketPicklists: every list holds the
+// harness's ticket default (by id or name), and a missing board is NotFound
+// or an empty list, never another board's values.
+func (s *suite) ticketPicklists(t T) {
+	ctx := context.Background()
+	p, ok := s.env.Client.(psa.TicketPicklists)
+	s.gate(t, TicketsPicklists, func(t T) {
+		if !ok {
+			t.Fatalf("%s declares %s but its client does not implement psa.TicketPicklists", s.h.Name, TicketsPicklists)
+		}
+		d := s.h.TicketDefaults
+		holds := func(what string, list []psa.NamedRef, err error, want psa.NamedRef) {
+			t.Helper()
+			if err != nil {
+				t.Errorf("listing %s: %v", what, err)
+				return
+			}
+			if len(list) == 0 {
+				t.Errorf("%s: empty list", what)
+				return
+			}
+			for _, r := range list {
+				if r.ID == "" || strings.TrimSpace(r.Name) == "" {
+					t.Errorf("%s: entry %+v lacks an id or a name", what, r)
+				}
+			}
+			if want.IsZero() {
+				return
+			}
+			for _, r := range list {
+				if (want.ID != "" && r.ID == want.ID) || (want.ID == "" && strings.EqualFold(r.Name, want.Name)) {
+					return
+				}
+			}
+			t.Errorf("%s = %+v, want %+v among them", what, list, want)
+		}
+		boards, err := p.ListBoards(ctx)
+		holds("boards", boards, err, d.Board)
+		prios, err := p.ListPriorities(ctx)
+		holds("priorities", prios, err, d.Priority)
+		board := d.Board
+		if board.IsZero() && len(boards) > 0 {
+			board = boards[0]
+		}
+		sts, err := p.ListTicketStatuses(ctx, board)
+		holds("statuses of board "+board.Name+board.ID, sts, err, d.Status)
+		if !d.Type.IsZero() {
+			types, err := p.ListTicketTypes(ctx, board)
+			holds("types of board "+board.Name+board.ID, types, err, d.Type)
+		}
+		missing := psa.NamedRef{ID: missingID}
+		if got, err := p.ListTicketStatuses(ctx, missing); err == nil && len(got) > 0 {
+			t.Errorf("statuses of a missing board = %+v, want NotFound or none", got)
+		} else if err != nil && !apperr.Is(err, apperr.NotFound) && !apperr.Is(err, apperr.Invalid) {
+			t.Errorf("statuses of a missing board: error = %v, want NotFound", err)
+		}
+	}, func() error {
+		if ok {
+			_, err := p.ListBoards(ctx)
+			return err
+		}
+		return errNoRole("psa.TicketPicklists")
+	})
 }
 
 func (s *suite) members(t T) {

@@ -45,6 +45,7 @@ var Spec = vendorspec.Spec{
 		{Capability: vendorspec.TicketsFindByRef},
 		{Capability: vendorspec.TicketsReopen},
 		{Capability: vendorspec.MembersList},
+		{Capability: vendorspec.TicketsPicklists},
 	},
 	OpenPSA: open,
 }
