@@ -32,7 +32,7 @@
 //	ListSites             1   GET /v2/site/{uid}
 //	ListDevices           1 per page   GET /v2/site/{uid}/devices
 //	GetDevice             2 (in turn)  GET /v2/device/{uid}, GET /v2/audit/device/{uid}
-//	ListDeviceSnapshots   1 per page + 1 per device (audits, one at a time by default)
+//	ListDeviceSnapshots   1 per page of 50 + 1 per device (audits, one at a time by default)
 //	CreateOrganization    1   PUT /v2/site (+1 GET /v2/account/sites on 409)
 //	ListAlerts            1 per page   GET /v2/site/{uid}/alerts/open or /v2/account/alerts/open
 //	GetAlert, ResolveAlert 1  GET /v2/alert/{uid}
@@ -63,6 +63,11 @@ import (
 // Defaults and fixed waits.
 const (
 	DefaultPageSize = 250
+	// DefaultSnapshotPageSize is ListDeviceSnapshots' page: each device of
+	// a page costs one audit read, and a page is all or nothing (a 429
+	// ends it), so pages stay small enough to finish well inside a
+	// minute's quota and a function's time.
+	DefaultSnapshotPageSize = 50
 	// DefaultConcurrency is 1: requests already in flight when Datto
 	// answers a 429 reach it after that 429, which is what Datto answers
 	// with its address block; one request at a time guarantees nothing
@@ -86,8 +91,10 @@ type Config struct {
 	APIKey    string
 	APISecret string
 	// PageSize is max per page (default 250, Datto's usual account
-	// maximum).
-	PageSize int
+	// maximum); SnapshotPageSize is ListDeviceSnapshots' (default 50, at
+	// most PageSize).
+	PageSize         int
+	SnapshotPageSize int
 	// AssetUDF, 1 to 30, is the device user-defined field LinkAsset writes
 	// our PSA asset id to (0: none).
 	AssetUDF int
@@ -112,6 +119,7 @@ type Client struct {
 	http     *vendorhttp.Client
 	auth     *passwordGrant
 	pageSize int
+	snapSize int
 	udf      int
 	conc     int
 	now      func() time.Time
@@ -159,6 +167,11 @@ func New(cfg Config, httpClient *http.Client) (*Client, error) {
 	if c.conc <= 0 {
 		c.conc = DefaultConcurrency
 	}
+	c.snapSize = cfg.SnapshotPageSize
+	if c.snapSize <= 0 {
+		c.snapSize = DefaultSnapshotPageSize
+	}
+	c.snapSize = min(c.snapSize, c.pageSize)
 	c.auth = newPasswordGrant(host+"/auth/oauth/token", cfg.APIKey, cfg.APISecret, &hc, now, c.gate)
 	v, err := vendorhttp.New(vendorhttp.Options{
 		Name: "Datto RMM", BaseURL: host + "/api", Auth: c.auth, HTTPClient: &hc,
@@ -392,12 +405,12 @@ func (c *Client) ListSites(ctx context.Context, organizationID string) ([]rmm.Si
 
 // devicePage reads one page of a site's devices: the first when cursor is
 // "", else the nextPageUrl cursor names (with max re-added).
-func (c *Client) devicePage(ctx context.Context, organizationID, cursor string) ([]apiDevice, string, error) {
+func (c *Client) devicePage(ctx context.Context, organizationID, cursor string, size int) ([]apiDevice, string, error) {
 	if err := checkUID("site", organizationID); err != nil {
 		return nil, "", err
 	}
 	path := "/v2/site/" + organizationID + "/devices"
-	q := url.Values{"max": {strconv.Itoa(c.pageSize)}}
+	q := url.Values{"max": {strconv.Itoa(size)}}
 	if cursor != "" {
 		var err error
 		if q, err = followQuery(cursor, path, q); err != nil {
@@ -420,7 +433,7 @@ func (c *Client) devicePage(ctx context.Context, organizationID, cursor string) 
 // number, manufacturer, model, volumes and MAC addresses (GetDevice and
 // ListDeviceSnapshots fill them); their IP address is intIpAddress.
 func (c *Client) ListDevices(ctx context.Context, organizationID, cursor string) (rmm.DevicePage, error) {
-	devs, next, err := c.devicePage(ctx, organizationID, cursor)
+	devs, next, err := c.devicePage(ctx, organizationID, cursor, c.pageSize)
 	if err != nil {
 		return rmm.DevicePage{}, err
 	}
@@ -462,10 +475,11 @@ func (c *Client) GetDevice(ctx context.Context, id string) (rmm.Device, error) {
 }
 
 // ListDeviceSnapshots implements rmm.DeviceSnapshotLister: a page of the
-// site's devices with each device's audit (Concurrency at a time). The
-// first error (a 429 included) ends the page: no audit starts after it.
+// site's devices (SnapshotPageSize of them) with each device's audit
+// (Concurrency at a time). The first error (a 429 included) ends the
+// page: no audit starts after it.
 func (c *Client) ListDeviceSnapshots(ctx context.Context, organizationID, cursor string) (rmm.DevicePage, error) {
-	devs, next, err := c.devicePage(ctx, organizationID, cursor)
+	devs, next, err := c.devicePage(ctx, organizationID, cursor, c.snapSize)
 	if err != nil {
 		return rmm.DevicePage{}, err
 	}

@@ -2,6 +2,8 @@ package dattormm
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -153,4 +155,18 @@ func FuzzParseWebhook(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestREADMEDocumentsTheBodies: the README shows the two bodies exactly
+// as the parser expects them.
+func TestREADMEDocumentsTheBodies(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{TriggeredBody, ResolvedBody} {
+		if !strings.Contains(string(b), "\n"+body+"\n") {
+			t.Errorf("README.md does not show the body %s on a line of its own", body)
+		}
+	}
 }

@@ -25,11 +25,18 @@ var Spec = sandboxspec.Spec{
 	NewRMM:      newRMM,
 }
 
+// newRMM builds the sandbox; a Faults.RateLimit (requests per second)
+// replaces Datto's quotas with that rate over the 60 s window.
 func newRMM(o sandboxspec.Options) sandboxspec.RMM {
-	return rmmSandbox{New(Options{Seed: o.Seed, Sites: o.Orgs, Devices: o.Devices,
+	opt := Options{Seed: o.Seed, Sites: o.Orgs, Devices: o.Devices,
 		APIKey: DemoAPIKey, APISecret: DemoAPISecret, Logger: o.Logger,
 		Latency: o.Faults.Latency, FailRate5xx: o.Faults.FailRate5xx,
-		TimeoutRate: o.Faults.TimeoutRate, TimeoutDelay: o.Faults.Hang})}
+		TimeoutRate: o.Faults.TimeoutRate, TimeoutDelay: o.Faults.Hang}
+	if o.Faults.RateLimit > 0 {
+		opt.ReadLimit = max(1, int(o.Faults.RateLimit*DefaultWindow.Seconds()))
+		opt.WriteLimit = opt.ReadLimit
+	}
+	return rmmSandbox{New(opt)}
 }
 
 // rmmSandbox is the Server as a sandboxspec.RMM: organizations are sites
