@@ -264,7 +264,9 @@ func (c *Client) do(ctx context.Context, r vendorhttp.Request, out any) (*vendor
 		e = &apperr.Error{Kind: apperr.Throttled, RetryAfter: blockWait, VendorStatus: http.StatusForbidden, Err: err,
 			Message: "Datto RMM has blocked rmmbridge's address for calling after a rate limit; it waits 5 minutes"}
 	}
-	if e.Kind == apperr.Throttled {
+	// Only Datto's own refusals (they carry its status) start or extend
+	// the cool-down; the gate's refusal inside a token fetch does not.
+	if e.Kind == apperr.Throttled && e.VendorStatus != 0 {
 		c.coolDown(max(e.RetryAfter, throttleFloor))
 		if e.RetryAfter < throttleFloor {
 			cp := *e

@@ -67,7 +67,12 @@ func TestA429EndsTheCallAndNothingFollows(t *testing.T) {
 		t.Errorf("the sandbox blocked the client %d times", b)
 	}
 	e.sb.SetLimits(100, 100)
-	clock.Add(int64(61 * time.Second))
+	clock.Add(int64(30 * time.Second)) // a refused call half-way does not extend the wait
+	err = e.client.TestConnection(ctx)
+	if ae, ok := apperr.As(err); !ok || ae.Kind != apperr.Throttled || ae.RetryAfter > 30*time.Second {
+		t.Errorf("half-way through the window: %v, want Throttled for the remaining 30 s", err)
+	}
+	clock.Add(int64(31 * time.Second))
 	if err := e.client.TestConnection(ctx); err != nil {
 		t.Errorf("after the window: %v", err)
 	}
