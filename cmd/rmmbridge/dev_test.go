@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/sandboxes"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // TestDevServesTheAPI runs `rmmbridge dev` as `make dev` does from a clean
@@ -145,13 +147,13 @@ func TestSandboxFlagsAreChecked(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"dev", "-psa", "autotask"}, "-psa autotask: no such PSA sandbox (choose one of connectwise)"},
-		{[]string{"dev", "-rmm", "connectwise"}, "-rmm connectwise: no such RMM sandbox (choose one of ninjaone)"},
+		{[]string{"dev", "-psa", "kaseyapsa"}, "-psa kaseyapsa: no such PSA sandbox (choose one of " + sandboxes.Choices(vendorspec.KindPSA) + ")"},
+		{[]string{"dev", "-rmm", "connectwise"}, "-rmm connectwise: no such RMM sandbox (choose one of " + sandboxes.Choices(vendorspec.KindRMM) + ")"},
 		{[]string{"dev", "ninjaone"}, "dev takes no arguments"},
-		{[]string{"bench", "--rmm", "dattormm"}, "--rmm dattormm: no such sandbox (choose one of ninjaone)"},
-		{[]string{"sandbox", "halopsa"}, `no sandbox "halopsa"; usage: rmmbridge sandbox connectwise|ninjaone`},
+		{[]string{"bench", "--rmm", "kaseyarmm"}, "--rmm kaseyarmm: no such sandbox (choose one of " + sandboxes.Choices(vendorspec.KindRMM) + ")"},
+		{[]string{"sandbox", "kaseyapsa"}, `no sandbox "kaseyapsa"; usage: rmmbridge sandbox ` + sandboxes.Choices("")},
 		{[]string{"sandbox", "connectwise", "--rmm", "connectwise"}, "--rmm connectwise: no such RMM sandbox"},
-		{[]string{"sandbox"}, "usage: rmmbridge sandbox connectwise|ninjaone"},
+		{[]string{"sandbox"}, "usage: rmmbridge sandbox " + sandboxes.Choices("")},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -169,6 +171,7 @@ func TestSandboxCommand(t *testing.T) {
 	for _, tc := range []struct{ name, path, user, pass string }{
 		{"ninjaone", "/ws/oauth/token", "", ""},
 		{"connectwise", "/company/companies?pageSize=1", "rmmbridge+dev-public", "dev-private"},
+		{"dattormm", "/auth/oauth/token", "public-client", "public"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
@@ -192,6 +195,11 @@ func TestSandboxCommand(t *testing.T) {
 				req, _ = http.NewRequest(http.MethodPost, strings.TrimSuffix(m[1], "/")+tc.path,
 					strings.NewReader("grant_type=client_credentials&client_id=dev-ninja-client&client_secret=dev-ninja-secret&scope=monitoring"))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			} else if tc.name == "dattormm" {
+				req, _ = http.NewRequest(http.MethodPost, strings.TrimSuffix(m[1], "/")+tc.path,
+					strings.NewReader("grant_type=password&username=dev-datto-api-key&password=dev-datto-api-secret"))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth(tc.user, tc.pass)
 			} else {
 				req, _ = http.NewRequest(http.MethodGet, m[1]+tc.path, nil)
 				req.SetBasicAuth(tc.user, tc.pass)

@@ -92,6 +92,16 @@ func TestSuiteCatchesBrokenClients(t *testing.T) {
 				e.BadCredentials = leaksSecret{e.BadCredentials.(*rmmfake.Client), "fake-rmm-wrong-secret"}
 			}),
 			failIn: []string{"rejected credentials", "no error carries a credential"}},
+		{name: "one site per organization declared, several sites read",
+			harness: func() rmmtest.Harness { h := rmmfake.Harness(); h.OneSitePerOrganization = true; return h }(),
+			failIn:  []string{"organizations list to the last page", "organizations and sites are read by id", "organizations are created with their sites"}},
+		{name: "a device kept differently than the client reads it",
+			harness: func() rmmtest.Harness {
+				h := rmmfake.Harness()
+				h.DeviceAsKept = func(d rmm.Device) rmm.Device { d.OS = rmm.OS{Name: d.OS.String()}; return d }
+				return h
+			}(),
+			failIn: []string{"devices are read by id with every attribute"}},
 		{name: "webhooks declared but not parsed",
 			harness: func() rmmtest.Harness {
 				h := rmmfake.Harness(rmmfake.Unsupported("ParseWebhook"))

@@ -67,6 +67,18 @@ type Harness struct {
 	// carry (GetDevice fills them); listed devices may leave them empty.
 	// Each must be documented in the vendor package.
 	ListOmits []string
+	// OneSitePerOrganization says the vendor's organizations each have
+	// exactly one site, with the organization's id and name (Datto RMM,
+	// whose site is the customer): the fixture's sites of an organization
+	// all collapse into it (the harness gives the organization's id as
+	// each of their SiteIDs), and a created organization has that one
+	// site whatever site names were asked for.
+	OneSitePerOrganization bool
+	// DeviceAsKept, when set, maps a fixture device to what the vendor's
+	// model can hold of it (Datto RMM keeps the operating system as one
+	// string, no volume labels); the suite compares read devices with its
+	// result. Each loss must be documented in the vendor package.
+	DeviceAsKept func(rmm.Device) rmm.Device
 	// AuthFailureReason is text the vendor's safe message for rejected
 	// credentials contains.
 	AuthFailureReason string

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/rmmbridge/rmmbridge/shared/vendors/connectwise"
+	"github.com/rmmbridge/rmmbridge/shared/vendors/dattormm"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone"
 	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
@@ -18,9 +19,9 @@ func Specs() []vendorspec.Spec {
 	return []vendorspec.Spec{
 		ninjaone.Spec,
 		connectwise.Spec,
+		dattormm.Spec,
 		// Planned: known names and credentials, refused as not supported
 		// yet until their package replaces the line.
-		dattoRMM,
 		tacticalRMM,
 		autotask,
 		haloPSA,
