@@ -145,13 +145,13 @@ func TestSandboxFlagsAreChecked(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"dev", "-psa", "autotask"}, "-psa autotask: no such PSA sandbox (choose one of connectwise)"},
+		{[]string{"dev", "-psa", "halopsa"}, "-psa halopsa: no such PSA sandbox (choose one of autotask|connectwise)"},
 		{[]string{"dev", "-rmm", "connectwise"}, "-rmm connectwise: no such RMM sandbox (choose one of ninjaone)"},
 		{[]string{"dev", "ninjaone"}, "dev takes no arguments"},
 		{[]string{"bench", "--rmm", "dattormm"}, "--rmm dattormm: no such sandbox (choose one of ninjaone)"},
-		{[]string{"sandbox", "halopsa"}, `no sandbox "halopsa"; usage: rmmbridge sandbox connectwise|ninjaone`},
+		{[]string{"sandbox", "halopsa"}, `no sandbox "halopsa"; usage: rmmbridge sandbox autotask|connectwise|ninjaone`},
 		{[]string{"sandbox", "connectwise", "--rmm", "connectwise"}, "--rmm connectwise: no such RMM sandbox"},
-		{[]string{"sandbox"}, "usage: rmmbridge sandbox connectwise|ninjaone"},
+		{[]string{"sandbox"}, "usage: rmmbridge sandbox autotask|connectwise|ninjaone"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rmmbridge/rmmbridge/shared/devtools/sandboxspec"
+	atsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/autotask/sandbox"
 	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
 	ninjasandbox "github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
 	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
@@ -19,6 +20,7 @@ func Specs() []sandboxspec.Spec {
 	return []sandboxspec.Spec{
 		ninjasandbox.Spec,
 		cwsandbox.Spec,
+		atsandbox.Spec,
 	}
 }
 

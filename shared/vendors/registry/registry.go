@@ -8,6 +8,7 @@ package registry
 import (
 	"sync"
 
+	"github.com/rmmbridge/rmmbridge/shared/vendors/autotask"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/connectwise"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone"
 	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
@@ -18,11 +19,11 @@ func Specs() []vendorspec.Spec {
 	return []vendorspec.Spec{
 		ninjaone.Spec,
 		connectwise.Spec,
+		autotask.Spec,
 		// Planned: known names and credentials, refused as not supported
 		// yet until their package replaces the line.
 		dattoRMM,
 		tacticalRMM,
-		autotask,
 		haloPSA,
 	}
 }
