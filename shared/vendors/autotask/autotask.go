@@ -277,7 +277,7 @@ func classify(err error, resp *vendorhttp.Response) error {
 	text := strings.ToLower(strings.Join(body.Errors, " "))
 	msg := strings.Join(body.Errors, "; ")
 	with := func(k apperr.Kind, prefix string) error {
-		out := &apperr.Error{Kind: k, VendorStatus: e.VendorStatus, Err: err, RetryAfter: e.RetryAfter,
+		out := &apperr.Error{Kind: k, VendorStatus: e.VendorStatus, RetryAfter: e.RetryAfter,
 			Message: vendorhttp.Redact(prefix + ": " + msg)}
 		if len(out.Message) > 400 {
 			out.Message = out.Message[:400] + "…"
