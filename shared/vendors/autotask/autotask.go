@@ -166,6 +166,7 @@ type Client struct {
 	selfOnce sync.Mutex
 	self     int // the API user's resource id, once known
 
+	threshold thresholdReader
 }
 
 // Compile-time checks that Client is a complete PSA client.
