@@ -197,6 +197,11 @@ func New(cfg Config, httpClient *http.Client) (*Client, error) {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultZoneLookupURL
 	}
+	if u, err := url.Parse(cfg.BaseURL); err == nil && strings.Trim(u.Path, "/") == "" && u.Host != "" {
+		// https://webservices2.autotask.net alone: the REST root is below it.
+		u.Path = "/ATServicesRest"
+		cfg.BaseURL = u.String()
+	}
 	if cfg.PageSize <= 0 || cfg.PageSize > MaxPageSize {
 		cfg.PageSize = DefaultPageSize
 	}

@@ -425,3 +425,51 @@ func postTimeEntry(srv *sandbox.Server, user, secret, ticketID string, resource 
 	}
 	return nil
 }
+
+// TestLongSeriesReferencesFitExternalID: a series reference longer than
+// Autotask's 50-character externalID still opens its ticket and finds it
+// again, and another long reference sharing its first 50 characters does
+// not.
+func TestLongSeriesReferencesFitExternalID(t *testing.T) {
+	srv := startSandbox(t, sandbox.Options{Seed: 1, OrgCount: 2})
+	c := newClient(t, clientConfig(srv, nil))
+	ctx := t.Context()
+	acct := strconv.Itoa(srv.Companies()[0].ID)
+	long := strings.Repeat("0123456789", 6) + "#2"
+	other := strings.Repeat("0123456789", 6) + "#3"
+	tk, err := c.CreateTicket(ctx, psa.NewTicket{AccountID: acct, Summary: "long ref", ExternalRef: long})
+	if err != nil {
+		t.Fatalf("CreateTicket with a %d-character reference: %v", len(long), err)
+	}
+	if _, err := c.CreateTicket(ctx, psa.NewTicket{AccountID: acct, Summary: "other ref", ExternalRef: other}); err != nil {
+		t.Fatal(err)
+	}
+	found, err := c.FindTicketsByExternalRef(ctx, long)
+	if err != nil || len(found) != 1 || found[0].ID != tk.ID {
+		t.Errorf("FindTicketsByExternalRef(long) = %+v, %v; want ticket %s only", found, err, tk.ID)
+	}
+}
+
+// TestBaseURLWithoutPathGetsTheRESTRoot: a base URL naming only the
+// webservices host looks the zone up below /ATServicesRest.
+func TestBaseURLWithoutPathGetsTheRESTRoot(t *testing.T) {
+	zt := &zoneTransport{zoneURL: "https://webservices5.autotask.net/ATServicesRest/"}
+	var paths []string
+	c, err := autotask.New(autotask.Config{BaseURL: "https://webservices2.autotask.net", Username: "u@x", Secret: "s", IntegrationCode: "c"},
+		&http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			paths = append(paths, r.URL.Host+r.URL.Path)
+			return zt.RoundTrip(r)
+		})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = c.GetAccount(t.Context(), "5")
+	want := []string{"webservices2.autotask.net/ATServicesRest/V1.0/ZoneInformation", "webservices5.autotask.net/ATServicesRest/V1.0/Companies/5"}
+	if d := cmp.Diff(want, paths); d != "" {
+		t.Errorf("requests (-want +got):\n%s", d)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

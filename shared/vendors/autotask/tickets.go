@@ -2,6 +2,8 @@ package autotask
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -86,9 +88,6 @@ func (c *Client) CreateTicket(ctx context.Context, nt psa.NewTicket) (psa.Ticket
 	if err != nil {
 		return psa.Ticket{}, apperr.InvalidFields(apperr.FieldError{Field: "accountId", Message: "is not an Autotask company id"})
 	}
-	if len(nt.ExternalRef) > maxExternalIDLen {
-		return psa.Ticket{}, apperr.InvalidFields(apperr.FieldError{Field: "externalRef", Message: fmt.Sprintf("is longer than Autotask's %d characters", maxExternalIDLen)})
-	}
 	queue, err := c.pickOrSetting(ctx, "Tickets", "queueID", nt.Board, "ticketQueue", c.cfg.TicketQueue)
 	if err != nil {
 		return psa.Ticket{}, err
@@ -108,7 +107,9 @@ func (c *Client) CreateTicket(ctx context.Context, nt psa.NewTicket) (psa.Ticket
 	body := map[string]any{"companyID": acct, "title": summary, "description": psa.Truncate(nt.Description, maxDescriptionLen),
 		"status": atoiRef(status), "priority": atoiRef(prio), "queueID": atoiRef(queue)}
 	if nt.ExternalRef != "" {
-		body["externalID"] = nt.ExternalRef
+		// rmmAlertID too: Autotask's own duplicate-ticket handling for
+		// RMM alerts keys on it [P].
+		body["externalID"], body["rmmAlertID"] = externalID(nt.ExternalRef), externalID(nt.ExternalRef)
 	}
 	if !nt.Type.IsZero() {
 		ty, err := c.pickOrSetting(ctx, "Tickets", "ticketType", nt.Type, "", "")
@@ -177,6 +178,7 @@ func (c *Client) FindTicketsByExternalRef(ctx context.Context, ref string) ([]ps
 	if strings.TrimSpace(ref) == "" {
 		return nil, nil
 	}
+	ref = externalID(ref)
 	ts, err := queryAll[apiTicket](ctx, c, "Tickets", eq("externalID", ref))
 	if err != nil {
 		return nil, fmt.Errorf("find Autotask tickets by reference: %w", err)
@@ -193,6 +195,18 @@ func (c *Client) FindTicketsByExternalRef(ctx context.Context, ref string) ([]ps
 		out = append(out, pt)
 	}
 	return out, nil
+}
+
+// externalID is the externalID (and rmmAlertID) stored for a series
+// reference: the reference itself when it fits Autotask's 50 characters,
+// else "sha256:" and the first 43 hex digits of its SHA-256, so that a
+// long reference is stored and found again the same way.
+func externalID(ref string) string {
+	if len(ref) <= maxExternalIDLen {
+		return ref
+	}
+	sum := sha256.Sum256([]byte(ref))
+	return "sha256:" + hex.EncodeToString(sum[:])[:maxExternalIDLen-len("sha256:")]
 }
 
 // notePicks chooses a note's noteType and publish values: the picklist
