@@ -42,6 +42,9 @@ type swagger struct {
 }
 
 type swaggerOp struct {
+	Responses map[string]struct {
+		Schema map[string]any `yaml:"schema"`
+	} `yaml:"responses"`
 	Parameters []struct {
 		Name   string         `yaml:"name"`
 		In     string         `yaml:"in"`
@@ -83,24 +86,71 @@ func loadSwagger(t *testing.T) *swagger {
 	return &s
 }
 
-// check returns the problems of one request.
-func (s *swagger) check(method, path, rawQuery string, body []byte) []string {
+// find returns the operation of a request path below basePath.
+func (s *swagger) find(method, path string) (*swaggerOp, string) {
 	rel, ok := strings.CutPrefix(path, s.BasePath)
 	if !ok {
-		return []string{fmt.Sprintf("%s %s is not below the basePath %s", method, path, s.BasePath)}
+		return nil, ""
 	}
-	var op *swaggerOp
-	var tmpl string
 	for _, c := range s.compiled {
 		if c.re.MatchString(rel) {
 			if o, ok := s.Paths[c.tmpl][strings.ToLower(method)]; ok {
-				op, tmpl = &o, c.tmpl
-				break
+				return &o, c.tmpl
 			}
 		}
 	}
+	return nil, ""
+}
+
+// checkAnswer validates a successful answer's records against the
+// operation's 200 schema. The vendor's document gives the record model
+// for every entity operation and leaves out Autotask's wrappers: a page
+// {items, pageDetails}, a read {item} and a create or update {itemId}
+// [P]; the records inside are what is checked.
+func (s *swagger) checkAnswer(method, path string, status int, answer []byte) []string {
+	op, tmpl := s.find(method, path)
+	if op == nil || status < 200 || status > 299 {
+		return nil
+	}
+	schema := op.Responses["200"].Schema
+	if schema == nil {
+		return []string{fmt.Sprintf("%s %s: no 200 schema", method, tmpl)}
+	}
+	var v map[string]any
+	if err := json.Unmarshal(answer, &v); err != nil {
+		return []string{fmt.Sprintf("%s %s: the answer is not a JSON object", method, tmpl)}
+	}
+	at := fmt.Sprintf("%s %s answer", method, tmpl)
+	switch {
+	case v["items"] != nil:
+		var out []string
+		for i, it := range v["items"].([]any) {
+			out = append(out, s.validate(fmt.Sprintf("%s.items[%d]", at, i), it, schema)...)
+		}
+		pd, _ := v["pageDetails"].(map[string]any)
+		if _, ok := pd["nextPageUrl"]; !ok {
+			out = append(out, at+": a page without pageDetails.nextPageUrl")
+		}
+		return out
+	case v["item"] != nil:
+		return s.validate(at+".item", v["item"], schema)
+	case v["itemId"] != nil:
+		if n, ok := v["itemId"].(float64); !ok || n <= 0 {
+			return []string{at + ": itemId is not a positive id"}
+		}
+		return nil
+	}
+	return s.validate(at, v, schema)
+}
+
+// check returns the problems of one request.
+func (s *swagger) check(method, path, rawQuery string, body []byte) []string {
+	if _, ok := strings.CutPrefix(path, s.BasePath); !ok {
+		return []string{fmt.Sprintf("%s %s is not below the basePath %s", method, path, s.BasePath)}
+	}
+	op, tmpl := s.find(method, path)
 	if op == nil {
-		return []string{fmt.Sprintf("%s %s is no operation of the Swagger extract", method, rel)}
+		return []string{fmt.Sprintf("%s %s is no operation of the Swagger extract", method, strings.TrimPrefix(path, s.BasePath))}
 	}
 	var problems []string
 	q, _ := url.ParseQuery(rawQuery)
@@ -210,7 +260,8 @@ func (s *swagger) validate(at string, v any, schema map[string]any) []string {
 }
 
 // TestClientRequestsMatchTheSwagger runs the conformance suite with every
-// request recorded and checks each against the extract.
+// request recorded and checks each against the extract, and each
+// successful sandbox answer's records against the operation's model.
 func TestClientRequestsMatchTheSwagger(t *testing.T) {
 	doc := loadSwagger(t)
 	rec := &recorder{}
@@ -222,7 +273,7 @@ func TestClientRequestsMatchTheSwagger(t *testing.T) {
 	ops := map[string]bool{}
 	seen := map[string]bool{}
 	for _, r := range reqs {
-		for _, p := range doc.check(r.method, r.path, r.rawQuery, r.body) {
+		for _, p := range append(doc.check(r.method, r.path, r.rawQuery, r.body), doc.checkAnswer(r.method, r.path, r.status, r.answer)...) {
 			if !seen[p] {
 				seen[p] = true
 				t.Error(p)
@@ -253,5 +304,15 @@ func TestContractCheckCatchesDrift(t *testing.T) {
 	}
 	if p := doc.check("POST", "/ATServicesRest/V1.0/Companies/query", "", []byte(`{"filter":[{"op":"or","items":[{"op":"contains","field":"companyName","value":"a"}]}],"MaxRecords":3}`)); len(p) > 0 {
 		t.Errorf("a valid query: %q", p)
+	}
+	for _, tc := range []struct{ path, answer, want string }{
+		{"/ATServicesRest/V1.0/Companies/query", `{"items":[{"id":1,"companyNam":"x"}],"pageDetails":{"nextPageUrl":null}}`, `"companyNam" is not a property`},
+		{"/ATServicesRest/V1.0/Companies/query", `{"items":[{"id":1}]}`, "without pageDetails.nextPageUrl"},
+		{"/ATServicesRest/V1.0/Companies/5", `{"item":{"id":"5"}}`, "is not an integer"},
+		{"/ATServicesRest/V1.0/ThresholdInformation", `{"externalRequestThreshold":10000,"threshold":1}`, `"threshold" is not a property`},
+	} {
+		if p := doc.checkAnswer("GET", tc.path, 200, []byte(tc.answer)); !strings.Contains(strings.Join(p, "\n"), tc.want) {
+			t.Errorf("answer %s: problems %q lack %q", tc.answer, p, tc.want)
+		}
 	}
 }

@@ -1,7 +1,9 @@
 package autotask_test
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"slices"
 	"sync"
@@ -68,6 +70,8 @@ type recorder struct {
 type recorded struct {
 	method, path, rawQuery string
 	body                   []byte
+	status                 int
+	answer                 []byte
 }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -86,14 +90,25 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 			body = buf
 		}
 	}
-	r.mu.Lock()
-	r.reqs = append(r.reqs, recorded{method: req.Method, path: req.URL.Path, rawQuery: req.URL.RawQuery, body: body})
-	r.mu.Unlock()
 	next := r.next
 	if next == nil {
 		next = http.DefaultTransport
 	}
-	return next.RoundTrip(req)
+	resp, err := next.RoundTrip(req)
+	rec := recorded{method: req.Method, path: req.URL.Path, rawQuery: req.URL.RawQuery, body: body}
+	if err == nil {
+		answer, rerr := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(answer))
+		if rerr != nil {
+			return nil, rerr
+		}
+		rec.status, rec.answer = resp.StatusCode, answer
+	}
+	r.mu.Lock()
+	r.reqs = append(r.reqs, rec)
+	r.mu.Unlock()
+	return resp, err
 }
 
 func (r *recorder) all() []recorded {

@@ -246,8 +246,9 @@ func (s *Server) info(w http.ResponseWriter, e *entity, low []string) error {
 	case len(low) == 2 && low[1] == "userdefinedfields":
 		fields := []map[string]any{}
 		for _, u := range e.udfs {
-			fields = append(fields, map[string]any{"name": u.Name, "dataType": u.DataType, "length": 8000, "isRequired": false,
-				"isReadOnly": false, "isQueryable": true, "isReference": false, "isPickList": false, "picklistValues": []Pick{}})
+			fields = append(fields, map[string]any{"name": u.Name, "label": u.Name, "type": u.DataType, "length": 8000, "description": "",
+				"isRequired": false, "isReadOnly": false, "isQueryable": true, "isReference": false, "isPickList": false,
+				"picklistValues": []Pick{}, "defaultValue": nil})
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"fields": fields})
 	default:
