@@ -77,8 +77,11 @@ func parseQuery(raw []byte) (queryModel, error) {
 }
 
 func parseFilter(v any, depth int) (filterItem, error) {
+	if depth > 10 {
+		return filterItem{}, errQuery{"Filter groups nest at most 10 deep"}
+	}
 	m, ok := v.(map[string]any)
-	if !ok || depth > 10 {
+	if !ok {
 		return filterItem{}, errQuery{"A filter item must be an object"}
 	}
 	m = lowerKeys(m)

@@ -324,3 +324,87 @@ func TestCompaniesRelateLikeConnectWise(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestClumsyAndHostileRequests: malformed bodies, out-of-range paging,
+// oversized conditions, unknown properties, bad picklist values and
+// cross-company references are refused with errors[], and change nothing.
+func TestClumsyAndHostileRequests(t *testing.T) {
+	s := start(t, Options{Seed: 1, OrgCount: 3})
+	cos := s.Companies()
+	a, b := cos[0], cos[1]
+	before := len(s.ConfigurationItems())
+	f := func(op, field string, v any) map[string]any {
+		return map[string]any{"op": op, "field": field, "value": v}
+	}
+	deep := any(f("eq", "id", 1))
+	for range 12 {
+		deep = map[string]any{"op": "and", "items": []any{deep}}
+	}
+	many := make([]any, 501)
+	for i := range many {
+		many[i] = i
+	}
+	var locB int
+	for _, l := range call(t, s, "GET", "/V1.0/Companies/"+itoa(b.ID)+"/Locations", nil, nil).body["items"].([]any) {
+		locB = int(l.(map[string]any)["id"].(float64))
+	}
+	for _, tc := range []struct {
+		name, method, path string
+		body               any
+		status             int
+		want               string
+	}{
+		{"query body not JSON", "POST", "/V1.0/Companies/query", "{not json", 500, "body must be a JSON object"},
+		{"MaxRecords over 500", "POST", "/V1.0/Companies/query", map[string]any{"filter": []any{f("exist", "id", nil)}, "MaxRecords": 501}, 500, "MaxRecords"},
+		{"filter nesting too deep", "POST", "/V1.0/Companies/query", map[string]any{"filter": []any{deep}}, 500, "nest at most 10 deep"},
+		{"in with 501 values", "POST", "/V1.0/Companies/query", map[string]any{"filter": []any{f("in", "id", many)}}, 500, "at most 500"},
+		{"in without an array", "POST", "/V1.0/Companies/query", map[string]any{"filter": []any{f("in", "id", 5)}}, 500, "needs an array"},
+		{"unknown UDF filter", "POST", "/V1.0/Companies/query", map[string]any{"filter": []any{map[string]any{"op": "eq", "field": "Nope", "value": "x", "udf": true}}}, 500, "UserDefinedFields"},
+		{"unknown property", "POST", "/V1.0/ConfigurationItems", map[string]any{"companyID": a.ID, "configurationItemType": 1, "productID": 101, "isActive": true, "hostname": "x"}, 500, "Unable to find property hostname"},
+		{"picklist value", "POST", "/V1.0/ConfigurationItems", map[string]any{"companyID": a.ID, "configurationItemType": 77, "productID": 101, "isActive": true}, 500, "not a valid picklist value"},
+		{"another company's location", "POST", "/V1.0/ConfigurationItems", map[string]any{"companyID": a.ID, "companyLocationID": locB, "configurationItemType": 1, "productID": 101, "isActive": true}, 500, "companyLocationID"},
+		{"unknown product", "POST", "/V1.0/ConfigurationItems", map[string]any{"companyID": a.ID, "configurationItemType": 1, "productID": 999, "isActive": true}, 500, "productID 999"},
+		{"title too long", "POST", "/V1.0/ConfigurationItems", map[string]any{"companyID": a.ID, "configurationItemType": 1, "productID": 101, "isActive": true, "referenceTitle": strings.Repeat("x", 201)}, 500, "maximum length of 200"},
+		{"wrong type", "POST", "/V1.0/ConfigurationItems", map[string]any{"companyID": "1", "configurationItemType": 1, "productID": 101, "isActive": "yes"}, 500, "must be"},
+		{"patch without id", "PATCH", "/V1.0/ConfigurationItems", map[string]any{"referenceTitle": "x"}, 404, "not found"},
+		{"id that is not a number", "GET", "/V1.0/Companies/1%20OR%201=1", nil, 404, "not found"},
+		{"unknown entity", "GET", "/V1.0/Contracts/1", nil, 404, "No resource"},
+		{"wrong version", "GET", "/V2.0/Companies/1", nil, 404, "No resource"},
+	} {
+		var body any = tc.body
+		if s, ok := tc.body.(string); ok {
+			body = json.RawMessage(s)
+		}
+		var ans answer
+		if raw, ok := body.(json.RawMessage); ok {
+			ans = callRaw(t, s, tc.method, tc.path, raw)
+		} else {
+			ans = call(t, s, tc.method, tc.path, body, nil)
+		}
+		if ans.status != tc.status || !strings.Contains(strings.Join(errorsOf(ans), ";"), tc.want) {
+			t.Errorf("%s: %d %v, want %d with %q", tc.name, ans.status, ans.body, tc.status, tc.want)
+		}
+	}
+	if n := len(s.ConfigurationItems()); n != before {
+		t.Errorf("%d configuration items after refused creates, want %d", n, before)
+	}
+}
+
+// callRaw sends a raw body.
+func callRaw(t *testing.T, s *Server, method, path string, raw []byte) answer {
+	t.Helper()
+	req, _ := http.NewRequest(method, s.URL()+path, bytes.NewReader(raw))
+	o := s.Options()
+	req.Header.Set("ApiIntegrationCode", o.IntegrationCode)
+	req.Header.Set("UserName", o.Username)
+	req.Header.Set("Secret", o.Secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	a := answer{status: resp.StatusCode, header: resp.Header}
+	_ = json.Unmarshal(b, &a.body)
+	return a
+}
