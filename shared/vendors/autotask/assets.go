@@ -249,7 +249,7 @@ func (c *Client) CreateAsset(ctx context.Context, a psa.Asset) (psa.Asset, error
 		body["productID"] = c.cfg.ProductID
 	}
 	body["isActive"] = true
-	id, err := c.create(ctx, "/V1.0/ConfigurationItems", body)
+	id, err := c.create(ctx, "/V1.0/ConfigurationItems", "/V1.0/ConfigurationItems", body)
 	if err != nil {
 		return psa.Asset{}, fmt.Errorf("create Autotask configuration item %q: %w", a.Name, err)
 	}

@@ -466,12 +466,13 @@ func (c *Client) count(ctx context.Context, entity string, filters ...filter) (i
 	return out.QueryCount, err
 }
 
-// create posts a new record and returns its id.
-func (c *Client) create(ctx context.Context, path string, body any) (int, error) {
+// create posts a new record and returns its id; route is the path
+// template (for metrics).
+func (c *Client) create(ctx context.Context, route, path string, body any) (int, error) {
 	var out struct {
 		ItemID json.Number `json:"itemId"`
 	}
-	if _, err := c.do(ctx, vendorhttp.Request{Method: http.MethodPost, Path: path, Body: body}, &out); err != nil {
+	if _, err := c.do(ctx, vendorhttp.Request{Method: http.MethodPost, Path: path, Body: body, Route: "POST " + route}, &out); err != nil {
 		return 0, err
 	}
 	id, err := strconv.Atoi(out.ItemID.String())

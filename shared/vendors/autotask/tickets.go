@@ -132,7 +132,7 @@ func (c *Client) CreateTicket(ctx context.Context, nt psa.NewTicket) (psa.Ticket
 		}
 		body["configurationItemID"] = n
 	}
-	id, err := c.create(ctx, "/V1.0/Tickets", body)
+	id, err := c.create(ctx, "/V1.0/Tickets", "/V1.0/Tickets", body)
 	if err != nil {
 		return psa.Ticket{}, fmt.Errorf("create Autotask ticket: %w", err)
 	}
@@ -270,7 +270,7 @@ func (c *Client) AddTicketNote(ctx context.Context, id string, n psa.Note) error
 		return apperr.InvalidFields(apperr.FieldError{Field: "text", Message: "is required"})
 	}
 	title := psa.Truncate(strings.SplitN(text, "\n", 2)[0], 250)
-	if _, err := c.create(ctx, "/V1.0/Tickets/"+strconv.Itoa(tid)+"/Notes", map[string]any{
+	if _, err := c.create(ctx, "/V1.0/Tickets/{parentId}/Notes", "/V1.0/Tickets/"+strconv.Itoa(tid)+"/Notes", map[string]any{
 		"ticketID": tid, "title": title, "description": psa.Truncate(text, 32000), "noteType": noteType, "publish": publish,
 	}); err != nil {
 		return fmt.Errorf("add a note to Autotask ticket %d: %w", tid, err)
