@@ -190,6 +190,9 @@ func (c *Client) CreateAccount(ctx context.Context, a psa.NewAccount) (psa.Accou
 	if a.ExternalRef != "" && c.cfg.AccountRefUDF != "" {
 		body["userDefinedFields"] = []udfValue{{Name: c.cfg.AccountRefUDF, Value: a.ExternalRef}}
 	}
+	if err := c.fillRequired(ctx, "Companies", body); err != nil {
+		return psa.Account{}, err
+	}
 	id, err := c.create(ctx, "/V1.0/Companies", "/V1.0/Companies", body)
 	if err != nil {
 		return psa.Account{}, fmt.Errorf("create Autotask company %q: %w", name, err)
@@ -236,7 +239,11 @@ func (c *Client) CreateLocation(ctx context.Context, accountID string, l psa.New
 	if err != nil {
 		return psa.Location{}, err
 	}
-	id, err := c.create(ctx, "/V1.0/Companies/{parentId}/Locations", "/V1.0/Companies/"+strconv.Itoa(n)+"/Locations", map[string]any{"companyID": n, "name": psa.Truncate(name, 100), "isActive": true})
+	body := map[string]any{"companyID": n, "name": psa.Truncate(name, 100), "isActive": true}
+	if err := c.fillRequired(ctx, "CompanyLocations", body); err != nil {
+		return psa.Location{}, err
+	}
+	id, err := c.create(ctx, "/V1.0/Companies/{parentId}/Locations", "/V1.0/Companies/"+strconv.Itoa(n)+"/Locations", body)
 	if err != nil {
 		return psa.Location{}, fmt.Errorf("create Autotask location %q in company %d: %w", name, n, err)
 	}

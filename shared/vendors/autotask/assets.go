@@ -249,6 +249,9 @@ func (c *Client) CreateAsset(ctx context.Context, a psa.Asset) (psa.Asset, error
 		body["productID"] = c.cfg.ProductID
 	}
 	body["isActive"] = true
+	if err := c.fillRequired(ctx, "ConfigurationItems", body); err != nil {
+		return psa.Asset{}, err
+	}
 	id, err := c.create(ctx, "/V1.0/ConfigurationItems", "/V1.0/ConfigurationItems", body)
 	if err != nil {
 		return psa.Asset{}, fmt.Errorf("create Autotask configuration item %q: %w", a.Name, err)

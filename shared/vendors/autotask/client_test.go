@@ -473,3 +473,30 @@ func TestBaseURLWithoutPathGetsTheRESTRoot(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestFieldsTheTenantRequires: a field the tenant made required gets its
+// picklist's default value; one without a default is a clear Invalid
+// naming it, and nothing is sent.
+func TestFieldsTheTenantRequires(t *testing.T) {
+	srv := startSandbox(t, sandbox.Options{Seed: 1, OrgCount: 2, Require: []string{"Tickets.ticketType", "ConfigurationItems.installDate"}})
+	c := newClient(t, clientConfig(srv, nil))
+	ctx := t.Context()
+	acct := strconv.Itoa(srv.Companies()[0].ID)
+	tk, err := c.CreateTicket(ctx, psa.NewTicket{AccountID: acct, Summary: "needs a type"})
+	if err != nil {
+		t.Fatalf("CreateTicket with ticketType required (default Service Request): %v", err)
+	}
+	id, _ := strconv.Atoi(tk.ID)
+	if got := srv.Record("Tickets", id)["ticketType"]; got != float64(1) {
+		t.Errorf("ticketType = %v, want the picklist default 1 (Service Request)", got)
+	}
+	before := len(srv.ConfigurationItems())
+	_, err = c.CreateAsset(ctx, psa.Asset{AccountID: acct, Name: "WS-1", DeviceType: "workstation"})
+	e, ok := apperr.As(err)
+	if !ok || e.Kind != apperr.Invalid || !strings.Contains(e.Message, "requires ConfigurationItems.installDate on new records") {
+		t.Errorf("CreateAsset with installDate required = %v, want Invalid naming the field", err)
+	}
+	if n := len(srv.ConfigurationItems()); n != before {
+		t.Errorf("%d configuration items, want %d: nothing is sent", n, before)
+	}
+}

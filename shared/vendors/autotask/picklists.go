@@ -204,6 +204,47 @@ func atoiRef(r psa.NamedRef) int {
 	return n
 }
 
+// fillRequired gives the required fields of a new entity record that
+// body lacks their picklist's default value; a required field without one
+// is Invalid naming it (the tenant made a field mandatory that rmmbridge
+// has no value for).
+func (c *Client) fillRequired(ctx context.Context, entity string, body map[string]any) error {
+	m, err := c.metaOf(ctx, entity)
+	if err != nil {
+		return err
+	}
+	has := func(name string) bool {
+		for k := range body {
+			if strings.EqualFold(k, name) {
+				return true
+			}
+		}
+		return false
+	}
+	var missing []string
+	for _, f := range m.fields {
+		if !f.IsRequired || f.IsReadOnly || strings.EqualFold(f.Name, "id") || has(f.Name) {
+			continue
+		}
+		def := ""
+		for _, p := range f.PicklistValues {
+			if p.IsDefault && p.IsActive {
+				def = p.Value
+			}
+		}
+		if n, err := strconv.Atoi(def); err == nil && f.IsPickList {
+			body[f.Name] = n
+			continue
+		}
+		missing = append(missing, entity+"."+f.Name)
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return apperr.New(apperr.Invalid, "this Autotask tenant requires %s on new records and has no default value for it: give the field a default in Autotask or make it optional", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
 // TestConnection implements psa.Tester: the zone lookup, then the
 // metadata of the entities the client writes (the first authenticated
 // call proves the credentials), then CheckSettings. Rejected credentials

@@ -132,6 +132,9 @@ func (c *Client) CreateTicket(ctx context.Context, nt psa.NewTicket) (psa.Ticket
 		}
 		body["configurationItemID"] = n
 	}
+	if err := c.fillRequired(ctx, "Tickets", body); err != nil {
+		return psa.Ticket{}, err
+	}
 	id, err := c.create(ctx, "/V1.0/Tickets", "/V1.0/Tickets", body)
 	if err != nil {
 		return psa.Ticket{}, fmt.Errorf("create Autotask ticket: %w", err)

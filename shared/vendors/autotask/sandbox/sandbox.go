@@ -112,6 +112,10 @@ type Options struct {
 	ThresholdLatency time.Duration
 	ThreadLimit      int
 
+	// Require makes more fields required, as a tenant's settings do
+	// ("Tickets.issueType").
+	Require []string
+
 	// Latency is added to every request.
 	Latency time.Duration
 	// RateLimit caps requests per second (answered 429 with Retry-After);

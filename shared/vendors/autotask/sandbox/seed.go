@@ -69,6 +69,14 @@ var companyTypeOf = map[string]float64{"Client": 1, "Prospect": 3, "Vendor": 7, 
 // matching test's expected outcomes hold for either (the ids differ).
 func (s *Server) seed() {
 	s.ents = newEntities()
+	for _, r := range s.opt.Require {
+		ent, name, _ := strings.Cut(r, ".")
+		if e := s.ents[strings.ToLower(ent)]; e != nil {
+			if f := e.field(name); f != nil {
+				f.Required = true
+			}
+		}
+	}
 	s.truth, s.lookAlikes, s.assetTruth = map[string][]int{}, map[string][]int{}, map[string][]int{}
 	const epoch = "2024-03-01T09:00:00.000Z"
 
@@ -213,6 +221,18 @@ func (s *Server) ConfigurationItems() []ConfigurationItem {
 			Serial: valueString(rec["serialNumber"]), DeviceRef: rec["_udf"].(map[string]string)[DeviceRefUDF], Type: ty, Active: rec["isActive"] == true})
 	}
 	return out
+}
+
+// Record returns a copy of one record of an entity ("Tickets") as the API
+// shows it, or nil.
+func (s *Server) Record(entity string, id int) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.ents[strings.ToLower(entity)]
+	if e == nil || e.recs[id] == nil {
+		return nil
+	}
+	return e.render(e.recs[id], nil)
 }
 
 // TicketNote is a ticket note as the sandbox holds it.
