@@ -500,3 +500,23 @@ func TestFieldsTheTenantRequires(t *testing.T) {
 		t.Errorf("%d configuration items, want %d: nothing is sent", n, before)
 	}
 }
+
+// TestFixedBaseURLSkipsTheZoneLookup: with zoneLookup false the base URL
+// is the zone's REST root and no lookup is sent.
+func TestFixedBaseURLSkipsTheZoneLookup(t *testing.T) {
+	srv := startSandbox(t, sandbox.Options{Seed: 1, OrgCount: 2})
+	o := srv.Options()
+	c, err := autotask.Spec.OpenPSA(vendorspecParams(srv.URL(), map[string]string{"username": o.Username, "secret": o.Secret, "integrationCode": o.IntegrationCode},
+		map[string]any{"zoneLookup": false}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetAccount(t.Context(), strconv.Itoa(srv.Companies()[0].ID)); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range srv.Requests() {
+		if strings.Contains(strings.ToLower(r.Path), "zoneinformation") {
+			t.Errorf("a zone lookup was sent: %s", r.Path)
+		}
+	}
+}

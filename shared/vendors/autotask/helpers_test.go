@@ -12,6 +12,7 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/vendors/autotask"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/autotask/sandbox"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // sleeps records the client's retry waits instead of sleeping.
@@ -115,4 +116,11 @@ func (r *recorder) all() []recorded {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return slices.Clone(r.reqs)
+}
+
+// vendorspecParams types settings with the spec (defaults applied).
+func vendorspecParams(baseURL string, creds map[string]string, settings map[string]any) vendorspec.Params {
+	v, _ := vendorspec.MustCatalog(autotask.Spec).Vendor("autotask")
+	typed, _ := v.CheckSettings(settings)
+	return vendorspec.Params{BaseURL: baseURL, Credentials: creds, Settings: typed}
 }
