@@ -66,6 +66,15 @@ type Tester interface {
 	Test(ctx context.Context, provider, baseURL string, creds Credentials) error
 }
 
+// SettingsTester is a Tester that also checks the connection's settings
+// against the vendor (Autotask: the defaults named in settings exist in
+// the tenant's picklists). The service uses it when its Tester has it; a
+// refusal that names settings fields (apperr.Invalid with Fields
+// "settings.…") is answered with those fields.
+type SettingsTester interface {
+	TestSettings(ctx context.Context, provider, baseURL string, creds Credentials, settings map[string]any) error
+}
+
 // Secrets stores credential blobs (secretstore.Store).
 //
 // A changed secret is all-or-nothing with the record that names it: Stage
@@ -194,7 +203,7 @@ func (s *Service) Create(ctx context.Context, tenantID string, in CreateInput) (
 	if len(fe) > 0 {
 		return Connection{}, apperr.InvalidFields(limits.Cap(fe)...)
 	}
-	if err := s.test(ctx, in.Provider, baseURL, in.Credentials); err != nil {
+	if err := s.test(ctx, in.Provider, baseURL, in.Credentials, settings); err != nil {
 		return Connection{}, err
 	}
 	id, err := s.newID("c_")
@@ -348,17 +357,27 @@ func clipHost(h string) string {
 	return h
 }
 
-func (s *Service) test(ctx context.Context, provider, baseURL string, creds Credentials) error {
-	err := s.tester.Test(ctx, provider, baseURL, creds)
+func (s *Service) test(ctx context.Context, provider, baseURL string, creds Credentials, settings map[string]any) error {
+	var err error
+	if st, ok := s.tester.(SettingsTester); ok {
+		err = st.TestSettings(ctx, provider, baseURL, creds, settings)
+	} else {
+		err = s.tester.Test(ctx, provider, baseURL, creds)
+	}
 	if err == nil {
 		return nil
 	}
 	reason := "the vendor refused the credentials"
+	fields := []apperr.FieldError{{Field: "credentials", Message: reason}}
 	if e, ok := apperr.As(err); ok && e.Message != "" {
 		reason = e.Message
+		fields[0].Message = reason
+		if e.Kind == apperr.Invalid && len(e.Fields) > 0 && strings.HasPrefix(e.Fields[0].Field, "settings.") {
+			fields = e.Fields
+		}
 	}
 	e := apperr.Wrap(apperr.Invalid, err, "connection test failed: %s", reason)
-	e.Fields = []apperr.FieldError{{Field: "credentials", Message: reason}}
+	e.Fields = fields
 	return e
 }
 
@@ -424,7 +443,7 @@ func (s *Service) Retest(ctx context.Context, tenantID, id string) (TestResult, 
 		return TestResult{}, err
 	}
 	res := TestResult{Status: "ok", Detail: "credentials accepted", TestedAt: s.now(), Capabilities: s.capabilities(c).Strings()}
-	if terr := s.test(ctx, c.Provider, c.BaseURL, creds); terr != nil {
+	if terr := s.test(ctx, c.Provider, c.BaseURL, creds, c.Settings); terr != nil {
 		e, _ := apperr.As(terr)
 		res.Status, res.Detail = "failed", e.Fields[0].Message
 	}
@@ -509,7 +528,11 @@ func (s *Service) Update(ctx context.Context, tenantID, id string, in UpdateInpu
 				return Connection{}, err
 			}
 		}
-		if err := s.test(ctx, c.Provider, baseURL, creds); err != nil {
+		effective := c.Settings
+		if in.Settings != nil {
+			effective = settings
+		}
+		if err := s.test(ctx, c.Provider, baseURL, creds, effective); err != nil {
 			return Connection{}, err
 		}
 		c.BaseURL, c.Status, c.TestedAt, c.TestDetail = baseURL, "ok", s.now(), ""

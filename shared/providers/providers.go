@@ -170,6 +170,13 @@ type tester interface {
 // Test implements connection.Tester: it opens the client and makes one
 // cheap authenticated call.
 func (r Registry) Test(ctx context.Context, provider, baseURL string, creds connection.Credentials) error {
+	return r.TestSettings(ctx, provider, baseURL, creds, nil)
+}
+
+// TestSettings implements connection.SettingsTester: Test with the
+// connection's settings, so that a client can check them against the
+// vendor (Autotask's defaults against its picklists).
+func (r Registry) TestSettings(ctx context.Context, provider, baseURL string, creds connection.Credentials, settings map[string]any) error {
 	v, ok := r.Catalog().Vendor(provider)
 	if !ok || v.Planned() {
 		return unsupported(provider)
@@ -181,7 +188,7 @@ func (r Registry) Test(ctx context.Context, provider, baseURL string, creds conn
 	if v.Kind == vendorspec.KindRMM {
 		c, err = r.RMM(provider, baseURL, creds)
 	} else {
-		c, err = r.PSA(provider, baseURL, creds, nil)
+		c, err = r.PSA(provider, baseURL, creds, settings)
 	}
 	if err != nil {
 		return err

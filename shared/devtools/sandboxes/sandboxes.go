@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rmmbridge/rmmbridge/shared/devtools/sandboxspec"
+	atsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/autotask/sandbox"
 	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
 	dattosandbox "github.com/rmmbridge/rmmbridge/shared/vendors/dattormm/sandbox"
 	ninjasandbox "github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
@@ -21,6 +22,7 @@ func Specs() []sandboxspec.Spec {
 		ninjasandbox.Spec,
 		cwsandbox.Spec,
 		dattosandbox.Spec,
+		atsandbox.Spec,
 	}
 }
 

@@ -92,7 +92,7 @@ func TestEverySandboxServesItsRuntimeSpec(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer sb.Close()
-			if err := reg.Test(context.Background(), s.Name, url+s.BasePath, s.Credentials); err != nil {
+			if err := reg.TestSettings(context.Background(), s.Name, url+s.BasePath, s.Credentials, s.Settings); err != nil {
 				t.Errorf("Test & save with the demo credentials: %v", err)
 			}
 			if s.Kind == vendorspec.KindPSA && !v.Capabilities(settings).Has(vendorspec.AccountsFindByRef) {
@@ -100,7 +100,7 @@ func TestEverySandboxServesItsRuntimeSpec(t *testing.T) {
 			}
 		})
 	}
-	if got := sandboxes.Choices(vendorspec.KindPSA); got != "connectwise" {
+	if got := sandboxes.Choices(vendorspec.KindPSA); got != "autotask|connectwise" {
 		t.Errorf("PSA choices %q", got)
 	}
 	if _, ok := sandboxes.Get("connectwise", vendorspec.KindRMM); ok {

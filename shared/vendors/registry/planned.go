@@ -10,12 +10,6 @@ var (
 		Credentials: []vendorspec.CredentialField{
 			{Name: "apiKey", Required: true, Secret: true, Description: "An API key (X-API-KEY)."},
 		}}
-	autotask = vendorspec.Spec{Name: "autotask", Kind: vendorspec.KindPSA, DisplayName: "Autotask PSA",
-		Credentials: []vendorspec.CredentialField{
-			{Name: "username", Required: true, Description: "The API user's user name."},
-			{Name: "secret", Required: true, Secret: true, Description: "The API user's secret."},
-			{Name: "integrationCode", Required: true, Description: "The API tracking identifier (integration code)."},
-		}}
 	haloPSA = vendorspec.Spec{Name: "halopsa", Kind: vendorspec.KindPSA, DisplayName: "HaloPSA",
 		Credentials: []vendorspec.CredentialField{
 			{Name: "clientId", Required: true, Description: "The API application's client id."},

@@ -8,6 +8,7 @@ package registry
 import (
 	"sync"
 
+	"github.com/rmmbridge/rmmbridge/shared/vendors/autotask"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/connectwise"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/dattormm"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone"
@@ -20,10 +21,10 @@ func Specs() []vendorspec.Spec {
 		ninjaone.Spec,
 		connectwise.Spec,
 		dattormm.Spec,
+		autotask.Spec,
 		// Planned: known names and credentials, refused as not supported
 		// yet until their package replaces the line.
 		tacticalRMM,
-		autotask,
 		haloPSA,
 	}
 }
