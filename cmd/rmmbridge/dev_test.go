@@ -145,13 +145,13 @@ func TestSandboxFlagsAreChecked(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"dev", "-psa", "autotask"}, "-psa autotask: no such PSA sandbox (choose one of connectwise)"},
+		{[]string{"dev", "-psa", "autotask"}, "-psa autotask: no such PSA sandbox (choose one of connectwise|halopsa)"},
 		{[]string{"dev", "-rmm", "connectwise"}, "-rmm connectwise: no such RMM sandbox (choose one of ninjaone)"},
 		{[]string{"dev", "ninjaone"}, "dev takes no arguments"},
 		{[]string{"bench", "--rmm", "dattormm"}, "--rmm dattormm: no such sandbox (choose one of ninjaone)"},
-		{[]string{"sandbox", "halopsa"}, `no sandbox "halopsa"; usage: rmmbridge sandbox connectwise|ninjaone`},
+		{[]string{"sandbox", "tacticalrmm"}, `no sandbox "tacticalrmm"; usage: rmmbridge sandbox connectwise|halopsa|ninjaone`},
 		{[]string{"sandbox", "connectwise", "--rmm", "connectwise"}, "--rmm connectwise: no such RMM sandbox"},
-		{[]string{"sandbox"}, "usage: rmmbridge sandbox connectwise|ninjaone"},
+		{[]string{"sandbox"}, "usage: rmmbridge sandbox connectwise|halopsa|ninjaone"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -169,6 +169,7 @@ func TestSandboxCommand(t *testing.T) {
 	for _, tc := range []struct{ name, path, user, pass string }{
 		{"ninjaone", "/ws/oauth/token", "", ""},
 		{"connectwise", "/company/companies?pageSize=1", "rmmbridge+dev-public", "dev-private"},
+		{"halopsa", "/auth/token", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
@@ -188,11 +189,16 @@ func TestSandboxCommand(t *testing.T) {
 				t.Fatalf("banner %q has no URL and credentials", line)
 			}
 			var req *http.Request
-			if tc.name == "ninjaone" {
+			switch tc.name {
+			case "halopsa":
+				req, _ = http.NewRequest(http.MethodPost, strings.TrimSuffix(m[1], "/")+tc.path,
+					strings.NewReader("grant_type=client_credentials&client_id=dev-halo-client&client_secret=dev-halo-secret&scope=all"))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			case "ninjaone":
 				req, _ = http.NewRequest(http.MethodPost, strings.TrimSuffix(m[1], "/")+tc.path,
 					strings.NewReader("grant_type=client_credentials&client_id=dev-ninja-client&client_secret=dev-ninja-secret&scope=monitoring"))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			} else {
+			default:
 				req, _ = http.NewRequest(http.MethodGet, m[1]+tc.path, nil)
 				req.SetBasicAuth(tc.user, tc.pass)
 				req.Header.Set("clientId", "dev-client-id")

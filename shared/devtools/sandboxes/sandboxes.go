@@ -10,6 +10,7 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/devtools/sandboxspec"
 	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
+	halosandbox "github.com/rmmbridge/rmmbridge/shared/vendors/halopsa/sandbox"
 	ninjasandbox "github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
 	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
@@ -19,6 +20,7 @@ func Specs() []sandboxspec.Spec {
 	return []sandboxspec.Spec{
 		ninjasandbox.Spec,
 		cwsandbox.Spec,
+		halosandbox.Spec,
 	}
 }
 

@@ -21,10 +21,4 @@ var (
 			{Name: "secret", Required: true, Secret: true, Description: "The API user's secret."},
 			{Name: "integrationCode", Required: true, Description: "The API tracking identifier (integration code)."},
 		}}
-	haloPSA = vendorspec.Spec{Name: "halopsa", Kind: vendorspec.KindPSA, DisplayName: "HaloPSA",
-		Credentials: []vendorspec.CredentialField{
-			{Name: "clientId", Required: true, Description: "The API application's client id."},
-			{Name: "clientSecret", Required: true, Secret: true, Description: "The API application's client secret."},
-			{Name: "tenant", Description: "The tenant, for hosted instances that need it."},
-		}}
 )

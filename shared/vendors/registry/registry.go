@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/rmmbridge/rmmbridge/shared/vendors/connectwise"
+	"github.com/rmmbridge/rmmbridge/shared/vendors/halopsa"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone"
 	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
@@ -18,12 +19,12 @@ func Specs() []vendorspec.Spec {
 	return []vendorspec.Spec{
 		ninjaone.Spec,
 		connectwise.Spec,
+		halopsa.Spec,
 		// Planned: known names and credentials, refused as not supported
 		// yet until their package replaces the line.
 		dattoRMM,
 		tacticalRMM,
 		autotask,
-		haloPSA,
 	}
 }
 
