@@ -273,3 +273,23 @@ func TestRateLimitReading(t *testing.T) {
 		t.Errorf("a stale reading: %v, want NotFound", err)
 	}
 }
+
+// TestVendorRefusalCarriesHalosText: Halo's error bodies are opaque text
+// (§6.4 [U]); a refused save is Invalid with that text as its message.
+func TestVendorRefusalCarriesHalosText(t *testing.T) {
+	srv := startSandbox(t, sandbox.Options{Seed: 1, OrgCount: 3})
+	cls := srv.Clients()
+	other, err := srv.AddAsset(sandbox.NewAsset{ClientID: cls[1].ID, Tag: "ELSEWHERE"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClient(t, demoConfig(t, srv, &sleeps{}))
+	_, err = c.CreateTicket(context.Background(), psa.NewTicket{AccountID: strconv.Itoa(cls[0].ID), AssetID: strconv.Itoa(other), Summary: "disk full"})
+	e, ok := apperr.As(err)
+	if !ok || e.Kind != apperr.Invalid || !strings.Contains(e.Message, "does not belong to client") {
+		t.Errorf("a ticket on another client's asset: %v, want Invalid with Halo's text", err)
+	}
+	if _, err := c.CreateTicket(context.Background(), psa.NewTicket{AccountID: strconv.Itoa(cls[0].ID), Summary: "x", Board: psa.NamedRef{Name: "No Such Team"}}); !apperr.Is(err, apperr.Invalid) || len(srv.Tickets()) != 0 {
+		t.Errorf("an unknown team: %v with %d tickets, want Invalid and none", err, len(srv.Tickets()))
+	}
+}

@@ -163,7 +163,7 @@ type Config struct {
 	// neither is refused (Invalid naming the setting): Halo needs a type.
 	AssetTypes         []AssetType
 	DefaultAssetTypeID int
-	// ClosedStatusID closes a ticket (default 9); ReopenStatusID reopens
+	// ClosedStatusID closes a ticket (default 9, §6 [P]); ReopenStatusID reopens
 	// one (0: ReopenTicket answers NotImplemented).
 	ClosedStatusID int
 	ReopenStatusID int
@@ -196,6 +196,10 @@ type Client struct {
 	lookups map[string]cached
 	me      int
 	rate    rateState
+	// closedSet: ClosedStatusID was configured (the default 9 is not
+	// checked against the instance: a connection test without settings
+	// must not fail on an instance that renumbered its statuses).
+	closedSet bool
 }
 
 type cached struct {
@@ -235,7 +239,8 @@ func New(cfg Config, httpClient *http.Client) (*Client, error) {
 	if cfg.MaxSummaryLen <= 0 {
 		cfg.MaxSummaryLen = DefaultMaxSummaryLen
 	}
-	if cfg.ClosedStatusID <= 0 {
+	closedSet := cfg.ClosedStatusID > 0
+	if !closedSet {
 		cfg.ClosedStatusID = DefaultClosedStatusID
 	}
 	if cfg.LookupTTL <= 0 {
@@ -247,7 +252,7 @@ func New(cfg Config, httpClient *http.Client) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := &Client{cfg: cfg, lookups: map[string]cached{}, me: cfg.APIAgentID}
+	c := &Client{cfg: cfg, lookups: map[string]cached{}, me: cfg.APIAgentID, closedSet: closedSet}
 	base := strings.TrimRight(cfg.BaseURL, "/")
 	c.auth = &auth{c: c, base: base, httpClient: httpClient}
 	opts := vendorhttp.Options{

@@ -46,12 +46,12 @@ var Spec = vendorspec.Spec{
 		fieldSetting("assetVolumesFieldId", "storage totals and per-volume summary"),
 		{Name: "assetTypeMap", Type: vendorspec.StringList, MaxItems: len(deviceClasses),
 			Pattern: `^(` + strings.Join(deviceClasses, "|") + `)=[1-9][0-9]{0,9}$`,
-			Description: "Asset type per RMM device class, as class=assetTypeId (workstation=101); checked against the " +
-				"instance's asset types on Test & save. The first class mapped to a type is the one it reads back as."},
+			Description: "Asset type per RMM device class, as class=assetTypeId (workstation=101); the client's connection test " +
+				"checks them against the instance's asset types. The first class mapped to a type is the one it reads back as."},
 		{Name: "defaultAssetTypeId", Type: vendorspec.Integer, Min: vendorspec.Int(1),
 			Description: "Asset type for device classes assetTypeMap does not name; unset refuses to create their assets."},
-		{Name: "closedStatusId", Type: vendorspec.Integer, Min: vendorspec.Int(1), Default: DefaultClosedStatusID,
-			Description: "Ticket status that closes a ticket (Halo's built-in Closed is 9)."},
+		{Name: "closedStatusId", Type: vendorspec.Integer, Min: vendorspec.Int(1),
+			Description: "Ticket status that closes a ticket; unset uses 9, Halo's built-in Closed."},
 		{Name: "reopenStatusId", Type: vendorspec.Integer, Min: vendorspec.Int(1),
 			Description: "Ticket status that reopens a ticket (a trigger inside the reopen window). Without it the connection lacks tickets.reopen."},
 		{Name: "apiAgentId", Type: vendorspec.Integer, Min: vendorspec.Int(1),

@@ -299,7 +299,8 @@ func (c *Client) ListTicketTypes(ctx context.Context, board psa.NamedRef) ([]psa
 }
 
 // validateSettings checks the configured ids against the instance's lists
-// (Test & save): asset types, statuses.
+// (TestConnection): asset types, statuses. Only what was configured is
+// checked.
 func (c *Client) validateSettings(ctx context.Context) error {
 	var bad []apperr.FieldError
 	has := func(entity string, id int) (bool, error) {
@@ -322,6 +323,10 @@ func (c *Client) validateSettings(ctx context.Context) error {
 		}
 		return nil
 	}
+	closed := 0
+	if c.closedSet {
+		closed = c.cfg.ClosedStatusID
+	}
 	for _, m := range c.cfg.AssetTypes {
 		if err := check("AssetType", "assetTypeMap", m.TypeID); err != nil {
 			return err
@@ -330,7 +335,7 @@ func (c *Client) validateSettings(ctx context.Context) error {
 	for _, x := range []struct {
 		entity, field string
 		id            int
-	}{{"AssetType", "defaultAssetTypeId", c.cfg.DefaultAssetTypeID}, {"Status", "closedStatusId", c.cfg.ClosedStatusID}, {"Status", "reopenStatusId", c.cfg.ReopenStatusID}} {
+	}{{"AssetType", "defaultAssetTypeId", c.cfg.DefaultAssetTypeID}, {"Status", "closedStatusId", closed}, {"Status", "reopenStatusId", c.cfg.ReopenStatusID}} {
 		if err := check(x.entity, x.field, x.id); err != nil {
 			return err
 		}
