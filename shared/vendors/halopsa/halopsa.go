@@ -256,7 +256,7 @@ func New(cfg Config, httpClient *http.Client) (*Client, error) {
 	base := strings.TrimRight(cfg.BaseURL, "/")
 	c.auth = &auth{c: c, base: base, httpClient: httpClient}
 	opts := vendorhttp.Options{
-		Name: "HaloPSA", BaseURL: base + "/api", HTTPClient: httpClient, Logger: cfg.Logger, OnRequest: cfg.OnRequest,
+		Name: "HaloPSA", BaseURL: base + "/api", HTTPClient: httpClient, Logger: cfg.Logger, OnRequest: cfg.OnRequest, ErrorDecoder: decodeError,
 		Sleep: cfg.Sleep, MaxAttempts: cfg.MaxAttempts, AttemptTimeout: cfg.AttemptTimeout, Now: cfg.Now,
 	}
 	plain, err := vendorhttp.New(opts)
@@ -282,6 +282,33 @@ func (c *Client) TokenFetches() int64 {
 		return o.Fetches()
 	}
 	return 0
+}
+
+// decodeError reads Halo's error bodies. Their shape is not documented
+// (§6.4 [U]: "commonly a JSON/plain message"): the common JSON shapes are
+// read as everywhere; a JSON string or a short plain-text answer to a
+// request Halo refused (4xx) is Halo's own message and becomes the safe
+// message (vendorhttp redacts and clips it). HTML pages, long bodies and
+// 5xx answers (a proxy's) yield nothing: no raw reply text is shown.
+func decodeError(status int, body []byte) string {
+	if msg := vendorhttp.DecodeErrorMessage(status, body); msg != "" {
+		return msg
+	}
+	t := strings.TrimSpace(string(body))
+	if status < 400 || status >= 500 || t == "" || len(t) > 300 || strings.HasPrefix(t, "<") {
+		return ""
+	}
+	if strings.HasPrefix(t, `"`) {
+		var s string
+		if json.Unmarshal([]byte(t), &s) != nil {
+			return ""
+		}
+		return strings.TrimSpace(s)
+	}
+	if strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
+		return ""
+	}
+	return t
 }
 
 // auth discovers the token URL on first use, then is the client-credentials
