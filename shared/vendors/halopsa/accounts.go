@@ -266,16 +266,25 @@ func (c *Client) FindAccountsByExternalRef(ctx context.Context, ref string) ([]p
 }
 
 // complete decodes a listed record, reading it by id when the list left
-// out key (Halo lists may return fewer properties than a single read).
-func complete[T any](ctx context.Context, c *Client, entity string, raw json.RawMessage, key string) (T, error) {
+// out one of keys (Halo lists may return fewer properties than a single
+// read, §6 [U]).
+func complete[T any](ctx context.Context, c *Client, entity string, raw json.RawMessage, keys ...string) (T, error) {
 	var out T
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return out, apperr.Wrap(apperr.Vendor, err, "HaloPSA listed a %s that is not the expected JSON", entity)
 	}
-	if _, ok := m[key]; ok {
-		err := json.Unmarshal(raw, &out)
-		return out, err
+	whole := true
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			whole = false
+		}
+	}
+	if whole {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			return out, apperr.Wrap(apperr.Vendor, err, "HaloPSA listed a %s that is not the expected JSON", entity)
+		}
+		return out, nil
 	}
 	var id int
 	_ = json.Unmarshal(m["id"], &id)

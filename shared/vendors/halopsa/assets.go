@@ -15,6 +15,10 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 )
 
+// assetKeys are the properties a listed asset must carry to be read from
+// the list (else it is read by id).
+var assetKeys = []string{"third_party_id_string", "fields", "client_id", "assettype_id"}
+
 // disksHeader is the first line of the disks field the client writes; it
 // carries the storage totals in bytes so that they read back exactly.
 var disksHeader = regexp.MustCompile(`^Total: (\d+) bytes, free: (\d+) bytes`)
@@ -133,7 +137,7 @@ func (c *Client) FindAssetsByExternalRef(ctx context.Context, ref string) ([]psa
 	if ref == "" {
 		return nil, nil
 	}
-	return c.findAssets(ctx, ref, "third_party_id_string", func(a apiAsset) bool { return strings.TrimSpace(a.ThirdPartyIDString) == ref })
+	return c.findAssets(ctx, ref, func(a apiAsset) bool { return strings.TrimSpace(a.ThirdPartyIDString) == ref })
 }
 
 // FindAssetsBySerial implements psa.AssetFinder: assets whose serial field
@@ -145,19 +149,19 @@ func (c *Client) FindAssetsBySerial(ctx context.Context, serial string) ([]psa.A
 	if serial == "" || rmm.IsPlaceholderSerial(serial) || c.cfg.AssetFields.Serial == 0 {
 		return nil, nil
 	}
-	return c.findAssets(ctx, serial, "fields", func(a apiAsset) bool {
+	return c.findAssets(ctx, serial, func(a apiAsset) bool {
 		return strings.EqualFold(strings.TrimSpace(a.field(c.cfg.AssetFields.Serial)), serial)
 	})
 }
 
-func (c *Client) findAssets(ctx context.Context, search, key string, match func(apiAsset) bool) ([]psa.Asset, error) {
+func (c *Client) findAssets(ctx context.Context, search string, match func(apiAsset) bool) ([]psa.Asset, error) {
 	raws, err := collect[json.RawMessage](ctx, c, "Asset", "assets", url.Values{"search": {search}, "includeinactive": {"true"}})
 	if err != nil {
 		return nil, fmt.Errorf("search HaloPSA assets for %q: %w", search, err)
 	}
 	var out []psa.Asset
 	for _, raw := range raws {
-		a, err := complete[apiAsset](ctx, c, "Asset", raw, key)
+		a, err := complete[apiAsset](ctx, c, "Asset", raw, assetKeys...)
 		if err != nil {
 			return nil, fmt.Errorf("search HaloPSA assets for %q: %w", search, err)
 		}
@@ -190,7 +194,7 @@ func (c *Client) ListAccountAssets(ctx context.Context, accountID, cursor string
 	}
 	out := psa.Page[psa.Asset]{Items: []psa.Asset{}}
 	for _, raw := range p.items {
-		a, err := complete[apiAsset](ctx, c, "Asset", raw, "fields")
+		a, err := complete[apiAsset](ctx, c, "Asset", raw, assetKeys...)
 		if err != nil {
 			return psa.Page[psa.Asset]{}, fmt.Errorf("list HaloPSA assets of client %d: %w", n, err)
 		}

@@ -293,3 +293,34 @@ func TestVendorRefusalCarriesHalosText(t *testing.T) {
 		t.Errorf("an unknown team: %v with %d tickets, want Invalid and none", err, len(srv.Tickets()))
 	}
 }
+
+// TestSlimListsAreCompletedByReads: when Halo's lists leave out the
+// custom fields, asset fields and third_party_id_string, lookups by our
+// references and by serial still find their records exactly (by reading
+// each candidate), instead of finding nothing.
+func TestSlimListsAreCompletedByReads(t *testing.T) {
+	srv := startSandbox(t, sandbox.Options{Seed: 1, OrgCount: 2, SlimLists: true})
+	ctx := context.Background()
+	cid, _ := srv.AddClient(sandbox.NewClient{Name: "Slim Co", Ref: "org-slim"})
+	aid, _ := srv.AddAsset(sandbox.NewAsset{ClientID: cid, Tag: "SLIM-1", ThirdPartyID: "dev-slim", Serial: "SN-SLIM"})
+	c := newClient(t, demoConfig(t, srv, &sleeps{}))
+	tk, err := c.CreateTicket(ctx, psa.NewTicket{AccountID: strconv.Itoa(cid), Summary: "slim", ExternalRef: "series-slim"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	accts, err := c.FindAccountsByExternalRef(ctx, "org-slim")
+	if err != nil || len(accts) != 1 || accts[0].ID != strconv.Itoa(cid) {
+		t.Errorf("FindAccountsByExternalRef = %+v, %v; want client %d", accts, err, cid)
+	}
+	for name, find := range map[string]func(context.Context, string) ([]psa.Asset, error){"ref": c.FindAssetsByExternalRef, "serial": c.FindAssetsBySerial} {
+		q := map[string]string{"ref": "dev-slim", "serial": "SN-SLIM"}[name]
+		got, err := find(ctx, q)
+		if err != nil || len(got) != 1 || got[0].ID != strconv.Itoa(aid) || got[0].SerialNumber != "SN-SLIM" || got[0].ExternalRef != "dev-slim" {
+			t.Errorf("find asset by %s = %+v, %v; want asset %d with its serial and reference", name, got, err, aid)
+		}
+	}
+	tks, err := c.FindTicketsByExternalRef(ctx, "series-slim")
+	if err != nil || len(tks) != 1 || tks[0].ID != tk.ID {
+		t.Errorf("FindTicketsByExternalRef = %+v, %v; want ticket %s", tks, err, tk.ID)
+	}
+}

@@ -82,7 +82,7 @@
 //	                             action, POST the status; 1 if closed
 //	ReopenTicket              1–2 GET the ticket, POST the status
 //	TicketTouched             n  GET /api/Actions?ticket_id
-//	ListMembers               1  GET /api/Agent
+//	ListMembers               1  GET /api/Agent (+ Agent/me once)
 package halopsa
 
 import (

@@ -243,9 +243,10 @@ func (c *Client) ListMembers(ctx context.Context) ([]psa.Member, error) {
 	if err := c.get(ctx, "/api/Agent", "/Agent", nil, &agents); err != nil {
 		return nil, fmt.Errorf("list HaloPSA agents: %w", err)
 	}
-	c.mu.Lock()
-	me := c.me
-	c.mu.Unlock()
+	// Our own agent is left out too (Halo's mark of an API-only agent is
+	// not documented, §6 [U]); if it cannot be read, the list is still
+	// answered.
+	me, _ := c.agentID(ctx)
 	out := []psa.Member{}
 	for _, a := range agents {
 		if a.Inactive || a.IsAPIOnly || a.ID == 0 || a.ID == me {

@@ -60,7 +60,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, agent int, entity
 			}
 			recs = append(recs, clientJSON(c))
 		}
-		writePage(w, q, "clients", recs)
+		s.writePage(w, q, "clients", recs)
 	case entity == "client" && get && one:
 		c, ok := d.client(id)
 		if !ok {
@@ -79,7 +79,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, agent int, entity
 				recs = append(recs, s.siteJSON(st))
 			}
 		}
-		writePage(w, q, "sites", recs)
+		s.writePage(w, q, "sites", recs)
 	case entity == "site" && get && one:
 		st, ok := d.site(id)
 		if !ok {
@@ -104,7 +104,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, agent int, entity
 			}
 			recs = append(recs, s.assetJSON(a))
 		}
-		writePage(w, q, "assets", recs)
+		s.writePage(w, q, "assets", recs)
 	case entity == "asset" && get && one:
 		a, ok := d.asset(id)
 		if !ok {
@@ -130,7 +130,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, agent int, entity
 			}
 			recs = append(recs, s.ticketJSON(t))
 		}
-		writePage(w, q, "tickets", recs)
+		s.writePage(w, q, "tickets", recs)
 	case entity == "tickets" && get && one:
 		t, ok := d.ticket(id)
 		if !ok {
@@ -152,7 +152,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, agent int, entity
 		for _, a := range t.Actions {
 			recs = append(recs, s.actionJSON(t.ID, a))
 		}
-		writePage(w, q, "actions", recs)
+		s.writePage(w, q, "actions", recs)
 	case entity == "actions" && post && len(rest) == 0:
 		s.post(w, r, func(m map[string]any) (any, error) { return s.saveAction(m, agent) })
 
@@ -209,10 +209,18 @@ func lookup(list []named) []map[string]any {
 }
 
 // writePage answers a list: paged with pageinate=true, else the first
-// UnpagedLimit records.
-func writePage(w http.ResponseWriter, q url.Values, key string, recs []map[string]any) {
+// UnpagedLimit records; Options.SlimLists leaves out fields,
+// customfields and third_party_id_string.
+func (s *Server) writePage(w http.ResponseWriter, q url.Values, key string, recs []map[string]any) {
 	if recs == nil {
 		recs = []map[string]any{}
+	}
+	if s.opt.SlimLists && key != "actions" {
+		for _, r := range recs {
+			delete(r, "fields")
+			delete(r, "customfields")
+			delete(r, "third_party_id_string")
+		}
 	}
 	total := len(recs)
 	if q.Get("pageinate") == "true" {

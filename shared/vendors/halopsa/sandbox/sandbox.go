@@ -116,6 +116,11 @@ type Options struct {
 	TimeoutRate float64
 	Hang        time.Duration
 
+	// SlimLists leaves fields, customfields and third_party_id_string out
+	// of list records (only a single read has them), as a Halo list with
+	// fewer columns than a read might (§6 [U]).
+	SlimLists bool
+
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 	// Logger receives one line per request (nil discards).
