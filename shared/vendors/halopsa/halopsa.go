@@ -34,7 +34,9 @@
 //   - accounts are clients: status is the inactive flag (statuses
 //     "Active" and "Inactive"), type is the top level; our RMM
 //     organization id is in the client custom field
-//     Config.AccountRefFieldID;
+//     Config.AccountRefFieldID (not the client's "ref" property: it is
+//     the MSP's own reference, often an accounting code, and writing ours
+//     there would overwrite it; a dedicated custom field is ours alone);
 //   - locations are sites;
 //   - assets are assets: the name in inventory_number (the asset tag),
 //     our RMM device id in third_party_id_string (a plain text property
@@ -48,7 +50,9 @@
 //   - tickets are tickets: team = board, tickettype, status and priority
 //     by id or name from Halo's lists, the asset attached in assets[],
 //     our alert series id in the ticket custom field
-//     Config.TicketRefFieldID; notes are actions; a ticket is closed when
+//     Config.TicketRefFieldID (§6.5 documents no free external-reference
+//     property on tickets; custom fields are how the public alert
+//     integrations tag theirs); notes are actions; a ticket is closed when
 //     its status is Config.ClosedStatusID;
 //   - members are agents (never end users: users take licence seats),
 //     without inactive and API-only agents.
