@@ -21,8 +21,8 @@
 //     saved object when one was posted, else the array;
 //   - action ids are numbered per ticket (1, 2, … on every ticket);
 //   - errors are opaque text bodies (§6.4 [U]); 429 carries Retry-After;
-//     X-RateLimit-Limit / X-RateLimit-Remaining are sent when
-//     Options.ReportLimit is set.
+//     X-RateLimit-Limit / X-RateLimit-Remaining are sent (and the limit
+//     enforced) when Options.ReportLimit is set.
 //
 // Endpoints below /api: Client[/{id}], TopLevel, Site[/{id}], Asset[/{id}],
 // AssetType, Tickets[/{id}], Actions, Agent[/me|/{id}], Team, Status,
@@ -106,7 +106,9 @@ type Options struct {
 	RateWindow time.Duration
 	// ReportLimit, when set, is the limit the server reports in
 	// X-RateLimit-Limit, with X-RateLimit-Remaining counted over
-	// ReportWindow (default 5 min); 0 sends no such headers.
+	// ReportWindow (default 5 min), and enforces: a request over it is
+	// answered 429 with Retry-After the rest of the window. 0 sends no
+	// such headers.
 	ReportLimit  int
 	ReportWindow time.Duration
 	// FailRate5xx answers that share of requests 502/503/504 with an HTML
@@ -393,10 +395,11 @@ func (s *Server) decideFault(now time.Time) fault {
 }
 
 // report counts a request against the reported limit and returns the
-// remaining count (ok false when no limit is reported).
-func (s *Server) report(now time.Time) (int, bool) {
+// remaining count (ok false when no limit is reported); a request over
+// the limit gets the wait until the window ends (over true).
+func (s *Server) report(now time.Time) (left int, ok, over bool, wait time.Duration) {
 	if s.opt.ReportLimit <= 0 {
-		return 0, false
+		return 0, false, false, 0
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -404,7 +407,10 @@ func (s *Server) report(now time.Time) (int, bool) {
 		s.reportStart, s.reportCount = now, 0
 	}
 	s.reportCount++
-	return max(0, s.opt.ReportLimit-s.reportCount), true
+	if s.reportCount > s.opt.ReportLimit {
+		return 0, true, true, (s.reportStart.Add(s.opt.ReportWindow).Sub(now) + time.Second - 1).Truncate(time.Second)
+	}
+	return s.opt.ReportLimit - s.reportCount, true, false, 0
 }
 
 func formatRetryAfter(d time.Duration) string {
@@ -480,9 +486,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec.Agent = agent
-	if left, ok := s.report(now); ok {
+	if left, ok, over, wait := s.report(now); ok {
 		sw.Header().Set("X-RateLimit-Limit", strconv.Itoa(s.opt.ReportLimit))
 		sw.Header().Set("X-RateLimit-Remaining", strconv.Itoa(left))
+		if over {
+			sw.Header().Set("Retry-After", formatRetryAfter(wait))
+			writeText(sw, http.StatusTooManyRequests, "Too many requests. Please try again later.")
+			return
+		}
 	}
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/api/"), "/"), "/")
 	entity := strings.ToLower(parts[0])

@@ -248,8 +248,8 @@ func TestActionsAreNumberedPerTicketAndStatusChangesAreActions(t *testing.T) {
 	}
 }
 
-// TestRateLimitHeadersAnd429: the reported limit counts down; a throttled
-// request answers 429 with Retry-After.
+// TestRateLimitHeadersAnd429: the reported limit counts down and is
+// enforced; a throttled request answers 429 with Retry-After.
 func TestRateLimitHeadersAnd429(t *testing.T) {
 	s, base := start(t, sandbox.Options{Seed: 1, ReportLimit: 60})
 	_, tok := tokenFor(t, base, "", sandbox.DefaultClientID, sandbox.DefaultClientSecret)
@@ -257,6 +257,12 @@ func TestRateLimitHeadersAnd429(t *testing.T) {
 	_, h2, _ := call(t, http.MethodGet, base+"/api/TopLevel", tok, nil)
 	if h1.Get("X-RateLimit-Limit") != "60" || h1.Get("X-RateLimit-Remaining") != "59" || h2.Get("X-RateLimit-Remaining") != "58" {
 		t.Errorf("headers %v then %v", h1, h2)
+	}
+	for range 58 {
+		call(t, http.MethodGet, base+"/api/TopLevel", tok, nil)
+	}
+	if st, h, _ := call(t, http.MethodGet, base+"/api/TopLevel", tok, nil); st != 429 || h.Get("X-RateLimit-Remaining") != "0" || h.Get("Retry-After") == "" {
+		t.Errorf("request 61 of a limit of 60: %d, headers %v; want 429 with Retry-After", st, h)
 	}
 	s.ThrottleNext(1, 7e9)
 	if st, h, _ := call(t, http.MethodGet, base+"/api/TopLevel", tok, nil); st != 429 || h.Get("Retry-After") != "7" {
