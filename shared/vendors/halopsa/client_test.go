@@ -324,3 +324,29 @@ func TestSlimListsAreCompletedByReads(t *testing.T) {
 		t.Errorf("FindTicketsByExternalRef = %+v, %v; want ticket %s", tks, err, tk.ID)
 	}
 }
+
+// TestConcurrentFirstCallsShareOneDiscoveryAndToken: twenty calls racing
+// on a fresh client discover the token URL once and fetch one token.
+func TestConcurrentFirstCallsShareOneDiscoveryAndToken(t *testing.T) {
+	srv := startSandbox(t, sandbox.Options{Seed: 1, OrgCount: 2})
+	c := newClient(t, demoConfig(t, srv, &sleeps{}))
+	id := strconv.Itoa(srv.Clients()[0].ID)
+	errs := make(chan error, 20)
+	for range 20 {
+		go func() { _, err := c.GetAccount(context.Background(), id); errs <- err }()
+	}
+	for range 20 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	discoveries := 0
+	for _, r := range srv.Requests() {
+		if r.Path == "/api/authinfo" {
+			discoveries++
+		}
+	}
+	if srv.TokenFetches() != 1 || discoveries != 1 {
+		t.Errorf("20 concurrent first calls: %d token fetches, %d discoveries; want 1 and 1", srv.TokenFetches(), discoveries)
+	}
+}
