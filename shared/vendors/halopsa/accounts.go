@@ -186,7 +186,7 @@ func (c *Client) SearchAccounts(ctx context.Context, q psa.AccountQuery) (psa.Pa
 		}
 		out.Items = append(out.Items, acc)
 	}
-	if no*size < p.count && len(p.items) == size {
+	if len(p.items) == size && (!p.hasCount || no*size < p.count) {
 		out.NextCursor = strconv.Itoa(no + 1)
 	}
 	return out, nil

@@ -203,7 +203,7 @@ func (c *Client) ListAccountAssets(ctx context.Context, accountID, cursor string
 		}
 		out.Items = append(out.Items, c.toAsset(a))
 	}
-	if no*size < p.count && len(p.items) == size {
+	if len(p.items) == size && (!p.hasCount || no*size < p.count) {
 		out.NextCursor = strconv.Itoa(no + 1)
 	}
 	return out, nil

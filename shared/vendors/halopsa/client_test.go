@@ -350,3 +350,52 @@ func TestConcurrentFirstCallsShareOneDiscoveryAndToken(t *testing.T) {
 		t.Errorf("20 concurrent first calls: %d token fetches, %d discoveries; want 1 and 1", srv.TokenFetches(), discoveries)
 	}
 }
+
+// TestPagingWithoutRecordCountOrWithRepeatedPages: a list without
+// record_count is read until a short page (not cut at the first page);
+// a server that ignores page_no is an error, not an endless or doubled
+// list.
+func TestPagingWithoutRecordCountOrWithRepeatedPages(t *testing.T) {
+	sites := func(no int) []map[string]any {
+		var out []map[string]any
+		if no <= 2 { // two full pages of 2, then a short one
+			for i := range 2 {
+				out = append(out, map[string]any{"id": no*10 + i, "name": "S", "client_id": 7})
+			}
+		} else if no == 3 {
+			out = append(out, map[string]any{"id": 99, "name": "S", "client_id": 7})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name      string
+		answer    func(no int) map[string]any
+		wantSites int
+		wantErr   bool
+	}{
+		{"no record_count", func(no int) map[string]any { return map[string]any{"sites": sites(no)} }, 5, false},
+		{"page_no ignored", func(int) map[string]any { return map[string]any{"sites": sites(1)} }, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/api/authinfo":
+					_ = json.NewEncoder(w).Encode(map[string]string{"auth_url": "http://" + r.Host + "/auth"})
+				case "/auth/token":
+					_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "tok", "expires_in": 3600})
+				case "/api/Site":
+					no, _ := strconv.Atoi(r.URL.Query().Get("page_no"))
+					_ = json.NewEncoder(w).Encode(tc.answer(no))
+				default:
+					http.NotFound(w, r)
+				}
+			}))
+			defer ts.Close()
+			c := newClient(t, halopsa.Config{BaseURL: ts.URL, ClientID: "a", ClientSecret: "b", PageSize: 2, Sleep: (&sleeps{}).sleep})
+			got, err := c.ListLocations(context.Background(), "7")
+			if (err != nil) != tc.wantErr || len(got) != tc.wantSites {
+				t.Errorf("ListLocations = %d sites, %v; want %d (error %v)", len(got), err, tc.wantSites, tc.wantErr)
+			}
+		})
+	}
+}

@@ -452,8 +452,10 @@ func (c *Client) post(ctx context.Context, entity string, obj, out any) error {
 
 // page is one page of a Halo list; the records are under the list key.
 type page[T any] struct {
-	count int
-	items []T
+	count    int
+	hasCount bool
+	items    []T
+	first    string // the first record as JSON, to notice a repeated page
 }
 
 // getPage fetches page no (1-based) of a list.
@@ -471,9 +473,16 @@ func getPage[T any](ctx context.Context, c *Client, entity, key string, q url.Va
 	}
 	var p page[T]
 	if rc, ok := raw["record_count"]; ok {
-		_ = json.Unmarshal(rc, &p.count)
+		p.hasCount = json.Unmarshal(rc, &p.count) == nil
 	}
 	if list, ok := raw[key]; ok && string(list) != "null" {
+		var items []json.RawMessage
+		if err := json.Unmarshal(list, &items); err != nil {
+			return page[T]{}, apperr.Wrap(apperr.Vendor, err, "HaloPSA answered a %s list that is not the expected JSON", entity)
+		}
+		if len(items) > 0 {
+			p.first = string(items[0])
+		}
 		if err := json.Unmarshal(list, &p.items); err != nil {
 			return page[T]{}, apperr.Wrap(apperr.Vendor, err, "HaloPSA answered a %s list that is not the expected JSON", entity)
 		}
@@ -485,6 +494,7 @@ func getPage[T any](ctx context.Context, c *Client, entity, key string, q url.Va
 func collect[T any](ctx context.Context, c *Client, entity, key string, q url.Values) ([]T, error) {
 	var all []T
 	size := c.cfg.PageSize
+	prev := ""
 	for no := 1; ; no++ {
 		if no > maxPages {
 			return all, apperr.New(apperr.Vendor, "HaloPSA list %s did not end after %d pages", entity, maxPages)
@@ -493,10 +503,17 @@ func collect[T any](ctx context.Context, c *Client, entity, key string, q url.Va
 		if err != nil {
 			return all, err
 		}
+		if no > 1 && p.first != "" && p.first == prev {
+			// A server that ignores page_no answers page 1 again: fail
+			// rather than list the same records forever or twice.
+			return all, apperr.New(apperr.Vendor, "HaloPSA repeated a page of %s (is page_no ignored?)", entity)
+		}
+		prev = p.first
 		all = append(all, p.items...)
-		// record_count ends the list; a short or empty page ends it too
-		// (a server that counts otherwise cannot make us loop).
-		if no*size >= p.count || len(p.items) < size {
+		// A short or empty page ends the list; so does record_count when
+		// Halo sends it. Without it, full pages go on: stopping at the
+		// first page would lose records silently.
+		if len(p.items) < size || (p.hasCount && no*size >= p.count) {
 			return all, nil
 		}
 	}
