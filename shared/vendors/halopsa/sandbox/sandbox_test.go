@@ -235,6 +235,9 @@ func TestActionsAreNumberedPerTicketAndStatusChangesAreActions(t *testing.T) {
 		if tk.ID != ids[0] {
 			continue
 		}
+		if len(tk.Notes()) != 1 || tk.Notes()[0].ID != 2 || tk.Closed() {
+			t.Errorf("ticket %d: notes %+v, closed %v; want the one note (action 2), open", tk.ID, tk.Notes(), tk.Closed())
+		}
 		last := tk.Actions[len(tk.Actions)-1]
 		if last.ID != 3 || last.AgentID != 1 || last.NewStatus != 2 {
 			t.Errorf("status change action = %+v, want action 3 by agent 1 to status 2", last)

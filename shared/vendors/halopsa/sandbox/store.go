@@ -138,6 +138,22 @@ type Ticket struct {
 	DateCreated                  time.Time
 }
 
+// Closed reports whether the ticket has the closed status (the demo
+// settings' closedStatusId).
+func (t Ticket) Closed() bool { return t.StatusID == ClosedStatusID }
+
+// Notes returns the ticket's note actions (not the logging and status
+// change ones), in order.
+func (t Ticket) Notes() []Action {
+	var out []Action
+	for _, a := range t.Actions {
+		if a.Outcome != "Logged" && a.Outcome != "Status Change" && a.Note != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // Agent is an agent (technician), or an API-only agent.
 type Agent struct {
 	ID                 int
