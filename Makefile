@@ -17,7 +17,7 @@ RMM ?= ninjaone
 PSA ?= connectwise
 DEV_FLAGS ?=
 
-dev: ## run the whole stack locally: moto, the RMM=… and PSA=… sandboxes (ninjaone; connectwise, autotask), HTTP API on 127.0.0.1:3000, queue pollers
+dev: ## run the whole stack locally: moto, the RMM=… and PSA=… sandboxes (ninjaone, dattormm, tacticalrmm; connectwise, autotask, halopsa), HTTP API on 127.0.0.1:3000, queue pollers
 	go run ./cmd/rmmbridge dev -rmm $(RMM) -psa $(PSA) $(DEV_FLAGS)
 
 # Every test binary that needs AWS starts its own moto_server on a free

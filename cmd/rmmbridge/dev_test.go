@@ -172,6 +172,7 @@ func TestSandboxCommand(t *testing.T) {
 		{"ninjaone", "/ws/oauth/token", "", ""},
 		{"connectwise", "/company/companies?pageSize=1", "rmmbridge+dev-public", "dev-private"},
 		{"dattormm", "/auth/oauth/token", "public-client", "public"},
+		{"halopsa", "/auth/token", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(t.Context())
@@ -191,16 +192,21 @@ func TestSandboxCommand(t *testing.T) {
 				t.Fatalf("banner %q has no URL and credentials", line)
 			}
 			var req *http.Request
-			if tc.name == "ninjaone" {
+			switch tc.name {
+			case "halopsa":
+				req, _ = http.NewRequest(http.MethodPost, strings.TrimSuffix(m[1], "/")+tc.path,
+					strings.NewReader("grant_type=client_credentials&client_id=dev-halo-client&client_secret=dev-halo-secret&scope=all"))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			case "ninjaone":
 				req, _ = http.NewRequest(http.MethodPost, strings.TrimSuffix(m[1], "/")+tc.path,
 					strings.NewReader("grant_type=client_credentials&client_id=dev-ninja-client&client_secret=dev-ninja-secret&scope=monitoring"))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			} else if tc.name == "dattormm" {
+			case "dattormm":
 				req, _ = http.NewRequest(http.MethodPost, strings.TrimSuffix(m[1], "/")+tc.path,
 					strings.NewReader("grant_type=password&username=dev-datto-api-key&password=dev-datto-api-secret"))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 				req.SetBasicAuth(tc.user, tc.pass)
-			} else {
+			default:
 				req, _ = http.NewRequest(http.MethodGet, m[1]+tc.path, nil)
 				req.SetBasicAuth(tc.user, tc.pass)
 				req.Header.Set("clientId", "dev-client-id")

@@ -12,6 +12,7 @@ import (
 	atsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/autotask/sandbox"
 	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
 	dattosandbox "github.com/rmmbridge/rmmbridge/shared/vendors/dattormm/sandbox"
+	halosandbox "github.com/rmmbridge/rmmbridge/shared/vendors/halopsa/sandbox"
 	ninjasandbox "github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
 	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
@@ -23,6 +24,7 @@ func Specs() []sandboxspec.Spec {
 		cwsandbox.Spec,
 		dattosandbox.Spec,
 		atsandbox.Spec,
+		halosandbox.Spec,
 	}
 }
 

@@ -100,7 +100,7 @@ func TestEverySandboxServesItsRuntimeSpec(t *testing.T) {
 			}
 		})
 	}
-	if got := sandboxes.Choices(vendorspec.KindPSA); got != "autotask|connectwise" {
+	if got := sandboxes.Choices(vendorspec.KindPSA); got != "autotask|connectwise|halopsa" {
 		t.Errorf("PSA choices %q", got)
 	}
 	if _, ok := sandboxes.Get("connectwise", vendorspec.KindRMM); ok {

@@ -10,10 +10,4 @@ var (
 		Credentials: []vendorspec.CredentialField{
 			{Name: "apiKey", Required: true, Secret: true, Description: "An API key (X-API-KEY)."},
 		}}
-	haloPSA = vendorspec.Spec{Name: "halopsa", Kind: vendorspec.KindPSA, DisplayName: "HaloPSA",
-		Credentials: []vendorspec.CredentialField{
-			{Name: "clientId", Required: true, Description: "The API application's client id."},
-			{Name: "clientSecret", Required: true, Secret: true, Description: "The API application's client secret."},
-			{Name: "tenant", Description: "The tenant, for hosted instances that need it."},
-		}}
 )

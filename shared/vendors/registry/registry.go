@@ -11,6 +11,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/vendors/autotask"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/connectwise"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/dattormm"
+	"github.com/rmmbridge/rmmbridge/shared/vendors/halopsa"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone"
 	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
@@ -22,10 +23,10 @@ func Specs() []vendorspec.Spec {
 		connectwise.Spec,
 		dattormm.Spec,
 		autotask.Spec,
+		halopsa.Spec,
 		// Planned: known names and credentials, refused as not supported
 		// yet until their package replaces the line.
 		tacticalRMM,
-		haloPSA,
 	}
 }
 
