@@ -125,7 +125,15 @@ func (s *Service) importOne(ctx context.Context, tenantID, actor string, r Roste
 	u := User{TenantID: tenantID, Email: p.email, Name: p.member.Name, Role: p.choice.Role, State: StateActive,
 		Source:    Source{Kind: SourcePSA, IntegrationID: r.IntegrationID, ConnectionID: r.ConnectionID, MemberID: p.member.ID, Member: snapshot(p.member)},
 		CreatedAt: now, UpdatedAt: now, Version: 1}
-	id, err := s.create(ctx, u, actor)
+	temp := ""
+	if s.o.Mailbox != nil {
+		var err error
+		if temp, err = TemporaryPassword(s.o.Rand); err != nil {
+			res.Status, res.Reason = Failed, "the user could not be created now; import the member again"
+			return res
+		}
+	}
+	id, err := s.create(ctx, u, actor, temp, s.o.Mailbox != nil)
 	switch {
 	case err == nil:
 		res.Status, res.UserID = Created, id
@@ -142,11 +150,13 @@ func (s *Service) importOne(ctx context.Context, tenantID, actor string, r Roste
 }
 
 // create makes one user: reserve the address in the table, create the
-// identity (adopting one a failed attempt of this tenant left behind), put
-// it in its role group, write the record, deliver the invitation. A
-// failure after the reservation leaves it to run out, so a retry adopts
-// the identity instead of tripping over it. It returns the user's id.
-func (s *Service) create(ctx context.Context, u User, actor string) (string, error) {
+// identity with the temporary password temp ("" lets the pool generate
+// and mail one), adopting one a failed attempt of this tenant left behind,
+// put it in its role group, write the record, and (deliver) put the
+// invitation in the mailbox. A failure after the reservation leaves it to
+// run out, so a retry adopts the identity instead of tripping over it. It
+// returns the user's id.
+func (s *Service) create(ctx context.Context, u User, actor, temp string, deliver bool) (string, error) {
 	owner, err := s.randomID("import/")
 	if err != nil {
 		return "", err
@@ -161,12 +171,6 @@ func (s *Service) create(ctx context.Context, u User, actor string) (string, err
 	}
 	if err != nil {
 		return "", fmt.Errorf("reserve the email address: %w", err)
-	}
-	temp := ""
-	if s.o.Mailbox != nil {
-		if temp, err = TemporaryPassword(s.o.Rand); err != nil {
-			return "", err
-		}
 	}
 	id, err := s.dir.CreateUser(ctx, NewIdentity{Email: u.Email, Name: u.Name, TenantID: u.TenantID, TemporaryPassword: temp})
 	if apperr.Is(err, apperr.Conflict) {
@@ -185,7 +189,7 @@ func (s *Service) create(ctx context.Context, u User, actor string) (string, err
 	if err := s.store.CreateUser(ctx, u, owner, event(now, actor, "user.create", nil, &u)); err != nil {
 		return "", fmt.Errorf("store user %s: %w", id, err)
 	}
-	if s.o.Mailbox != nil {
+	if deliver {
 		inv := Invitation{At: now, TenantID: u.TenantID, UserID: id, Email: u.Email, Name: u.Name, TemporaryPassword: temp}
 		if err := s.o.Mailbox.Deliver(ctx, inv); err != nil {
 			return id, fmt.Errorf("deliver the invitation of user %s: %w", id, err)
@@ -537,7 +541,9 @@ func (s *Service) Seed(ctx context.Context, in SeedRequest) (User, error) {
 		now := s.now()
 		u = User{TenantID: in.TenantID, Email: email, Name: in.Name, Role: in.Role, State: StateActive,
 			Source: Source{Kind: SourceSeed}, CreatedAt: now, UpdatedAt: now, Version: 1}
-		id, err := s.create(ctx, u, "seed")
+		// Created with the password as its temporary one (no invitation
+		// mail), made permanent below.
+		id, err := s.create(ctx, u, "seed", in.Password, false)
 		if err != nil {
 			return User{}, fmt.Errorf("seed user %s: %w", email, err)
 		}
