@@ -36,6 +36,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/secretstore"
+	"github.com/rmmbridge/rmmbridge/shared/user"
 )
 
 // quiet drops the refusals' log lines.
@@ -226,6 +227,7 @@ type inputEnv struct {
 	store connection.Store
 	jobA  string // a job of t_a/i_a
 	jobB  string // a job of t_b/i_b
+	users dynamostore.Users
 }
 
 func newInputEnv(t *testing.T) *inputEnv {
@@ -290,7 +292,10 @@ func newInputEnv(t *testing.T) *inputEnv {
 		Assets:      asset.NewService(dynamostore.NewAssets(st), dynamostore.NewMappings(st), asset.Options{}),
 		Imports:     imports,
 		Alerts:      alert.NewService(dynamostore.NewAlerts(st), nil, nil, nil, alert.Options{}),
+		Users:       user.NewService(dynamostore.NewUsers(st), noPool{}, api.MemberRoster{Integrations: conns, Clients: e.guard}, user.Options{}),
+		SignIn:      user.NewSignIn(noPool{}, nil, dynamostore.NewUsers(st), noPool{}, dynamostore.NewSignInFailures(st), user.Throttle{}, nil),
 	})
+	e.users = dynamostore.NewUsers(st)
 	return e
 }
 

@@ -18,7 +18,7 @@ import (
 // with the reason.
 func SyncHandler(svc *Service, open Opener) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		sc := account.Scope{TenantID: r.Principal.TenantID, IntegrationID: r.PathParam("integrationId"), Actor: "key/" + r.Principal.KeyID}
+		sc := account.Scope{TenantID: r.Principal.TenantID, IntegrationID: r.PathParam("integrationId"), Actor: r.Principal.Actor()}
 		c, err := open(ctx, sc.TenantID, sc.IntegrationID)
 		if err != nil {
 			return nil, err
