@@ -43,7 +43,6 @@ const TenantAttribute = "custom:tenant_id"
 type api interface {
 	AdminCreateUser(context.Context, *cip.AdminCreateUserInput, ...func(*cip.Options)) (*cip.AdminCreateUserOutput, error)
 	AdminGetUser(context.Context, *cip.AdminGetUserInput, ...func(*cip.Options)) (*cip.AdminGetUserOutput, error)
-	ListUsers(context.Context, *cip.ListUsersInput, ...func(*cip.Options)) (*cip.ListUsersOutput, error)
 	AdminSetUserPassword(context.Context, *cip.AdminSetUserPasswordInput, ...func(*cip.Options)) (*cip.AdminSetUserPasswordOutput, error)
 	AdminListGroupsForUser(context.Context, *cip.AdminListGroupsForUserInput, ...func(*cip.Options)) (*cip.AdminListGroupsForUserOutput, error)
 	AdminAddUserToGroup(context.Context, *cip.AdminAddUserToGroupInput, ...func(*cip.Options)) (*cip.AdminAddUserToGroupOutput, error)
@@ -58,6 +57,23 @@ type api interface {
 }
 
 var _ api = (*cip.Client)(nil)
+
+// AdminActions are the IAM actions the adapter's calls need: its admin
+// operations (InitiateAuth and RespondToAuthChallenge need none).
+// template.yaml grants the API function exactly these on the user pool.
+var AdminActions = []string{
+	"cognito-idp:AdminAddUserToGroup",
+	"cognito-idp:AdminCreateUser",
+	"cognito-idp:AdminDeleteUser",
+	"cognito-idp:AdminDisableUser",
+	"cognito-idp:AdminEnableUser",
+	"cognito-idp:AdminGetUser",
+	"cognito-idp:AdminListGroupsForUser",
+	"cognito-idp:AdminRemoveUserFromGroup",
+	"cognito-idp:AdminSetUserPassword",
+	"cognito-idp:AdminUpdateUserAttributes",
+	"cognito-idp:AdminUserGlobalSignOut",
+}
 
 // Pool is one user pool and its app client.
 type Pool struct {

@@ -84,19 +84,27 @@ func API(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdaf
 	e := env{Table: r.String("TABLE_NAME"), ImportQueue: r.URL("IMPORT_QUEUE_URL"), AssetQueue: r.URL("ASSET_QUEUE_URL"), SecretPrefix: r.String("SECRET_PREFIX"),
 		ImportStallAfter: r.Duration(ImportStallAfterEnv, importjob.DefaultStallAfter)}
 	allowLoopback := r.Bool(AllowLoopbackEnv, false)
+	up := readUserPool(r)
 	if err := r.Err(); err != nil {
 		return lambdafn.Handlers{}, fmt.Errorf("api: %w", err)
 	}
 	st := store(cfg, e.Table) // one DynamoDB client for the whole function
 	conns := connections(st, cfg, e, allowLoopback)
+	clients := &providers.Opener{Conns: conns, Registry: registry(allowLoopback)}
+	users, signIn, err := usersDeps(getenv, cfg, st, conns, clients, up)
+	if err != nil {
+		return lambdafn.Handlers{}, fmt.Errorf("api: %w", err)
+	}
 	rt := api.New(api.Deps{
 		Logger:      slog.Default(),
 		Connections: conns,
-		Clients:     &providers.Opener{Conns: conns, Registry: registry(allowLoopback)},
+		Clients:     clients,
 		Accounts:    account.NewService(dynamostore.NewMappings(st), account.Options{}),
 		Imports:     importService(st, cfg, e),
 		Assets:      assetService(st),
 		Alerts:      alertService(st, nil, ""),
+		Users:       users,
+		SignIn:      signIn,
 	})
 	return lambdafn.Handlers{HTTP: rt.Serve}, nil
 }
@@ -113,15 +121,20 @@ func connections(st *dynamostore.Store, cfg aws.Config, e env, allowLoopback boo
 	)
 }
 
-// Authorizer builds the API key authorizer.
+// Authorizer builds the authorizer: API keys and the user pool's ID tokens.
 func Authorizer(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
 	r := config.New(getenv)
 	table := r.String("TABLE_NAME")
+	up := readUserPool(r)
 	if err := r.Err(); err != nil {
 		return lambdafn.Handlers{}, fmt.Errorf("authorizer: %w", err)
 	}
-	svc := tenant.NewService(dynamostore.NewTenants(store(cfg, table)))
-	return lambdafn.Handlers{Authorizer: authorizer.New(svc, slog.Default()).Serve}, nil
+	st := store(cfg, table)
+	h, err := withUsers(authorizer.New(tenant.NewService(dynamostore.NewTenants(st)), slog.Default()), getenv, cfg, st, up)
+	if err != nil {
+		return lambdafn.Handlers{}, fmt.Errorf("authorizer: %w", err)
+	}
+	return lambdafn.Handlers{Authorizer: h.Serve}, nil
 }
 
 // DemoTenantID is the tenant the local stack seeds.

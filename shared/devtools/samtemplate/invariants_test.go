@@ -38,10 +38,14 @@ const (
 	invAuthorizer = "ApiKeyAuthorizer"
 )
 
-// invPublicRoutes are the only routes without the API-key authorizer.
+// invPublicRoutes are the only routes without the authorizer: health, the
+// webhook (its own secret) and sign-in (no credential yet).
 var invPublicRoutes = []string{
 	"GET /v1/health",
 	"POST /v1/webhooks/{integrationId}/rmm",
+	"POST /v1/auth/login",
+	"POST /v1/auth/new-password",
+	"POST /v1/auth/refresh",
 }
 
 // invProjectTemplate parses template.yaml with the package's parser, and
@@ -347,6 +351,10 @@ func TestInvariantEnvironment(t *testing.T) {
 		"ASSET_QUEUE_URL":  "getatt:AssetQueue.QueueUrl",
 		"ALERT_QUEUE_URL":  "getatt:AlertQueue.QueueUrl",
 		"SECRET_PREFIX":    "rmmbridge/" + stack + "/",
+		// The user pool (the issuer is what its ID tokens' iss says).
+		"USER_POOL_ID":        "ref:UserPool",
+		"USER_POOL_CLIENT_ID": "ref:UserPoolClient",
+		"USER_POOL_ISSUER":    "getatt:UserPool.ProviderURL",
 	}
 	r := Resolver{
 		StackName: stack, Region: "us-east-1", AccountID: "123456789012",
