@@ -50,7 +50,7 @@
 //	                             the resolution note); 1 if already closed
 //	TicketTouched             1–3 GET the ticket, its notes, its audit trail
 //	                             (stops at the first sign of a human)
-//	ListMembers               n  GET /system/members?conditions=inactiveFlag=false
+//	ListMembers               n  GET /system/members (inactive ones too)
 package connectwise
 
 import (
