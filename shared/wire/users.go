@@ -127,11 +127,22 @@ func SeedDemoAdmin(ctx context.Context, cfg aws.Config, table, poolID, clientID,
 		}
 		password = p
 	}
-	svc := user.NewService(dynamostore.NewUsers(store(cfg, table)), cognito.New(cip.NewFromConfig(cfg), poolID, clientID), nil, user.Options{})
-	u, err := svc.Seed(ctx, user.SeedRequest{TenantID: DemoTenantID, Email: DemoAdminEmail, Name: "Demo Admin", Role: user.RoleAdmin, Password: password})
+	u, err := SeedUser(ctx, cfg, table, poolID, clientID, user.SeedRequest{TenantID: DemoTenantID, Email: DemoAdminEmail,
+		Name: "Demo Admin", Role: user.RoleAdmin, Password: password})
 	if err != nil {
 		return DemoAdmin{}, fmt.Errorf("seed the demo admin: %w", err)
 	}
-	slog.Default().Info("demo admin ready", "userId", u.ID)
 	return DemoAdmin{Email: DemoAdminEmail, Password: password, UserID: u.ID}, nil
+}
+
+// SeedUser makes sure a user exists with a known password (local stack
+// and tests only: users are otherwise imported from the PSA).
+func SeedUser(ctx context.Context, cfg aws.Config, table, poolID, clientID string, in user.SeedRequest) (user.User, error) {
+	svc := user.NewService(dynamostore.NewUsers(store(cfg, table)), cognito.New(cip.NewFromConfig(cfg), poolID, clientID), nil, user.Options{})
+	u, err := svc.Seed(ctx, in)
+	if err != nil {
+		return user.User{}, err
+	}
+	slog.Default().InfoContext(ctx, "seed user ready", "tenantId", u.TenantID, "userId", u.ID)
+	return u, nil
 }
