@@ -118,6 +118,7 @@ func TestHostileCaller(t *testing.T) {
 		"POST /v1/connections":                                              `{}`,
 		"POST /v1/integrations":                                             `{}`,
 		"POST /v1/users/import":                                             `{}`,
+		"PATCH /v1/users/{userId}":                                          `{"role":"viewer"}`,
 		"POST /v1/integrations/{integrationId}/organizations/{orgId}/match": ``,
 	}
 	hostile := map[string]string{
