@@ -318,14 +318,42 @@ func TestUsers(t *testing.T) {
 		}
 	}
 
+	// The operator imports an organization (one auto-match does not send
+	// to review): the import job's mapping names the job and who started it.
+	importOrg := ""
+	for _, o := range env.Ninja.Orgs() {
+		id := strconv.Itoa(o.ID)
+		if id == org || c.Do(http.MethodGet, base+"/mappings/"+id, nil).Status != 404 {
+			continue
+		}
+		var m matchView
+		op.Do(http.MethodPost, base+"/organizations/"+id+"/match", nil).JSON(t, &m)
+		if m.Outcome == "match_found" || m.Outcome == "no_match" {
+			importOrg = id
+			break
+		}
+	}
+	if importOrg == "" {
+		t.Fatal("no unmapped organization that auto-match links or creates")
+	}
+	var job struct{ ID string }
+	r = op.Do(http.MethodPost, base+"/imports", map[string]any{"kind": "organizations", "organizationIds": []string{importOrg}, "createMissingAccounts": true})
+	r.JSON(t, &job)
+	if r.Status != 202 {
+		t.Fatalf("the operator's import = %d %s", r.Status, r.Body)
+	}
+	if j := waitJob(t, c, job.ID, time.Minute); j.Status != "succeeded" {
+		t.Errorf("the operator's import = %+v", j)
+	}
+
 	// Every audit event names its actor: the user (id and email) or the
-	// API key (id and name).
+	// API key (id and name), or the job or function acting for them.
 	st := dynamostore.New(dynamodb.NewFromConfig(env.AWS), env.Stack.TableName("Table"))
 	trail, err := dynamostore.AuditTrail(ctx, st, wire.DemoTenantID, 500)
 	if err != nil {
 		t.Fatal(err)
 	}
-	actorRE := regexp.MustCompile(`^(user/[0-9a-f-]+ \([^@ ]+@[^ )]+\)|key/k_[a-z2-7]+ \(.+\)|seed|scheduler|alert-worker|alert-webhook|asset-refresh|import/\S+)$`)
+	actorRE := regexp.MustCompile(`^(user/[0-9a-f-]+ \([^@ ]+@[^ )]+\)|key/k_[a-z2-7]+ \(.+\)|seed|scheduler|alert-worker|alert-webhook|asset-refresh|import/j\w+ by (user|key)/.+)$`)
 	found := map[string]bool{}
 	for _, e := range trail {
 		if !actorRE.MatchString(e.Actor) {
@@ -338,9 +366,11 @@ func TestUsers(t *testing.T) {
 			found["operator's unmapping"] = true
 		case e.Action == "user.create" && e.Target == "user/"+jsmith && strings.HasPrefix(e.Actor, "key/k_") && strings.HasSuffix(e.Actor, " (dev (generated))"):
 			found["key's import"] = true
+		case strings.HasSuffix(e.Target, "/organization/"+importOrg) && e.Actor == "import/"+job.ID+" by user/"+jsmith+" (jsmith@msp.example)":
+			found["operator's import job's mapping"] = true
 		}
 	}
-	for _, k := range []string{"operator's mapping", "operator's unmapping", "key's import"} {
+	for _, k := range []string{"operator's mapping", "operator's unmapping", "key's import", "operator's import job's mapping"} {
 		if !found[k] {
 			t.Errorf("no audit event for the %s with its actor", k)
 		}
