@@ -187,10 +187,13 @@ func TestUsersRepository(t *testing.T) {
 }
 
 // TestLastAdminRace: two admins demote each other at the same moment: the
-// count lets exactly one through, and the tenant keeps an admin.
+// count lets exactly one through, and the tenant keeps an admin. It runs
+// on moto through scripts/moto-server (as the local stack does): plain
+// moto's rollback of the refused transaction can undo the concurrent one
+// that went through, which DynamoDB never does.
 func TestLastAdminRace(t *testing.T) {
 	ctx := context.Background()
-	s, _ := newTestStore(t)
+	s, _ := newFastTestStore(t)
 	r := NewUsers(s)
 	a, b := newUser("t_a", "u-a", "a@msp.example", "admin"), newUser("t_a", "u-b", "b@msp.example", "admin")
 	create(t, r, a)

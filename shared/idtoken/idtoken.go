@@ -141,6 +141,7 @@ type header struct {
 // audience is a JWT aud: one string or an array of strings.
 type audience []string
 
+// UnmarshalJSON reads either form.
 func (a *audience) UnmarshalJSON(b []byte) error {
 	var one string
 	if err := json.Unmarshal(b, &one); err == nil {

@@ -237,4 +237,5 @@ func event(at time.Time, actor, action string, before, after *User) AuditEvent {
 	return AuditEvent{At: at, Actor: actor, Action: action, Target: "user/" + id, Before: before, After: after}
 }
 
+// String names the user by id only (never the email), for logs.
 func (u User) String() string { return fmt.Sprintf("user %s", u.ID) }

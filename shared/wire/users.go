@@ -70,6 +70,7 @@ func verifier(getenv func(string) string, cfg aws.Config, up userPool) (*idtoken
 // tokenReader reads the user of a verified ID token (user.TokenReader).
 type tokenReader struct{ v *idtoken.Verifier }
 
+// Read implements user.TokenReader.
 func (t tokenReader) Read(ctx context.Context, tok string) (user.TokenUser, error) {
 	c, err := t.v.Verify(ctx, tok)
 	if err != nil {
