@@ -184,6 +184,20 @@ func TestUsersRepository(t *testing.T) {
 	if d := cmp.Diff(want, actions); d != "" {
 		t.Errorf("audit (-want +got):\n%s", d)
 	}
+	// The tenant's audit log (GET /v1/audit) lists the users' events with
+	// their actor, and no mapping made up from a user's snapshot.
+	logged, _, err := NewMappings(s).ListAudit(ctx, "t_a", 50, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logged) != len(want) {
+		t.Errorf("ListAudit gave %d events, want %d", len(logged), len(want))
+	}
+	for _, e := range logged {
+		if e.Actor == "" || e.Before != nil || e.After != nil {
+			t.Errorf("ListAudit %s %s: actor %q, before %+v, after %+v; want an actor and no mapping", e.Action, e.Target, e.Actor, e.Before, e.After)
+		}
+	}
 }
 
 // TestLastAdminRace: two admins demote each other at the same moment: the
