@@ -19,6 +19,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/devtools/apitest"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/lambdaset"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
+	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/tenant"
 	"github.com/rmmbridge/rmmbridge/shared/user"
 	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
@@ -390,6 +391,33 @@ func TestUsers(t *testing.T) {
 			t.Errorf("no audit event for the %s with its actor", k)
 		}
 	}
+	// The tenant's audit log over the API (GET /v1/audit) shows the same
+	// actors, the users' events included (without a made-up mapping).
+	var logged struct {
+		Items []struct {
+			Actor, Action, Target string
+			Before, After         map[string]any
+		}
+	}
+	c.Do(http.MethodGet, "/v1/audit?limit=200", nil).JSON(t, &logged)
+	apiFound := map[string]bool{}
+	for _, e := range logged.Items {
+		switch {
+		case e.Action == "user.create" && e.Target == "user/"+jsmith:
+			apiFound["import"] = strings.HasPrefix(e.Actor, "key/k_") && e.Before == nil && e.After == nil
+		case e.Action == "mapping.link" && strings.HasSuffix(e.Target, "/organization/"+org):
+			apiFound["mapping"] = e.Actor == "user/"+jsmith+" (jsmith@msp.example)" && e.After != nil
+		}
+	}
+	if !apiFound["import"] || !apiFound["mapping"] {
+		t.Errorf("GET /v1/audit: the user's import by the key and the operator's mapping with their actors: %v", apiFound)
+	}
+	// Who am I, as the operator: the user, not a key.
+	var me struct{ TenantID, Role, UserID, Email, KeyID string }
+	op.Do(http.MethodGet, "/v1/me", nil).JSON(t, &me)
+	if me.TenantID != lambdaset.DemoTenantID || me.Role != "operator" || me.UserID != jsmith || me.Email != "jsmith@msp.example" || me.KeyID != "" {
+		t.Errorf("GET /v1/me as the operator = %+v", me)
+	}
 
 	// A role change: the old token is refused at the authorizer's next
 	// check, a refreshed one carries the new role.
@@ -653,7 +681,8 @@ func TestUsersCrossTenant(t *testing.T) {
 	}
 	users := listUsers(t, c)
 	ids := map[string]string{"connectionId": env.RMMConnection, "integrationId": iid, "jobId": job.ID, "orgId": org,
-		"accountId": strconv.Itoa(env.CW().Companies()[0].ID), "deviceId": strconv.Itoa(env.Ninja().Devices()[0].ID), "userId": env.Users.AdminUserID}
+		"accountId": strconv.Itoa(env.CW().Companies()[0].ID), "deviceId": strconv.Itoa(env.Ninja().Devices()[0].ID), "userId": env.Users.AdminUserID,
+		"itemKey": importjob.OrgItemKey(org)} // the job's item for its organization
 	// What the demo tenant's data looks like in an answer: none of it may
 	// show up in the other tenant's.
 	mine := []string{env.RMMConnection, env.PSAConnection, iid, job.ID}
@@ -661,11 +690,12 @@ func TestUsersCrossTenant(t *testing.T) {
 		mine = append(mine, u.ID, u.Email)
 	}
 	bodies := map[string]any{
-		"PATCH /v1/connections/{connectionId}":                  map[string]any{"name": "taken over"},
-		"PATCH /v1/integrations/{integrationId}":                map[string]any{"name": "taken over"},
-		"PUT /v1/integrations/{integrationId}/mappings/{orgId}": map[string]any{"accountId": ids["accountId"]},
-		"POST /v1/integrations/{integrationId}/imports":         map[string]any{"kind": "assets", "dryRun": true},
-		"PATCH /v1/users/{userId}":                              map[string]any{"role": "viewer"},
+		"PATCH /v1/connections/{connectionId}":                                          map[string]any{"name": "taken over"},
+		"PATCH /v1/integrations/{integrationId}":                                        map[string]any{"name": "taken over"},
+		"PUT /v1/integrations/{integrationId}/mappings/{orgId}":                         map[string]any{"accountId": ids["accountId"]},
+		"POST /v1/integrations/{integrationId}/imports":                                 map[string]any{"kind": "assets", "dryRun": true},
+		"POST /v1/integrations/{integrationId}/imports/{jobId}/items/{itemKey}/resolve": map[string]any{"accountId": ids["accountId"]},
+		"PATCH /v1/users/{userId}":                                                      map[string]any{"role": "viewer"},
 		// No path id: the demo tenant's ids are in the body.
 		"POST /v1/integrations":         map[string]any{"name": "x", "rmmConnectionId": env.RMMConnection, "psaConnectionId": env.PSAConnection},
 		"POST /v1/connections":          map[string]any{},
@@ -677,6 +707,8 @@ func TestUsersCrossTenant(t *testing.T) {
 		"GET /v1/connections":           200, // lists: none of the demo tenant's data
 		"GET /v1/integrations":          200,
 		"GET /v1/users":                 200,
+		"GET /v1/audit":                 200, // the caller's own tenant's events only
+		"GET /v1/me":                    200, // the caller itself
 		"POST /v1/integrations":         422, // the demo tenant's connections are not found for this tenant
 		"POST /v1/connections":          422, // nothing of the demo tenant is named; refused as empty
 		"POST /v1/users/import":         404,
