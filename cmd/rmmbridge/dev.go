@@ -51,6 +51,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	o.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(o.Logger)
 	o.DevKey = getenv("RMMBRIDGE_DEV_API_KEY")
+	o.DevAdminPassword = getenv("RMMBRIDGE_DEV_ADMIN_PASSWORD")
 	o.Endpoint = getenv("AWS_ENDPOINT_URL")
 	if o.Endpoint != "" {
 		if err := motoserver.Ping(o.Endpoint); err != nil {
@@ -70,13 +71,14 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 			fmt.Fprintln(stderr, "stop:", err)
 		}
 	}()
-	printBanner(stdout, env, o.DevKey != "")
+	printBanner(stdout, env, o.DevKey != "", o.DevAdminPassword != "")
+	go watchMailbox(ctx, stdout, env)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nstopping …")
 	return nil
 }
 
-func printBanner(w io.Writer, env *devstack.Env, chosen bool) {
+func printBanner(w io.Writer, env *devstack.Env, chosen, chosenAdmin bool) {
 	source := "generated for this run; set RMMBRIDGE_DEV_API_KEY to choose one"
 	if chosen {
 		source = "from RMMBRIDGE_DEV_API_KEY"
@@ -88,7 +90,7 @@ func printBanner(w io.Writer, env *devstack.Env, chosen bool) {
 	}
 	fmt.Fprintf(w, `
 rmmbridge is running locally
-  console       %[1]s/  (sign in with the API key below)
+  console       %[1]s/  (sign in with the API key below, or as the demo admin)
   HTTP API      %[1]s
   API key       %[2]s  (%[3]s)
   tenant        t_demo
@@ -105,8 +107,8 @@ Try:
   curl -s -H "Authorization: Bearer %[2]s" %[1]s/v1/integrations/%[4]s/organizations
   curl -s -X POST -H "Authorization: Bearer %[2]s" %[1]s/v1/integrations/%[4]s/organizations/1/match
   curl -s -i %[1]s/v1/connections                      # no key → 401
-
-Ctrl-C stops everything.
 `, api, key, source, iid, env.WebhookSecret, env.RMM.BaseURL, env.PSA.BaseURL, env.MotoEndpoint, moto,
 		env.RMM.Spec.DisplayName, env.PSA.Spec.DisplayName, env.RMM.Spec.Name, env.PSA.Spec.Name)
+	printUsers(w, env, chosenAdmin)
+	fmt.Fprintln(w, "\nCtrl-C stops everything.")
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -49,6 +50,9 @@ func TestDevServesTheAPI(t *testing.T) {
 	apiRE := regexp.MustCompile(`HTTP API\s+(http://127\.0\.0\.1:\d+)`)
 	consoleRE := regexp.MustCompile(`console\s+(http://127\.0\.0\.1:\d+/)\s`)
 	var console string
+	adminRE := regexp.MustCompile(`^\s+demo admin\s+(\S+@\S+)$`)
+	passwordRE := regexp.MustCompile(`^\s+password\s+(\S+)\s+\(`)
+	var adminEmail, adminPassword string
 	motoRE := regexp.MustCompile(`^\s+started through (\S+): transaction-safe DynamoDB$`)
 	launcher := ""
 	sc := bufio.NewScanner(pr)
@@ -76,6 +80,12 @@ func TestDevServesTheAPI(t *testing.T) {
 			}
 			if m := motoRE.FindStringSubmatch(l); m != nil {
 				launcher = m[1]
+			}
+			if m := adminRE.FindStringSubmatch(l); m != nil {
+				adminEmail = m[1]
+			}
+			if m := passwordRE.FindStringSubmatch(l); m != nil {
+				adminPassword = m[1]
 			}
 		case <-deadline:
 			t.Fatalf("dev did not print its banner within 90 s (API %q, wrapper %q)", api, launcher)
@@ -127,6 +137,25 @@ func TestDevServesTheAPI(t *testing.T) {
 				t.Errorf("GET %s = %d %s; want %d containing %q", tc.path, resp.StatusCode, b, tc.want, tc.wantBody)
 			}
 		})
+	}
+	// The banner says how to sign in as the demo admin: doing so gives a
+	// token the API takes.
+	body := strings.NewReader(`{"email":"` + adminEmail + `","password":"` + adminPassword + `"}`)
+	resp, err := http.Post(api+"/v1/auth/login", "application/json", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct{ IDToken string }
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != 200 || tok.IDToken == "" {
+		t.Errorf("sign in as the printed demo admin %q = %d, %v", adminEmail, resp.StatusCode, err)
+	}
+	resp.Body.Close()
+	req, _ := http.NewRequest(http.MethodGet, api+"/v1/users", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.IDToken)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Errorf("GET /v1/users with the demo admin's token = %v, %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	cancel()
 	select {

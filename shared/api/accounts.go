@@ -38,7 +38,7 @@ type accountsAPI struct {
 }
 
 func scope(r *httpapi.Request) tenancy.Scope {
-	return tenancy.Scope{TenantID: r.Principal.TenantID, IntegrationID: r.PathParam("integrationId"), Actor: "key/" + r.Principal.KeyID}
+	return tenancy.Scope{TenantID: r.Principal.TenantID, IntegrationID: r.PathParam("integrationId"), Actor: r.Principal.Actor()}
 }
 
 func (a accountsAPI) open(ctx context.Context, r *httpapi.Request) (Clients, error) {
@@ -453,13 +453,15 @@ func (a accountsAPI) members(ctx context.Context, r *httpapi.Request) (*httpapi.
 		return nil, err
 	}
 	type memberView struct {
-		ID    string `json:"id"`
-		Name  string `json:"name"`
-		Email string `json:"email,omitempty"`
+		ID     string `json:"id"`
+		Name   string `json:"name"`
+		Email  string `json:"email,omitempty"`
+		Active bool   `json:"active"`
+		Role   string `json:"role,omitempty"`
 	}
 	views := make([]memberView, 0, len(ms))
 	for _, m := range ms {
-		views = append(views, memberView{ID: m.ID, Name: m.Name, Email: m.Email})
+		views = append(views, memberView{ID: m.ID, Name: m.Name, Email: m.Email, Active: m.Active, Role: m.Role})
 	}
 	page, err := pageOf(views, r)
 	if err != nil {

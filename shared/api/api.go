@@ -13,6 +13,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
+	"github.com/rmmbridge/rmmbridge/shared/user"
 )
 
 // Version is the build's version, set with -ldflags "-X ...api.Version=...".
@@ -29,6 +30,8 @@ type Deps struct {
 	Imports     *importjob.Service // nil (or no Clients): the import routes answer 501
 	Alerts      *alert.Service     // nil: the alert list answers 501
 	Audit       AuditLog           // nil: the audit log answers 501
+	Users       *user.Service      // nil: the users routes answer 501
+	SignIn      *user.SignIn       // nil: the sign-in routes answer 501
 }
 
 // New returns the API's router with every route registered.
@@ -101,8 +104,8 @@ func New(d Deps) *httpapi.Router {
 	rt.Handle("GET "+i+"/assets/{deviceId}", V, getAsset(d))
 	rt.Handle("GET "+i+"/alerts", V, listAlerts(d))
 
-	// Users.
-	rt.Handle("POST /v1/users/import", A, ni("importing users"))
+	// Users and sign-in.
+	registerUsers(rt, d)
 	return rt
 }
 

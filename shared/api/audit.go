@@ -62,11 +62,13 @@ type meView struct {
 	TenantID string `json:"tenantId"`
 	Role     string `json:"role"`
 	KeyID    string `json:"keyId,omitempty"`
+	UserID   string `json:"userId,omitempty"`
+	Email    string `json:"email,omitempty"`
 }
 
 // me is GET /v1/me: who the credential is (tenant and role), so a client
 // such as the console knows which actions to offer.
 func me(_ context.Context, r *httpapi.Request) (*httpapi.Response, error) {
 	p := r.Principal
-	return httpapi.JSON(http.StatusOK, meView{TenantID: p.TenantID, Role: p.Role, KeyID: p.KeyID}), nil
+	return httpapi.JSON(http.StatusOK, meView{TenantID: p.TenantID, Role: p.Role, KeyID: p.KeyID, UserID: p.UserID, Email: p.Email}), nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/user"
 	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
@@ -48,6 +49,16 @@ func (r limitedRMM) GetOrganization(context.Context, string) (rmm.Organization, 
 	return rmm.Organization{}, apperr.New(apperr.NotFound, "not here")
 }
 
+// oneIntegration is the tenant's one integration, i_1.
+type oneIntegration struct{}
+
+func (oneIntegration) GetIntegration(_ context.Context, _, id string) (connection.Integration, error) {
+	if id != "i_1" {
+		return connection.Integration{}, apperr.New(apperr.NotFound, "no integration %s", id)
+	}
+	return connection.Integration{ID: "i_1", PSAConnectionID: "c_psa"}, nil
+}
+
 // TestFeaturesNeedingAMissingCapabilityAre422: vendors registered in the
 // test (a PSA spec without accounts.findByRef and members.list, an RMM
 // spec without orgs.create), opened through the providers registry built
@@ -78,8 +89,11 @@ func TestFeaturesNeedingAMissingCapabilityAre422(t *testing.T) {
 	opener := importOpener(func(context.Context, string, string) (api.Clients, error) {
 		return api.Clients{Integration: connection.Integration{ID: "i_1"}, RMM: r, PSA: p}, nil
 	})
+	// Importing users reads the members through the same capability check
+	// (the user store and pool are never reached).
+	users := user.NewService(nil, noPool{}, api.MemberRoster{Integrations: oneIntegration{}, Clients: opener}, user.Options{})
 	rt := api.New(api.Deps{Clients: opener, Accounts: account.NewService(nil, account.Options{}),
-		Imports: importjob.NewService(nil, nil, nil, importjob.Queues{}, importjob.Options{})})
+		Imports: importjob.NewService(nil, nil, nil, importjob.Queues{}, importjob.Options{}), Users: users})
 	const i = "/v1/integrations/{integrationId}"
 	tests := []struct {
 		name, method, route string
@@ -92,6 +106,7 @@ func TestFeaturesNeedingAMissingCapabilityAre422(t *testing.T) {
 		{"asset import creating accounts", "POST", i + "/imports", map[string]string{}, `{"kind":"assets"}`, "accounts.findByRef"},
 		{"provision an RMM organization", "POST", i + "/psa/accounts/{accountId}/provision-rmm", map[string]string{"accountId": "7"}, "", "orgs.create"},
 		{"list members", "GET", i + "/psa/members", map[string]string{}, "", "members.list"},
+		{"import users", "POST", "/v1/users/import", map[string]string{}, `{"integrationId":"i_1","members":[{"memberId":"1","role":"viewer"}]}`, "members.list"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -83,6 +83,7 @@ func (a importsAPI) create(ctx context.Context, r *httpapi.Request) (*httpapi.Re
 	if err := importCapabilities(cl, in); err != nil {
 		return nil, err
 	}
+	in.StartedBy = r.Principal.Actor()
 	j, err := a.svc.Create(ctx, r.Principal.TenantID, r.PathParam("integrationId"), in, cl.RMM)
 	if err != nil {
 		return nil, err

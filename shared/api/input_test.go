@@ -34,6 +34,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/secretstore"
+	"github.com/rmmbridge/rmmbridge/shared/user"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/registry"
 )
 
@@ -225,6 +226,7 @@ type inputEnv struct {
 	store connection.Store
 	jobA  string // a job of t_a/i_a
 	jobB  string // a job of t_b/i_b
+	users dynamostore.Users
 }
 
 func newInputEnv(t *testing.T) *inputEnv {
@@ -275,7 +277,10 @@ func newInputEnv(t *testing.T) *inputEnv {
 		Imports:     imports,
 		Alerts:      alert.NewService(dynamostore.NewAlerts(st), nil, nil, nil, alert.Options{}),
 		Audit:       dynamostore.NewMappings(st),
+		Users:       user.NewService(dynamostore.NewUsers(st), noPool{}, api.MemberRoster{Integrations: conns, Clients: e.guard}, user.Options{}),
+		SignIn:      user.NewSignIn(noPool{}, nil, dynamostore.NewUsers(st), noPool{}, dynamostore.NewSignInFailures(st), user.Throttle{}, nil),
 	})
+	e.users = dynamostore.NewUsers(st)
 	return e
 }
 

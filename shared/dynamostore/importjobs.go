@@ -72,6 +72,7 @@ type jobItem struct {
 	ProgressAt            *time.Time `dynamodbav:"progressAt,omitempty"`
 	CheckedAt             *time.Time `dynamodbav:"checkedAt,omitempty"`
 	Rev                   int64      `dynamodbav:"rev,omitempty"`
+	StartedBy             string     `dynamodbav:"startedBy,omitempty"`
 	TTL                   int64      `dynamodbav:"ttl"`
 }
 
@@ -173,7 +174,7 @@ func toJobItem(j importjob.Job) jobItem {
 		OrganizationIDs: j.OrganizationIDs, Total: c.Total, Created: c.Created, Linked: c.Linked, Updated: c.Updated,
 		Unchanged: c.Unchanged, Skipped: c.Skipped, Failed: c.Failed, Review: c.Review, Orgs: j.Orgs, OrgsDone: j.OrgsDone,
 		CreatedAt: j.CreatedAt.UTC(), StartedAt: optTime(j.StartedAt), FinishedAt: optTime(j.FinishedAt),
-		TTL: j.CreatedAt.Add(ImportRetention).Unix()}
+		StartedBy: j.StartedBy, TTL: j.CreatedAt.Add(ImportRetention).Unix()}
 }
 
 func (it jobItem) job(tenantID, integrationID string) importjob.Job {
@@ -182,7 +183,7 @@ func (it jobItem) job(tenantID, integrationID string) importjob.Job {
 		OrganizationIDs: it.OrganizationIDs,
 		Counts: importjob.Counts{Total: it.Total, Created: it.Created, Linked: it.Linked, Updated: it.Updated,
 			Unchanged: it.Unchanged, Skipped: it.Skipped, Failed: it.Failed, Review: it.Review},
-		Orgs: it.Orgs, OrgsDone: it.OrgsDone, CreatedAt: it.CreatedAt}
+		Orgs: it.Orgs, OrgsDone: it.OrgsDone, CreatedAt: it.CreatedAt, StartedBy: it.StartedBy}
 	if it.StartedAt != nil {
 		j.StartedAt = *it.StartedAt
 	}

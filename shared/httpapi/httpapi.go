@@ -31,10 +31,15 @@ import (
 )
 
 // Authorizer context keys, written by the authorizer function and read here.
+// An API key's request carries keyId and keyName, a signed-in user's userId
+// and email.
 const (
 	ContextTenantID = "tenantId"
 	ContextRole     = "role"
 	ContextKeyID    = "keyId"
+	ContextKeyName  = "keyName"
+	ContextUserID   = "userId"
+	ContextEmail    = "email"
 )
 
 // DefaultMaxBody is the request body limit when Options.MaxBody is zero.
@@ -45,7 +50,21 @@ const DefaultMaxBody = 1 << 20
 type Principal struct {
 	TenantID string
 	Role     string
-	KeyID    string
+	// KeyID and KeyName are set for an API key, UserID and Email for a
+	// signed-in user.
+	KeyID   string
+	KeyName string
+	UserID  string
+	Email   string
+}
+
+// Actor names the principal in audit events: "user/<id> (<email>)" for a
+// user, "key/<id> (<name>)" for an API key.
+func (p Principal) Actor() string {
+	if p.UserID != "" {
+		return "user/" + p.UserID + " (" + p.Email + ")"
+	}
+	return "key/" + p.KeyID + " (" + p.KeyName + ")"
 }
 
 // Request is one decoded HTTP API request.
@@ -398,12 +417,13 @@ func principalOf(ev events.APIGatewayV2HTTPRequest) (Principal, error) {
 		lam = a.Lambda
 	}
 	str := func(k string) string { s, _ := lam[k].(string); return s }
-	p := Principal{TenantID: str(ContextTenantID), Role: str(ContextRole), KeyID: str(ContextKeyID)}
+	p := Principal{TenantID: str(ContextTenantID), Role: str(ContextRole), KeyID: str(ContextKeyID), KeyName: str(ContextKeyName),
+		UserID: str(ContextUserID), Email: str(ContextEmail)}
 	if p.TenantID == "" {
 		return Principal{}, apperr.New(apperr.Unauthorized, "no authorized tenant on this request")
 	}
 	if _, ok := roleAccess[p.Role]; !ok {
-		return Principal{}, apperr.New(apperr.Unauthorized, "the API key has no valid role")
+		return Principal{}, apperr.New(apperr.Unauthorized, "the credential has no valid role")
 	}
 	return p, nil
 }

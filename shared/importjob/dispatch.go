@@ -177,7 +177,11 @@ func (d *Dispatcher) process(ctx context.Context, r *orgRun) error {
 }
 
 func scopeOf(j Job) tenancy.Scope {
-	return tenancy.Scope{TenantID: j.TenantID, IntegrationID: j.IntegrationID, Actor: "import/" + j.ID}
+	actor := "import/" + j.ID
+	if j.StartedBy != "" {
+		actor += " by " + j.StartedBy
+	}
+	return tenancy.Scope{TenantID: j.TenantID, IntegrationID: j.IntegrationID, Actor: actor}
 }
 
 // mapping returns the organization's final mapping, nil when unmapped.

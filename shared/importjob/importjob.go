@@ -166,6 +166,9 @@ type Job struct {
 	// Rev counts the Changes applied to the job; a reconciliation writes
 	// its counts only if no Change was applied since it read the job.
 	Rev int64
+	// StartedBy is who started the job ("user/<id> (<email>)" or
+	// "key/<id> (<name>)"); the audit events of its mappings name it.
+	StartedBy string
 }
 
 // Ref names a job.

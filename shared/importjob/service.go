@@ -39,6 +39,9 @@ type CreateInput struct {
 	DryRun          bool     `json:"dryRun"`
 	// CreateMissingAccounts defaults to true.
 	CreateMissingAccounts *bool `json:"createMissingAccounts,omitempty"`
+	// StartedBy names who starts the job (the API's principal), for the
+	// audit events of the mappings it writes; not part of the body.
+	StartedBy string `json:"-"`
 }
 
 // Create validates in, records a queued job and sends one OrgMessage per
@@ -83,7 +86,7 @@ func (s *Service) Create(ctx context.Context, tenantID, integrationID string, in
 	now := s.o.Now().UTC().Truncate(time.Millisecond)
 	j := Job{ID: NewJobID(now), TenantID: tenantID, IntegrationID: integrationID, Kind: in.Kind, Status: StatusQueued,
 		DryRun: in.DryRun, CreateMissingAccounts: in.CreateMissingAccounts == nil || *in.CreateMissingAccounts,
-		Orgs: len(ids), CreatedAt: now}
+		Orgs: len(ids), CreatedAt: now, StartedBy: in.StartedBy}
 	if len(in.OrganizationIDs) > 0 {
 		j.OrganizationIDs = ids
 	}

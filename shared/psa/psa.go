@@ -169,11 +169,17 @@ type Note struct {
 	Internal bool
 }
 
-// Member is a PSA member/resource (technician).
+// Member is a PSA member/resource (technician). MemberLister lists every
+// member, active or not: importing users refuses inactive members with the
+// reason, and a re-import shows members that became inactive.
 type Member struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	Email string `json:"email,omitempty"`
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Email  string `json:"email,omitempty"`
+	Active bool   `json:"active"`
+	// Role is the PSA's own role or security level of the member
+	// (ConnectWise's security role), shown to help choose rmmbridge's role.
+	Role string `json:"role,omitempty"`
 }
 
 // Tester checks a connection's credentials with a cheap authenticated call.
@@ -257,7 +263,8 @@ type TicketWriter interface {
 	TicketTouched(ctx context.Context, id string) (bool, error)
 }
 
-// MemberLister lists the PSA's members (technicians).
+// MemberLister lists the PSA's members (technicians), inactive ones
+// included.
 type MemberLister interface {
 	ListMembers(ctx context.Context) ([]Member, error)
 }

@@ -46,7 +46,9 @@ func TestSignInWithEmail(t *testing.T) {
 		chromedp.SendKeys(css(`input[name=email]`), email),
 		chromedp.SendKeys(css(`input[name=password]`), password+"-wrong"),
 		chromedp.Click(css(`#signin-user`)))
-	waitText(t, ctx, `form:has(#signin-user) .form-error`, "", 10*time.Second)
+	// The answer does not say whether the email exists; wait for it (the
+	// button is busy until then, and a click on it would be lost).
+	waitText(t, ctx, `form:has(#signin-user) .form-error`, "incorrect email or password", 10*time.Second)
 	do(t, ctx, "the right password",
 		chromedp.SetValue(css(`input[name=password]`), password),
 		chromedp.Click(css(`#signin-user`)),

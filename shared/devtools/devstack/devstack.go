@@ -2,10 +2,10 @@
 // template-driven local stack on moto, an RMM and a PSA sandbox (NinjaOne
 // and ConnectWise unless told otherwise; any sandbox of
 // shared/devtools/sandboxes) seeded with related demo data, and a demo
-// tenant with an API key, a connection to each sandbox and an integration
-// between them — created through the HTTP API itself, so "Test & save"
-// runs as it would for a user. `rmmbridge dev`, the end-to-end tests and
-// the benchmark all start it the same way.
+// tenant with an API key, an admin user, a connection to each sandbox and
+// an integration between them — created through the HTTP API itself, so
+// "Test & save" runs as it would for a user. `rmmbridge dev`, the
+// end-to-end tests and the benchmark all start it the same way.
 package devstack
 
 import (
@@ -55,7 +55,12 @@ type Options struct {
 	Orgs     int   // RMM organizations, default 30
 	Devices  int   // RMM devices, default 1200
 	DevKey   string
-	Logger   *slog.Logger
+	// DevAdminPassword is the demo admin's password (RMMBRIDGE_DEV_ADMIN_PASSWORD);
+	// empty: a new random one. Mailbox is the dev mailbox file; empty: one
+	// in a temporary directory (see Users).
+	DevAdminPassword string
+	Mailbox          string
+	Logger           *slog.Logger
 	// AdjustRMM and AdjustPSA change the sandboxes' options before they
 	// start (latency, failure injection, rate limits).
 	AdjustRMM, AdjustPSA func(*sandboxspec.Options)
@@ -103,6 +108,8 @@ type Env struct {
 	// FastSQS is the in-memory SQS when Options.FastSQS is set (its Stats
 	// count the queue traffic), else nil.
 	FastSQS *fastsqs.Server
+	// Users is the user pool, the dev mailbox and the demo admin (users.go).
+	Users Users
 
 	moto          *motoserver.Server
 	restoreSQSEnv func() error
@@ -206,7 +213,11 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 		return nil, err
 	}
 
-	extra := map[string]string{fnenv.AllowLoopbackEnv: "true"}
+	extra, err := env.mailboxEnv(o)
+	if err != nil {
+		return nil, err
+	}
+	extra[fnenv.AllowLoopbackEnv] = "true"
 	for k, v := range o.ExtraEnv {
 		extra[k] = v
 	}
@@ -222,6 +233,9 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	}
 	if err := env.seedIntegration(ctx); err != nil {
 		return nil, fmt.Errorf("seed demo connections: %w", err)
+	}
+	if err := env.seedUsers(ctx, o); err != nil {
+		return nil, err
 	}
 	return env, nil
 }
@@ -394,6 +408,7 @@ func (e *Env) Stop(ctx context.Context) error {
 	if e.moto != nil {
 		e.moto.Stop()
 	}
+	errs = append(errs, e.removeMailbox())
 	return errors.Join(errs...)
 }
 

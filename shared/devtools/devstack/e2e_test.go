@@ -65,7 +65,14 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "start dev environment:", err)
 		return 1
 	}
+	noteSecret(env.APIKey, env.WebhookSecret, env.Users.AdminPassword)
 	code := m.Run()
+	// Every password, token, session and key any test noted: none may be
+	// in any log line of the whole run.
+	if leaked := leakedSecrets(logs.String()); len(leaked) > 0 {
+		fmt.Fprintln(os.Stderr, "FAIL: secrets in the logs:", leaked)
+		code = 1
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := env.Stop(sctx); err != nil {

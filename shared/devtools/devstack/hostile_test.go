@@ -109,7 +109,7 @@ func TestHostileCaller(t *testing.T) {
 
 	device := strconv.Itoa(env.Ninja().Devices()[0].ID)
 	realIDs := map[string]string{"connectionId": env.RMMConnection, "integrationId": env.IntegrationID, "jobId": queued.ID,
-		"orgId": org, "accountId": strconv.Itoa(env.CW().Companies()[0].ID), "deviceId": device}
+		"orgId": org, "accountId": strconv.Itoa(env.CW().Companies()[0].ID), "deviceId": device, "userId": env.Users.AdminUserID}
 	bodies := map[string]string{
 		"PATCH /v1/connections/{connectionId}":                              `{"name":"taken over"}`,
 		"PATCH /v1/integrations/{integrationId}":                            `{"name":"taken over"}`,
@@ -119,6 +119,7 @@ func TestHostileCaller(t *testing.T) {
 		"POST /v1/connections":                                              `{}`,
 		"POST /v1/integrations":                                             `{}`,
 		"POST /v1/users/import":                                             `{}`,
+		"PATCH /v1/users/{userId}":                                          `{"role":"viewer"}`,
 		"POST /v1/integrations/{integrationId}/organizations/{orgId}/match": ``,
 	}
 	hostile := map[string]string{
@@ -181,11 +182,13 @@ func TestHostileCaller(t *testing.T) {
 		if key == alertwebhookfn.Route {
 			continue // no API key: another tenant's key means nothing there
 		}
-		t.Run("other tenant/"+key, func(t *testing.T) {
-			if st, p := rawCall(t, otherKey, method, fill(realIDs), bodies[key]); st != http.StatusNotFound {
-				t.Errorf("another tenant's ids = %d %+v, want 404", st, p)
-			}
-		})
+		for cred, secret := range map[string]string{"key": otherKey, "token": theOtherTenant(t).token} {
+			t.Run("other tenant "+cred+"/"+key, func(t *testing.T) {
+				if st, p := rawCall(t, secret, method, fill(realIDs), bodies[key]); st != http.StatusNotFound {
+					t.Errorf("another tenant's ids = %d %+v, want 404", st, p)
+				}
+			})
+		}
 	}
 	if routes < 20 {
 		t.Errorf("only %d routes with path ids", routes)

@@ -32,6 +32,7 @@ var mayLinkTheEdge = []string{
 	"shared/dynamostore", // DynamoDB
 	"shared/sqsqueue",    // SQS
 	"shared/secretstore", // Secrets Manager
+	"shared/cognito",     // the Cognito user pool
 	"shared/providers",   // the vendor client registry
 	"shared/vendors/",    // the vendor clients and their sandboxes
 	"shared/devtools/",   // local tooling
@@ -106,7 +107,7 @@ func TestDomainIsFreeOfTheEdgeAndTheVendors(t *testing.T) {
 	}
 	// The check must cover the domain, or it proves nothing.
 	for _, want := range []string{"shared/account", "shared/asset", "shared/alert", "shared/importjob", "shared/scheduler",
-		"shared/connection", "shared/tenant", "shared/tenancy", "shared/lease", "shared/queuemsg"} {
+		"shared/connection", "shared/tenant", "shared/tenancy", "shared/lease", "shared/queuemsg", "shared/user", "shared/idtoken"} {
 		if !slices.Contains(checked, want) {
 			t.Errorf("%s was not checked", want)
 		}
@@ -115,7 +116,8 @@ func TestDomainIsFreeOfTheEdgeAndTheVendors(t *testing.T) {
 
 // TestEachFunctionLinksOnlyWhatItUses: every functions/<name> imports
 // only its own wiring package, and the authorizer links no vendor client,
-// no provider registry, no SQS and no Secrets Manager.
+// no provider registry, no SQS, no Secrets Manager and no Cognito SDK (it
+// verifies ID tokens against the pool's JWKS with shared/idtoken).
 func TestEachFunctionLinksOnlyWhatItUses(t *testing.T) {
 	fns := map[string]string{
 		"api": "apifn", "authorizer": "authorizerfn", "alert-webhook": "alertwebhookfn", "alert-worker": "alertworkerfn",
@@ -138,7 +140,8 @@ func TestEachFunctionLinksOnlyWhatItUses(t *testing.T) {
 		}
 		if fn == "authorizer" {
 			bad := matching(ds, []string{module + "/shared/vendors/", module + "/shared/providers", module + "/shared/sqsqueue",
-				module + "/shared/secretstore", "github.com/aws/aws-sdk-go-v2/service/sqs", "github.com/aws/aws-sdk-go-v2/service/secretsmanager"})
+				module + "/shared/secretstore", module + "/shared/cognito", "github.com/aws/aws-sdk-go-v2/service/sqs",
+				"github.com/aws/aws-sdk-go-v2/service/secretsmanager", "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"})
 			if len(bad) > 0 {
 				sort.Strings(bad)
 				t.Errorf("the authorizer links %s", strings.Join(bad, ", "))

@@ -1,6 +1,7 @@
 // Package localrun runs rmmbridge's functions locally the way AWS runs
-// them, driven by template.yaml: it creates the template's DynamoDB tables
-// and SQS queues in moto, builds each function once with the environment its
+// them, driven by template.yaml: it creates the template's DynamoDB tables,
+// SQS queues and Cognito user pools (with their app clients and groups) in
+// moto, builds each function once with the environment its
 // template entry gives it, serves the HTTP API (API Gateway payload 2.0
 // events, the Lambda authorizer with its result cache), polls each SQS
 // event source like the Lambda event source mapping (batch size, batching
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -91,10 +93,12 @@ type Stack struct {
 	tmpl *samtemplate.Template
 	log  *slog.Logger
 
-	region string
-	tables map[string]tableInfo
-	queues map[string]queueInfo
-	funcs  map[string]*function
+	region  string
+	tables  map[string]tableInfo
+	queues  map[string]queueInfo
+	pools   map[string]poolInfo // Cognito user pools (cognito.go)
+	clients map[string]string   // their app clients' ids
+	funcs   map[string]*function
 
 	sqs sqsAPI
 
@@ -156,6 +160,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	s := &Stack{
 		o: o, tmpl: tmpl, log: o.Logger, region: o.AWS.Region,
 		tables: map[string]tableInfo{}, queues: map[string]queueInfo{}, funcs: map[string]*function{},
+		pools: map[string]poolInfo{}, clients: map[string]string{},
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -169,6 +174,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, fmt.Errorf("localrun: %w", err)
 	}
 	if err := s.createQueues(ctx, sqsClient); err != nil {
+		return nil, fmt.Errorf("localrun: %w", err)
+	}
+	if err := s.createUserPools(ctx, cognitoidentityprovider.NewFromConfig(o.AWS)); err != nil {
 		return nil, fmt.Errorf("localrun: %w", err)
 	}
 	if err := s.buildFunctions(ctx); err != nil {
@@ -307,6 +315,12 @@ func (s *Stack) ref(id string) (string, error) {
 	if q, ok := s.queues[id]; ok {
 		return q.url, nil // Ref of an SQS queue is its URL
 	}
+	if p, ok := s.pools[id]; ok {
+		return p.id, nil // Ref of a user pool is its id
+	}
+	if c, ok := s.clients[id]; ok {
+		return c, nil // Ref of an app client is its client id
+	}
 	if f, ok := s.funcs[id]; ok {
 		return f.name, nil
 	}
@@ -332,6 +346,18 @@ func (s *Stack) getAtt(id, attr string) (string, error) {
 	}
 	if t, ok := s.tables[id]; ok && attr == "Arn" {
 		return t.arn, nil
+	}
+	if p, ok := s.pools[id]; ok {
+		switch attr {
+		case "Arn":
+			return p.arn, nil
+		case "ProviderURL": // the issuer of the pool's tokens
+			return "https://" + s.poolProviderName(p.id), nil
+		case "ProviderName":
+			return s.poolProviderName(p.id), nil
+		case "UserPoolId":
+			return p.id, nil
+		}
 	}
 	if _, ok := s.tmpl.Function(id); ok && attr == "Arn" {
 		name, err := s.functionName(id)

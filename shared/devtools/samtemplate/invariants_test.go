@@ -38,11 +38,15 @@ const (
 	invAuthorizer = "ApiKeyAuthorizer"
 )
 
-// invPublicRoutes are the only routes of the JSON API without the API-key
-// authorizer.
+// invPublicRoutes are the only routes of the JSON API without the
+// authorizer: health, the webhook (its own secret) and sign-in (no
+// credential yet).
 var invPublicRoutes = []string{
 	"GET /v1/health",
 	"POST /v1/webhooks/{integrationId}/rmm",
+	"POST /v1/auth/login",
+	"POST /v1/auth/new-password",
+	"POST /v1/auth/refresh",
 }
 
 // invConsoleRoutes are the only routes outside /v1: the operator console's
@@ -369,6 +373,10 @@ func TestInvariantEnvironment(t *testing.T) {
 		"ASSET_QUEUE_URL":  "getatt:AssetQueue.QueueUrl",
 		"ALERT_QUEUE_URL":  "getatt:AlertQueue.QueueUrl",
 		"SECRET_PREFIX":    "rmmbridge/" + stack + "/",
+		// The user pool (the issuer is what its ID tokens' iss says).
+		"USER_POOL_ID":        "ref:UserPool",
+		"USER_POOL_CLIENT_ID": "ref:UserPoolClient",
+		"USER_POOL_ISSUER":    "getatt:UserPool.ProviderURL",
 	}
 	r := Resolver{
 		StackName: stack, Region: "us-east-1", AccountID: "123456789012",

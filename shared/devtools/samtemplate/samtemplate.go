@@ -1,8 +1,9 @@
 // Package samtemplate reads rmmbridge's SAM template (template.yaml) into a
 // typed model: the Globals merged into each function, parameters with their
 // defaults, functions with their HTTP API, SQS and Schedule events, SQS
-// queues with their redrive policies, DynamoDB tables, and the HTTP API's
-// Lambda authorizers.
+// queues with their redrive policies, DynamoDB tables, the HTTP API's
+// Lambda authorizers, and Cognito user pools with their app clients and
+// groups.
 //
 // It parses with yaml.v3's Node API so that the short-form intrinsics
 // (!Ref, !GetAtt, !Sub) survive; values that depend on deployed resources
@@ -61,6 +62,11 @@ type Template struct {
 	Queues    []Queue
 	Tables    []Table
 	HTTPAPIs  []HTTPAPI
+	// Cognito user pools, their app clients and groups, in template order
+	// (cognito.go).
+	UserPools       []UserPool
+	UserPoolClients []UserPoolClient
+	UserPoolGroups  []UserPoolGroup
 	// Resources holds every resource of the template by logical id,
 	// including those the model does not interpret (alarms, ...).
 	Resources map[string]Resource
@@ -371,6 +377,12 @@ func Parse(data []byte) (*Template, error) {
 			err = p.table(id, r.Line, props)
 		case TypeHTTPAPI:
 			err = p.httpAPI(id, r.Line, props)
+		case TypeUserPool:
+			err = p.userPool(id, r.Line, props)
+		case TypeUserPoolClient:
+			err = p.userPoolClient(id, r.Line, props)
+		case TypeUserPoolGroup:
+			err = p.userPoolGroup(id, r.Line, props)
 		}
 		if err != nil {
 			return nil, err

@@ -66,7 +66,7 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 // with the reason.
 func SyncHandler(svc *asset.Service, open asset.Opener) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
-		sc := tenancy.Scope{TenantID: r.Principal.TenantID, IntegrationID: r.PathParam("integrationId"), Actor: "key/" + r.Principal.KeyID}
+		sc := tenancy.Scope{TenantID: r.Principal.TenantID, IntegrationID: r.PathParam("integrationId"), Actor: r.Principal.Actor()}
 		c, err := open(ctx, sc.TenantID, sc.IntegrationID)
 		if err != nil {
 			return nil, err

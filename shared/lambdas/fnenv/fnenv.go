@@ -18,6 +18,12 @@ import (
 // non-public addresses stay refused).
 const AllowLoopbackEnv = "RMMBRIDGE_ALLOW_LOOPBACK_VENDORS"
 
+// DevMailboxEnv is a local-only switch (never in template.yaml): a file
+// where the API function puts the invitations of new users, with their
+// temporary password, instead of having the user pool mail them. `make
+// dev` prints them; the end-to-end tests read them.
+const DevMailboxEnv = "RMMBRIDGE_DEV_MAILBOX"
+
 // ImportStallAfterEnv optionally sets, as a Go duration, how long an
 // import job may go without progress before a GET or the scheduler
 // reconciles it from its item records (default

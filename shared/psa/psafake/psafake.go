@@ -275,6 +275,7 @@ func (p *PSA) AddMember(m Member) psa.Member {
 	if m.ID == "" {
 		m.ID = p.nextID()
 	}
+	m.Member.Active = !m.Inactive
 	p.members = append(p.members, m)
 	return m.Member
 }
@@ -1062,18 +1063,19 @@ func (c *Client) TicketTouched(ctx context.Context, id string) (bool, error) {
 	return t.Touched, nil
 }
 
-// ListMembers implements psa.MemberLister: the active members.
+// ListMembers implements psa.MemberLister: every member, inactive ones
+// included (Active false).
 func (c *Client) ListMembers(ctx context.Context) ([]psa.Member, error) {
 	if err := c.begin(ctx, "ListMembers"); err != nil {
 		return nil, err
 	}
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
-	var out []psa.Member
+	out := make([]psa.Member, 0, len(c.p.members))
 	for _, m := range c.p.members {
-		if !m.Inactive {
-			out = append(out, m.Member)
-		}
+		pm := m.Member
+		pm.Active = !m.Inactive
+		out = append(out, pm)
 	}
 	return out, nil
 }

@@ -421,20 +421,23 @@ type apiResource struct {
 	UserType  *int        `json:"userType"`
 }
 
-// ListMembers implements psa.MemberLister: the active resources with an
-// email address, the API user excluded. Two resources may share an
-// address; both are listed (user import decides).
+// ListMembers implements psa.MemberLister: every resource, inactive ones
+// and ones without an email address too (Active and Email say so; user
+// import refuses them with the reason, a re-import shows who became
+// inactive), the API user excluded. Two resources may share an address;
+// both are listed (user import decides).
 func (c *Client) ListMembers(ctx context.Context) ([]psa.Member, error) {
-	rs, err := queryAll[apiResource](ctx, c, "Resources", eq("isActive", true), op("gt", "id", 0))
+	rs, err := queryAll[apiResource](ctx, c, "Resources", op("gt", "id", 0))
 	if err != nil {
 		return nil, fmt.Errorf("list Autotask resources: %w", err)
 	}
 	var out []psa.Member
 	for _, r := range rs {
-		if !r.IsActive || strings.TrimSpace(r.Email) == "" || strings.EqualFold(r.UserName, c.cfg.Username) {
+		if strings.EqualFold(r.UserName, c.cfg.Username) {
 			continue
 		}
-		out = append(out, psa.Member{ID: r.ID.String(), Name: strings.TrimSpace(r.FirstName + " " + r.LastName), Email: r.Email})
+		out = append(out, psa.Member{ID: r.ID.String(), Name: strings.TrimSpace(r.FirstName + " " + r.LastName),
+			Email: strings.TrimSpace(r.Email), Active: r.IsActive})
 	}
 	return out, nil
 }

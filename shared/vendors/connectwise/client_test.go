@@ -288,11 +288,16 @@ func TestRoundTrips(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Every member: the inactive one, a second login sharing an
+			// address, a kiosk without one; with the security role.
 			want := []psa.Member{
-				{ID: "150", Name: "John Smith", Email: "jsmith@msp.example"},
-				{ID: "151", Name: "Maria Garcia", Email: "mgarcia@msp.example"},
-				{ID: "152", Name: "Alex Kim", Email: "akim@msp.example"},
-				{ID: "153", Name: "Priya Williams", Email: "pwilliams@msp.example"},
+				{ID: "150", Name: "John Smith", Email: "jsmith@msp.example", Active: true, Role: "Admin"},
+				{ID: "151", Name: "Maria Garcia", Email: "mgarcia@msp.example", Active: true, Role: "Technician"},
+				{ID: "152", Name: "Alex Kim", Email: "akim@msp.example", Active: true, Role: "Technician"},
+				{ID: "153", Name: "Priya Williams", Email: "pwilliams@msp.example", Active: true, Role: "Dispatcher"},
+				{ID: "154", Name: "Thanh Nguyen", Email: "tnguyen@msp.example", Active: false, Role: "Technician"},
+				{ID: "155", Name: "John Smith (admin login)", Email: "jsmith@msp.example", Active: true, Role: "Admin"},
+				{ID: "156", Name: "Front Desk", Active: true, Role: "Dispatcher"},
 			}
 			if d := cmp.Diff(want, got); d != "" {
 				t.Errorf("members (-want +got):\n%s", d)

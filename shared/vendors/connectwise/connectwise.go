@@ -53,7 +53,7 @@
 //	                             already open
 //	TicketTouched             1–3 GET the ticket, its notes, its audit trail
 //	                             (stops at the first sign of a human)
-//	ListMembers               n  GET /system/members?conditions=inactiveFlag=false
+//	ListMembers               n  GET /system/members (inactive ones too)
 package connectwise
 
 import (

@@ -257,8 +257,8 @@ func TestPaging(t *testing.T) {
 		var got []psa.Member
 		var err error
 		n := requestsOf(c, func() { got, err = c.ListMembers(ctx) })
-		if err != nil || len(got) != 4 || n != 4 {
-			t.Errorf("ListMembers = %d members, %v with %d requests; want 4 in 4", len(got), err, n)
+		if err != nil || len(got) != 7 || n != 7 {
+			t.Errorf("ListMembers = %d members, %v with %d requests; want 7 in 7", len(got), err, n)
 		}
 	})
 }

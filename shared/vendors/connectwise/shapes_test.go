@@ -36,7 +36,7 @@ var (
 	noteFields = []string{"id", "ticketId", "text", "detailDescriptionFlag", "internalAnalysisFlag", "resolutionFlag", "issueFlag",
 		"internalFlag", "externalFlag", "customerUpdatedFlag", "processNotifications", "dateCreated", "createdBy", "member", "contact"}
 	infoFields        = []string{"lastUpdated", "updatedBy"}
-	memberFields      = []string{"id", "identifier", "firstName", "lastName", "title", "inactiveFlag", "primaryEmail", "officeEmail", "licenseClass", "_info"}
+	memberFields      = []string{"id", "identifier", "firstName", "lastName", "title", "inactiveFlag", "primaryEmail", "officeEmail", "licenseClass", "securityRole", "_info"}
 	auditFields       = []string{"text", "enteredDate", "enteredBy", "auditType", "auditSubType", "auditSource"}
 	errorFields       = []string{"code", "message", "errors"}
 	fieldErrorFields  = []string{"code", "message", "resource", "field"}
@@ -117,6 +117,7 @@ func TestShapes(t *testing.T) {
 		{"ticket configuration", first("/service/tickets/" + tk.ID + "/configurations"), configRefOnTicket},
 		{"note (§4.7 ServiceNote)", note, noteFields},
 		{"member", first("/system/members"), memberFields},
+		{"member security role", obj(first("/system/members")["securityRole"]), idNameFields},
 		{"audit trail entry", first("/system/audittrail?type=Ticket&id=" + tk.ID), auditFields},
 		{"error body (§4.6)", errBody, errorFields},
 		{"field error (§4.6)", arr0(errBody["errors"]), fieldErrorFields},

@@ -391,9 +391,10 @@ func (c *Client) TicketTouched(ctx context.Context, id string) (bool, error) {
 	return false, nil
 }
 
-// ListMembers implements psa.MemberLister: active members.
+// ListMembers implements psa.MemberLister: every member, inactive ones
+// included, with its security role.
 func (c *Client) ListMembers(ctx context.Context) ([]psa.Member, error) {
-	ms, err := collect[apiMember](ctx, c, "/system/members", "/system/members", query(EqBool("inactiveFlag", false), nil))
+	ms, err := collect[apiMember](ctx, c, "/system/members", "/system/members", url.Values{})
 	if err != nil {
 		return nil, fmt.Errorf("list ConnectWise members: %w", err)
 	}
@@ -407,7 +408,11 @@ func (c *Client) ListMembers(ctx context.Context) ([]psa.Member, error) {
 		if email == "" {
 			email = m.OfficeEmail
 		}
-		out[i] = psa.Member{ID: strconv.Itoa(m.ID), Name: name, Email: email}
+		role := ""
+		if m.SecurityRole != nil {
+			role = m.SecurityRole.Name
+		}
+		out[i] = psa.Member{ID: strconv.Itoa(m.ID), Name: name, Email: email, Active: !m.InactiveFlag, Role: role}
 	}
 	return out, nil
 }

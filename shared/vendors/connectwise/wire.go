@@ -199,6 +199,7 @@ type apiMember struct {
 	PrimaryEmail string `json:"primaryEmail"`
 	OfficeEmail  string `json:"officeEmail"`
 	InactiveFlag bool   `json:"inactiveFlag"`
+	SecurityRole *ref   `json:"securityRole,omitempty"`
 }
 
 // apiAuditEntry is AuditTrailEntry.

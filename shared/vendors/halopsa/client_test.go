@@ -219,10 +219,10 @@ func TestAssetWithoutATypeIsRefused(t *testing.T) {
 	}
 }
 
-// TestMembersAreActiveHumanAgents: the seeded agents come back without the
-// inactive and the API-only one; the one without an e-mail and the two
-// sharing an address are kept (the import decides about them).
-func TestMembersAreActiveHumanAgents(t *testing.T) {
+// TestMembersAreHumanAgents: the seeded agents come back without the
+// API-only one; the inactive one (Active false), the one without an e-mail
+// and the two sharing an address are kept (the import decides about them).
+func TestMembersAreHumanAgents(t *testing.T) {
 	srv := startSandbox(t, sandbox.Options{Seed: 1})
 	got, err := newClient(t, demoConfig(t, srv, &sleeps{})).ListMembers(context.Background())
 	if err != nil {
@@ -230,11 +230,11 @@ func TestMembersAreActiveHumanAgents(t *testing.T) {
 	}
 	var want []psa.Member
 	for _, a := range srv.Agents() {
-		if !a.Inactive && !a.APIOnly {
-			want = append(want, psa.Member{ID: strconv.Itoa(a.ID), Name: a.Name(), Email: a.Email})
+		if !a.APIOnly {
+			want = append(want, psa.Member{ID: strconv.Itoa(a.ID), Name: a.Name(), Email: a.Email, Active: !a.Inactive})
 		}
 	}
-	if d := cmp.Diff(want, got); d != "" || len(want) != 6 {
+	if d := cmp.Diff(want, got); d != "" || len(want) != 7 {
 		t.Errorf("members (-want +got):\n%s", d)
 	}
 }

@@ -240,7 +240,7 @@ func (c *Client) TicketTouched(ctx context.Context, id string) (bool, error) {
 // would take licence seats).
 func (c *Client) ListMembers(ctx context.Context) ([]psa.Member, error) {
 	var agents []apiAgent
-	if err := c.get(ctx, "/api/Agent", "/Agent", nil, &agents); err != nil {
+	if err := c.get(ctx, "/api/Agent", "/Agent", url.Values{"includeinactive": {"true"}}, &agents); err != nil {
 		return nil, fmt.Errorf("list HaloPSA agents: %w", err)
 	}
 	// Our own agent is left out too (Halo's mark of an API-only agent is
@@ -249,10 +249,12 @@ func (c *Client) ListMembers(ctx context.Context) ([]psa.Member, error) {
 	me, _ := c.agentID(ctx)
 	out := []psa.Member{}
 	for _, a := range agents {
-		if a.Inactive || a.IsAPIOnly || a.ID == 0 || a.ID == me {
+		if a.IsAPIOnly || a.ID == 0 || a.ID == me {
 			continue
 		}
-		out = append(out, psa.Member{ID: strconv.Itoa(a.ID), Name: strings.TrimSpace(a.Name), Email: strings.TrimSpace(a.Email)})
+		// Inactive agents are listed too (Active false): user import
+		// refuses them with the reason, a re-import shows who left.
+		out = append(out, psa.Member{ID: strconv.Itoa(a.ID), Name: strings.TrimSpace(a.Name), Email: strings.TrimSpace(a.Email), Active: !a.Inactive})
 	}
 	return out, nil
 }

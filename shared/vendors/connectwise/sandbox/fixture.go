@@ -74,6 +74,9 @@ func (s *Server) AddCompany(c NewCompany) (int, error) {
 type NewMember struct {
 	Identifier, FirstName, LastName, Email string
 	Inactive                               bool
+	// Role is the member's security role (one of the sandbox's: Admin,
+	// Technician, Dispatcher); empty: none.
+	Role string
 }
 
 // AddMember adds a member and returns its id.
@@ -85,6 +88,9 @@ func (s *Server) AddMember(m NewMember) int {
 		"primaryEmail": m.Email, "officeEmail": m.Email, "officePhone": "",
 		"inactiveFlag": m.Inactive, "licenseClass": "F", "defaultEmail": "Office",
 	})
+	if id, ok := securityRoles[m.Role]; ok {
+		rec["securityRole"] = normalize(map[string]any{"id": id, "name": m.Role})
+	}
 	rec["_info"] = normalize(info(seedEpoch, "zadmin"))
 	return s.members.add(rec)
 }

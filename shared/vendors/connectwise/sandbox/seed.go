@@ -133,9 +133,10 @@ func (s *Server) seed() {
 	}
 	for _, m := range seedMembers {
 		add(s.members, map[string]any{
-			"identifier": m[0], "firstName": m[1], "lastName": m[2], "title": m[3],
-			"primaryEmail": m[0] + "@msp.example", "officeEmail": m[0] + "@msp.example", "officePhone": "",
-			"inactiveFlag": m[4] == "inactive", "licenseClass": "F", "defaultEmail": "Office",
+			"identifier": m.identifier, "firstName": m.first, "lastName": m.last, "title": m.title,
+			"primaryEmail": m.email, "officeEmail": m.email, "officePhone": "",
+			"inactiveFlag": m.inactive, "licenseClass": "F", "defaultEmail": "Office",
+			"securityRole": map[string]any{"id": securityRoles[m.role], "name": m.role},
 		})
 	}
 	add(s.apiMembers, map[string]any{"identifier": s.opt.APIMember, "firstName": "rmmbridge", "lastName": "API", "inactiveFlag": false})
@@ -420,14 +421,25 @@ func modelFor(mfr string, rng *rand.Rand) string {
 
 var manufacturerNames = []string{"Dell Inc.", "HP Inc.", "Lenovo", "Apple Inc.", "Microsoft Corporation", "VMware, Inc.", "Cisco Systems, Inc.", "ASUSTeK Computer Inc."}
 
-// seedMembers: identifier, first, last, title, state.
-var seedMembers = [][5]string{
-	{"jsmith", "John", "Smith", "Service Manager", "active"},
-	{"mgarcia", "Maria", "Garcia", "Senior Technician", "active"},
-	{"akim", "Alex", "Kim", "Technician", "active"},
-	{"pwilliams", "Priya", "Williams", "Dispatcher", "active"},
-	{"tnguyen", "Thanh", "Nguyen", "Technician", "inactive"},
+// seedMembers are the sandbox's technicians the way real member lists
+// look: an inactive member, a second login sharing an email address with
+// another member, and a shared kiosk login without an email.
+var seedMembers = []struct {
+	identifier, first, last, title, email, role string
+	inactive                                    bool
+}{
+	{"jsmith", "John", "Smith", "Service Manager", "jsmith@msp.example", "Admin", false},
+	{"mgarcia", "Maria", "Garcia", "Senior Technician", "mgarcia@msp.example", "Technician", false},
+	{"akim", "Alex", "Kim", "Technician", "akim@msp.example", "Technician", false},
+	{"pwilliams", "Priya", "Williams", "Dispatcher", "pwilliams@msp.example", "Dispatcher", false},
+	{"tnguyen", "Thanh", "Nguyen", "Technician", "tnguyen@msp.example", "Technician", true},
+	{"jsmith-admin", "John", "Smith (admin login)", "Service Manager", "jsmith@msp.example", "Admin", false},
+	{"frontdesk", "Front", "Desk", "Kiosk", "", "Dispatcher", false},
 }
+
+// securityRoles are the sandbox's security roles (ConnectWise's default
+// ones), by name.
+var securityRoles = map[string]int{"Admin": 1, "Technician": 4, "Dispatcher": 6}
 
 var vendorCompanies = [][2]string{
 	{"Microsoft Corporation", "Vendor"},
