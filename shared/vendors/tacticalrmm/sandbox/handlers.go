@@ -74,7 +74,7 @@ func (s *Server) clientJSON(c *Client) map[string]any {
 	}
 	return map[string]any{"id": c.ID, "name": c.Name, "server_policy": nil, "workstation_policy": nil,
 		"alert_template": nullableID(c.AlertTemplate), "block_policy_inheritance": false, "sites": sites, "custom_fields": []any{},
-		"agent_count": s.agentCount(func(a *Agent) bool { return s.findSite(a.Site).Client == c.ID }),
+		"agent_count":      s.agentCount(func(a *Agent) bool { return s.findSite(a.Site).Client == c.ID }),
 		"maintenance_mode": false, "failing_checks": map[string]bool{"error": false, "warning": false}}
 }
 
