@@ -11,6 +11,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/devtools/sandboxspec"
 	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
 	ninjasandbox "github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
+	tacticalsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/tacticalrmm/sandbox"
 	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
@@ -19,6 +20,7 @@ func Specs() []sandboxspec.Spec {
 	return []sandboxspec.Spec{
 		ninjasandbox.Spec,
 		cwsandbox.Spec,
+		tacticalsandbox.Spec,
 	}
 }
 

@@ -11,10 +11,6 @@ var (
 			{Name: "apiKey", Required: true, Description: "The API user's key."},
 			{Name: "apiSecret", Required: true, Secret: true, Description: "The API user's secret key."},
 		}}
-	tacticalRMM = vendorspec.Spec{Name: "tacticalrmm", Kind: vendorspec.KindRMM, DisplayName: "Tactical RMM",
-		Credentials: []vendorspec.CredentialField{
-			{Name: "apiKey", Required: true, Secret: true, Description: "An API key (X-API-KEY)."},
-		}}
 	autotask = vendorspec.Spec{Name: "autotask", Kind: vendorspec.KindPSA, DisplayName: "Autotask PSA",
 		Credentials: []vendorspec.CredentialField{
 			{Name: "username", Required: true, Description: "The API user's user name."},

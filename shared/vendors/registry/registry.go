@@ -10,6 +10,7 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/vendors/connectwise"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone"
+	"github.com/rmmbridge/rmmbridge/shared/vendors/tacticalrmm"
 	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
@@ -18,10 +19,10 @@ func Specs() []vendorspec.Spec {
 	return []vendorspec.Spec{
 		ninjaone.Spec,
 		connectwise.Spec,
+		tacticalrmm.Spec,
 		// Planned: known names and credentials, refused as not supported
 		// yet until their package replaces the line.
 		dattoRMM,
-		tacticalRMM,
 		autotask,
 		haloPSA,
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // --- rendering (callers hold s.mu) ----------------------------------------
@@ -103,7 +104,22 @@ func (s *Server) modelJSON(a *Agent) map[string]any {
 		"total_ram": a.TotalRAM, "disks": a.disksJSON(), "wmi_detail": wmiDetail(a), "time_zone": nil,
 		"maintenance_mode": a.MaintenanceMode, "needs_reboot": a.NeedsReboot, "services": []any{},
 		"block_policy_inheritance": false, "alert_template": nil, "policy": nil, "mesh_node_id": "",
-		"overdue_time": 30, "offline_time": 4, "check_interval": 120}
+		"overdue_time": 30, "offline_time": a.offlineTime(time.Now()), "check_interval": 120}
+}
+
+// offlineTime is the agent's offline_time (minutes) consistent with its
+// status knob: Tactical computes status from last_seen and offline_time,
+// so an agent the sandbox keeps online with an old last_seen has a long
+// offline time, and an offline one that checked in just now a zero one.
+func (a *Agent) offlineTime(now time.Time) int {
+	since := now.Sub(a.LastSeen)
+	switch {
+	case a.Offline && since <= 4*time.Minute:
+		return 0
+	case !a.Offline && since > 4*time.Minute:
+		return int(since/time.Minute) + 60*24
+	}
+	return 4
 }
 
 // detailJSON is GET /agents/{agent_id}/ (AgentSerializer: every model
