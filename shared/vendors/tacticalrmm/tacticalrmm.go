@@ -32,6 +32,8 @@
 //	GetOrganization     1   GET /clients/{id}/
 //	ListSites           1   GET /clients/{id}/
 //	ListDevices         beta: 1 per page   GET /beta/v1/agent/?client_id=
+//	                    (+1 GET /clients/{id}/ when the first page is
+//	                    empty: a missing client is NotFound, not empty)
 //	                    classic: 2 per page   GET /clients/{id}/ (site ids),
 //	                    GET /agents/?detail=false&client= (the whole list,
 //	                    cut into pages by the client)
@@ -383,6 +385,14 @@ func (c *Client) betaPage(ctx context.Context, clientID, p int) (rmm.DevicePage,
 	}
 	if err != nil {
 		return rmm.DevicePage{}, fmt.Errorf("list Tactical RMM agents of client %d (beta page %d): %w", clientID, p, err)
+	}
+	if p == 1 && len(page.Results) == 0 {
+		// The beta filter answers an empty page for a client that does
+		// not exist; a deleted client must not read as one without
+		// devices.
+		if _, err := c.getClient(ctx, clientID); err != nil {
+			return rmm.DevicePage{}, err
+		}
 	}
 	out := rmm.DevicePage{Devices: make([]rmm.Device, 0, len(page.Results))}
 	for _, a := range page.Results {

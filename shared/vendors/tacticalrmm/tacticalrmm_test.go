@@ -178,6 +178,15 @@ func TestSnapshots(t *testing.T) {
 		t.Errorf("the missing beta API was asked %d times, want once", r["GET /beta/v1/agent/{$}"])
 	}
 
+	// A client that does not exist is NotFound, not a client without
+	// devices (the beta filter answers an empty page for it).
+	if _, err := c.ListDeviceSnapshots(ctx, "987654", ""); !apperr.Is(err, apperr.NotFound) {
+		t.Errorf("snapshots of a missing client: %v, want NotFound", err)
+	}
+	if _, err := c.ListDevices(ctx, "987654", ""); !apperr.Is(err, apperr.NotFound) {
+		t.Errorf("devices of a missing client: %v, want NotFound", err)
+	}
+
 	_, c3 := newEnv(t, sandbox.Options{Seed: 5, Clients: 2, Agents: 4}, Config{})
 	if _, err := c3.ListDeviceSnapshots(ctx, orgID, ""); !apperr.Is(err, apperr.NotImplemented) {
 		t.Errorf("snapshots without the setting: %v, want NotImplemented", err)
