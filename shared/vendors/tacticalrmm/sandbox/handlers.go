@@ -285,7 +285,10 @@ func (s *Server) handleCreateClient(w http.ResponseWriter, r *http.Request) {
 	if !checkName(w, siteName) {
 		return
 	}
-	c := &Client{ID: s.clients[len(s.clients)-1].ID + 1, Name: name}
+	c := &Client{ID: 1, Name: name}
+	if n := len(s.clients); n > 0 {
+		c.ID = s.clients[n-1].ID + 1
+	}
 	s.clients = append(s.clients, c)
 	s.sites = append(s.sites, &Site{ID: s.nextSiteID(), Client: c.ID, Name: siteName})
 	writeJSON(w, http.StatusOK, c.Name+" was added")

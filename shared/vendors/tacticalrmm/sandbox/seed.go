@@ -73,6 +73,7 @@ const gib = int64(1) << 30
 func generate(seedVal int64, nClients, nAgents int, epoch time.Time) world {
 	r := rand.New(rand.NewPCG(uint64(seedVal), 0x74726d6d))
 	var w world
+	nClients, nAgents = max(nClients, 0), max(nAgents, 0)
 	siteID := 0
 	weights := make([]float64, nClients)
 	total := 0.0
