@@ -39,8 +39,10 @@
 //	                    cut into pages by the client)
 //	ListDeviceSnapshots beta: as ListDevices; after a fallback: classic
 //	                    ListDevices + 1 GET /agents/{agent_id}/ per device
-//	GetDevice           2   GET /agents/{agent_id}/, GET /clients/sites/{id}/
-//	                    (the detail names the client, the site has its id)
+//	GetDevice           1–2 GET /agents/{agent_id}/, and GET
+//	                    /clients/sites/{id}/ (the detail names the client,
+//	                    the site has its id) unless a list of the last
+//	                    10 minutes showed the site's client
 //	CreateOrganization  3 + sites-1   POST /clients/ (with the first site),
 //	                    GET /clients/ (its id), POST /clients/sites/ per
 //	                    further site, GET /clients/{id}/
@@ -83,6 +85,10 @@ const (
 	DefaultFirstSite = "Main Office"
 	// snapshotConcurrency bounds the detail reads of a classic snapshot.
 	snapshotConcurrency = 4
+	// siteCacheTTL is how long the client trusts a site's client id it
+	// has seen (sites practically never move between clients; one that
+	// does shows under its old organization for at most this long).
+	siteCacheTTL = 10 * time.Minute
 )
 
 // Config configures a Client.
@@ -113,6 +119,39 @@ type Client struct {
 	beta     bool
 	// betaMissing is set when the install answered the beta API with 404.
 	betaMissing atomic.Bool
+	// sites caches site id → client id, from every answer that names
+	// both, so GetDevice needs no site read when it is warm.
+	mu    sync.Mutex
+	sites map[int]siteOwner
+	now   func() time.Time
+}
+
+type siteOwner struct {
+	client int
+	at     time.Time
+}
+
+// remember caches the client of each site of cl.
+func (c *Client) remember(cl apiClient) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	for _, s := range cl.Sites {
+		if s.ID != 0 {
+			c.sites[int(s.ID)] = siteOwner{client: int(cmp.Or(s.Client, cl.ID)), at: now}
+		}
+	}
+}
+
+// clientOfSite returns the cached client of site, if fresh.
+func (c *Client) clientOfSite(site int) (int, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	o, ok := c.sites[site]
+	if !ok || c.now().Sub(o.at) > siteCacheTTL {
+		return 0, false
+	}
+	return o.client, true
 }
 
 // Compile-time checks: a complete RMM client with the bulk role.
@@ -149,7 +188,7 @@ func New(cfg Config, httpClient *http.Client) (*Client, error) {
 	if ps <= 0 || ps > MaxBetaPageSize {
 		ps = DefaultPageSize
 	}
-	return &Client{http: hc, log: log, pageSize: ps, beta: cfg.BetaAPI}, nil
+	return &Client{http: hc, log: log, pageSize: ps, beta: cfg.BetaAPI, sites: map[int]siteOwner{}, now: time.Now}, nil
 }
 
 // Requests returns how many API requests the client has sent.
@@ -259,6 +298,7 @@ func (c *Client) ListOrganizations(ctx context.Context) ([]rmm.Organization, err
 	}
 	out := make([]rmm.Organization, len(clients))
 	for i, cl := range clients {
+		c.remember(cl)
 		out[i] = toOrganization(cl)
 	}
 	return out, nil
@@ -269,6 +309,7 @@ func (c *Client) getClient(ctx context.Context, n int) (apiClient, error) {
 	if err := c.get(ctx, "GET /clients/{id}/", fmt.Sprintf("/clients/%d/", n), nil, &cl); err != nil {
 		return apiClient{}, fmt.Errorf("get Tactical RMM client %d: %w", n, err)
 	}
+	c.remember(cl)
 	return cl, nil
 }
 
@@ -481,19 +522,26 @@ func (c *Client) agentDetail(ctx context.Context, id string) (apiAgent, error) {
 }
 
 // GetDevice implements rmm.DeviceGetter: the agent's detail, and its
-// site for the client id (the detail names the client only).
+// site for the client id (the detail names the client only) unless the
+// client has seen that site's client in the last siteCacheTTL.
 func (c *Client) GetDevice(ctx context.Context, id string) (rmm.Device, error) {
 	a, err := c.agentDetail(ctx, id)
 	if err != nil {
 		return rmm.Device{}, err
 	}
-	var site apiSite
-	if a.Site != 0 {
+	if a.Site == 0 {
+		return toDevice(a, ""), nil
+	}
+	client, ok := c.clientOfSite(int(a.Site))
+	if !ok {
+		var site apiSite
 		if err := c.get(ctx, "GET /clients/sites/{id}/", fmt.Sprintf("/clients/sites/%d/", a.Site), nil, &site); err != nil {
 			return rmm.Device{}, fmt.Errorf("get the site of Tactical RMM agent %s: %w", id, err)
 		}
+		client = int(site.Client)
+		c.remember(apiClient{ID: site.Client, Sites: []apiSite{site}})
 	}
-	return toDevice(a, site.Client.String()), nil
+	return toDevice(a, flexInt(client).String()), nil
 }
 
 // checkName validates a client or site name as Tactical does (no "|").

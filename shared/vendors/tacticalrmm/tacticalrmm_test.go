@@ -260,3 +260,38 @@ func TestListAlerts(t *testing.T) {
 		}
 	}
 }
+
+// TestGetDeviceSiteCache: once a list has shown a site's client, GetDevice
+// is one request; after siteCacheTTL the site is read again.
+func TestGetDeviceSiteCache(t *testing.T) {
+	sb, c := newEnv(t, sandbox.Options{Seed: 1, Clients: 3, Agents: 9}, Config{})
+	ctx := context.Background()
+	now := time.Now()
+	c.now = func() time.Time { return now }
+	a := sb.Agents()[0]
+	cost := func() (rmm.Device, int64) {
+		before := c.Requests()
+		d, err := c.GetDevice(ctx, a.AgentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d, c.Requests() - before
+	}
+	cold, n := cost()
+	if n != 2 || cold.OrganizationID != strconv.Itoa(sb.ClientOfAgent(a.AgentID)) {
+		t.Fatalf("cold GetDevice: %d requests, organization %q", n, cold.OrganizationID)
+	}
+	if warm, n := cost(); n != 1 || warm.OrganizationID != cold.OrganizationID {
+		t.Errorf("warm GetDevice: %d requests, organization %q; want 1, %s", n, warm.OrganizationID, cold.OrganizationID)
+	}
+	now = now.Add(siteCacheTTL + time.Second)
+	if _, n := cost(); n != 2 {
+		t.Errorf("GetDevice after the cache's TTL: %d requests, want 2 (the site read again)", n)
+	}
+	if _, err := c.ListOrganizations(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, n := cost(); n != 1 {
+		t.Errorf("GetDevice after ListOrganizations: %d requests, want 1", n)
+	}
+}
