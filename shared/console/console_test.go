@@ -242,7 +242,8 @@ var providerInfo = map[string]struct{ kind, label, example string }{
 }
 
 // secretField says which credential fields are secrets (a password input,
-// never echoed): until the vendor specs mark them, by name.
+// never echoed) by name, besides those openapi.yaml marks format:
+// password (Tactical RMM's apiKey).
 var secretField = regexp.MustCompile(`(?i)secret|private|password`)
 
 type consoleProvider struct {
@@ -279,7 +280,7 @@ func TestProvidersMatchOpenAPI(t *testing.T) {
 		p := consoleProvider{Kind: info.kind, Label: info.label, BaseURLExample: info.example}
 		s := ref.Value
 		for _, f := range keys(s.Properties) {
-			p.Fields = append(p.Fields, consoleCredit{Name: f, Required: contains(s.Required, f), Secret: secretField.MatchString(f)})
+			p.Fields = append(p.Fields, consoleCredit{Name: f, Required: contains(s.Required, f), Secret: s.Properties[f].Value.Format == "password" || secretField.MatchString(f)})
 		}
 		sort.SliceStable(p.Fields, func(i, j int) bool { return p.Fields[i].Required && !p.Fields[j].Required })
 		want[id] = p

@@ -14,6 +14,7 @@ import (
 	dattosandbox "github.com/rmmbridge/rmmbridge/shared/vendors/dattormm/sandbox"
 	halosandbox "github.com/rmmbridge/rmmbridge/shared/vendors/halopsa/sandbox"
 	ninjasandbox "github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
+	tacticalsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/tacticalrmm/sandbox"
 	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
@@ -25,6 +26,7 @@ func Specs() []sandboxspec.Spec {
 		dattosandbox.Spec,
 		atsandbox.Spec,
 		halosandbox.Spec,
+		tacticalsandbox.Spec,
 	}
 }
 

@@ -41,6 +41,72 @@ func (c noVolumes) GetDevice(ctx context.Context, id string) (rmm.Device, error)
 	return d, err
 }
 
+// scaledVolumes reports volume sizes times factor (1.0: unchanged), as a
+// vendor rounding sizes to "232.3G" does within 0.05 %, or a unit bug
+// does by far more.
+type scaledVolumes struct {
+	*rmmfake.Client
+	factor float64
+}
+
+func (c scaledVolumes) scale(d rmm.Device) rmm.Device {
+	vols := make([]rmm.Volume, len(d.Volumes))
+	for i, v := range d.Volumes {
+		v.CapacityBytes, v.FreeBytes = int64(float64(v.CapacityBytes)*c.factor), int64(float64(v.FreeBytes)*c.factor)
+		vols[i] = v
+	}
+	d.Volumes = vols
+	return d
+}
+
+func (c scaledVolumes) GetDevice(ctx context.Context, id string) (rmm.Device, error) {
+	d, err := c.Client.GetDevice(ctx, id)
+	return c.scale(d), err
+}
+
+func (c scaledVolumes) ListDevices(ctx context.Context, orgID, cursor string) (rmm.DevicePage, error) {
+	p, err := c.Client.ListDevices(ctx, orgID, cursor)
+	for i := range p.Devices {
+		p.Devices[i] = c.scale(p.Devices[i])
+	}
+	return p, err
+}
+
+// forgetful keeps neither organization descriptions nor MAC addresses nor
+// volume labels, as Tactical RMM.
+type forgetful struct{ *rmmfake.Client }
+
+func (c forgetful) ListOrganizations(ctx context.Context) ([]rmm.Organization, error) {
+	orgs, err := c.Client.ListOrganizations(ctx)
+	for i := range orgs {
+		orgs[i].Description = ""
+	}
+	return orgs, err
+}
+
+func (c forgetful) GetOrganization(ctx context.Context, id string) (rmm.Organization, error) {
+	o, err := c.Client.GetOrganization(ctx, id)
+	o.Description = ""
+	return o, err
+}
+
+func (c forgetful) CreateOrganization(ctx context.Context, no rmm.NewOrganization) (rmm.Organization, error) {
+	no.Description = ""
+	return c.Client.CreateOrganization(ctx, no)
+}
+
+func (c forgetful) GetDevice(ctx context.Context, id string) (rmm.Device, error) {
+	d, err := c.Client.GetDevice(ctx, id)
+	d.MACAddresses = nil
+	vols := make([]rmm.Volume, len(d.Volumes))
+	for i, v := range d.Volumes {
+		v.Label = ""
+		vols[i] = v
+	}
+	d.Volumes = vols
+	return d, err
+}
+
 // leaksSecret puts the credential it sent into its errors.
 type leaksSecret struct {
 	*rmmfake.Client
@@ -102,6 +168,32 @@ func TestSuiteCatchesBrokenClients(t *testing.T) {
 				return h
 			}(),
 			failIn: []string{"devices are read by id with every attribute"}},
+		{name: "sizes rounded within the declared tolerance pass",
+			harness: func() rmmtest.Harness {
+				h := wrap(honest, func(e *rmmtest.Env) { e.Client = scaledVolumes{client(e), 1.0004} })
+				h.SizeTolerance = 0.05
+				return h
+			}()},
+		{name: "sizes off by more than the declared tolerance",
+			harness: func() rmmtest.Harness {
+				h := wrap(honest, func(e *rmmtest.Env) { e.Client = scaledVolumes{client(e), 1.2} })
+				h.SizeTolerance = 0.05
+				return h
+			}(),
+			failIn: []string{"devices list to the last page", "devices are read by id with every attribute"}},
+		{name: "sizes rounded without a declared tolerance",
+			harness: wrap(honest, func(e *rmmtest.Env) { e.Client = scaledVolumes{client(e), 1.0004} }),
+			failIn:  []string{"devices are read by id with every attribute"}},
+		{name: "fields the vendor does not keep, declared, pass",
+			harness: func() rmmtest.Harness {
+				h := wrap(honest, func(e *rmmtest.Env) { e.Client = forgetful{client(e)} })
+				h.OrganizationOmits, h.DeviceOmits = []string{"Description"}, []string{"MACAddresses", "Volume.Label"}
+				return h
+			}()},
+		{name: "fields the vendor does not keep, undeclared",
+			harness: wrap(honest, func(e *rmmtest.Env) { e.Client = forgetful{client(e)} }),
+			failIn: []string{"organizations list to the last page", "organizations and sites are read by id",
+				"devices are read by id with every attribute", "organizations are created with their sites"}},
 		{name: "webhooks declared but not parsed",
 			harness: func() rmmtest.Harness {
 				h := rmmfake.Harness(rmmfake.Unsupported("ParseWebhook"))

@@ -79,6 +79,19 @@ type Harness struct {
 	// string, no volume labels); the suite compares read devices with its
 	// result. Each loss must be documented in the vendor package.
 	DeviceAsKept func(rmm.Device) rmm.Device
+	// OrganizationOmits names rmm.Organization fields the vendor does not
+	// keep at all (Tactical RMM clients have no description): they are
+	// not compared, nor expected back from a create. DeviceOmits names
+	// rmm.Device fields the vendor does not report for every device
+	// (Tactical's POSIX agents report no MAC address), ignored in lists
+	// and GetDevice; "Volume.<field>" names a field of rmm.Volume
+	// ("Volume.Label"). Each must be documented in the vendor package.
+	OrganizationOmits []string
+	DeviceOmits       []string
+	// SizeTolerance is the relative error allowed on volume sizes for a
+	// vendor that reports rounded, human-readable sizes (Tactical's
+	// "232.3G"); 0 compares bytes exactly.
+	SizeTolerance float64
 	// AuthFailureReason is text the vendor's safe message for rejected
 	// credentials contains.
 	AuthFailureReason string

@@ -1,5 +1,5 @@
 // Package registry is the runtime list of vendors: each vendor package's
-// Spec, and the planned vendors rmmbridge does not speak yet. Adding a
+// Spec. Adding a
 // vendor is one line here (and its folder under shared/vendors); the
 // providers registry, the connection service and the openapi.yaml check
 // all read this list.
@@ -13,6 +13,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/vendors/dattormm"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/halopsa"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone"
+	"github.com/rmmbridge/rmmbridge/shared/vendors/tacticalrmm"
 	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
@@ -24,9 +25,7 @@ func Specs() []vendorspec.Spec {
 		dattormm.Spec,
 		autotask.Spec,
 		halopsa.Spec,
-		// Planned: known names and credentials, refused as not supported
-		// yet until their package replaces the line.
-		tacticalRMM,
+		tacticalrmm.Spec,
 	}
 }
 
