@@ -133,9 +133,12 @@ func TestImportSweepFinishesStalledJobs(t *testing.T) {
 	busy := e.assetJob(t, "t_d", 10)
 	e.record(t, busy, 0, 3)
 	busyBefore := e.job(t, busy)
+	// The sweeps judge staleness at this instant, so a slow machine
+	// between here and the second sweep cannot make the busy job stall.
+	sweepAt := time.Now()
 
 	sweep := scheduler.NewImportSweep(e.jobs, importjob.NewTracker(e.jobs, importjob.Options{Logger: e.quiet}),
-		scheduler.ImportSweepOptions{StallAfter: stallAfter, Logger: e.quiet})
+		scheduler.ImportSweepOptions{StallAfter: stallAfter, Logger: e.quiet, Now: func() time.Time { return sweepAt }})
 	rep, err := sweep.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
