@@ -21,6 +21,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/rmmbridge/rmmbridge/shared/metrics"
 )
 
 // HTTPHandler answers an API Gateway HTTP API (payload 2.0) request.
@@ -125,11 +127,13 @@ func NewHandler(h Handlers) lambda.Handler {
 }
 
 // Main is the whole body of a function's main: JSON logs with the request
-// id, the AWS config from the Lambda environment (RuntimeConfig), the
+// id, metrics in embedded metric format on standard output (shared/metrics,
+// Function dimension name), the AWS config from the Lambda environment (RuntimeConfig), the
 // factory, then the Lambda runtime. A factory error (for example missing
 // environment variables) is logged and exits non-zero.
 func Main(name string, f Factory) {
 	slog.SetDefault(lambdacontext.NewLogger())
+	metrics.Enable(os.Stdout, name)
 	ctx := context.Background()
 	cfg, err := RuntimeConfig(os.Getenv)
 	if err != nil {

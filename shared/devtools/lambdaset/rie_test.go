@@ -7,17 +7,20 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/rmmbridge/rmmbridge/shared/devtools/apitest"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/localrun"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/rie"
+	"github.com/rmmbridge/rmmbridge/shared/metrics"
 )
 
 // emulatorLine is a line the emulator writes itself (its own log and the
@@ -32,7 +35,8 @@ var emulatorLine = regexp.MustCompile(`^(\d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2},\d{
 // function writes only JSON log lines, each carrying the invocation's
 // request id, and at least one function logs something, so the Lambda
 // logger (AWS_LAMBDA_LOG_FORMAT=JSON from the template's LoggingConfig) is
-// the one in use.
+// the one in use; metrics lines are valid EMF, and the webhook's refused
+// delivery is counted.
 func TestEventsThroughEmulator(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -109,7 +113,20 @@ func TestEventsThroughEmulator(t *testing.T) {
 				}
 				t.Run(name, func(t *testing.T) { check(t, eventCases[name], payload, out) })
 			}
-			jsonLines += checkLogLines(t, em.Output(), ids)
+			if f.LogicalID == "AlertWebhookFunction" {
+				em.WaitFor(`"WebhookDeliveries"`, 2*time.Second)
+			}
+			var emf []metrics.Point
+			jsonLines += checkLogLines(t, em.Output(), ids, &emf)
+			if f.LogicalID == "AlertWebhookFunction" {
+				// The fixture's delivery is refused (401): lambdafn.Main
+				// enabled the metrics on standard output.
+				want := metrics.Point{Metric: metrics.WebhookDeliveries, Value: 1, Unit: metrics.Count,
+					Dims: map[string]string{metrics.FunctionDimension: "alert-webhook", "Answer": "401"}}
+				if !slices.ContainsFunc(emf, func(p metrics.Point) bool { return cmp.Equal(p, want) }) {
+					t.Errorf("no %+v among the EMF records %+v", want, emf)
+				}
+			}
 		})
 	}
 	if jsonLines == 0 {
@@ -118,9 +135,10 @@ func TestEventsThroughEmulator(t *testing.T) {
 }
 
 // checkLogLines asserts that every line the function wrote is a JSON log
-// record (the Lambda JSON format: timestamp, level, message) of one of the invocations, and returns how
-// many there were.
-func checkLogLines(t *testing.T, output string, ids map[string]bool) int {
+// record (the Lambda JSON format: timestamp, level, message) of one of
+// the invocations or a valid EMF metric record (added to emf), and returns
+// how many log records there were.
+func checkLogLines(t *testing.T, output string, ids map[string]bool, emf *[]metrics.Point) int {
 	t.Helper()
 	n := 0
 	for _, line := range strings.Split(output, "\n") {
@@ -131,6 +149,15 @@ func checkLogLines(t *testing.T, output string, ids map[string]bool) int {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Errorf("the function wrote a line that is not JSON: %q", line)
+			continue
+		}
+		if _, ok := rec["_aws"]; ok {
+			// A metric in embedded metric format (shared/metrics).
+			p, err := metrics.Decode([]byte(line))
+			if err != nil {
+				t.Errorf("invalid EMF record: %v: %s", err, line)
+			}
+			*emf = append(*emf, p)
 			continue
 		}
 		n++

@@ -253,6 +253,20 @@ func (e *Emulator) Invoke(ctx context.Context, requestID string, payload []byte)
 // emulator's own lines, START/END/REPORT, and the function's logs.
 func (e *Emulator) Output() string { return e.out.String() }
 
+// WaitFor waits up to d for s to appear in Output and says whether it
+// did: the function's output reaches the emulator's through a pipe, so a
+// line written just before the answer may arrive just after it.
+func (e *Emulator) WaitFor(s string, d time.Duration) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
+		if strings.Contains(e.Output(), s) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
 // initReport is the emulator's line for a finished init phase: from the
 // runtime's start to its first call for the next invocation.
 var initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
