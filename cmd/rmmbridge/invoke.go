@@ -96,15 +96,14 @@ func runInvoke(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	em, err := rie.Start(ctx, rie.Options{
+	em, out, invokeErr := rie.StartInvoke(ctx, rie.Options{
 		Emulator: emulator, Bootstrap: bins["./functions/"+*fn],
 		Env: rie.RuntimeEnv(fe.Env, aws.ToString(cfg.BaseEndpoint)), Timeout: fe.Timeout,
-	})
-	if err != nil {
-		return err
+	}, "", payload)
+	if em == nil {
+		return invokeErr
 	}
 	defer em.Stop()
-	out, invokeErr := em.Invoke(ctx, "", payload)
 	fmt.Fprint(stderr, em.Output())
 	if invokeErr != nil {
 		return invokeErr

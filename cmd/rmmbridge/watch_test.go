@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -85,5 +86,36 @@ func TestWatchShowsRateAndETA(t *testing.T) {
 	}
 	if !regexp.MustCompile(`running · [0-9]+\.[0-9] devices/s · ETA [0-9ms.]+ · created`).MatchString(out.String()) {
 		t.Errorf("no progress line with devices/s and an ETA:\n%s", out.String())
+	}
+}
+
+// TestColdStartTable: medians (the middle sample, or the mean of the two
+// middle ones), the ratio to hello's median, and the verdict against the
+// target; a function over it is named as failed.
+func TestColdStartTable(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		var d []time.Duration
+		for _, x := range v {
+			d = append(d, time.Duration(x)*time.Millisecond)
+		}
+		return d
+	}
+	samples := map[string][]time.Duration{
+		helloName: ms(4, 100, 2, 3), // median 3.5: one outlier does not move it
+		"api":     ms(5, 5, 50),     // 5 → 1.43
+		"console": ms(6, 7, 5),      // 6 → 1.71
+	}
+	fns := []struct{ Dir, LogicalID string }{{"api", "ApiFunction"}, {"console", "ConsoleFunction"}}
+	rows, failed := coldStartTable(samples, fns, 1.5)
+	var got []string
+	for _, r := range rows {
+		got = append(got, fmt.Sprintf("%s %v %v %.2f %s min %v/%v", r.name, r.init, r.hello, r.ratio, r.verdict, r.minInit, r.minHello))
+	}
+	want := []string{"api 5ms 3.5ms 1.43 ok min 5ms/2ms", "console 6ms 3.5ms 1.71 OVER min 5ms/2ms"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rows (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"console"}, failed); diff != "" {
+		t.Errorf("failed (-want +got):\n%s", diff)
 	}
 }

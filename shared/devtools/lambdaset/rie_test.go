@@ -88,16 +88,18 @@ func TestEventsThroughEmulator(t *testing.T) {
 			if !ok {
 				t.Fatalf("template.yaml has no %s", f.LogicalID)
 			}
-			em, err := rie.Start(ctx, rie.Options{
+			o := rie.Options{
 				Emulator:  emulator,
 				Bootstrap: bins["./functions/"+f.Dir],
 				Env:       rie.RuntimeEnv(fe.Env, aws.ToString(cfg.BaseEndpoint)),
 				Timeout:   fe.Timeout,
-			})
-			if err != nil {
-				t.Fatal(err)
 			}
-			defer em.Stop()
+			var em *rie.Emulator
+			defer func() {
+				if em != nil {
+					em.Stop()
+				}
+			}()
 			ids := map[string]bool{}
 			for i, path := range byFunction[f.LogicalID] {
 				name := filepath.Base(path)
@@ -107,7 +109,12 @@ func TestEventsThroughEmulator(t *testing.T) {
 				}
 				id := fmt.Sprintf("rie-%s-%d", f.Dir, i)
 				ids[id] = true
-				out, err := em.Invoke(ctx, id, payload)
+				var out []byte
+				if em == nil { // the cold start
+					em, out, err = rie.StartInvoke(ctx, o, id, payload)
+				} else {
+					out, err = em.Invoke(ctx, id, payload)
+				}
 				if err != nil {
 					t.Fatalf("%s: %v", name, err)
 				}

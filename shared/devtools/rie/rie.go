@@ -249,6 +249,33 @@ func (e *Emulator) Invoke(ctx context.Context, requestID string, payload []byte)
 	return body, nil
 }
 
+// StartInvoke starts an emulator and sends it its first (cold) invocation,
+// retrying with a fresh emulator, up to three times, when the emulator lost
+// its own start-up race: it starts the bootstrap before its Runtime API
+// listens (on a loaded machine), so the runtime's first call for the next
+// event is refused and the runtime exits. That is the emulator's fault,
+// never the function's; every other failure is returned at once. The
+// caller stops the emulator.
+func StartInvoke(ctx context.Context, o Options, requestID string, payload []byte) (*Emulator, []byte, error) {
+	for attempt := 1; ; attempt++ {
+		e, err := Start(ctx, o)
+		if err != nil {
+			return nil, nil, err
+		}
+		out, err := e.Invoke(ctx, requestID, payload)
+		if err == nil || attempt == 3 || !lostStartRace(e.Output()) {
+			return e, out, err
+		}
+		e.Stop()
+	}
+}
+
+// lostStartRace says whether the runtime found the emulator's Runtime API
+// not yet listening.
+func lostStartRace(output string) bool {
+	return strings.Contains(output, "/runtime/invocation/next") && strings.Contains(output, "connection refused")
+}
+
 // Output is everything the emulator and the function wrote so far: the
 // emulator's own lines, START/END/REPORT, and the function's logs.
 func (e *Emulator) Output() string { return e.out.String() }
