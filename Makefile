@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags "-s -w -X github.com/rmmbridge/rmmbridge/shared/api.Version=$(VERSION)"
 export CGO_ENABLED := 0
 
-.PHONY: help dev test unit lint build bench deploy clean chromium $(addprefix invoke-,$(FUNCTIONS))
+.PHONY: help dev test unit lint build bench coldstart invoke deploy clean chromium $(addprefix invoke-,$(FUNCTIONS))
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -64,13 +64,27 @@ build-AssetRefreshFunction:   ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBD
 build-SchedulerFunction:      ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/scheduler
 
 BENCH_DEVICES ?= 10000
+COLDSTARTS ?= 21
 BENCH_ORGS ?= 200
-bench: ## end-to-end import benchmark (BENCH_DEVICES over BENCH_ORGS; checks its targets), then the packages' go benchmarks
+bench: ## end-to-end import benchmark (BENCH_DEVICES over BENCH_ORGS; checks its targets), the packages' go benchmarks, then the cold starts (target <= 1.5x hello)
 	go run ./cmd/rmmbridge bench --rmm $(RMM) --psa $(PSA) --devices $(BENCH_DEVICES) --orgs $(BENCH_ORGS)
 	env -u AWS_ENDPOINT_URL go test -run '^$$' -bench . -benchmem ./...
+	go run ./cmd/rmmbridge coldstart -n $(COLDSTARTS)
+
+coldstart: ## each function's cold start under the Lambda runtime emulator vs a hello-world function (target <= 1.5x)
+	go run ./cmd/rmmbridge coldstart -n $(COLDSTARTS)
 
 deploy: ## build with SAM and deploy (first time: sam deploy --guided)
 	sam build && sam deploy
+
+# `sam local invoke` without Docker: the function's bootstrap built for this
+# machine (CGO_ENABLED=0, -tags lambda.norpc) under AWS's runtime interface
+# emulator (go.mod tool aws-lambda-rie), against the moto of a running
+# `make dev` (AWS_ENDPOINT_URL) or one started for the call.
+FN ?= api
+EVENT ?= events/api-health.json
+invoke: ## invoke one function under the Lambda runtime emulator, e.g. make invoke FN=api EVENT=events/api-health.json
+	go run ./cmd/rmmbridge invoke -fn $(FN) -event $(EVENT)
 
 $(addprefix invoke-,$(FUNCTIONS)): invoke-%: ## sam local invoke (needs Docker), e.g. make invoke-api EVENT=events/api-health.json
 	sam local invoke $$(echo $* | sed -E 's/(^|-)([a-z])/\U\2/g')Function -e $(EVENT)

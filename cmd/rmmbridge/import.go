@@ -201,6 +201,7 @@ func watchImport(ctx context.Context, c *apiClient, path string, every time.Dura
 		}
 	}
 	start, logged := time.Now(), time.Now()
+	rate := &progressRate{window: rateWindow}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -209,16 +210,17 @@ func watchImport(ctx context.Context, c *apiClient, path string, every time.Dura
 			stop()
 			return j, fmt.Errorf("read import: %w", err)
 		}
+		speed := rate.observe(time.Now(), j.Counts.done(), j.Counts.Total, unitOf(j.Kind))
 		switch {
 		case pb != nil:
 			if j.Counts.Total > 0 && pb.GetMax() != j.Counts.Total {
 				pb.ChangeMax(j.Counts.Total)
 			}
 			_ = pb.Set(j.Counts.done())
-			pb.Describe(j.Status + " · " + j.Counts.String())
+			pb.Describe(j.Status + " · " + speed + " · " + j.Counts.String())
 		case time.Since(logged) >= logEvery:
 			logged = time.Now()
-			fmt.Fprintf(w, "  %6s  %d/%d %s · %s\n", time.Since(start).Round(time.Second), j.Counts.done(), j.Counts.Total, j.Status, j.Counts)
+			fmt.Fprintf(w, "  %6s  %d/%d %s · %s · %s\n", time.Since(start).Round(time.Second), j.Counts.done(), j.Counts.Total, j.Status, speed, j.Counts)
 		}
 		if isFinal(j.Status) {
 			if pb != nil {
@@ -234,6 +236,62 @@ func watchImport(ctx context.Context, c *apiClient, path string, every time.Dura
 		case <-t.C:
 		}
 	}
+}
+
+// rateWindow is how far back --watch looks to compute the rate: long
+// enough to smooth the pollers' bursts, short enough to follow a slowdown
+// (vendor throttling).
+const rateWindow = 15 * time.Second
+
+// unitOf names what a job of kind counts, for the rate.
+func unitOf(kind string) string {
+	if kind == "organizations" {
+		return "organizations"
+	}
+	return "devices"
+}
+
+// progressRate turns successive (time, items done) readings into a rate
+// over the last window and the time left for the items known: an asset
+// import's total grows while organizations are paged, so the ETA is for
+// the devices counted so far.
+type progressRate struct {
+	window time.Duration
+	seen   []rateSample
+}
+
+type rateSample struct {
+	at   time.Time
+	done int
+}
+
+// observe records a reading and says "12.5 devices/s · ETA 1m20s" (or
+// "… devices/s · ETA …" before two readings at least a second apart
+// show progress, and "0.0 devices/s · ETA unknown" when nothing moved in
+// the window).
+func (r *progressRate) observe(now time.Time, done, total int, unit string) string {
+	r.seen = append(r.seen, rateSample{at: now, done: done})
+	for len(r.seen) > 2 && now.Sub(r.seen[1].at) >= r.window {
+		r.seen = r.seen[1:]
+	}
+	first := r.seen[0]
+	elapsed := now.Sub(first.at)
+	if elapsed < time.Second {
+		return "… " + unit + "/s · ETA …"
+	}
+	perSec := float64(done-first.done) / elapsed.Seconds()
+	if perSec < 0 {
+		perSec = 0
+	}
+	left := total - done
+	switch {
+	case left <= 0:
+		return fmt.Sprintf("%.1f %s/s · ETA 0s", perSec, unit)
+	case perSec == 0:
+		return fmt.Sprintf("0.0 %s/s · ETA unknown", unit)
+	}
+	eta := time.Duration(float64(left) / perSec * float64(time.Second)).Round(time.Second)
+	return fmt.Sprintf("%.1f %s/s · ETA %s", perSec, unit, eta)
 }
 
 func isFinal(status string) bool {

@@ -37,6 +37,10 @@ commands:
   import       start an import job on a running stack; --watch shows a progress bar and
                exits 0 (succeeded), 2 (partial) or 1 (failed)
   bench        end-to-end asset import benchmark through the local stack against the sandboxes
+  invoke       sam local invoke without Docker: build one function's bootstrap and invoke it under
+               AWS's runtime interface emulator against the local stack's moto (-fn api -event FILE)
+  coldstart    each function's init under the emulator against a hello-world function's
+               (median of -n cold starts each, interleaved); fails above -max-ratio
   help         this text
 
 Run "rmmbridge <command> -h" for a command's flags.
@@ -58,6 +62,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runImport(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], getenv, stdout, stderr)
+	case "invoke":
+		return runInvoke(ctx, args[1:], getenv, stdout, stderr)
+	case "coldstart":
+		return runColdStart(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

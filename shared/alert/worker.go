@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/metrics"
 	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
@@ -163,6 +165,9 @@ func (b *batch) applyRun(ctx context.Context, key string) {
 			res := results[i]
 			it.log.InfoContext(ctx, "alert applied", "seriesId", it.alert.SeriesID, "activityId", it.alert.ActivityID,
 				"state", string(it.alert.State), "outcome", string(res.Outcome), "ticketId", res.TicketID, "detail", res.Reason)
+			if res.Outcome == Created && !it.msg.ReceivedAt.IsZero() {
+				metrics.AlertTicketLatency(time.Since(it.msg.ReceivedAt))
+			}
 		case i == len(results):
 			it.err = fmt.Errorf("apply %s of alert series %s: %w", it.alert.State, it.alert.SeriesID, err)
 		default:

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
+	"github.com/rmmbridge/rmmbridge/shared/metrics"
 	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
@@ -66,6 +67,7 @@ func (w *Worker) Process(ctx context.Context, m queuemsg.Message) error {
 		res, err = w.svc.Refresh(ctx, sc, c, msg.DeviceID)
 		if err == nil {
 			log.InfoContext(ctx, "asset refreshed", "outcome", string(res.Outcome), "assetId", res.Link.AssetID, "detail", res.Reason)
+			metrics.DeviceProcessed(string(res.Outcome))
 			return w.put(ctx, msg, importjob.Item{Key: msg.DeviceID, Status: res.Outcome, Reason: res.Reason})
 		}
 	}
@@ -73,6 +75,7 @@ func (w *Worker) Process(ctx context.Context, m queuemsg.Message) error {
 		// The RMM does not know the device, the PSA refused the asset
 		// or the credentials: retrying cannot help.
 		err = queuemsg.GiveUp(err, "")
+		metrics.DeviceProcessed(string(importjob.Failed))
 	}
 	var record queuemsg.RecordFailure
 	if msg.JobID != "" && w.rec != nil {

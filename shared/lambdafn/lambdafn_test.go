@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // TestScheduledDispatch decodes the real-shaped scheduled event of
@@ -60,4 +61,63 @@ func TestScheduledDispatch(t *testing.T) {
 			t.Error("a function without a Scheduled handler accepted a scheduled event")
 		}
 	})
+}
+
+// TestRuntimeConfig reads the AWS config from the variables the Lambda
+// runtime sets, and refuses to start without region or credentials
+// rather than make unsigned calls.
+func TestRuntimeConfig(t *testing.T) {
+	full := map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+		"AWS_SECRET_ACCESS_KEY": "s3cr3t", "AWS_SESSION_TOKEN": "tok"}
+	tests := []struct {
+		name         string
+		env          map[string]string
+		drop         []string
+		wantErr      string
+		wantRegion   string
+		wantEndpoint string
+	}{
+		{name: "lambda", env: full, wantRegion: "eu-west-1"},
+		{name: "emulator against moto", env: map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:5000"}, wantRegion: "eu-west-1", wantEndpoint: "http://127.0.0.1:5000"},
+		{name: "default region variable", env: map[string]string{"AWS_DEFAULT_REGION": "us-west-2"}, drop: []string{"AWS_REGION"}, wantRegion: "us-west-2"},
+		{name: "no credentials", drop: []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}, wantErr: "[AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY]"},
+		{name: "no region", drop: []string{"AWS_REGION"}, wantErr: "[AWS_REGION]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range full {
+				env[k] = v
+			}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			for _, k := range tt.drop {
+				delete(env, k)
+			}
+			cfg, err := RuntimeConfig(func(k string) string { return env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Region != tt.wantRegion {
+				t.Errorf("region %q, want %q", cfg.Region, tt.wantRegion)
+			}
+			if got := aws.ToString(cfg.BaseEndpoint); got != tt.wantEndpoint {
+				t.Errorf("endpoint %q, want %q", got, tt.wantEndpoint)
+			}
+			creds, err := cfg.Credentials.Retrieve(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if creds.AccessKeyID != "AKIDEXAMPLE" || creds.SecretAccessKey != "s3cr3t" || creds.SessionToken != "tok" {
+				t.Errorf("credentials %+v, want the environment's", creds)
+			}
+		})
+	}
 }

@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/metrics"
 	"github.com/rmmbridge/rmmbridge/shared/netguard"
 )
 
@@ -480,6 +481,7 @@ func (c *Client) attempt(ctx context.Context, r Request, u *url.URL, body []byte
 
 func (c *Client) observe(ctx context.Context, a Attempt) {
 	c.opt.Logger.DebugContext(ctx, "vendor request", "vendor", c.opt.Name, "method", a.Method, "path", a.Path, "status", a.Status, "attempt", a.Attempt, "durationMs", a.Duration.Milliseconds())
+	metrics.VendorRequest(c.opt.Name, a.Status)
 	if c.opt.OnRequest != nil {
 		c.opt.OnRequest(a)
 	}
@@ -508,6 +510,7 @@ func (c *Client) wait(ctx context.Context, attempt int, retryAfter time.Duration
 		}
 		return final
 	}
+	metrics.VendorWait(c.opt.Name, d)
 	if err := c.opt.Sleep(ctx, d); err != nil {
 		return apperr.Wrap(apperr.Unavailable, err, "%s did not answer in time", c.opt.Name)
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Redacted replaces every secret this package masks.
@@ -12,25 +13,28 @@ const Redacted = "[REDACTED]"
 
 // secretPatterns match secrets inside free text: authorization header
 // values, JSON members and form/query parameters whose names say they hold a
-// credential. Group 1 is kept, the rest is masked.
-var secretPatterns = []*regexp.Regexp{
-	// Authorization: Bearer abc / Basic abc (header dumps, error texts).
-	regexp.MustCompile(`(?i)((?:bearer|basic)\s+)[A-Za-z0-9\-._~+/=]{4,}`),
-	// "access_token":"abc", "client_secret": "abc", "password":"abc", ...
-	regexp.MustCompile(`(?i)("(?:[a-z_]*token|[a-z_]*secret|password|passwd|api_?key|private_?key|authorization|cookie|session_?key)"\s*:\s*")[^"]*`),
-	// access_token=abc&client_secret=abc (form bodies, query strings).
-	regexp.MustCompile(`(?i)((?:^|[?&\s])(?:[a-z_]*token|[a-z_]*secret|password|passwd|api_?key|private_?key|session_?key)=)[^&\s"]*`),
-	// AWS credentials in any of their spellings: aws_secret_access_key=…,
-	// AWS_SESSION_TOKEN: …, "SecretAccessKey": "…", SessionToken=… (env
-	// dumps, ini and YAML files, STS answers, SDK errors).
-	regexp.MustCompile(`(?i)((?:aws_?)?(?:secret_?access_?key|session_?token|security_?token)["']?\s*[:=]\s*["']?)[^\s"'&,;}]+`),
-	// Presigned URL parameters: X-Amz-Security-Token, X-Amz-Signature,
-	// X-Amz-Credential.
-	regexp.MustCompile(`(?i)(x-amz-(?:security-token|signature|credential)=)[^&\s"]*`),
-	// AWS access key ids (AKIA… long-term, ASIA… temporary, and the other
-	// IAM unique-id prefixes that can act as key ids), anywhere.
-	regexp.MustCompile(`()\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b`),
-}
+// credential. Group 1 is kept, the rest is masked. They are compiled on
+// first use, not at a function's cold start.
+var secretPatterns = sync.OnceValue(func() []*regexp.Regexp {
+	return []*regexp.Regexp{
+		// Authorization: Bearer abc / Basic abc (header dumps, error texts).
+		regexp.MustCompile(`(?i)((?:bearer|basic)\s+)[A-Za-z0-9\-._~+/=]{4,}`),
+		// "access_token":"abc", "client_secret": "abc", "password":"abc", ...
+		regexp.MustCompile(`(?i)("(?:[a-z_]*token|[a-z_]*secret|password|passwd|api_?key|private_?key|authorization|cookie|session_?key)"\s*:\s*")[^"]*`),
+		// access_token=abc&client_secret=abc (form bodies, query strings).
+		regexp.MustCompile(`(?i)((?:^|[?&\s])(?:[a-z_]*token|[a-z_]*secret|password|passwd|api_?key|private_?key|session_?key)=)[^&\s"]*`),
+		// AWS credentials in any of their spellings: aws_secret_access_key=…,
+		// AWS_SESSION_TOKEN: …, "SecretAccessKey": "…", SessionToken=… (env
+		// dumps, ini and YAML files, STS answers, SDK errors).
+		regexp.MustCompile(`(?i)((?:aws_?)?(?:secret_?access_?key|session_?token|security_?token)["']?\s*[:=]\s*["']?)[^\s"'&,;}]+`),
+		// Presigned URL parameters: X-Amz-Security-Token, X-Amz-Signature,
+		// X-Amz-Credential.
+		regexp.MustCompile(`(?i)(x-amz-(?:security-token|signature|credential)=)[^&\s"]*`),
+		// AWS access key ids (AKIA… long-term, ASIA… temporary, and the other
+		// IAM unique-id prefixes that can act as key ids), anywhere.
+		regexp.MustCompile(`()\b(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b`),
+	}
+})
 
 // Redact masks credentials that appear in s: Bearer/Basic authorization
 // values, the values of JSON members or form/query parameters named like
@@ -39,7 +43,7 @@ var secretPatterns = []*regexp.Regexp{
 // and presigned-URL spellings. It is applied to every vendor message
 // before it reaches an error or a log line.
 func Redact(s string) string {
-	for _, re := range secretPatterns {
+	for _, re := range secretPatterns() {
 		s = re.ReplaceAllString(s, "${1}"+Redacted)
 	}
 	return s

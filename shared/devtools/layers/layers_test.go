@@ -115,9 +115,11 @@ func TestDomainIsFreeOfTheEdgeAndTheVendors(t *testing.T) {
 }
 
 // TestEachFunctionLinksOnlyWhatItUses: every functions/<name> imports
-// only its own wiring package, and the authorizer links no vendor client,
-// no provider registry, no SQS, no Secrets Manager and no Cognito SDK (it
-// verifies ID tokens against the pool's JWKS with shared/idtoken).
+// only its own wiring package, the authorizer links no vendor client, no
+// provider registry, no SQS, no Secrets Manager and no Cognito SDK (it
+// verifies ID tokens against the pool's JWKS with shared/idtoken), no
+// function links the SDK's default config loader and its credential chain,
+// and the console no AWS service client.
 func TestEachFunctionLinksOnlyWhatItUses(t *testing.T) {
 	fns := map[string]string{
 		"api": "apifn", "authorizer": "authorizerfn", "alert-webhook": "alertwebhookfn", "alert-worker": "alertworkerfn",
@@ -136,6 +138,21 @@ func TestEachFunctionLinksOnlyWhatItUses(t *testing.T) {
 		for _, w := range matching(ds, []string{module + "/shared/lambdas/"}) {
 			if strings.HasSuffix(w, "fn") && w != module+"/shared/lambdas/"+own {
 				t.Errorf("functions/%s links %s, another function's wiring", fn, w)
+			}
+		}
+		// Cold start: a function's AWS config comes from the Lambda
+		// environment (lambdafn.RuntimeConfig), not the SDK's default
+		// loader, whose credential chain (SSO, STS, IMDS, shared files)
+		// no function uses; and the console calls no AWS service.
+		if bad := matching(ds, []string{"github.com/aws/aws-sdk-go-v2/config", "github.com/aws/aws-sdk-go-v2/service/sso",
+			"github.com/aws/aws-sdk-go-v2/service/sts", "github.com/aws/aws-sdk-go-v2/feature/ec2/imds"}); len(bad) > 0 {
+			sort.Strings(bad)
+			t.Errorf("functions/%s links %s (cold start: use lambdafn.RuntimeConfig)", fn, strings.Join(bad, ", "))
+		}
+		if fn == "console" {
+			if bad := matching(ds, []string{"github.com/aws/aws-sdk-go-v2/service/"}); len(bad) > 0 {
+				sort.Strings(bad)
+				t.Errorf("the console links %s", strings.Join(bad, ", "))
 			}
 		}
 		if fn == "authorizer" {

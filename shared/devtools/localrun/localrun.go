@@ -390,18 +390,10 @@ func (s *Stack) buildFunctions(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("function %s name: %w", tf.LogicalID, err)
 		}
-		env, err := s.tmpl.ResolveMap(tf.Environment, s.resolver())
+		env, err := s.functionEnv(tf, name)
 		if err != nil {
-			return fmt.Errorf("function %s environment: %w", tf.LogicalID, err)
+			return err
 		}
-		for k, v := range s.o.ExtraEnv {
-			env[k] = v
-		}
-		// What the Lambda runtime sets for every function.
-		env["AWS_REGION"] = s.region
-		env["AWS_DEFAULT_REGION"] = s.region
-		env["AWS_LAMBDA_FUNCTION_NAME"] = name
-		env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = strconv.Itoa(tf.MemorySize)
 		getenv := func(k string) string { return env[k] }
 		h, err := s.o.Functions[tf.LogicalID](ctx, getenv, s.o.AWS)
 		if err != nil {
@@ -423,6 +415,75 @@ func (s *Stack) buildFunctions(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// functionEnv is a function's environment: its template variables resolved
+// against the created resources, the local switches, and what the Lambda
+// runtime sets for every function.
+func (s *Stack) functionEnv(tf samtemplate.Function, name string) (map[string]string, error) {
+	env, err := s.tmpl.ResolveMap(tf.Environment, s.resolver())
+	if err != nil {
+		return nil, fmt.Errorf("function %s environment: %w", tf.LogicalID, err)
+	}
+	for k, v := range s.o.ExtraEnv {
+		env[k] = v
+	}
+	env["AWS_REGION"] = s.region
+	env["AWS_DEFAULT_REGION"] = s.region
+	env["AWS_LAMBDA_FUNCTION_NAME"] = name
+	env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = strconv.Itoa(tf.MemorySize)
+	return env, nil
+}
+
+// FunctionEnv is one function's environment and timeout, as Start gives
+// them.
+type FunctionEnv struct {
+	Env     map[string]string
+	Timeout time.Duration
+}
+
+// Environments creates the template's tables and queues (reusing any that
+// exist, so a running stack's are shared) and returns every function's
+// environment, keyed by logical id, as Start would give it — without
+// building a function, serving the API or polling a queue. It is for
+// running the real bootstraps elsewhere (shared/devtools/rie); Options'
+// Functions, APIAddr and polling fields are ignored.
+func Environments(ctx context.Context, o Options) (map[string]FunctionEnv, error) {
+	if o.StackName == "" {
+		return nil, apperr.New(apperr.Invalid, "localrun: StackName is required")
+	}
+	if o.AWS.Region == "" {
+		return nil, apperr.New(apperr.Invalid, "localrun: the AWS config has no region")
+	}
+	tmpl, err := samtemplate.ParseFile(o.TemplatePath)
+	if err != nil {
+		return nil, fmt.Errorf("localrun: %w", err)
+	}
+	s := &Stack{o: o, tmpl: tmpl, region: o.AWS.Region,
+		tables: map[string]tableInfo{}, queues: map[string]queueInfo{}, funcs: map[string]*function{},
+		pools: map[string]poolInfo{}, clients: map[string]string{}}
+	if err := s.createTables(ctx, dynamodb.NewFromConfig(o.AWS)); err != nil {
+		return nil, fmt.Errorf("localrun: %w", err)
+	}
+	if err := s.createQueues(ctx, sqs.NewFromConfig(o.AWS)); err != nil {
+		return nil, fmt.Errorf("localrun: %w", err)
+	}
+	if err := s.createUserPools(ctx, cognitoidentityprovider.NewFromConfig(o.AWS)); err != nil {
+		return nil, fmt.Errorf("localrun: %w", err)
+	}
+	out := map[string]FunctionEnv{}
+	for _, tf := range tmpl.Functions {
+		name, err := s.functionName(tf.LogicalID)
+		if err != nil {
+			return nil, fmt.Errorf("localrun: function %s name: %w", tf.LogicalID, err)
+		}
+		env, err := s.functionEnv(tf, name)
+		if err != nil {
+			return nil, fmt.Errorf("localrun: %w", err)
+		}
+		out[tf.LogicalID] = FunctionEnv{Env: env, Timeout: time.Duration(tf.Timeout) * time.Second}
+	}
+	return out, nil
 }
 
 // checkHandlers makes sure a function answers every trigger its template

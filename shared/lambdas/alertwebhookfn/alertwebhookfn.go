@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -21,6 +22,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/conns"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
+	"github.com/rmmbridge/rmmbridge/shared/metrics"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/secretstore"
@@ -56,7 +58,19 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 	)
 	rt := httpapi.NewRouter(httpapi.Options{Logger: slog.Default(), MaxBody: alert.MaxBody})
 	rt.Handle(Route, httpapi.Public, Handler(wh))
-	return lambdafn.Handlers{HTTP: rt.Serve}, nil
+	return lambdafn.Handlers{HTTP: CountDeliveries(rt.Serve)}, nil
+}
+
+// CountDeliveries emits the WebhookDeliveries metric with the status each
+// delivery is answered with (202 accepted, 401 wrong secret, ...).
+func CountDeliveries(h lambdafn.HTTPHandler) lambdafn.HTTPHandler {
+	return func(ctx context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		resp, err := h(ctx, ev)
+		if err == nil {
+			metrics.WebhookDelivery(resp.StatusCode)
+		}
+		return resp, err
+	}
 }
 
 // Handler is the webhook's HTTP edge: it reads the delivery out of the

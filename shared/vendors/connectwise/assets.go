@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
@@ -20,7 +21,9 @@ var deviceTypeOrder = []string{"workstation", "server", "mobile", "network", "vm
 
 // drivesHeader is the first line of localHardDrives the client writes; it
 // carries the storage totals in bytes so that they read back exactly.
-var drivesHeader = regexp.MustCompile(`^Total: (\d+) bytes, free: (\d+) bytes`)
+var drivesHeader = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^Total: (\d+) bytes, free: (\d+) bytes`)
+})
 
 // formatDrives renders storage for the localHardDrives text field: a totals
 // line, then the per-volume summary.
@@ -40,7 +43,7 @@ func formatDrives(total, free int64, volumes string) string {
 // the volume summary.
 func parseDrives(s string) (total, free int64, volumes string) {
 	first, rest, _ := strings.Cut(s, "\n")
-	m := drivesHeader.FindStringSubmatch(first)
+	m := drivesHeader().FindStringSubmatch(first)
 	if m == nil {
 		return 0, 0, strings.TrimSpace(s)
 	}
