@@ -10,6 +10,7 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
+	"github.com/rmmbridge/rmmbridge/shared/lease"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
@@ -213,6 +214,14 @@ func (s *Service) floodTicket(c Clients, tgt target, a rmm.Alert, bucket, orgID 
 	return ticketDraft{summary: summary, description: desc, ref: floodRef(bucket)}
 }
 
+// summaryWaits and summaryWait bound how long a trigger over the flood
+// guard's limit waits for another worker to open the summary ticket
+// before it goes back to the queue.
+const (
+	summaryWaits = 20
+	summaryWait  = 100 * time.Millisecond
+)
+
 // ticketDraft is the text of a ticket other than an alert's own.
 type ticketDraft struct{ summary, description, ref string }
 
@@ -256,10 +265,24 @@ func (r *run) summarize(ctx context.Context, a rmm.Alert, gen int, tgt target, b
 	s := r.s
 	max := r.c.Integration.Settings.AlertPolicy.MaxTicketsPerHour
 	f := Filter{Rule: RuleFloodGuard, Setting: policyField + ".maxTicketsPerHour", Value: strconv.Itoa(max)}
-	owner := "w-" + r.l.SeriesID + "-" + strconv.FormatInt(s.now().UnixNano(), 36)
-	sum, err := s.o.Flood.ClaimFloodSummary(ctx, r.sc, bucket, owner, s.now(), s.now().Add(s.o.Lease))
-	if err != nil {
-		return Result{}, fmt.Errorf("claim the flood summary ticket of %s: %w", bucket, err)
+	owner := lease.NewOwner()
+	var sum FloodSummary
+	// Another worker opening the summary takes a second or two: wait for
+	// it a little here rather than a visibility timeout in the queue.
+	for try := 0; ; try++ {
+		var err error
+		sum, err = s.o.Flood.ClaimFloodSummary(ctx, r.sc, bucket, owner, s.now(), s.now().Add(s.o.Lease))
+		if err != nil {
+			return Result{}, fmt.Errorf("claim the flood summary ticket of %s: %w", bucket, err)
+		}
+		if sum.TicketID != "" || sum.Claimed || try == summaryWaits {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return Result{}, apperr.Wrap(apperr.Unavailable, ctx.Err(), "wait for the flood summary ticket of %s", bucket)
+		case <-time.After(summaryWait):
+		}
 	}
 	switch {
 	case sum.TicketID != "":
