@@ -62,6 +62,9 @@ const (
 	StateOpen       State = "open"
 	StateClosed     State = "closed"
 	StateUnroutable State = "unroutable"
+	// StateFiltered: the integration's alert policy kept the series from
+	// getting its own ticket (see Link.Filter); its reset closes nothing.
+	StateFiltered State = "filtered"
 )
 
 // active reports whether the series' condition is active (open, with or
@@ -106,6 +109,11 @@ type Link struct {
 	// device's organization is unknown or unmapped, and no account can be
 	// created for it, and the integration has no catch-all account).
 	Unrouted string
+	// Filter is the alert policy's rule that filtered a filtered series.
+	Filter Filter
+	// SummaryTicketID is the flood guard's summary ticket a filtered
+	// series (rule floodGuard) was noted on.
+	SummaryTicketID string
 	// RecentEvents are the last applied activity ids, newest last.
 	RecentEvents []string
 	// LeaseOwner and LeaseUntil hold a ticket-creation claim.
@@ -162,6 +170,12 @@ type View struct {
 	ClosedAt time.Time `json:"closedAt,omitzero"`
 	// Reason says why an unroutable series has no ticket.
 	Reason string `json:"reason,omitempty"`
+	// Filter is the rule of the alert policy that filtered a filtered
+	// series, with the setting and its value.
+	Filter *Filter `json:"filter,omitempty"`
+	// SummaryTicketID is the flood guard's summary ticket the series was
+	// noted on (rule floodGuard).
+	SummaryTicketID string `json:"summaryTicketId,omitempty"`
 }
 
 // View returns the link as the API shows it.
@@ -174,6 +188,10 @@ func (l Link) View() View {
 		Occurrences: l.Occurrences, FirstSeenAt: l.FirstSeenAt, LastSeenAt: l.LastSeenAt, Reason: l.Unrouted}
 	if l.State == StateClosed {
 		v.ClosedAt = l.ClosedAt
+	}
+	if l.State == StateFiltered && l.Filter.Rule != "" {
+		f := l.Filter
+		v.Filter, v.SummaryTicketID = &f, l.SummaryTicketID
 	}
 	return v
 }

@@ -96,6 +96,9 @@ type Options struct {
 	// their PSA needs it).
 	SummaryMax int
 	Logger     *slog.Logger
+	// Flood counts tickets for the alert policy's flood guard; nil: the
+	// link Store, when it implements FloodGuard (dynamostore.Alerts does).
+	Flood FloodGuard
 }
 
 // Service runs alert series' ticket lifecycles and lists them.
@@ -122,6 +125,9 @@ func NewService(links Store, assets Assets, accounts Accounts, refresh AssetQueu
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if fg, ok := links.(FloodGuard); ok && o.Flood == nil {
+		o.Flood = fg
+	}
 	return &Service{links: links, assets: assets, accounts: accounts, refresh: refresh, o: o}
 }
 
@@ -130,9 +136,9 @@ func (s *Service) now() time.Time { return s.o.Now().UTC().Truncate(time.Millise
 // List returns a page of an integration's alert series.
 func (s *Service) List(ctx context.Context, sc tenancy.Scope, q ListQuery) ([]Link, string, error) {
 	switch q.State {
-	case "", StateOpen, StateClosed, StateUnroutable:
+	case "", StateOpen, StateClosed, StateUnroutable, StateFiltered:
 	default:
-		return nil, "", apperr.InvalidFields(apperr.FieldError{Field: "state", Message: "must be open, closed or unroutable"})
+		return nil, "", apperr.InvalidFields(apperr.FieldError{Field: "state", Message: "must be open, closed, unroutable or filtered"})
 	}
 	return s.links.ListLinks(ctx, sc, q)
 }
@@ -153,6 +159,8 @@ const (
 	Stale      Outcome = "stale"      // the event is older than the newest event applied to the series
 	NotAnAlert Outcome = "not_alert"  // the activity is not a trigger or reset
 	Superseded Outcome = "superseded" // a reset of a series already closed
+	Filtered   Outcome = "filtered"   // the alert policy filtered the trigger; recorded with the rule, no ticket
+	Summarized Outcome = "summarized" // over the flood guard's limit: noted on the hour's summary ticket
 )
 
 // Result is how one event was applied.
@@ -424,6 +432,16 @@ func (r *run) retrigger(ctx context.Context, a rmm.Alert) (Result, error) {
 func (r *run) reset(ctx context.Context, a rmm.Alert) (Result, error) {
 	l := r.l
 	switch {
+	case l.State == StateFiltered:
+		// The policy filtered the series: there is no ticket of its own
+		// to close (never the flood guard's summary ticket). It stays
+		// listed as filtered, with its rule.
+		next := l
+		observe(&next, a)
+		seen(&next, a)
+		next.ClosedAt = a.OccurredAt
+		r.set(next, a, false)
+		return Result{Outcome: Recorded, Reason: "the series was filtered by the alert policy (" + l.Filter.Rule + "); no ticket to close"}, nil
 	case l.TicketID == "" || l.State == "":
 		// A reset of a series with no ticket: it was unrouted, or its
 		// trigger never arrived (or arrives later, and is then stale).
@@ -472,6 +490,16 @@ func (r *run) reset(ctx context.Context, a rmm.Alert) (Result, error) {
 // look up by reference, create; the run records the ticket.
 func (r *run) open(ctx context.Context, a rmm.Alert, gen int) (Result, error) {
 	s := r.s
+	policy := r.c.Integration.Settings.AlertPolicy
+	facts, err := s.facts(ctx, r.c, r.l, a)
+	if err != nil {
+		return Result{}, err
+	}
+	if f, filtered := Screen(policy, a, facts); filtered {
+		// Before the claim and the routing: a filtered alert writes
+		// nothing to the PSA, not even an account or an asset.
+		return r.filtered(ctx, a, gen, f, ""), nil
+	}
 	// The claim is the run's state so far plus the lease.
 	claim := r.l
 	claim.LeaseOwner, claim.LeaseUntil, claim.Version = lease.NewOwner(), s.now().Add(s.o.Lease), r.stored+1
@@ -499,6 +527,17 @@ func (r *run) open(ctx context.Context, a rmm.Alert, gen int) (Result, error) {
 		s.o.Logger.WarnContext(ctx, "alert series is unroutable: recorded without a ticket", "seriesId", next.SeriesID,
 			"deviceId", next.DeviceID, "organizationId", next.OrganizationID, "reason", tgt.Unrouted)
 		return Result{Outcome: Unrouted, Reason: tgt.Unrouted}, nil
+	}
+	tgt.OrganizationID = facts.OrganizationID
+	if policy.MaxTicketsPerHour > 0 && s.o.Flood != nil {
+		bucket := floodBucket(facts.OrganizationID, a.OccurredAt)
+		ok, err := s.o.Flood.TakeTicketSlot(ctx, r.sc, bucket, next.SeriesID, policy.MaxTicketsPerHour)
+		if err != nil {
+			return Result{}, fmt.Errorf("count the tickets of alert series %s against the flood guard: %w", next.SeriesID, err)
+		}
+		if !ok {
+			return r.summarize(ctx, a, gen, tgt, bucket)
+		}
 	}
 	ref := next.ExternalRef()
 	t, adopted, err := s.findTicket(ctx, r.c, ref)
@@ -544,6 +583,9 @@ func (s *Service) findTicket(ctx context.Context, c Clients, ref string) (psa.Ti
 // target is where a ticket goes.
 type target struct {
 	AccountID, LocationID, AssetID string
+	// OrganizationID is the alert's organization as the policy knows it
+	// (its overrides of the ticket defaults and priorities apply).
+	OrganizationID string
 	// Unrouted, when set, says why there is no account.
 	Unrouted string
 }

@@ -41,11 +41,19 @@ type rig struct {
 type rigOptions struct {
 	settings connection.Settings
 	reopens  bool // the PSA can reopen tickets
+	// atomic runs the table in moto through scripts/moto-server, whose
+	// DynamoDB requests run one at a time: races that rely on DynamoDB's
+	// per-item atomicity need it (plain moto checks a condition on one
+	// thread while another writes).
+	atomic bool
 }
 
 func newRig(t testing.TB, o rigOptions) *rig {
 	t.Helper()
 	st, _ := newTable(t)
+	if o.atomic {
+		st, _ = newTableOn(t, safeMoto(t))
+	}
 	r := &rig{store: st, links: dynamostore.NewAlerts(st), psa: newFakePSA(), assets: newFakeAssets(), accounts: newFakeAccounts(),
 		refresh: &fakeRefresh{}, sc: tenancy.Scope{TenantID: "t_demo", IntegrationID: "i_demo", Actor: "alert-worker"},
 		now: t0.Add(time.Minute)}

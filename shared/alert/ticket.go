@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strings"
@@ -119,14 +120,14 @@ func Description(a rmm.Alert, integrationID string) string {
 
 // newTicket is the ticket to open for a.
 func (s *Service) newTicket(c Clients, tgt target, a rmm.Alert, ref string) psa.NewTicket {
-	settings := c.Integration.Settings
+	defaults, priorities := ticketSettings(c.Integration.Settings, tgt.OrganizationID)
 	sev := a.Severity
 	if sev == "" {
 		sev = rmm.SeverityNone
 	}
-	priority := settings.PriorityMap[string(sev)]
+	priority := priorities[string(sev)]
 	if priority == "" {
-		priority = settings.TicketDefaults["priority"]
+		priority = defaults["priority"]
 	}
 	return psa.NewTicket{
 		AccountID:   tgt.AccountID,
@@ -134,9 +135,9 @@ func (s *Service) newTicket(c Clients, tgt target, a rmm.Alert, ref string) psa.
 		AssetID:     tgt.AssetID,
 		Summary:     Summary(a, s.o.SummaryMax),
 		Description: Description(a, c.Integration.ID),
-		Board:       namedRef(settings.TicketDefaults["board"]),
-		Status:      namedRef(settings.TicketDefaults["status"]),
-		Type:        namedRef(settings.TicketDefaults["type"]),
+		Board:       namedRef(cmp.Or(defaults["board"], defaults["queue"])),
+		Status:      namedRef(defaults["status"]),
+		Type:        namedRef(defaults["type"]),
 		Priority:    namedRef(priority),
 		ExternalRef: ref,
 	}

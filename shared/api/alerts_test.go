@@ -43,6 +43,12 @@ func TestAlertRoutes(t *testing.T) {
 			FirstSeenAt: now.Add(-2 * time.Hour), LastSeenAt: now.Add(-time.Hour), ClosedAt: now.Add(-time.Hour)},
 		{SeriesID: "s-3", DeviceID: "1003", State: alert.StateUnroutable, Severity: rmm.SeverityMinor, Occurrences: 1,
 			FirstSeenAt: now, LastSeenAt: now, Unrouted: "organization 13 is not mapped"},
+		{SeriesID: "s-5", DeviceID: "1005", State: alert.StateFiltered, Severity: rmm.SeverityMinor, Occurrences: 2,
+			FirstSeenAt: now, LastSeenAt: now, Filter: alert.Filter{Rule: alert.RuleMinSeverity,
+				Setting: "settings.alertPolicy.organizations.12.minSeverity", Value: "major"}},
+		{SeriesID: "s-6", DeviceID: "1006", State: alert.StateFiltered, Severity: rmm.SeverityMajor, Occurrences: 1,
+			FirstSeenAt: now, LastSeenAt: now, Filter: alert.Filter{Rule: alert.RuleFloodGuard,
+				Setting: "settings.alertPolicy.maxTicketsPerHour", Value: "5"}, SummaryTicketID: "90"},
 		// A reset whose trigger never came: recorded, not listed.
 		{SeriesID: "s-4", DeviceID: "1004", State: alert.StateClosed},
 	} {
@@ -95,10 +101,11 @@ func TestAlertRoutes(t *testing.T) {
 		status int
 		want   []string
 	}{
-		{"every series", "i_a", nil, 200, []string{"s-1", "s-2", "s-3"}},
+		{"every series", "i_a", nil, 200, []string{"s-1", "s-2", "s-3", "s-5", "s-6"}},
 		{"open", "i_a", map[string]string{"state": "open"}, 200, []string{"s-1"}},
 		{"closed", "i_a", map[string]string{"state": "closed"}, 200, []string{"s-2"}},
 		{"unroutable", "i_a", map[string]string{"state": "unroutable"}, 200, []string{"s-3"}},
+		{"filtered", "i_a", map[string]string{"state": "filtered"}, 200, []string{"s-5", "s-6"}},
 		{"unknown state", "i_a", map[string]string{"state": "acknowledged"}, 400, nil},
 		{"bad limit", "i_a", map[string]string{"limit": "0"}, 400, nil},
 		{"another tenant's or unknown integration", "i_zz", nil, 404, nil},
@@ -124,6 +131,12 @@ func TestAlertRoutes(t *testing.T) {
 				"firstSeenAt": "2026-11-21T07:00:00Z", "lastSeenAt": "2026-11-21T08:00:00Z", "closedAt": "2026-11-21T08:00:00Z"},
 			{"seriesId": "s-3", "deviceId": "1003", "state": "unroutable", "severity": "minor", "occurrences": float64(1),
 				"firstSeenAt": "2026-11-21T09:00:00Z", "lastSeenAt": "2026-11-21T09:00:00Z", "reason": "organization 13 is not mapped"},
+			{"seriesId": "s-5", "deviceId": "1005", "state": "filtered", "severity": "minor", "occurrences": float64(2),
+				"firstSeenAt": "2026-11-21T09:00:00Z", "lastSeenAt": "2026-11-21T09:00:00Z",
+				"filter": map[string]any{"rule": "minSeverity", "setting": "settings.alertPolicy.organizations.12.minSeverity", "value": "major"}},
+			{"seriesId": "s-6", "deviceId": "1006", "state": "filtered", "severity": "major", "occurrences": float64(1),
+				"firstSeenAt": "2026-11-21T09:00:00Z", "lastSeenAt": "2026-11-21T09:00:00Z", "summaryTicketId": "90",
+				"filter": map[string]any{"rule": "floodGuard", "setting": "settings.alertPolicy.maxTicketsPerHour", "value": "5"}},
 		}
 		if diff := cmp.Diff(want, p.Items); diff != "" {
 			t.Errorf("items (-want +got):\n%s", diff)
@@ -146,7 +159,7 @@ func TestAlertRoutes(t *testing.T) {
 				break
 			}
 		}
-		if diff := cmp.Diff([]string{"s-1", "s-2", "s-3"}, got); diff != "" {
+		if diff := cmp.Diff([]string{"s-1", "s-2", "s-3", "s-5", "s-6"}, got); diff != "" {
 			t.Errorf("series over pages (-want +got):\n%s", diff)
 		}
 	})

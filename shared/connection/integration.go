@@ -40,6 +40,8 @@ type Settings struct {
 	// ReopenWindowMinutes: a trigger this soon after a close reopens the
 	// same ticket instead of creating a new one.
 	ReopenWindowMinutes int `json:"reopenWindowMinutes,omitempty"`
+	// AlertPolicy decides which alerts become tickets (all, when zero).
+	AlertPolicy AlertPolicy `json:"alertPolicy,omitzero"`
 }
 
 func (s Settings) validate() []apperr.FieldError {
@@ -68,6 +70,7 @@ func (s Settings) validate() []apperr.FieldError {
 	if s.CatchAllAccountID != "" {
 		fe = appendErr(fe, limits.ID("settings.catchAllAccountId", s.CatchAllAccountID))
 	}
+	fe = append(fe, s.AlertPolicy.validate("settings.alertPolicy")...)
 	if len(fe) == 0 {
 		if b, err := json.Marshal(s); err == nil && len(b) > limits.MaxSettingsBytes {
 			fe = append(fe, apperr.FieldError{Field: "settings", Message: fmt.Sprintf("is %d bytes as JSON; the limit is %d", len(b), limits.MaxSettingsBytes)})

@@ -29,6 +29,7 @@ type Alerts struct{ s *Store }
 var (
 	_ alert.Store      = Alerts{}
 	_ alert.Deliveries = Alerts{}
+	_ alert.FloodGuard = Alerts{}
 )
 
 // NewAlerts returns the alerts repository over s.
@@ -63,6 +64,10 @@ type alertItem struct {
 	TicketClosed   bool     `dynamodbav:"ticketClosed,omitempty"`
 	Generation     int      `dynamodbav:"generation,omitempty"`
 	Unrouted       string   `dynamodbav:"unrouted,omitempty"`
+	FilterRule     string   `dynamodbav:"filterRule,omitempty"`
+	FilterSetting  string   `dynamodbav:"filterSetting,omitempty"`
+	FilterValue    string   `dynamodbav:"filterValue,omitempty"`
+	SummaryTicket  string   `dynamodbav:"summaryTicketId,omitempty"`
 	RecentEvents   []string `dynamodbav:"recentEvents,omitempty"`
 	LeaseOwner     string   `dynamodbav:"leaseOwner,omitempty"`
 	LeaseUntilMs   int64    `dynamodbav:"leaseUntilMs,omitempty"`
@@ -98,6 +103,7 @@ func toAlertItem(sc tenancy.Scope, l alert.Link) alertItem {
 		Occurrences: l.Occurrences, FirstSeenAtMs: ms(l.FirstSeenAt), LastSeenAtMs: ms(l.LastSeenAt),
 		OpenedAtMs: ms(l.OpenedAt), ClosedAtMs: ms(l.ClosedAt), LastEventAtMs: ms(l.LastEventAt), TicketID: l.TicketID, AccountID: l.AccountID,
 		TicketClosed: l.TicketClosed, Generation: l.Generation, Unrouted: l.Unrouted, RecentEvents: l.RecentEvents,
+		FilterRule: l.Filter.Rule, FilterSetting: l.Filter.Setting, FilterValue: l.Filter.Value, SummaryTicket: l.SummaryTicketID,
 		LeaseOwner: l.LeaseOwner, LeaseUntilMs: ms(l.LeaseUntil), Version: l.Version}
 }
 
@@ -113,7 +119,9 @@ func (it alertItem) link() alert.Link {
 		LastSeenAt: fromMs(it.LastSeenAtMs), OpenedAt: fromMs(it.OpenedAtMs), ClosedAt: fromMs(it.ClosedAtMs), LastEventAt: fromMs(it.LastEventAtMs),
 		TicketID: it.TicketID, AccountID: it.AccountID, TicketClosed: it.TicketClosed, Generation: it.Generation,
 		Unrouted: it.Unrouted, RecentEvents: it.RecentEvents, LeaseOwner: it.LeaseOwner,
-		LeaseUntil: fromMs(it.LeaseUntilMs), Version: it.Version}
+		Filter:          alert.Filter{Rule: it.FilterRule, Setting: it.FilterSetting, Value: it.FilterValue},
+		SummaryTicketID: it.SummaryTicket,
+		LeaseUntil:      fromMs(it.LeaseUntilMs), Version: it.Version}
 }
 
 // GetLink implements alert.Store.

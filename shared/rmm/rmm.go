@@ -120,6 +120,9 @@ type Device struct {
 	IPAddresses      []string  `json:"ipAddresses,omitempty"`
 	MACAddresses     []string  `json:"macAddresses,omitempty"`
 	Offline          bool      `json:"offline"`
+	// Maintenance says whether the device is in maintenance mode (alerts
+	// suppressed by the MSP); nil when the RMM does not report it.
+	Maintenance *bool `json:"maintenance,omitempty"`
 }
 
 // Storage is the total over a device's volumes.

@@ -456,6 +456,12 @@ func toDevice(d apiDevice) rmm.Device {
 	if d.LocationID != 0 {
 		dev.SiteID = strconv.Itoa(d.LocationID)
 	}
+	if d.Maintenance != nil {
+		// Only IN_MAINTENANCE suppresses tickets (the alert policy's
+		// skipMaintenance); PENDING and FAILED windows do not.
+		in := strings.EqualFold(d.Maintenance.Status, "IN_MAINTENANCE")
+		dev.Maintenance = &in
+	}
 	if d.OS != nil {
 		dev.OS = rmm.OS{Name: d.OS.Name, Version: d.OS.ReleaseID, Build: d.OS.BuildNumber, Architecture: d.OS.Architecture}
 	}

@@ -44,23 +44,29 @@ type apiNewLocation struct {
 // the AgentDevice extras (os, system, volumes, lastLoggedInUser) that agent
 // devices carry.
 type apiDevice struct {
-	ID               int            `json:"id"`
-	OrganizationID   int            `json:"organizationId"`
-	LocationID       int            `json:"locationId"`
-	NodeClass        string         `json:"nodeClass"`
-	Offline          bool           `json:"offline"`
-	DisplayName      string         `json:"displayName"`
-	SystemName       string         `json:"systemName"`
-	DNSName          string         `json:"dnsName"`
-	NetbiosName      string         `json:"netbiosName"`
-	LastContact      epochSeconds   `json:"lastContact"`
-	IPAddresses      []string       `json:"ipAddresses"`
-	MACAddresses     []string       `json:"macAddresses"`
-	OS               *apiOS         `json:"os"`
-	System           *apiSystem     `json:"system"`
-	Volumes          []apiVolume    `json:"volumes"`
-	LastLoggedInUser string         `json:"lastLoggedInUser"`
-	References       *apiDeviceRefs `json:"references"`
+	ID               int             `json:"id"`
+	OrganizationID   int             `json:"organizationId"`
+	LocationID       int             `json:"locationId"`
+	NodeClass        string          `json:"nodeClass"`
+	Offline          bool            `json:"offline"`
+	DisplayName      string          `json:"displayName"`
+	SystemName       string          `json:"systemName"`
+	DNSName          string          `json:"dnsName"`
+	NetbiosName      string          `json:"netbiosName"`
+	LastContact      epochSeconds    `json:"lastContact"`
+	IPAddresses      []string        `json:"ipAddresses"`
+	MACAddresses     []string        `json:"macAddresses"`
+	OS               *apiOS          `json:"os"`
+	System           *apiSystem      `json:"system"`
+	Volumes          []apiVolume     `json:"volumes"`
+	LastLoggedInUser string          `json:"lastLoggedInUser"`
+	References       *apiDeviceRefs  `json:"references"`
+	Maintenance      *apiMaintenance `json:"maintenance"`
+}
+
+// apiMaintenance is Maintenance: status PENDING, IN_MAINTENANCE or FAILED.
+type apiMaintenance struct {
+	Status string `json:"status"`
 }
 
 type apiDeviceRefs struct {

@@ -1,10 +1,10 @@
-// Alerts: open, closed and unroutable alert series with their tickets and
+// Alerts: open, closed, unroutable and filtered alert series with their tickets and
 // reasons.
 import { h, clear, button, loading, errorState, emptyState, table, badge, fmtTime } from '../lib/dom.js';
 import { t } from '../lib/i18n.js';
 import { api, ipath, qs } from '../lib/api.js';
 
-const STATES = ['', 'open', 'closed', 'unroutable'];
+const STATES = ['', 'open', 'closed', 'unroutable', 'filtered'];
 
 export function alertsScreen(el, ctx) {
   const iid = ctx.iid;
@@ -34,7 +34,7 @@ export function alertsScreen(el, ctx) {
         { label: t('alerts.ticket'), cell: a => a.ticketId ? '#' + a.ticketId : '—' },
         { label: t('alerts.occurrences'), cell: a => String(a.occurrences) },
         { label: t('alerts.lastSeen'), cell: a => fmtTime(a.lastSeenAt) },
-        { label: t('imports.reason'), cell: a => a.reason || '' },
+        { label: t('imports.reason'), cell: a => a.reason || (a.filter ? t('alerts.filteredBy', { rule: a.filter.rule, setting: a.filter.setting, value: a.filter.value }) + (a.summaryTicketId ? ' (#' + a.summaryTicketId + ')' : '') : '') },
       ], rows.map(a => Object.assign({ __key: a.seriesId }, a)), { id: 'alerts-table' }));
       if (res.nextCursor) more.appendChild(button(t('common.loadMore'), () => load(res.nextCursor)));
     } catch (e) { clear(listBox).appendChild(errorState(e, () => load())); }

@@ -155,6 +155,15 @@ export function integrationsScreen(el, ctx) {
     const tdType = input({ value: td.type || '', disabled: ro });
     const pm = s.priorityMap || {};
     const prios = SEVERITIES.map(sev => input({ value: pm[sev] || '', disabled: ro, 'data-sev': sev }));
+    // The alert policy: the integration-wide rules here; per-organization
+    // overrides (settings.alertPolicy.organizations) are kept as they are
+    // and edited through the API.
+    const ap = s.alertPolicy || {};
+    const apMin = select([{ value: '', label: t('integrations.policy.anySeverity') }].concat(SEVERITIES.slice().reverse().map(sev => ({ value: sev, label: t('severity.' + sev), selected: ap.minSeverity === sev }))), { disabled: ro });
+    const apInclude = input({ value: (ap.includeTypes || []).join(', '), disabled: ro });
+    const apExclude = input({ value: (ap.excludeTypes || []).join(', '), disabled: ro });
+    const apMaint = chk('settings.alertPolicy.skipMaintenance', ap.skipMaintenance);
+    const apFlood = input({ type: 'number', min: '0', max: '1000', value: ap.maxTicketsPerHour || 0, disabled: ro });
     const save = h('button', { type: 'submit', class: 'primary', id: 'save-settings' }, t('common.save'));
     const result = h('div', { role: 'status' });
     tdBoard.addEventListener('change', async () => {
@@ -177,12 +186,19 @@ export function integrationsScreen(el, ctx) {
         listField(t('common.type'), tdType, tp.types || [], { name: 'settings.ticketDefaults.type' })),
       h('fieldset', {}, h('legend', { text: t('integrations.priorityMap') }),
         SEVERITIES.map((sev, i) => listField(t('severity.' + sev), prios[i], tp.priorities || [], { name: 'settings.priorityMap.' + sev }))),
+      h('fieldset', {}, h('legend', { text: t('integrations.policy') }),
+        field(t('integrations.policy.minSeverity'), apMin, { name: 'settings.alertPolicy.minSeverity' }),
+        field(t('integrations.policy.include'), apInclude, { name: 'settings.alertPolicy.includeTypes', hint: t('integrations.policy.typesHint') }),
+        field(t('integrations.policy.exclude'), apExclude, { name: 'settings.alertPolicy.excludeTypes', hint: t('integrations.policy.typesHint') }),
+        field(t('integrations.policy.maintenance'), apMaint, { name: 'settings.alertPolicy.skipMaintenance', inline: true }),
+        field(t('integrations.policy.flood'), apFlood, { name: 'settings.alertPolicy.maxTicketsPerHour', hint: t('integrations.policy.floodHint') })),
       err, result,
       h('div', { class: 'buttons' }, ro ? null : save, button(t('common.close'), () => clear(formBox))));
     form.addEventListener('submit', async ev => {
       ev.preventDefault();
       clearProblem(form, err);
       const map = (pairs) => { const o = {}; for (const [k, v] of pairs) if (v.trim()) o[k] = v.trim(); return o; };
+      const list = (v) => { const l = v.split(',').map(x => x.trim()).filter(Boolean); return l.length ? l : undefined; };
       const settings = {
         autoCreateAccounts: auto.checked, provisionRmmOrgs: prov.checked,
         accountDefaults: map([['status', adStatus.value], ['type', adType.value]]),
@@ -190,6 +206,14 @@ export function integrationsScreen(el, ctx) {
         reopenWindowMinutes: Number(reopen.value || 0),
         ticketDefaults: map([['board', tdBoard.value], ['status', tdStatus.value], ['type', tdType.value]]),
         priorityMap: map(SEVERITIES.map((sev, i) => [sev, prios[i].value])),
+        alertPolicy: {
+          minSeverity: apMin.value || undefined,
+          includeTypes: list(apInclude.value),
+          excludeTypes: list(apExclude.value),
+          skipMaintenance: apMaint.checked || undefined,
+          maxTicketsPerHour: Number(apFlood.value || 0) || undefined,
+          organizations: ap.organizations,
+        },
       };
       await busy(save, async () => {
         try {
