@@ -130,7 +130,7 @@ func (l *Limiter) apply(ctx context.Context, obs Observation) error {
 		}
 		if ok {
 			l.st.mu.Lock()
-			l.st.learn(got, now)
+			l.st.learn(got, o.Now())
 			l.st.mu.Unlock()
 			return nil
 		}

@@ -108,6 +108,8 @@ type state struct {
 	done      chan struct{}
 	nextFetch time.Time
 	waiters   int
+	// contention is a moving average of the draws lost per draw won.
+	contention float64
 	// uses are the times tokens were handed out, the last hold's worth
 	// (to size import takes).
 	uses []time.Time
@@ -202,7 +204,12 @@ func (l *Limiter) Acquire(ctx context.Context, endpoint string) (release func(Ou
 		if err := l.waitCool(ctx, limit); err != nil {
 			return fail(err)
 		}
-		if l.budget.Strict && o.Now().Sub(readAt) > strictSlack {
+		// A token that waited is checked against the stored cool-down
+		// before it is used: always for strict budgets, and for the others
+		// when this instance has not read the bucket for longer than the
+		// hold (a request booked ahead; at most one read per hold).
+		hold := l.hold()
+		if (l.budget.Strict && o.Now().Sub(readAt) > strictSlack) || o.Now().Sub(l.st.lastRead()) > hold {
 			cool, err := l.validate(ctx)
 			if err != nil {
 				return fail(err)
@@ -214,12 +221,19 @@ func (l *Limiter) Acquire(ctx context.Context, endpoint string) (release func(Ou
 				continue // the token is void: draw another
 			}
 		}
-		break
-	}
-	if lease != nil {
-		if lease, err = l.keepSlot(ctx, lease, lane, limit); err != nil {
-			return fail(err)
+		if lease != nil {
+			if lease, err = l.keepSlot(ctx, lease, lane, limit); err != nil {
+				return nil, err
+			}
 		}
+		// The window guarantee counts on every token being used within
+		// the hold after it matures: one that is older (the checks above
+		// took too long) is dropped.
+		if o.Now().Sub(at) > hold {
+			l.bs.stats.wasted.Add(1)
+			continue
+		}
+		break
 	}
 	l.bs.stats.permits.Add(1)
 	var once sync.Once
@@ -387,7 +401,7 @@ func (l *Limiter) waitFor(ctx context.Context, done <-chan struct{}, limit time.
 func (l *Limiter) fetch(ctx context.Context, lane Lane, limit time.Time, n int) (time.Time, error) {
 	o := l.bs.opt
 	st := l.st
-	for fails := 0; ; {
+	for {
 		now := o.Now()
 		mats, wait, eta, err := l.draw(ctx, lane, limit, n)
 		if err != nil {
@@ -408,14 +422,14 @@ func (l *Limiter) fetch(ctx context.Context, lane Lane, limit time.Time, n int) 
 			return time.Time{}, l.throttled(eta, "the request budget is used up for now")
 		}
 		// Waiting: spread the retries of competing instances over the
-		// refill of a few tokens, more widely after each failure.
-		fails++
+		// refill of as many tokens as draws were lost lately per draw won
+		// (about the number of instances competing).
 		st.mu.Lock()
-		rate := st.bucket.Rate
+		rate, contention := st.bucket.Rate, st.contention
 		st.mu.Unlock()
 		spread := wait / 4
 		if rate > 0 {
-			spread = max(spread, durationOf(float64(min(fails, 8))/rate))
+			spread = max(spread, durationOf((1+min(contention, 16))/rate))
 		}
 		wait += o.Jitter(max(spread, time.Millisecond))
 		if now.Add(wait).After(limit) {
@@ -437,6 +451,20 @@ func (st *state) coolUntilAfter(now time.Time) bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return st.coolUntil.After(now)
+}
+
+// lastRead is when this instance last read or wrote the bucket.
+func (st *state) lastRead() time.Time {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.readAt
+}
+
+// hold is the budget's hold.
+func (l *Limiter) hold() time.Duration {
+	l.st.mu.Lock()
+	defer l.st.mu.Unlock()
+	return l.params(l.st.bucket, l.st.known, l.bs.opt.Now()).hold
 }
 
 // strictSlack is how old the last read of the bucket may be when a strict
@@ -532,6 +560,11 @@ func (l *Limiter) draw(ctx context.Context, lane Lane, limit time.Time, n int) (
 			st.learn(got, now)
 		} else {
 			st.known = false
+		}
+		if ok {
+			st.contention *= 0.8
+		} else {
+			st.contention += 0.2
 		}
 		st.mu.Unlock()
 		if ok {

@@ -157,9 +157,11 @@ type Options struct {
 	// AlertBurst is how many tokens beyond the import horizon imports leave
 	// in the bucket for alerts and the Sync button (default 3).
 	AlertBurst float64
-	// Hold is how long a token reserved locally stays usable after it
-	// matures, and how long an instance trusts what it last read of a
-	// cool-down in strict mode (default min(1 s, Window/60)).
+	// Hold is how long a token stays usable after it matures: a token
+	// reserved locally, or one whose request was delayed by the checks
+	// before it leaves, is dropped after that. It is also how long an
+	// instance trusts what it last read of a cool-down (default Window/60,
+	// at least 100 ms and at most 1 s). The refill rate leaves room for it.
 	Hold time.Duration
 	// Horizon is how far ahead imports may book tokens (default Hold; 0
 	// for strict budgets). An alert waits at most about this long for
@@ -297,7 +299,7 @@ func derive(requests int, window time.Duration, o Options, strict bool) params {
 	requests = max(requests, 2)
 	hold := o.Hold
 	if hold <= 0 {
-		hold = min(time.Second, window/60)
+		hold = min(time.Second, max(100*time.Millisecond, window/60))
 	}
 	horizon := o.Horizon
 	if horizon <= 0 {
