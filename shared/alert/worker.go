@@ -11,6 +11,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 )
@@ -60,6 +61,7 @@ func NewWorker(svc *Service, open Opener, proc sqsbatch.Processor) *Worker {
 // Handle is the SQS handler. The failure list is never null: an empty list
 // tells Lambda the whole batch succeeded.
 func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	ctx = ratelimit.WithLane(ctx, ratelimit.LaneAlert) // vendor requests go first
 	b := w.prepare(ctx, ev.Records)
 	resp := w.proc.Process(ctx, ev, b.record)
 	if resp.BatchItemFailures == nil {

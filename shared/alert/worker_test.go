@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 )
 
@@ -180,5 +182,37 @@ func TestWorkerAppliesEachSeriesAsOneRun(t *testing.T) {
 	// One refresh per series run that wrote a ticket.
 	if n := r.refresh.count(); n != 2 {
 		t.Errorf("%d refreshes, want 2", n)
+	}
+}
+
+// TestWorkerRunsInTheAlertLane: every vendor request the alert worker
+// makes carries the alert lane, whatever lane its caller's context had,
+// so that the PSA's request budget serves it before Sync-button refreshes
+// and imports.
+func TestWorkerRunsInTheAlertLane(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	var mu sync.Mutex
+	var lanes []ratelimit.Lane
+	open := func(ctx context.Context, _, _ string) (providers.Clients, error) {
+		mu.Lock()
+		lanes = append(lanes, ratelimit.LaneFrom(ctx))
+		mu.Unlock()
+		return r.clients, nil
+	}
+	w := alert.NewWorker(r.svc, open, sqsbatch.Processor{Name: "alert-worker", Log: quiet})
+	var ev events.SQSEvent
+	if err := json.Unmarshal(fixture(t, "sqs-alert.json"), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Handle(ratelimit.WithLane(context.Background(), ratelimit.LaneImport), ev); err != nil {
+		t.Fatal(err)
+	}
+	if len(lanes) == 0 {
+		t.Fatal("the worker opened no clients")
+	}
+	for _, l := range lanes {
+		if l != ratelimit.LaneAlert {
+			t.Errorf("clients opened in lane %s, want alert", l)
+		}
 	}
 }

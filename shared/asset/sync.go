@@ -8,6 +8,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/httpapi"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 )
 
 // SyncHandler is the Sync button (POST
@@ -18,6 +19,7 @@ import (
 // with the reason.
 func SyncHandler(svc *Service, open Opener) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+		ctx = ratelimit.WithLane(ctx, ratelimit.LaneSync) // a budget wait over 5 s is a 429
 		sc := account.Scope{TenantID: r.Principal.TenantID, IntegrationID: r.PathParam("integrationId"), Actor: "key/" + r.Principal.KeyID}
 		c, err := open(ctx, sc.TenantID, sc.IntegrationID)
 		if err != nil {

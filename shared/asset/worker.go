@@ -12,6 +12,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 )
 
@@ -57,6 +58,7 @@ func NewWorker(svc *Service, open Opener, rec importjob.Recorder, proc sqsbatch.
 
 // Handle is the SQS handler.
 func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	ctx = ratelimit.WithLane(ctx, ratelimit.LaneImport) // after alerts and the Sync button
 	return w.proc.Process(ctx, ev, w.record), nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 )
@@ -75,6 +76,7 @@ func NewDispatcher(d DispatcherDeps) *Dispatcher {
 // Handle is the SQS handler; it reports failed messages in
 // BatchItemFailures.
 func (d *Dispatcher) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+	ctx = ratelimit.WithLane(ctx, ratelimit.LaneImport) // after alerts and the Sync button
 	return d.proc.Process(ctx, ev, d.handle), nil
 }
 

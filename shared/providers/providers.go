@@ -16,7 +16,9 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/netguard"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
+	"github.com/rmmbridge/rmmbridge/shared/vendorhttp"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/connectwise"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone"
 )
@@ -36,6 +38,9 @@ type Registry struct {
 	// the system's.
 	Resolver netguard.Resolver
 	Dial     netguard.DialFunc
+	// Limiter is the request budget the clients it opens draw from (the
+	// Opener sets one per connection); nil: none, as for "Test & save".
+	Limiter vendorhttp.Limiter
 }
 
 var _ connection.Tester = Registry{}
@@ -77,7 +82,7 @@ func unsupported(provider string) error {
 func (r Registry) RMM(provider, baseURL string, creds connection.Credentials) (rmm.Client, error) {
 	switch provider {
 	case "ninjaone":
-		c, err := ninjaone.New(ninjaone.Config{BaseURL: baseURL, ClientID: creds["clientId"], ClientSecret: creds["clientSecret"]}, r.httpClient())
+		c, err := ninjaone.New(ninjaone.Config{BaseURL: baseURL, ClientID: creds["clientId"], ClientSecret: creds["clientSecret"], Limiter: r.Limiter}, r.httpClient())
 		if err != nil {
 			return nil, fmt.Errorf("open ninjaone client: %w", err)
 		}
@@ -96,7 +101,7 @@ func (r Registry) PSA(provider, baseURL string, creds connection.Credentials, se
 			PrivateKey: creds["privateKey"], ClientID: creds["clientId"],
 			AccountRefFieldID: intSetting(settings, "accountRefFieldId"), AssetCheckInFieldID: intSetting(settings, "assetCheckInFieldId"),
 			APIMember: strSetting(settings, "apiMember"), ClosedStatus: strSetting(settings, "closedStatus"),
-			IgnoreMembers: strsSetting(settings, "ignoreMembers")}, r.httpClient())
+			IgnoreMembers: strsSetting(settings, "ignoreMembers"), Limiter: r.Limiter}, r.httpClient())
 		if err != nil {
 			return nil, fmt.Errorf("open connectwise client: %w", err)
 		}
@@ -147,6 +152,9 @@ type Clients struct {
 type Opener struct {
 	Conns    *connection.Service
 	Registry Registry
+	// Budgets, when set, gives each connection's client its request
+	// budget (BudgetFor), shared by every instance through the table.
+	Budgets *ratelimit.Budgets
 
 	mu    sync.Mutex
 	cache map[string]cachedClient // by tenant/connection id
@@ -196,11 +204,15 @@ func (o *Opener) client(ctx context.Context, tenantID, connID string) (any, erro
 	if err != nil {
 		return nil, err
 	}
+	reg := o.Registry
+	if o.Budgets != nil {
+		reg.Limiter = o.Budgets.Limiter(ratelimit.ID{Tenant: tenantID, Key: BudgetKey(connID)}, BudgetFor(c.Provider, c.Settings))
+	}
 	var client any
 	if c.Kind == connection.KindRMM {
-		client, err = o.Registry.RMM(c.Provider, c.BaseURL, creds)
+		client, err = reg.RMM(c.Provider, c.BaseURL, creds)
 	} else {
-		client, err = o.Registry.PSA(c.Provider, c.BaseURL, creds, c.Settings)
+		client, err = reg.PSA(c.Provider, c.BaseURL, creds, c.Settings)
 	}
 	if err != nil {
 		return nil, err
@@ -213,6 +225,40 @@ func (o *Opener) client(ctx context.Context, tenantID, connID string) (any, erro
 	o.mu.Unlock()
 	return client, nil
 }
+
+// Budget defaults for connections whose settings name none. Neither
+// NinjaOne nor ConnectWise publishes its limits (vendor-apis.md §1.4,
+// §4.5): 1,200 requests a minute keeps a runaway import from hammering
+// them without slowing any flow rmmbridge has, and concurrency is left to
+// the vendor (0: no leases, no store request for them). Both honour the
+// vendor's 429s through the budget's cool-down.
+const (
+	DefaultRequestsPerMinute = 1200
+	DefaultMaxConcurrency    = 0
+)
+
+// BudgetKey is the budget key of a connection.
+func BudgetKey(connectionID string) string { return "conn-" + connectionID }
+
+// BudgetFor is the request budget of a connection from its settings
+// requestsPerMinute and maxConcurrency (positive integers; anything else
+// takes the default). This plain reading stands until the vendor specs
+// type the settings (issue 10 §1).
+func BudgetFor(provider string, settings map[string]any) ratelimit.Budget {
+	b := ratelimit.Budget{Name: displayNames[provider], Requests: DefaultRequestsPerMinute, Window: time.Minute, MaxConcurrency: DefaultMaxConcurrency}
+	if b.Name == "" {
+		b.Name = provider
+	}
+	if n := intSetting(settings, "requestsPerMinute"); n > 0 {
+		b.Requests = n
+	}
+	if n := intSetting(settings, "maxConcurrency"); n > 0 {
+		b.MaxConcurrency = n
+	}
+	return b
+}
+
+var displayNames = map[string]string{"ninjaone": "NinjaOne", "connectwise": "ConnectWise"}
 
 func intSetting(m map[string]any, k string) int {
 	switch v := m[k].(type) {

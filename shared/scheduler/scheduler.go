@@ -41,6 +41,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 )
 
@@ -212,6 +213,7 @@ func (r Report) Provisioned() int {
 // Handle is the scheduled (EventBridge) entry point: one run, summarized
 // in one log line.
 func (s *Scheduler) Handle(ctx context.Context, ev events.EventBridgeEvent) error {
+	ctx = ratelimit.WithLane(ctx, ratelimit.LaneImport) // background work: after alerts and the Sync button
 	rep, err := s.Run(ctx)
 	attrs := []any{"eventId", ev.ID, "scheduledAt", ev.Time, "integrations", len(rep.Integrations),
 		"done", rep.Count(OutcomeDone), "busy", rep.Count(OutcomeBusy), "partial", rep.Count(OutcomePartial),

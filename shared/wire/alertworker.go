@@ -27,15 +27,16 @@ import (
 // ASSET_QUEUE_URL.
 func AlertWorker(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
 	r := config.New(getenv)
-	e := env{Table: r.String("TABLE_NAME"), AssetQueue: r.URL("ASSET_QUEUE_URL"), SecretPrefix: r.String("SECRET_PREFIX")}
+	e := env{Table: r.String("TABLE_NAME"), AssetQueue: r.URL("ASSET_QUEUE_URL"), AlertQueue: r.URL("ALERT_QUEUE_URL"), SecretPrefix: r.String("SECRET_PREFIX")}
 	allowLoopback := r.Bool(AllowLoopbackEnv, false)
 	if err := r.Err(); err != nil {
 		return lambdafn.Handlers{}, fmt.Errorf("alert-worker: %w", err)
 	}
 	st := store(cfg, e.Table)
-	opener := &providers.Opener{Conns: connections(st, cfg, e, allowLoopback), Registry: registry(allowLoopback)}
-	svc := alertService(st, sqsqueue.New(sqs.NewFromConfig(cfg)), e.AssetQueue)
-	w := alert.NewWorker(svc, opener.Open, sqsbatch.Processor{Name: "alert-worker", Log: slog.Default()})
+	opener := &providers.Opener{Conns: connections(st, cfg, e, allowLoopback), Registry: registry(allowLoopback), Budgets: budgets(st)}
+	q := sqsqueue.New(sqs.NewFromConfig(cfg))
+	svc := alertService(st, q, e.AssetQueue)
+	w := alert.NewWorker(svc, opener.Open, sqsbatch.Processor{Name: "alert-worker", QueueURL: e.AlertQueue, Vis: q, Log: slog.Default()})
 	return lambdafn.Handlers{SQS: w.Handle}, nil
 }
 

@@ -30,7 +30,7 @@ func AssetRefresh(_ context.Context, getenv func(string) string, cfg aws.Config)
 	}
 	st := store(cfg, e.Table)
 	svc := assetService(st)
-	open := assetOpener(&providers.Opener{Conns: connections(st, cfg, e, allowLoopback), Registry: registry(allowLoopback)})
+	open := assetOpener(&providers.Opener{Conns: connections(st, cfg, e, allowLoopback), Registry: registry(allowLoopback), Budgets: budgets(st)})
 
 	rt := httpapi.NewRouter(httpapi.Options{Logger: slog.Default()})
 	rt.Handle(AssetSyncRoute, httpapi.Operator, asset.SyncHandler(svc, open))

@@ -33,7 +33,7 @@ func ImportDispatch(_ context.Context, getenv func(string) string, cfg aws.Confi
 		Store:      jobs,
 		Tracker:    importjob.NewTracker(jobs, o),
 		Accounts:   account.NewService(dynamostore.NewMappings(st), account.Options{}),
-		Opener:     &providers.Opener{Conns: connections(st, cfg, e, allowLoopback), Registry: registry(allowLoopback)},
+		Opener:     &providers.Opener{Conns: connections(st, cfg, e, allowLoopback), Registry: registry(allowLoopback), Budgets: budgets(st)},
 		Sender:     QueueSender{Client: q},
 		Queues:     importjob.Queues{Import: e.ImportQueue, Asset: e.AssetQueue},
 		Visibility: q,

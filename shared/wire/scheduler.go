@@ -34,7 +34,7 @@ func Scheduler(_ context.Context, getenv func(string) string, cfg aws.Config) (l
 	st := store(cfg, e.Table)
 	maps := dynamostore.NewMappings(st)
 	s := scheduler.New(dynamostore.NewSchedules(st), maps, account.NewService(maps, account.Options{}),
-		schedulerOpener(&providers.Opener{Conns: connections(st, cfg, e, allowLoopback), Registry: registry(allowLoopback)}),
+		schedulerOpener(&providers.Opener{Conns: connections(st, cfg, e, allowLoopback), Registry: registry(allowLoopback), Budgets: budgets(st)}),
 		scheduler.Options{Logger: slog.Default()})
 	jobs := dynamostore.NewImportJobs(st)
 	sweep := scheduler.NewImportSweep(jobs, importjob.NewTracker(jobs, importjob.Options{Logger: slog.Default(), StallAfter: e.ImportStallAfter}),

@@ -22,6 +22,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/secretstore"
 	"github.com/rmmbridge/rmmbridge/shared/tenant"
 )
@@ -78,6 +79,12 @@ func registry(allowLoopback bool) providers.Registry {
 	return providers.Registry{AllowLoopback: allowLoopback}
 }
 
+// budgets are the vendors' request budgets, kept in the table and shared
+// by every client the function opens.
+func budgets(st *dynamostore.Store) *ratelimit.Budgets {
+	return ratelimit.NewBudgets(dynamostore.NewBudgets(st), ratelimit.Options{})
+}
+
 // API builds the management API.
 func API(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
 	r := config.New(getenv)
@@ -92,7 +99,7 @@ func API(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdaf
 	rt := api.New(api.Deps{
 		Logger:      slog.Default(),
 		Connections: conns,
-		Clients:     &providers.Opener{Conns: conns, Registry: registry(allowLoopback)},
+		Clients:     &providers.Opener{Conns: conns, Registry: registry(allowLoopback), Budgets: budgets(st)},
 		Accounts:    account.NewService(dynamostore.NewMappings(st), account.Options{}),
 		Imports:     importService(st, cfg, e),
 		Assets:      assetService(st),

@@ -70,6 +70,9 @@ type Config struct {
 	OnRequest   func(vendorhttp.Attempt)
 	Sleep       func(ctx context.Context, d time.Duration) error
 	MaxAttempts int
+	// Limiter is the connection's request budget (shared/ratelimit);
+	// every request, token requests included, draws from it. nil: none.
+	Limiter vendorhttp.Limiter
 }
 
 // Client is a NinjaOne API client. It is safe for concurrent use.
@@ -114,6 +117,7 @@ func New(cfg Config, httpClient *http.Client) (*Client, error) {
 		OnRequest:    cfg.OnRequest,
 		Sleep:        cfg.Sleep,
 		MaxAttempts:  cfg.MaxAttempts,
+		Limiter:      cfg.Limiter,
 	})
 	if err != nil {
 		return nil, apperr.InvalidFields(apperr.FieldError{Field: "baseUrl", Message: "must be an absolute http(s) URL"})
