@@ -360,6 +360,12 @@ func (l *Limiter) token(ctx context.Context, lane Lane, limit time.Time) (time.T
 		if lane == LaneImport {
 			st.fetching, st.done = true, make(chan struct{})
 			n = max(1, min(p.maxBatch, 1+st.waiters+len(st.uses)/2))
+			// Far from its limit (the bucket more than half full), the
+			// budget loses nothing to tokens that expire unused: take the
+			// largest batch, so that a steady worker draws once a batch.
+			if st.known && math.Min(st.bucket.level(now), st.bucket.Capacity)-float64(p.maxBatch) >= st.bucket.Capacity/2 {
+				n = p.maxBatch
+			}
 		}
 		st.mu.Unlock()
 		at, err := l.fetch(ctx, lane, limit, n)

@@ -477,3 +477,30 @@ func TestCalibrateOnAFakeClock(t *testing.T) {
 		t.Errorf("after the allowance lapsed: requests %d, want 5000", b.Requests)
 	}
 }
+
+// TestCostWithinTheBudget: a steady worker well within its budget (five
+// requests a second against 1,200 a minute, the NinjaOne and ConnectWise
+// default) costs one store request per batch of tokens, not one per
+// request.
+func TestCostWithinTheBudget(t *testing.T) {
+	clock := newFakeClock()
+	store := newMemStore()
+	bs := NewBudgets(store, fakeOptions(clock))
+	l := bs.Limiter(ID{Tenant: "t1", Key: "conn-1"}, Budget{Name: "NinjaOne", Requests: 1200, Window: time.Minute})
+	ctx := WithLane(context.Background(), LaneImport)
+	const n = 1000
+	for range n {
+		release, err := l.Acquire(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		release(Outcome{Status: 200})
+		clock.Advance(200 * time.Millisecond)
+	}
+	s := bs.Stats()
+	per := float64(s.StoreRequests()) / n
+	if per > 0.25 {
+		t.Errorf("%.2f store requests per vendor request, want ≤ 0.25", per)
+	}
+	t.Logf("%d requests: %d store requests (%.2f per request), %d tokens wasted", n, s.StoreRequests(), per, s.Wasted)
+}
