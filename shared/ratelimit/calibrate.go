@@ -34,6 +34,19 @@ func ObservationFromHeaders(h http.Header, window time.Duration) (Observation, b
 	return Observation{Limit: limit, Used: max(0, limit-max(left, 0)), Window: window}, true
 }
 
+// Calibrator is what a vendor client that can read its vendor's own count
+// needs of its budget; the *Limiter it is given (as its vendorhttp
+// Limiter) satisfies it. Autotask reads ThresholdInformation in the probe
+// (a request through the client, so counted by the budget); a client
+// reading rate-limit headers (HaloPSA) keeps the last ones it saw
+// (vendorhttp's OnRequest hook carries each answer's header) and returns
+// ObservationFromHeaders in a probe that sends nothing.
+type Calibrator interface {
+	Calibrate(ctx context.Context, probe func(ctx context.Context) (Observation, error)) (ran bool, err error)
+}
+
+var _ Calibrator = (*Limiter)(nil)
+
 // Calibrate adjusts the budget to what the vendor reports, at most once
 // per Options.CalibrateEvery across every instance: the first caller of
 // the period claims it in the table (one conditional write), runs probe
