@@ -67,7 +67,9 @@ func TestOpenerGivesEachConnectionItsBudget(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)}) })
+	t.Cleanup(func() {
+		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	})
 	st := dynamostore.New(client, table)
 
 	ninja := ninjasandbox.New(ninjasandbox.Options{Orgs: 2, Devices: 4})
