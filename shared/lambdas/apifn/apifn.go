@@ -43,7 +43,7 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 	rt := api.New(api.Deps{
 		Logger:      slog.Default(),
 		Connections: cs,
-		Clients:     opener{conns.Opener(cs, allowLoopback)},
+		Clients:     opener{conns.Opener(st, cs, allowLoopback)},
 		Accounts:    account.NewService(dynamostore.NewMappings(st), account.Options{}),
 		Imports: importjob.NewService(jobs, importjob.NewTracker(jobs, o), queues.Sender{Client: sqsqueue.New(sqs.NewFromConfig(cfg))},
 			importjob.Queues{Import: importQueue, Asset: assetQueue}, o),
