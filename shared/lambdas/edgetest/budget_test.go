@@ -118,6 +118,18 @@ func alertRecord(t *testing.T, r *rig, deviceID int, series string) events.SQSEv
 		Body: aws.ToString(m.Body), Attributes: m.Attributes, EventSourceARN: "arn:aws:sqs:us-east-1:123456789012:alerts.fifo"}}}
 }
 
+// done deletes a record's message, as Lambda does after a batch that
+// reports no failure.
+func done(t *testing.T, r *rig, ev events.SQSEvent) {
+	t.Helper()
+	for _, rec := range ev.Records {
+		if _, err := r.sqs.DeleteMessage(context.Background(), &sqs.DeleteMessageInput{QueueUrl: aws.String(r.env["ALERT_QUEUE_URL"]),
+			ReceiptHandle: aws.String(rec.ReceiptHandle)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // visible counts the alert queue's visible and in-flight messages.
 func visible(t *testing.T, r *rig) (visible, inFlight int) {
 	t.Helper()

@@ -129,7 +129,8 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		}
 	}
 	ig, _, err := r.svc.CreateIntegration(ctx, tenantID, connection.IntegrationInput{Name: "pair", RMMConnectionID: rc.ID, PSAConnectionID: pc.ID,
-		Settings: connection.Settings{CatchAllAccountID: catchAll}})
+		Settings: connection.Settings{CatchAllAccountID: catchAll,
+			TicketDefaults: map[string]string{"board": "Help Desk", "status": "New", "type": "Incident"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
