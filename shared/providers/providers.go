@@ -16,6 +16,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/netguard"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/registry"
 	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
@@ -39,6 +40,37 @@ type Registry struct {
 	// Vendors are the vendors it opens; nil is the runtime list
 	// (shared/vendors/registry).
 	Vendors *vendorspec.Catalog
+
+	// budget, set by the Opener for one connection, is where the
+	// clients it opens draw their request budgets; nil: none (as for
+	// "Test & save", one request).
+	budget *connBudget
+}
+
+// connBudget is one connection's request budgets.
+type connBudget struct {
+	budgets      *ratelimit.Budgets
+	tenantID     string
+	connectionID string
+}
+
+// BudgetKey is the budget key of a connection's own budget.
+func BudgetKey(connectionID string) string { return "conn-" + connectionID }
+
+// budgetFunc opens the connection's budgets of vendor v configured by its
+// typed settings.
+func (r Registry) budgetFunc(v *vendorspec.Vendor, typed vendorspec.Settings) vendorspec.BudgetFunc {
+	cb := r.budget
+	if cb == nil || cb.budgets == nil {
+		return nil
+	}
+	b := v.Budget(typed)
+	return func(key string) *ratelimit.Limiter {
+		if key == "" {
+			key = BudgetKey(cb.connectionID)
+		}
+		return cb.budgets.Limiter(ratelimit.ID{Tenant: cb.tenantID, Key: key}, b)
+	}
 }
 
 var (
@@ -108,7 +140,8 @@ func (r Registry) params(v *vendorspec.Vendor, baseURL string, creds connection.
 	if err != nil {
 		return vendorspec.Params{}, nil, err
 	}
-	return vendorspec.Params{BaseURL: baseURL, Credentials: creds, Settings: typed, HTTPClient: r.httpClient()}, typed, nil
+	return vendorspec.Params{BaseURL: baseURL, Credentials: creds, Settings: typed, HTTPClient: r.httpClient(),
+		Budget: r.budgetFunc(v, typed)}, typed, nil
 }
 
 // RMM opens an RMM client (its connection settings are not needed; see
@@ -211,6 +244,11 @@ type Clients struct {
 type Opener struct {
 	Conns    *connection.Service
 	Registry Registry
+	// Budgets, when set, gives each connection's clients their request
+	// budgets (the connection's, keyed BudgetKey, or one the client
+	// names), shared by every instance through the table and configured
+	// by the connection's budget settings and its vendor's defaults.
+	Budgets *ratelimit.Budgets
 
 	mu    sync.Mutex
 	cache map[string]cachedClient // by tenant/connection id
@@ -260,11 +298,15 @@ func (o *Opener) client(ctx context.Context, tenantID, connID string) (any, erro
 	if err != nil {
 		return nil, err
 	}
+	reg := o.Registry
+	if o.Budgets != nil {
+		reg.budget = &connBudget{budgets: o.Budgets, tenantID: tenantID, connectionID: connID}
+	}
 	var client any
 	if c.Kind == connection.KindRMM {
-		client, err = o.Registry.OpenRMM(c.Provider, c.BaseURL, creds, c.Settings)
+		client, err = reg.OpenRMM(c.Provider, c.BaseURL, creds, c.Settings)
 	} else {
-		client, err = o.Registry.PSA(c.Provider, c.BaseURL, creds, c.Settings)
+		client, err = reg.PSA(c.Provider, c.BaseURL, creds, c.Settings)
 	}
 	if err != nil {
 		return nil, err

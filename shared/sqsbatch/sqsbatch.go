@@ -23,6 +23,7 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 )
 
 // RecordFunc processes one message (an alias, so that domain packages,
@@ -44,6 +45,19 @@ type Processor struct {
 	QueueURL string // for visibility changes; empty disables them
 	Vis      VisibilityChanger
 	Log      *slog.Logger
+	// Lane is the request-budget lane (shared/ratelimit) of every vendor
+	// request the worker makes, whatever its caller's context says: the
+	// alert worker's is LaneAlert, the import workers' LaneImport. 0
+	// keeps the caller's.
+	Lane ratelimit.Lane
+}
+
+// inLane marks ctx with the processor's lane.
+func (p Processor) inLane(ctx context.Context) context.Context {
+	if p.Lane == 0 {
+		return ctx
+	}
+	return ratelimit.WithLane(ctx, p.Lane)
 }
 
 // Handler returns the SQS handler that runs fn over every batch.
@@ -59,6 +73,7 @@ func (p Processor) Handler(fn RecordFunc) Handler {
 // message of the batch and returns the function run over each.
 func (p Processor) BatchHandler(prepare func(ctx context.Context, msgs []queuemsg.Message) RecordFunc) Handler {
 	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		ctx = p.inLane(ctx)
 		return p.Process(ctx, ev, prepare(ctx, Messages(ev))), nil
 	}
 }
@@ -88,6 +103,7 @@ func message(rec events.SQSMessage) queuemsg.Message {
 // delay (the vendor asked us to wait longer than the function may sleep)
 // before reporting it.
 func (p Processor) Process(ctx context.Context, ev events.SQSEvent, fn RecordFunc) events.SQSEventResponse {
+	ctx = p.inLane(ctx)
 	log := p.Log
 	if log == nil {
 		log = slog.Default()

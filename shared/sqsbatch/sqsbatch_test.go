@@ -12,6 +12,7 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 )
 
 type visRecorder struct{ calls []string }
@@ -161,5 +162,42 @@ func TestMessagesAndBatchHandler(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"a", "b"}, processed); diff != "" {
 		t.Errorf("processed (-want +got):\n%s", diff)
+	}
+}
+
+// TestProcessorLane: a Processor with a Lane runs its worker (and a batch
+// worker's prepare) in that lane of the request budget whatever the
+// caller's context says; without one the caller's lane stands.
+func TestProcessorLane(t *testing.T) {
+	caller := ratelimit.WithLane(context.Background(), ratelimit.LaneSync)
+	tests := []struct {
+		name string
+		lane ratelimit.Lane
+		want ratelimit.Lane
+	}{
+		{"alert worker", ratelimit.LaneAlert, ratelimit.LaneAlert},
+		{"import worker", ratelimit.LaneImport, ratelimit.LaneImport},
+		{"no lane keeps the caller's", 0, ratelimit.LaneSync},
+	}
+	for _, tc := range tests {
+		var got []ratelimit.Lane
+		record := func(ctx context.Context, _ queuemsg.Message) error {
+			got = append(got, ratelimit.LaneFrom(ctx))
+			return nil
+		}
+		p := Processor{Name: "test", Lane: tc.lane, Log: slog.New(slog.DiscardHandler)}
+		if _, err := p.Handler(record)(caller, batch("arn:aws:sqs:us-east-1:1:q", "m1")); err != nil {
+			t.Fatal(err)
+		}
+		prepare := func(ctx context.Context, _ []queuemsg.Message) RecordFunc {
+			got = append(got, ratelimit.LaneFrom(ctx))
+			return record
+		}
+		if _, err := p.BatchHandler(prepare)(caller, batch("arn:aws:sqs:us-east-1:1:q.fifo", "m1")); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]ratelimit.Lane{tc.want, tc.want, tc.want}, got); diff != "" {
+			t.Errorf("%s: lanes (-want +got):\n%s", tc.name, diff)
+		}
 	}
 }

@@ -17,7 +17,12 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/netguard"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 )
+
+// TokenEndpoint is the endpoint OAuth token requests draw from the budget
+// as.
+const TokenEndpoint = "token"
 
 // Auth authenticates requests to a vendor.
 //
@@ -59,6 +64,9 @@ type OAuthClientCredentials struct {
 	HTTPClient *http.Client
 	// Now is the clock; nil uses time.Now.
 	Now func() time.Time
+	// Limiter, when set, is the request budget token requests draw from
+	// (endpoint "token"); vendorhttp.New sets the client's when nil.
+	Limiter Limiter
 
 	once    sync.Once
 	lock    chan struct{} // held while fetching a token
@@ -160,17 +168,31 @@ func (o *OAuthClientCredentials) fetch(ctx context.Context) (string, time.Durati
 	if hc == nil {
 		hc = defaultHTTPClient
 	}
+	release := func(ratelimit.Outcome) {}
+	if o.Limiter != nil {
+		rel, err := o.Limiter.Acquire(ctx, TokenEndpoint)
+		if err != nil {
+			return "", 0, err
+		}
+		release = rel
+	}
 	o.fetches.Add(1)
 	// Never follow a redirect: it would post the client secret again to
 	// wherever the answer points.
 	resp, err := noRedirects(hc).Do(req)
 	if err != nil {
+		release(ratelimit.Outcome{})
 		if netguard.IsRefused(err) {
 			return "", 0, refusedError("the token endpoint", err)
 		}
 		return "", 0, apperr.Wrap(apperr.Unavailable, scrubURLError(err), "the token endpoint could not be reached")
 	}
 	defer resp.Body.Close()
+	out := ratelimit.Outcome{Status: resp.StatusCode, Throttled: resp.StatusCode == http.StatusTooManyRequests}
+	if out.Throttled {
+		out.RetryAfter, _ = ParseRetryAfter(resp.Header, o.now())
+	}
+	release(out)
 	if resp.StatusCode/100 == 3 {
 		return "", 0, redirectError("the token endpoint", resp.StatusCode, resp.Header, req.URL)
 	}

@@ -19,6 +19,10 @@
 //     naming only the host it pointed at, and the same holds for OAuth
 //     token requests. A connection the address guard refuses (netguard,
 //     which providers installs in the transport) is a final Invalid error;
+//   - a request budget (Options.Limiter, shared/ratelimit): every attempt,
+//     retries and OAuth token requests included, first acquires a permit
+//     for its endpoint in the lane its context carries, and reports its
+//     outcome (a throttle answer cools the whole budget down);
 //   - counting requests (Requests, and an OnRequest hook for metrics);
 //   - redaction: no credential reaches an error message or a log line.
 //
@@ -46,6 +50,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/metrics"
 	"github.com/rmmbridge/rmmbridge/shared/netguard"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 )
 
 // Defaults for Options fields left zero.
@@ -112,11 +117,45 @@ type Attempt struct {
 	Path string
 	// Route is Request.Route (a path template such as
 	// "GET /v2/device/{id}") when the caller set it.
-	Route    string
-	Attempt  int
-	Status   int // 0 when no answer arrived
+	Route   string
+	Attempt int
+	Status  int // 0 when no answer arrived
+	// Header is the answer's header (nil when none arrived), e.g. for a
+	// client that calibrates its budget from rate-limit headers.
+	Header   http.Header
 	Duration time.Duration
 	Err      error // transport error, if any
+}
+
+// Limiter is a request budget (a *ratelimit.Limiter): Acquire waits for
+// permission to send one request to endpoint, in the lane ctx carries, and
+// returns the function that reports the request's outcome; it fails with
+// an apperr.Throttled error (RetryAfter set) when the wait would be too
+// long for the lane or the context.
+type Limiter interface {
+	Acquire(ctx context.Context, endpoint string) (release func(ratelimit.Outcome), err error)
+}
+
+// DefaultEndpoint is the endpoint of requests whose client names none:
+// the connection's concurrency is then counted as one.
+const DefaultEndpoint = "all"
+
+// EndpointAfter returns an Options.Endpoint that names a request's
+// endpoint by the path segment that follows skip segments of the path
+// below the base URL, e.g. EndpointAfter(1) gives "Tickets" for
+// "/v1.0/Tickets/12/Notes" (Autotask's thread limit is per entity).
+func EndpointAfter(skip int) func(basePath string, r Request) string {
+	return func(basePath string, r Request) string {
+		p := r.Path
+		if u, err := url.Parse(p); err == nil && u.IsAbs() {
+			p = strings.TrimPrefix(u.Path, basePath)
+		}
+		parts := strings.FieldsFunc(p, func(c rune) bool { return c == '/' })
+		if skip < len(parts) {
+			return parts[skip]
+		}
+		return DefaultEndpoint
+	}
 }
 
 // Options configure a Client. BaseURL is required; everything else has a
@@ -166,6 +205,21 @@ type Options struct {
 	Logger *slog.Logger
 	// OnRequest, when set, is called after every attempt.
 	OnRequest func(Attempt)
+
+	// Limiter, when set, is the request budget every attempt draws from
+	// (token requests of an OAuthClientCredentials Auth without a Limiter
+	// of its own too, as endpoint "token").
+	Limiter Limiter
+	// Endpoint names a request's endpoint for the budget's concurrency
+	// limit when Request.Endpoint is empty (basePath is the base URL's
+	// path); nil names every request DefaultEndpoint.
+	Endpoint func(basePath string, r Request) string
+	// Throttled says whether an answer other than 429 means "slow down"
+	// (Autotask's threshold errors come as 500 with an errors[] message):
+	// it is then handled as a 429 (retried after Retry-After or a backoff,
+	// a Throttled error when retries are spent, and a cool-down of the
+	// budget).
+	Throttled func(status int, header http.Header, body []byte) bool
 	// Sleep waits between attempts; nil waits on a timer (returning early
 	// with the context's error). Tests inject it.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -240,6 +294,9 @@ func New(opt Options) (*Client, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if o, ok := opt.Auth.(*OAuthClientCredentials); ok && o.Limiter == nil && opt.Limiter != nil {
+		o.Limiter = opt.Limiter
+	}
 	return &Client{opt: opt, base: base}, nil
 }
 
@@ -269,6 +326,9 @@ type Request struct {
 	Header http.Header
 	// Route names the endpoint for metrics ("GET /v2/device/{id}").
 	Route string
+	// Endpoint names the endpoint for the budget's concurrency limit
+	// (Options.Endpoint derives it when empty).
+	Endpoint string
 	// Idempotent marks a POST or PATCH as safe to repeat after an
 	// ambiguous failure (e.g. a query sent as POST). GET, HEAD, PUT, DELETE
 	// and OPTIONS always are.
@@ -281,6 +341,26 @@ type Response struct {
 	Header http.Header
 	// Body is the raw response body.
 	Body []byte
+
+	throttled bool // a 429, or what Options.Throttled says is one
+}
+
+// isThrottled says whether an answer means "slow down".
+func (c *Client) isThrottled(status int, header http.Header, body []byte) bool {
+	return status == http.StatusTooManyRequests || (c.opt.Throttled != nil && c.opt.Throttled(status, header, body))
+}
+
+// endpoint names r's endpoint for the budget.
+func (c *Client) endpoint(r Request) string {
+	if r.Endpoint != "" {
+		return r.Endpoint
+	}
+	if c.opt.Endpoint != nil {
+		if e := c.opt.Endpoint(c.base.Path, r); e != "" {
+			return e
+		}
+	}
+	return DefaultEndpoint
 }
 
 func (r Request) idempotent() bool {
@@ -398,10 +478,16 @@ func (c *Client) Do(ctx context.Context, r Request, out any) (*Response, error) 
 			attempt-- // re-authentication does not use up an attempt
 			c.opt.Logger.InfoContext(ctx, "vendor answered 401; re-authenticating once", "vendor", c.opt.Name, "path", u.Path)
 			continue
-		case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable ||
+		case resp.throttled || status == http.StatusServiceUnavailable ||
 			((status == http.StatusBadGateway || status == http.StatusGatewayTimeout) && r.idempotent()):
 			ra, hasRA := ParseRetryAfter(resp.Header, c.opt.Now())
 			final := c.statusError(status, resp.Body, ra)
+			if resp.throttled && final.Kind != apperr.Throttled {
+				final.Kind, final.RetryAfter = apperr.Throttled, max(ra, c.opt.BackoffCap)
+				if hasRA {
+					final.RetryAfter = ra
+				}
+			}
 			if attempt >= c.opt.MaxAttempts {
 				return resp, final
 			}
@@ -426,13 +512,11 @@ func (e *transportError) Error() string { return e.err.Error() }
 
 // attempt sends one HTTP request and reads the whole answer.
 func (c *Client) attempt(ctx context.Context, r Request, u *url.URL, body []byte, n int) (*Response, error) {
-	actx, cancel := context.WithTimeout(ctx, c.opt.AttemptTimeout)
-	defer cancel()
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(actx, r.Method, u.String(), rd)
+	req, err := http.NewRequestWithContext(ctx, r.Method, u.String(), rd)
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Internal, err, "build %s request", c.opt.Name)
 	}
@@ -452,11 +536,26 @@ func (c *Client) attempt(ctx context.Context, r Request, u *url.URL, body []byte
 			return nil, err
 		}
 	}
+	// The permit comes after the credentials (a token request draws its
+	// own) and right before the request leaves; the attempt's timeout
+	// starts once it is granted.
+	release := func(ratelimit.Outcome) {}
+	if c.opt.Limiter != nil {
+		rel, err := c.opt.Limiter.Acquire(ctx, c.endpoint(r))
+		if err != nil {
+			return nil, err
+		}
+		release = rel
+	}
+	actx, cancel := context.WithTimeout(ctx, c.opt.AttemptTimeout)
+	defer cancel()
+	req = req.WithContext(actx)
 	start := c.opt.Now()
 	c.requests.Add(1)
 	resp, err := c.opt.HTTPClient.Do(req)
 	info := Attempt{Method: r.Method, Path: u.Path, Route: r.Route, Attempt: n}
 	if err != nil {
+		release(ratelimit.Outcome{})
 		info.Duration, info.Err = c.opt.Now().Sub(start), scrubURLError(err)
 		c.observe(ctx, info)
 		if netguard.IsRefused(err) {
@@ -466,7 +565,15 @@ func (c *Client) attempt(ctx context.Context, r Request, u *url.URL, body []byte
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, c.opt.MaxBodyBytes+1))
-	info.Status, info.Duration = resp.StatusCode, c.opt.Now().Sub(start)
+	info.Status, info.Header, info.Duration = resp.StatusCode, resp.Header, c.opt.Now().Sub(start)
+	throttled := err == nil && c.isThrottled(resp.StatusCode, resp.Header, data)
+	out := ratelimit.Outcome{Status: resp.StatusCode, Throttled: throttled}
+	if throttled {
+		if ra, ok := ParseRetryAfter(resp.Header, c.opt.Now()); ok {
+			out.RetryAfter = ra
+		}
+	}
+	release(out)
 	if err != nil {
 		info.Err = err
 		c.observe(ctx, info)
@@ -476,7 +583,7 @@ func (c *Client) attempt(ctx context.Context, r Request, u *url.URL, body []byte
 	if int64(len(data)) > c.opt.MaxBodyBytes {
 		return nil, apperr.New(apperr.Vendor, "%s answered with a body over %d bytes", c.opt.Name, c.opt.MaxBodyBytes)
 	}
-	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data, throttled: throttled}, nil
 }
 
 func (c *Client) observe(ctx context.Context, a Attempt) {

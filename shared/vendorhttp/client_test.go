@@ -571,8 +571,12 @@ func TestDoRequestShape(t *testing.T) {
 		t.Errorf("headers = %v", r.Header)
 	}
 	want := []Attempt{{Method: "POST", Path: "/api/v2/things", Route: "POST /v2/things", Attempt: 1, Status: 200}}
-	if diff := cmp.Diff(want, attempts, cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Duration" }, cmp.Ignore())); diff != "" {
+	ignore := cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == ".Duration" || p.Last().String() == ".Header" }, cmp.Ignore())
+	if diff := cmp.Diff(want, attempts, ignore); diff != "" {
 		t.Errorf("attempts (-want +got):\n%s", diff)
+	}
+	if len(attempts) == 1 && attempts[0].Header.Get("Content-Type") != "application/json" {
+		t.Errorf("the attempt does not carry the answer's header: %v", attempts[0].Header)
 	}
 
 	t.Run("next link on another host is refused", func(t *testing.T) {

@@ -51,6 +51,10 @@ type Spec struct {
 	// yet.
 	OpenRMM func(Params) (rmm.Client, error)
 	OpenPSA func(Params) (psa.Client, error)
+	// Budget is the vendor's request budget defaults (the zero value:
+	// DefaultRequestsPerMinute, unlimited concurrency). Every connection
+	// also has the BudgetSettings to override them.
+	Budget Budget
 }
 
 // Params are what a client is opened with.
@@ -64,6 +68,9 @@ type Params struct {
 	// HTTPClient sends every request of the client, token requests
 	// included (providers gives the netguard-guarded client).
 	HTTPClient *http.Client
+	// Budget opens the connection's request budgets (use Limiter); nil
+	// when the client is opened without one.
+	Budget BudgetFunc
 }
 
 // Planned reports whether rmmbridge does not speak the vendor yet.
@@ -174,6 +181,9 @@ func (s Spec) Validate() error {
 	}
 	settings := map[string]Setting{}
 	for _, st := range s.Settings {
+		if isBudgetSetting(st.Name) {
+			return bad("setting %q is one of the budget settings every connection has (BudgetSettings)", st.Name)
+		}
 		if err := st.validate(); err != nil {
 			return bad("setting %q: %v", st.Name, err)
 		}
@@ -181,6 +191,9 @@ func (s Spec) Validate() error {
 			return bad("setting %q is repeated", st.Name)
 		}
 		settings[st.Name] = st
+	}
+	if b := s.Budget; b.RequestsPerMinute < 0 || b.MaxConcurrency < 0 || b.Share < 0 || b.Share > 1 {
+		return bad("budget %+v: negative, or a share over 1", b)
 	}
 	offered := map[Capability]bool{}
 	for _, o := range s.Capabilities {

@@ -92,10 +92,16 @@ func newVendor(s Spec) (*Vendor, error) {
 	for _, f := range s.Credentials {
 		v.credPatterns[f.Name] = compile(f.Pattern)
 	}
-	for _, st := range s.Settings {
+	for _, st := range v.settings() {
 		v.settingPatterns[st.Name] = compile(st.Pattern)
 	}
 	return v, nil
+}
+
+// settings are the vendor's settings and the BudgetSettings every
+// connection has.
+func (v *Vendor) settings() []Setting {
+	return append(slices.Clip(v.Settings), BudgetSettings...)
 }
 
 // CheckCredentials validates a connection's credentials: every required
@@ -152,7 +158,7 @@ func (v *Vendor) CheckSettings(raw map[string]any) (Settings, []apperr.FieldErro
 		out[k] = val
 	}
 	var fe []apperr.FieldError
-	for _, st := range v.Settings {
+	for _, st := range v.settings() {
 		field := "settings." + st.Name
 		val, ok := raw[st.Name]
 		if !ok || val == nil {

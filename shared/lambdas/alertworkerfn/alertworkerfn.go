@@ -21,6 +21,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
@@ -28,29 +29,32 @@ import (
 )
 
 // Build builds the alert → ticket worker (AlertQueue): tickets are written
-// through the integration's PSA client, asset refreshes go to
-// ASSET_QUEUE_URL.
+// through the integration's PSA client in the alert lane of its request
+// budget, asset refreshes go to ASSET_QUEUE_URL; an alert that would wait
+// for the budget longer than the invocation has left goes back to
+// ALERT_QUEUE_URL with that delay.
 func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
 	r := config.New(getenv)
-	table, assetQueueURL, secretPrefix := r.String("TABLE_NAME"), r.URL("ASSET_QUEUE_URL"), r.String("SECRET_PREFIX")
+	table, assetQueueURL, alertQueueURL, secretPrefix := r.String("TABLE_NAME"), r.URL("ASSET_QUEUE_URL"), r.URL("ALERT_QUEUE_URL"), r.String("SECRET_PREFIX")
 	allowLoopback := r.Bool(fnenv.AllowLoopbackEnv, false)
 	if err := r.Err(); err != nil {
 		return lambdafn.Handlers{}, fmt.Errorf("alert-worker: %w", err)
 	}
 	st := fnenv.Table(cfg, table)
-	opener := conns.Opener(conns.Service(st, cfg, secretPrefix, allowLoopback), allowLoopback)
+	opener := conns.Opener(st, conns.Service(st, cfg, secretPrefix, allowLoopback), allowLoopback)
 	maps := dynamostore.NewMappings(st)
 	assets := asset.NewService(dynamostore.NewAssets(st), maps, asset.Options{})
 	accounts := account.NewService(maps, account.Options{})
+	q := sqsqueue.New(sqs.NewFromConfig(cfg))
 	svc := alert.NewService(
 		dynamostore.NewAlerts(st),
 		linkedAssets{svc: assets},
 		maps,
-		assetRefreshQueue{q: sqsqueue.New(sqs.NewFromConfig(cfg)), url: assetQueueURL},
+		assetRefreshQueue{q: q, url: assetQueueURL},
 		alert.Options{Logger: slog.Default()},
 	)
 	w := alert.NewWorker(svc, alertOpener(opener, assets, accounts), slog.Default())
-	proc := sqsbatch.Processor{Name: "alert-worker", Log: slog.Default()}
+	proc := sqsbatch.Processor{Name: "alert-worker", QueueURL: alertQueueURL, Vis: q, Log: slog.Default(), Lane: ratelimit.LaneAlert}
 	return lambdafn.Handlers{SQS: proc.BatchHandler(w.Prepare)}, nil
 }
 

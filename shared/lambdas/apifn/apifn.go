@@ -49,7 +49,7 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 	cs := conns.Service(st, cfg, secretPrefix, allowLoopback)
 	jobs := dynamostore.NewImportJobs(st)
 	o := importjob.Options{Logger: slog.Default(), StallAfter: stallAfter}
-	clients := opener{conns.Opener(cs, allowLoopback)}
+	clients := opener{conns.Opener(st, cs, allowLoopback)}
 	users, signIn, err := usersDeps(getenv, cfg, st, cs, clients, up)
 	if err != nil {
 		return lambdafn.Handlers{}, fmt.Errorf("api: %w", err)

@@ -21,6 +21,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/conns"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
@@ -42,7 +43,7 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 	}
 	st := fnenv.Table(cfg, table)
 	svc := asset.NewService(dynamostore.NewAssets(st), dynamostore.NewMappings(st), asset.Options{})
-	open := assetOpener(conns.Opener(conns.Service(st, cfg, secretPrefix, allowLoopback), allowLoopback))
+	open := assetOpener(conns.Opener(st, conns.Service(st, cfg, secretPrefix, allowLoopback), allowLoopback))
 
 	rt := httpapi.NewRouter(httpapi.Options{Logger: slog.Default()})
 	rt.Handle(SyncRoute, httpapi.Operator, SyncHandler(svc, open))
@@ -54,6 +55,7 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 		QueueURL: assetQueue,
 		Vis:      sqsqueue.New(sqs.NewFromConfig(cfg)),
 		Log:      slog.Default(),
+		Lane:     ratelimit.LaneImport, // after alerts and the Sync button
 	}
 	return lambdafn.Handlers{HTTP: rt.Serve, SQS: proc.Handler(w.Process)}, nil
 }
@@ -63,9 +65,12 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 // device now and answers 200 with the asset. An unknown integration or a
 // device the RMM does not know is 404; a device of an unmapped
 // organization, or whose serial number matches several PSA assets, is 409
-// with the reason.
+// with the reason. Its vendor requests are in the sync lane of their
+// request budgets: one that would wait more than 5 s answers 429 with
+// Retry-After at once.
 func SyncHandler(svc *asset.Service, open asset.Opener) httpapi.HandlerFunc {
 	return func(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+		ctx = ratelimit.WithLane(ctx, ratelimit.LaneSync)
 		sc := tenancy.Scope{TenantID: r.Principal.TenantID, IntegrationID: r.PathParam("integrationId"), Actor: r.Principal.Actor()}
 		c, err := open(ctx, sc.TenantID, sc.IntegrationID)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/secretstore"
 )
 
@@ -34,7 +35,15 @@ func Service(st *dynamostore.Store, cfg aws.Config, secretPrefix string, allowLo
 }
 
 // Opener opens integrations' vendor clients through svc, reusing them while
-// their connections are unchanged.
-func Opener(svc *connection.Service, allowLoopback bool) *providers.Opener {
-	return &providers.Opener{Conns: svc, Registry: Registry(allowLoopback)}
+// their connections are unchanged; every client draws from its request
+// budget kept in the table (Budgets).
+func Opener(st *dynamostore.Store, svc *connection.Service, allowLoopback bool) *providers.Opener {
+	return &providers.Opener{Conns: svc, Registry: Registry(allowLoopback), Budgets: Budgets(st)}
+}
+
+// Budgets are the vendors' request budgets kept in the table, one set per
+// function instance: every client it opens for a budget shares the local
+// state (reserved tokens, held leases, the cool-down it knows of).
+func Budgets(st *dynamostore.Store) *ratelimit.Budgets {
+	return ratelimit.NewBudgets(dynamostore.NewBudgets(st), ratelimit.Options{})
 }

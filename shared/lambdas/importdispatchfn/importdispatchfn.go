@@ -19,6 +19,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/queues"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
@@ -42,12 +43,13 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 		Store:    jobs,
 		Tracker:  importjob.NewTracker(jobs, o),
 		Accounts: account.NewService(dynamostore.NewMappings(st), account.Options{}),
-		Opener:   opener{conns.Opener(conns.Service(st, cfg, secretPrefix, allowLoopback), allowLoopback)},
+		Opener:   opener{conns.Opener(st, conns.Service(st, cfg, secretPrefix, allowLoopback), allowLoopback)},
 		Sender:   queues.Sender{Client: q},
 		Queues:   importjob.Queues{Import: importQueue, Asset: assetQueue},
 		Options:  o,
 	})
-	proc := sqsbatch.Processor{Name: "import-dispatch", QueueURL: importQueue, Vis: q, Log: slog.Default()}
+	proc := sqsbatch.Processor{Name: "import-dispatch", QueueURL: importQueue, Vis: q, Log: slog.Default(),
+		Lane: ratelimit.LaneImport} // after alerts and the Sync button
 	return lambdafn.Handlers{SQS: proc.Handler(d.Dispatch)}, nil
 }
 

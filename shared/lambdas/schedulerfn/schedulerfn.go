@@ -19,6 +19,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/scheduler"
 	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
@@ -40,7 +41,7 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 	st := fnenv.Table(cfg, table)
 	maps := dynamostore.NewMappings(st)
 	s := scheduler.New(dynamostore.NewSchedules(st), maps, account.NewService(maps, account.Options{}),
-		schedulerOpener(conns.Opener(conns.Service(st, cfg, secretPrefix, allowLoopback), allowLoopback)),
+		schedulerOpener(conns.Opener(st, conns.Service(st, cfg, secretPrefix, allowLoopback), allowLoopback)),
 		scheduler.Options{Logger: slog.Default()})
 	jobs := dynamostore.NewImportJobs(st)
 	sweep := scheduler.NewImportSweep(jobs, importjob.NewTracker(jobs, importjob.Options{Logger: slog.Default(), StallAfter: stallAfter}),
@@ -49,9 +50,11 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 }
 
 // Scheduled is the scheduler's EventBridge edge: each scheduled event is
-// one tick of pass.
+// one tick of pass, its vendor requests in the import lane of their
+// request budgets (background work, after alerts and the Sync button).
 func Scheduled(pass scheduler.Pass) lambdafn.ScheduledHandler {
 	return func(ctx context.Context, ev events.EventBridgeEvent) error {
+		ctx = ratelimit.WithLane(ctx, ratelimit.LaneImport)
 		return pass(ctx, scheduler.Tick{ID: ev.ID, At: ev.Time})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/scheduler"
 )
 
@@ -30,5 +31,22 @@ func TestScheduledPassesTheTick(t *testing.T) {
 	want := []scheduler.Tick{{ID: "ev-1", At: at}, {ID: "ev-1", At: at}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ticks (-want +got):\n%s", diff)
+	}
+}
+
+// TestScheduledRunsInTheImportLane: the scheduled passes' vendor requests
+// are background work, in the import lane of their request budgets
+// whatever the invocation's context says.
+func TestScheduledRunsInTheImportLane(t *testing.T) {
+	var got ratelimit.Lane
+	h := Scheduled(func(ctx context.Context, _ scheduler.Tick) error {
+		got = ratelimit.LaneFrom(ctx)
+		return nil
+	})
+	if err := h(ratelimit.WithLane(context.Background(), ratelimit.LaneAlert), events.EventBridgeEvent{ID: "ev-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got != ratelimit.LaneImport {
+		t.Errorf("the passes ran in lane %s, want import", got)
 	}
 }

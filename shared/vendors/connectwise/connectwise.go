@@ -159,6 +159,9 @@ type Config struct {
 	Sleep          func(ctx context.Context, d time.Duration) error
 	MaxAttempts    int
 	AttemptTimeout time.Duration
+	// Limiter is the connection's request budget (shared/ratelimit);
+	// every request draws from it. nil: none.
+	Limiter vendorhttp.Limiter
 	// Now is the clock (tests); nil uses time.Now.
 	Now func() time.Time
 }
@@ -208,6 +211,7 @@ func New(cfg Config, httpClient *http.Client) (*Client, error) {
 		Sleep:          cfg.Sleep,
 		MaxAttempts:    cfg.MaxAttempts,
 		AttemptTimeout: cfg.AttemptTimeout,
+		Limiter:        cfg.Limiter,
 	})
 	if err != nil {
 		return nil, apperr.InvalidFields(apperr.FieldError{Field: "baseUrl", Message: "must be an absolute http(s) URL"})

@@ -9,6 +9,8 @@ import (
 
 // Spec is ConnectWise PSA as rmmbridge knows it: its credentials, the
 // connection settings the client reads, its capabilities and its opener.
+// Its request budget is the default one per connection (ConnectWise
+// publishes no limits; its 429s cool the budget down).
 var Spec = vendorspec.Spec{
 	Name:        "connectwise",
 	Kind:        vendorspec.KindPSA,
@@ -57,7 +59,8 @@ func open(p vendorspec.Params) (psa.Client, error) {
 		PrivateKey: cr["privateKey"], ClientID: cr["clientId"],
 		AccountRefFieldID: s.Int("accountRefFieldId"), AssetCheckInFieldID: s.Int("assetCheckInFieldId"),
 		APIMember: s.String("apiMember"), IgnoreMembers: s.Strings("ignoreMembers"),
-		ClosedStatus: s.String("closedStatus"), ReopenStatus: s.String("reopenStatus")}, p.HTTPClient)
+		ClosedStatus: s.String("closedStatus"), ReopenStatus: s.String("reopenStatus"),
+		Limiter: p.Limiter("")}, p.HTTPClient)
 	if err != nil {
 		return nil, fmt.Errorf("open connectwise client: %w", err)
 	}

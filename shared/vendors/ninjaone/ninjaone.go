@@ -70,6 +70,9 @@ type Config struct {
 	OnRequest   func(vendorhttp.Attempt)
 	Sleep       func(ctx context.Context, d time.Duration) error
 	MaxAttempts int
+	// Limiter is the connection's request budget (shared/ratelimit);
+	// every request, token requests included, draws from it. nil: none.
+	Limiter vendorhttp.Limiter
 
 	// AttemptTimeout bounds one request attempt (default vendorhttp's);
 	// an attempt that times out is retried like a connection error.
@@ -118,6 +121,7 @@ func New(cfg Config, httpClient *http.Client) (*Client, error) {
 		OnRequest:    cfg.OnRequest,
 		Sleep:        cfg.Sleep,
 		MaxAttempts:  cfg.MaxAttempts,
+		Limiter:      cfg.Limiter,
 	}
 	opts.AttemptTimeout = cfg.AttemptTimeout
 	hc, err := vendorhttp.New(opts)

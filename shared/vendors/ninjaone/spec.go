@@ -8,7 +8,9 @@ import (
 )
 
 // Spec is NinjaOne as rmmbridge knows it: its credentials, its
-// capabilities and its opener.
+// capabilities and its opener. Its request budget is the default one per
+// connection (NinjaOne publishes no limits; its 429s cool the budget
+// down), every request, token requests included, drawn from it.
 var Spec = vendorspec.Spec{
 	Name:        "ninjaone",
 	Kind:        vendorspec.KindRMM,
@@ -27,7 +29,8 @@ var Spec = vendorspec.Spec{
 
 // open opens a client for a connection.
 func open(p vendorspec.Params) (rmm.Client, error) {
-	c, err := New(Config{BaseURL: p.BaseURL, ClientID: p.Credentials["clientId"], ClientSecret: p.Credentials["clientSecret"]}, p.HTTPClient)
+	c, err := New(Config{BaseURL: p.BaseURL, ClientID: p.Credentials["clientId"], ClientSecret: p.Credentials["clientSecret"],
+		Limiter: p.Limiter("")}, p.HTTPClient)
 	if err != nil {
 		return nil, fmt.Errorf("open ninjaone client: %w", err)
 	}

@@ -130,6 +130,19 @@ func compareOpenAPI(doc map[string]any, cat *vendorspec.Catalog) []string {
 	}
 	credentials, settings := byProvider("Credentials"), byProvider("Settings")
 
+	// The budget settings every connection has: one schema, in Settings'
+	// allOf, matching vendorspec.BudgetSettings.
+	refs := map[string]bool{}
+	for _, it := range asList(schema("Settings")["allOf"]) {
+		ref, _ := it.(map[string]any)["$ref"].(string)
+		refs[strings.TrimPrefix(ref, "#/components/schemas/")] = true
+	}
+	if bs := schema("BudgetSettings"); bs == nil || !refs["BudgetSettings"] {
+		bad("Settings.allOf does not name BudgetSettings, the settings every connection has")
+	} else {
+		compareSettings(&vendorspec.Vendor{Spec: vendorspec.Spec{Name: "every connection", Settings: vendorspec.BudgetSettings}}, bs, bad)
+	}
+
 	for _, v := range cat.Vendors() {
 		cs := credentials[v.Name]
 		if cs == nil {
