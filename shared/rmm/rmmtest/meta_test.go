@@ -41,6 +41,18 @@ func (c noVolumes) GetDevice(ctx context.Context, id string) (rmm.Device, error)
 	return d, err
 }
 
+// staleSnapshot's snapshot lacks the last logged-in user (a bulk report
+// left unread).
+type staleSnapshot struct{ *rmmfake.Client }
+
+func (c staleSnapshot) ListDeviceSnapshots(ctx context.Context, org, cursor string) (rmm.DevicePage, error) {
+	p, err := c.Client.ListDeviceSnapshots(ctx, org, cursor)
+	for i := range p.Devices {
+		p.Devices[i].LastLoggedInUser = ""
+	}
+	return p, err
+}
+
 // leaksSecret puts the credential it sent into its errors.
 type leaksSecret struct {
 	*rmmfake.Client
@@ -87,6 +99,16 @@ func TestSuiteCatchesBrokenClients(t *testing.T) {
 		{name: "a device read without its volumes",
 			harness: wrap(honest, func(e *rmmtest.Env) { e.Client = noVolumes{client(e)} }),
 			failIn:  []string{"devices are read by id with every attribute"}},
+		{name: "a device snapshot without the last logged-in user",
+			harness: wrap(honest, func(e *rmmtest.Env) { e.Client = staleSnapshot{client(e)} }),
+			failIn:  []string{"device snapshots equal the per-device reads"}},
+		{name: "snapshots declared but not implemented",
+			harness: func() rmmtest.Harness {
+				h := rmmfake.Harness(rmmfake.Unsupported("ListDeviceSnapshots"))
+				h.Capabilities = append(h.Capabilities, rmmtest.DevicesSnapshot)
+				return h
+			}(),
+			failIn: []string{"device snapshots equal the per-device reads"}},
 		{name: "an error that shows the secret it sent",
 			harness: wrap(honest, func(e *rmmtest.Env) {
 				e.BadCredentials = leaksSecret{e.BadCredentials.(*rmmfake.Client), "fake-rmm-wrong-secret"}
