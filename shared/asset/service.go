@@ -224,9 +224,10 @@ func (s *Service) RefreshKnown(ctx context.Context, sc tenancy.Scope, c Clients,
 	}
 
 	var res Result
-	if hint != nil {
-		// A device with no link at all: claim it without reading first (a
-		// zero time claims only a device without any link or claim).
+	if hint != nil && hint.By == string(NoMatch) {
+		// The index found nothing: most likely a new device with no link
+		// at all. Claim it without reading first (a zero time claims only
+		// a device without any link or claim).
 		claim := Link{DeviceID: d.ID, OrganizationID: d.OrganizationID, State: StateCreating,
 			LeaseOwner: lease.NewOwner(), LeaseUntil: s.now().Add(s.o.Lease), Version: 1}
 		err := s.links.ClaimLink(ctx, sc, claim, time.Time{})
@@ -238,6 +239,7 @@ func (s *Service) RefreshKnown(ctx context.Context, sc tenancy.Scope, c Clients,
 		}
 		// The device has a link or a claim: the ordinary way, ladder
 		// included.
+		hint = nil
 	}
 	busy, err := lease.Wait{For: s.o.Wait, Poll: s.o.Poll, Now: s.o.Now, Sleep: s.o.Sleep}.Until(ctx, func() (bool, error) {
 		l, err := s.links.GetLink(ctx, sc, d.ID)
@@ -252,11 +254,19 @@ func (s *Service) RefreshKnown(ctx context.Context, sc tenancy.Scope, c Clients,
 			// Another refresh is creating the asset: wait for its link.
 			return false, nil
 		}
+		// The index's answer holds only for a device that had no link and
+		// no claim at all: a claim whose lease ended may have created the
+		// asset before its owner died.
+		fresh := apperr.Is(err, apperr.NotFound)
 		claim := Link{DeviceID: d.ID, OrganizationID: d.OrganizationID, State: StateCreating,
 			LeaseOwner: lease.NewOwner(), LeaseUntil: s.now().Add(s.o.Lease), Version: l.Version + 1}
 		err = s.links.ClaimLink(ctx, sc, claim, s.now())
 		if err == nil {
-			res, err = s.createClaimed(ctx, sc, c, d, want, claim, nil)
+			h := hint
+			if !fresh {
+				h = nil
+			}
+			res, err = s.createClaimed(ctx, sc, c, d, want, claim, h)
 			return true, err
 		}
 		if !apperr.Is(err, apperr.Conflict) {
@@ -362,7 +372,13 @@ func (s *Service) createClaimed(ctx context.Context, sc tenancy.Scope, c Clients
 	case NoMatch:
 		a, err := c.PSA.CreateAsset(ctx, want)
 		if err != nil {
-			release()
+			// The create may have been applied (a timeout, a 5xx after the
+			// write): leave the claim as an ended lease rather than
+			// releasing it, so the next refresh of the device, whatever
+			// message brings it, runs the ladder and adopts such an asset.
+			expired := claim
+			expired.LeaseUntil = s.now().Add(-time.Millisecond)
+			_ = s.links.PutLink(context.WithoutCancel(ctx), sc, expired, owner)
 			return Result{}, fmt.Errorf("create asset for device %s: %w", d.ID, err)
 		}
 		assetID, outcome = a.ID, importjob.Created
