@@ -15,10 +15,11 @@
 //	ListDevices         1 per page   GET /v2/devices-detailed?df=org = {id}
 //	GetDevice           3 (in parallel)   GET /v2/device/{id}, …/volumes,
 //	                    …/last-logged-on-user
-//	ListDeviceSnapshots 1 + 3 report pages per page (in parallel)
+//	ListDeviceSnapshots 1 + 2 report pages per page (in parallel)
 //	                    GET /v2/devices-detailed?df=org = {id}, then
-//	                    /v2/queries/volumes, …/logged-on-users and
-//	                    …/computer-systems?df=org = {id}, each to its end
+//	                    /v2/queries/volumes and …/logged-on-users (and
+//	                    …/computer-systems when a device lacks its system
+//	                    block) ?df=org = {id}, each to its end
 //	CreateOrganization  1   POST /v2/organizations (+1 GET of the locations
 //	                    only if the answer lacks their ids)
 //	CreateSite          1   POST /v2/organization/{id}/locations

@@ -87,10 +87,12 @@ func collectReport[T any](ctx context.Context, c *Client, name string, q url.Val
 // read in parallel and each paged to its end. A device gets its volumes and
 // last logged-on user from the reports (none when the report has no row for
 // it, as GetDevice's 404s) and its computer system from the report when the
-// report has one. Requests: 1 + 3 report pages per page of PageSize
-// devices (4 for an organization of up to PageSize devices with fewer
-// than Config.ReportPageSize volumes); the reports are filtered by organization
-// and re-read for each device page of a larger organization.
+// report has one; the computer-systems report is read only when a device of
+// the page came without its system block. Requests: 1 + 2 report pages
+// per page of PageSize devices (3 for an organization of up to PageSize
+// devices with fewer than Config.ReportPageSize volumes; 4 when a device
+// lacks its system block); the reports are filtered by organization and
+// re-read for each device page of a larger organization.
 func (c *Client) ListDeviceSnapshots(ctx context.Context, organizationID, cursor string) (rmm.DevicePage, error) {
 	n, err := parseID("organization", organizationID)
 	if err != nil {
@@ -121,7 +123,16 @@ func (c *Client) ListDeviceSnapshots(ctx context.Context, organizationID, cursor
 	)
 	wg.Go(func() { vols, errs[0] = collectReport[apiDeviceVolume](ctx, c, "volumes", rq) })
 	wg.Go(func() { users, errs[1] = collectReport[apiDeviceUser](ctx, c, "logged-on-users", rq) })
-	wg.Go(func() { syss, errs[2] = collectReport[apiDeviceSystem](ctx, c, "computer-systems", rq) })
+	// devices-detailed carries each agent device's system block (serial,
+	// manufacturer, model); the computer-systems report is read only when
+	// a device of the page lacks it.
+	needSystems := false
+	for _, d := range devs {
+		needSystems = needSystems || d.System == nil
+	}
+	if needSystems {
+		wg.Go(func() { syss, errs[2] = collectReport[apiDeviceSystem](ctx, c, "computer-systems", rq) })
+	}
 	wg.Wait()
 	for i, name := range []string{"volumes", "logged-on users", "computer systems"} {
 		if errs[i] != nil {
