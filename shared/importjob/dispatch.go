@@ -45,6 +45,12 @@ type Opener interface {
 	Open(ctx context.Context, tenantID, integrationID string) (Clients, error)
 }
 
+// LinkReader says which devices already have their asset link
+// (dynamostore.Assets: one BatchGetItem per 100 devices).
+type LinkReader interface {
+	LinkedDevices(ctx context.Context, sc tenancy.Scope, deviceIDs []string) (map[string]bool, error)
+}
+
 // DispatcherDeps are what the import-dispatch worker needs.
 type DispatcherDeps struct {
 	Store    Store
@@ -54,6 +60,10 @@ type DispatcherDeps struct {
 	Sender   Sender
 	Queues   Queues
 	Options  Options
+	// Links, when set, spares the PSA the asset listing of an
+	// organization whose devices are all linked already (a re-import):
+	// only devices without a link need the index's answer.
+	Links LinkReader
 }
 
 // Dispatcher is the import-dispatch worker: one ImportQueue message is one
@@ -395,10 +405,26 @@ func (d *Dispatcher) fanOut(ctx context.Context, r *orgRun, cl Clients) error {
 	if err != nil {
 		return permanent(err, "list the organization's devices")
 	}
-	var ix *AssetIndex
+	var (
+		ix     *AssetIndex
+		linked map[string]bool
+	)
 	if cl.Assets != nil && held == "" && accountID != "" && len(devs) > 0 {
-		if ix, err = ListAssetIndex(ctx, cl.Assets, accountID, d.o.Now()); err != nil {
-			return permanent(err, "list the account's assets in the PSA")
+		need := true
+		if d.d.Links != nil {
+			// A failed read only costs the PSA listing.
+			if l, err := d.d.Links.LinkedDevices(ctx, sc, deviceIDs(devs)); err == nil {
+				linked = l
+				need = false
+				for _, dv := range devs {
+					need = need || !linked[dv.ID]
+				}
+			}
+		}
+		if need {
+			if ix, err = ListAssetIndex(ctx, cl.Assets, accountID, d.o.Now()); err != nil {
+				return permanent(err, "list the account's assets in the PSA")
+			}
 		}
 	}
 	r.listed, r.devices = true, deviceIDs(devs)
@@ -415,7 +441,7 @@ func (d *Dispatcher) fanOut(ctx context.Context, r *orgRun, cl Clients) error {
 			}
 			seen[dv.ID] = true
 			var match *queuemsg.AssetMatch
-			if ix != nil {
+			if ix != nil && !linked[dv.ID] {
 				mm := ix.Match(dv)
 				match = &mm
 			}

@@ -47,6 +47,7 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 		Opener:   opener{cachedOpener(conns.Opener(conns.Service(st, cfg, secretPrefix, allowLoopback), allowLoopback))},
 		Sender:   queues.Sender{Client: q},
 		Queues:   importjob.Queues{Import: importQueue, Asset: assetQueue},
+		Links:    dynamostore.NewAssets(st),
 		Options:  o,
 	})
 	proc := sqsbatch.Processor{Name: "import-dispatch", QueueURL: importQueue, Vis: q, Log: slog.Default()}
