@@ -224,10 +224,10 @@ func (s *Service) RefreshKnown(ctx context.Context, sc tenancy.Scope, c Clients,
 	}
 
 	var res Result
-	if hint != nil && hint.By == string(NoMatch) {
-		// The index found nothing: most likely a new device with no link
-		// at all. Claim it without reading first (a zero time claims only
-		// a device without any link or claim).
+	if hint != nil && (hint.By == string(NoMatch) || hint.NoLink) {
+		// The index found nothing (most likely a new device), or the
+		// import saw no link: claim the device without reading first (a
+		// zero time claims only a device without any link or claim).
 		claim := Link{DeviceID: d.ID, OrganizationID: d.OrganizationID, State: StateCreating,
 			LeaseOwner: lease.NewOwner(), LeaseUntil: s.now().Add(s.o.Lease), Version: 1}
 		err := s.links.ClaimLink(ctx, sc, claim, time.Time{})

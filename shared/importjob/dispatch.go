@@ -443,6 +443,7 @@ func (d *Dispatcher) fanOut(ctx context.Context, r *orgRun, cl Clients) error {
 			var match *queuemsg.AssetMatch
 			if ix != nil && !linked[dv.ID] {
 				mm := ix.Match(dv)
+				mm.NoLink = linked != nil
 				match = &mm
 			}
 			msgs = append(msgs, bulkAssetMessage(ref, dv, cl.Snapshots != nil, match))

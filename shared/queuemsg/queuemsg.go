@@ -81,6 +81,9 @@ type AssetMatch struct {
 	// holds only while the organization is still mapped to it.
 	AccountID string    `json:"accountId"`
 	AsOf      time.Time `json:"asOf"`
+	// NoLink says the import saw no asset link for the device: the worker
+	// claims it without reading its link first.
+	NoLink bool `json:"noLink,omitempty"`
 }
 
 // DecodeAssetRefresh reads an AssetQueue message body; it needs the tenant,
