@@ -229,7 +229,7 @@ func (s *Service) RefreshKnown(ctx context.Context, sc tenancy.Scope, c Clients,
 		// import saw no link: claim the device without reading first (a
 		// zero time claims only a device without any link or claim).
 		claim := Link{DeviceID: d.ID, OrganizationID: d.OrganizationID, State: StateCreating,
-			LeaseOwner: lease.NewOwner(), LeaseUntil: s.now().Add(s.o.Lease), Version: 1}
+			LeaseOwner: lease.NewOwner(), LeaseUntil: s.leaseUntil(ctx), Version: 1}
 		err := s.links.ClaimLink(ctx, sc, claim, time.Time{})
 		switch {
 		case err == nil:
@@ -259,7 +259,7 @@ func (s *Service) RefreshKnown(ctx context.Context, sc tenancy.Scope, c Clients,
 		// asset before its owner died.
 		fresh := apperr.Is(err, apperr.NotFound)
 		claim := Link{DeviceID: d.ID, OrganizationID: d.OrganizationID, State: StateCreating,
-			LeaseOwner: lease.NewOwner(), LeaseUntil: s.now().Add(s.o.Lease), Version: l.Version + 1}
+			LeaseOwner: lease.NewOwner(), LeaseUntil: s.leaseUntil(ctx), Version: l.Version + 1}
 		err = s.links.ClaimLink(ctx, sc, claim, s.now())
 		if err == nil {
 			h := hint
@@ -402,6 +402,25 @@ func (s *Service) createClaimed(ctx context.Context, sc tenancy.Scope, c Clients
 		return Result{}, fmt.Errorf("record link of device %s to asset %s: %w", d.ID, assetID, err)
 	}
 	return Result{Link: l, Outcome: outcome}, nil
+}
+
+// leaseMargin is how long a claim outlives its refresh's deadline: the
+// requests in flight at the deadline have ended by then.
+const leaseMargin = 10 * time.Second
+
+// leaseUntil is when a claim taken now ends: Options.Lease from now, or
+// sooner when the refresh's context has a deadline (the function's
+// timeout): leaseMargin after it. A refresh that dies holding its claim
+// then delays the device by about its function's timeout, not the full
+// lease.
+func (s *Service) leaseUntil(ctx context.Context) time.Time {
+	until := s.now().Add(s.o.Lease)
+	if dl, ok := ctx.Deadline(); ok {
+		if d := dl.UTC().Add(leaseMargin).Truncate(time.Millisecond); d.Before(until) {
+			until = d
+		}
+	}
+	return until
 }
 
 // matchOf is the index answer as a ladder match.

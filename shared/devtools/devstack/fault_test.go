@@ -47,7 +47,7 @@ const (
 	// claim owner's final PutItem (as when the worker dies between the
 	// PSA create and the record), so the message comes back and must
 	// adopt the asset it created, not create another.
-	lostLinkRate = 0.05
+	lostLinkRate = 0.02
 )
 
 // TestImportUnderFaults is issue 5's fault-injection test: 1,000 devices
@@ -66,7 +66,7 @@ const (
 //     message id with ApproximateReceiveCount 2, as when a real delete is
 //     lost or a consumer dies after its work.
 //   - a refresh dies between creating the PSA asset and recording its
-//     link: the same proxy fails every attempt of 5 % of the claim
+//     link: the same proxy fails every attempt of 2 % of the claim
 //     owners' final link writes (lostLinkRate).
 //
 // NinjaOne and ConnectWise offer the bulk roles, so the import takes the
