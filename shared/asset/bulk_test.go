@@ -230,3 +230,35 @@ func TestWorkerBatchChecksEachJobOnce(t *testing.T) {
 		t.Errorf("%d completion checks after the batch, want 1", rec.checks)
 	}
 }
+
+// TestClaimEndsAfterTheDeadline: a claim taken under a deadline (the
+// function's timeout) ends 10 s after it, not a full lease later.
+func TestClaimEndsAfterTheDeadline(t *testing.T) {
+	h := newHarness(t)
+	var during asset.Link
+	h.psa.fail = func(op string) error {
+		if op == "create" {
+			during, _ = h.links.peek(testScope, "1001")
+		}
+		return nil
+	}
+	deadline := h.clock.Now().Add(20 * time.Second)
+	ctx := deadlineCtx{Context: context.Background(), at: deadline}
+	d := laptop()
+	if _, err := h.svc.RefreshKnown(ctx, testScope, h.clients(), "1001", asset.Known{Device: &d, Match: none(h), Import: true}); err != nil {
+		t.Fatal(err)
+	}
+	want := deadline.UTC().Add(10 * time.Second).Truncate(time.Millisecond)
+	if during.State != asset.StateCreating || !during.LeaseUntil.Equal(want) {
+		t.Errorf("claim during the create: %s until %v; want creating until %v", during.State, during.LeaseUntil, want)
+	}
+}
+
+// deadlineCtx reports a deadline on the harness's clock without ever
+// being done.
+type deadlineCtx struct {
+	context.Context
+	at time.Time
+}
+
+func (c deadlineCtx) Deadline() (time.Time, bool) { return c.at, true }
