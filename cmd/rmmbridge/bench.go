@@ -204,6 +204,7 @@ type phase struct {
 	wall                       time.Duration
 	devices                    int
 	psaRequests, psaWrites     int
+	assetRequests              int // reads and writes of assets (configurations, CIs)
 	assetWrites, accountWrites int
 	rmmRequests                int64
 	dynamo, sqs                int
@@ -216,6 +217,9 @@ func diff(name string, a, z snapshot, j importJobView) phase {
 		dynamoOps: map[string]int{}, selfCPU: z.selfCPU - a.selfCPU, motoCPU: z.motoCPU - a.motoCPU}
 	for _, r := range z.psa[len(a.psa):] {
 		p.psaRequests++
+		if r.Asset {
+			p.assetRequests++
+		}
 		if r.Method == http.MethodGet {
 			continue
 		}
@@ -303,6 +307,8 @@ func (b *bench) run(ctx context.Context) error {
 	dups, missing = b.duplicates(modes)
 	check(dups == 0 && missing == 0, "still no duplicate: %d, %d", dups, missing)
 
+	b.table(first, second, check)
+
 	fmt.Fprintf(b.w, "\npeak RSS: rmmbridge (stack, sandboxes, queues, this benchmark) %s; moto_server %s\n",
 		mib(procHWM("self")), mib(procHWM(strconv.Itoa(b.motoPID))))
 	fmt.Fprintf(b.w, "bottleneck: moto_server used %.0f %% of a core during the import and %.0f %% during the re-import (moto is single-threaded: near 100 %% means DynamoDB bounds throughput); rmmbridge used %.0f %% and %.0f %% of a core\n",
@@ -312,6 +318,53 @@ func (b *bench) run(ctx context.Context) error {
 		return fmt.Errorf("benchmark targets missed: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// The issue's per-device targets (issue 11).
+const (
+	targetPSANewDevice       = 1.05
+	targetPSAUnchangedDevice = 0.02
+	targetRMMPerDevice       = 0.10
+	targetDynamoImport       = 4
+	targetDynamoReimport     = 3
+)
+
+// table prints the issue's per-device table for the import and the
+// re-import and checks its targets:
+//
+//   - PSA requests per new device: the import's asset requests (reads and
+//     writes of configurations/CIs, the account listings included) per
+//     device created or linked; account and location requests are per
+//     organization and reported beside it;
+//   - PSA requests per unchanged device: the re-import's PSA requests
+//     other than the changed devices' writes, per unchanged device;
+//   - RMM and DynamoDB requests per device (DynamoDB includes the
+//     benchmark's own job reads, one a second), and devices/s.
+func (b *bench) table(first, second phase, check func(ok bool, format string, args ...any)) {
+	per := func(n int, d int) float64 { return float64(n) / float64(max(d, 1)) }
+	newDevices := first.job.Counts.Created + first.job.Counts.Linked
+	psaNew := per(first.assetRequests, newDevices)
+	unchanged := second.job.Counts.Unchanged
+	psaUnchanged := per(second.psaRequests-second.psaWrites, unchanged)
+	rmm1, rmm2 := per(int(first.rmmRequests), first.devices), per(int(second.rmmRequests), second.devices)
+	dyn1, dyn2 := per(first.dynamo, first.devices), per(second.dynamo, second.devices)
+	fmt.Fprintf(b.w, "\nper device (issue 11)                 import   re-import   target\n")
+	fmt.Fprintf(b.w, "  PSA requests, new device           %7.3f           –   ≤ %.2f  (%d asset requests for %d devices created or linked; %d account/location requests)\n",
+		psaNew, targetPSANewDevice, first.assetRequests, newDevices, first.psaRequests-first.assetRequests)
+	fmt.Fprintf(b.w, "  PSA requests, unchanged device           –     %7.3f   ≤ %.2f  (%d requests besides %d writes, %d unchanged devices)\n",
+		psaUnchanged, targetPSAUnchangedDevice, second.psaRequests-second.psaWrites, second.psaWrites, unchanged)
+	fmt.Fprintf(b.w, "  RMM requests                       %7.3f     %7.3f   ≤ %.2f\n", rmm1, rmm2, targetRMMPerDevice)
+	fmt.Fprintf(b.w, "  DynamoDB requests                  %7.3f     %7.3f   ≤ %d / ≤ %d\n", dyn1, dyn2, targetDynamoImport, targetDynamoReimport)
+	fmt.Fprintf(b.w, "  devices/s                          %7.1f     %7.1f\n", float64(first.devices)/first.wall.Seconds(), float64(second.devices)/second.wall.Seconds())
+	if newDevices > 0 {
+		check(psaNew <= targetPSANewDevice, "PSA requests per new device %.3f (target ≤ %.2f)", psaNew, targetPSANewDevice)
+	}
+	if unchanged > 0 {
+		check(psaUnchanged <= targetPSAUnchangedDevice, "PSA requests per unchanged device %.3f (target ≤ %.2f)", psaUnchanged, targetPSAUnchangedDevice)
+	}
+	check(rmm1 <= targetRMMPerDevice && rmm2 <= targetRMMPerDevice, "RMM requests per device %.3f and %.3f (target ≤ %.2f)", rmm1, rmm2, targetRMMPerDevice)
+	check(dyn1 <= targetDynamoImport, "DynamoDB requests per device, import %.3f (target ≤ %d)", dyn1, targetDynamoImport)
+	check(dyn2 <= targetDynamoReimport, "DynamoDB requests per device, re-import %.3f (target ≤ %d)", dyn2, targetDynamoReimport)
 }
 
 // importOnce runs an asset import of every organization and waits for it,

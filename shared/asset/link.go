@@ -125,7 +125,8 @@ type Store interface {
 	GetLink(ctx context.Context, sc tenancy.Scope, deviceID string) (Link, error)
 	// ClaimLink writes l (a creating claim owned by l.LeaseOwner until
 	// l.LeaseUntil) when the device has no link or only a claim whose
-	// lease ended before now; Conflict otherwise.
+	// lease ended before now; Conflict otherwise. With a zero now only a
+	// device with no link and no claim at all is claimed.
 	ClaimLink(ctx context.Context, sc tenancy.Scope, l Link, now time.Time) error
 	// PutLink writes l when the stored link meets pre; Conflict otherwise.
 	PutLink(ctx context.Context, sc tenancy.Scope, l Link, pre Precondition) error

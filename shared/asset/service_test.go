@@ -302,7 +302,7 @@ func TestRefreshErrors(t *testing.T) {
 			kind: apperr.Conflict, msg: "organization o1 is being mapped; try again shortly",
 		},
 		{
-			name: "failed create releases the claim",
+			name: "failed create leaves an ended claim (the next refresh runs the ladder)",
 			setup: func(h *harness) {
 				h.psa.fail = func(op string) error {
 					if op == "create" {
@@ -311,7 +311,7 @@ func TestRefreshErrors(t *testing.T) {
 					return nil
 				}
 			},
-			kind: apperr.Vendor, msg: "PSA refused",
+			kind: apperr.Vendor, msg: "PSA refused", link: true,
 		},
 		{
 			name: "another refresh holds the claim past the wait",
@@ -331,8 +331,12 @@ func TestRefreshErrors(t *testing.T) {
 			if !ok || e.Kind != tc.kind || (tc.msg != "" && e.Message != tc.msg) {
 				t.Fatalf("Refresh error = %v, want %s %q", err, tc.kind, tc.msg)
 			}
-			if _, ok := h.links.peek(testScope, "1001"); ok != tc.link {
+			l, ok := h.links.peek(testScope, "1001")
+			if ok != tc.link {
 				t.Errorf("link present = %v, want %v", ok, tc.link)
+			}
+			if ok && tc.kind == apperr.Vendor && (l.State != asset.StateCreating || l.LeaseUntil.After(h.clock.Now())) {
+				t.Errorf("after a failed create the link is %s until %v; want a claim whose lease has ended", l.State, l.LeaseUntil)
 			}
 			if n := h.psa.count("create"); n != 0 && tc.kind != apperr.Vendor {
 				t.Errorf("%d creates, want none", n)

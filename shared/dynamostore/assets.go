@@ -254,3 +254,30 @@ func (r Assets) LinksByAsset(ctx context.Context, sc tenancy.Scope, assetID stri
 	}
 	return out, nil
 }
+
+// LinkedDevices returns which of deviceIDs have a final link (state
+// linked), with BatchGetItem: one request per 100 devices.
+func (r Assets) LinkedDevices(ctx context.Context, sc tenancy.Scope, deviceIDs []string) (map[string]bool, error) {
+	keys := make([]Key, 0, len(deviceIDs))
+	for _, id := range deviceIDs {
+		keys = append(keys, linkKey(sc, id))
+	}
+	items, err := r.s.BatchGet(ctx, keys, "deviceId", "state")
+	if err != nil {
+		return nil, fmt.Errorf("read the links of %d devices: %w", len(deviceIDs), err)
+	}
+	out := make(map[string]bool, len(items))
+	for _, it := range items {
+		var l struct {
+			DeviceID string `dynamodbav:"deviceId"`
+			State    string `dynamodbav:"state"`
+		}
+		if err := attributevalue.UnmarshalMap(it, &l); err != nil {
+			return nil, fmt.Errorf("read the links of %d devices: %w", len(deviceIDs), apperr.Wrap(apperr.Internal, err, "decode link"))
+		}
+		if l.State == asset.StateLinked {
+			out[l.DeviceID] = true
+		}
+	}
+	return out, nil
+}

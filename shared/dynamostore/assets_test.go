@@ -221,3 +221,62 @@ func TestAssetsRepositoryList(t *testing.T) {
 		}
 	})
 }
+
+// TestAssetsLinkedDevices: which devices have a final link, read in
+// batches of 100 keys (here 250: three requests), claims and other
+// integrations' links not counted; and a zero-time claim takes only a
+// device with nothing stored, not one whose claim has ended.
+func TestAssetsLinkedDevices(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newTestStore(t)
+	r := NewAssets(s)
+	now := time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
+	var ids []string
+	want := map[string]bool{}
+	for i := range 250 {
+		id := fmt.Sprintf("d%03d", i)
+		ids = append(ids, id)
+		switch i % 5 {
+		case 0, 1:
+			if err := r.ClaimLink(ctx, assetScope, asset.Link{DeviceID: id, State: asset.StateCreating, LeaseOwner: "w", LeaseUntil: now, Version: 1}, now); err != nil {
+				t.Fatal(err)
+			}
+			if i%5 == 0 {
+				if err := r.PutLink(ctx, assetScope, linkedAsset(id, "o1", "a"+id, 2), asset.Precondition{Owner: "w"}); err != nil {
+					t.Fatal(err)
+				}
+				want[id] = true
+			}
+		case 2:
+			other := tenancy.Scope{TenantID: "t_a", IntegrationID: "i_b"}
+			if err := r.ClaimLink(ctx, other, asset.Link{DeviceID: id, State: asset.StateCreating, LeaseOwner: "w", LeaseUntil: now, Version: 1}, now); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.PutLink(ctx, other, linkedAsset(id, "o1", "a"+id, 2), asset.Precondition{Owner: "w"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	before := s.Ops()
+	got, err := r.LinkedDevices(ctx, assetScope, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("linked devices (-want +got):\n%s", d)
+	}
+	if n := s.Ops() - before; n != 3 {
+		t.Errorf("%d requests for 250 devices, want 3", n)
+	}
+	// d001's claim has ended (LeaseUntil = now): a normal claim takes it,
+	// a zero-time claim does not; d003 has nothing stored: both do.
+	if err := r.ClaimLink(ctx, assetScope, asset.Link{DeviceID: "d001", State: asset.StateCreating, LeaseOwner: "x", LeaseUntil: now.Add(time.Hour), Version: 2}, time.Time{}); !apperr.Is(err, apperr.Conflict) {
+		t.Errorf("zero-time claim over an ended claim: %v, want Conflict", err)
+	}
+	if err := r.ClaimLink(ctx, assetScope, asset.Link{DeviceID: "d003", State: asset.StateCreating, LeaseOwner: "x", LeaseUntil: now.Add(time.Hour), Version: 1}, time.Time{}); err != nil {
+		t.Errorf("zero-time claim of a device with nothing stored: %v", err)
+	}
+	if err := r.ClaimLink(ctx, assetScope, asset.Link{DeviceID: "d001", State: asset.StateCreating, LeaseOwner: "x", LeaseUntil: now.Add(time.Hour), Version: 2}, now.Add(time.Second)); err != nil {
+		t.Errorf("claim over an ended claim: %v", err)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -47,6 +48,7 @@ type dynamoAPI interface {
 	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 }
 
 var _ dynamoAPI = (*dynamodb.Client)(nil)
@@ -104,6 +106,70 @@ func (s *Store) Get(ctx context.Context, key Key, out any) error {
 		return fmt.Errorf("get %s %s: %w", s.table, key, apperr.Wrap(apperr.Internal, err, "decode item"))
 	}
 	return nil
+}
+
+// maxBatchGetKeys is BatchGetItem's limit of keys per request.
+const maxBatchGetKeys = 100
+
+// maxBatchGetRounds bounds the re-requests of unprocessed keys.
+const maxBatchGetRounds = 8
+
+// BatchGet reads the items of keys (strongly consistent), 100 keys a
+// request, re-requesting the keys DynamoDB leaves unprocessed; attrs, when
+// given, are the only attributes read. Missing items are simply absent
+// from the answer.
+func (s *Store) BatchGet(ctx context.Context, keys []Key, attrs ...string) ([]map[string]types.AttributeValue, error) {
+	var out []map[string]types.AttributeValue
+	for len(keys) > 0 {
+		n := min(len(keys), maxBatchGetKeys)
+		chunk := keys[:n]
+		keys = keys[n:]
+		ka := types.KeysAndAttributes{ConsistentRead: aws.Bool(true)}
+		for _, k := range chunk {
+			ka.Keys = append(ka.Keys, k.av())
+		}
+		if len(attrs) > 0 {
+			names := map[string]string{}
+			var proj []string
+			for i, a := range append([]string{AttrPK, AttrSK}, attrs...) {
+				p := fmt.Sprintf("#a%d", i)
+				names[p] = a
+				proj = append(proj, p)
+			}
+			ka.ProjectionExpression = aws.String(strings.Join(proj, ", "))
+			ka.ExpressionAttributeNames = names
+		}
+		req := map[string]types.KeysAndAttributes{s.table: ka}
+		for round := 0; len(req) > 0; round++ {
+			if round == maxBatchGetRounds {
+				return nil, fmt.Errorf("batch get from %s: %w", s.table, apperr.New(apperr.Unavailable, "keys left unprocessed after %d requests", round))
+			}
+			if round > 0 {
+				if err := sleepCtx(ctx, time.Duration(round*round)*20*time.Millisecond); err != nil {
+					return nil, err
+				}
+			}
+			s.ops.Add(1)
+			res, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, fmt.Errorf("batch get from %s: %w", s.table, classify(err))
+			}
+			out = append(out, res.Responses[s.table]...)
+			req = res.UnprocessedKeys
+		}
+	}
+	return out, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Put writes item (a struct carrying its own pk and sk), replacing any item

@@ -7,6 +7,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
+	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
@@ -29,12 +30,25 @@ type Clients struct {
 	PSA account.PSA
 	// NoPSA says why PSA is nil (the capability the connection lacks).
 	NoPSA error
+	// Snapshots reads an organization's devices with every attribute in
+	// bulk (devices.snapshot); nil: the devices are listed and each asset
+	// worker reads its device.
+	Snapshots rmm.DeviceSnapshotLister
+	// Assets lists an account's assets (assets.list), so each device gets
+	// the index's answer; nil: each asset worker runs the lookup ladder.
+	Assets psa.AssetLister
 }
 
 // Opener opens an integration's vendor clients (NotFound for an
 // integration that no longer exists).
 type Opener interface {
 	Open(ctx context.Context, tenantID, integrationID string) (Clients, error)
+}
+
+// LinkReader says which devices already have their asset link
+// (dynamostore.Assets: one BatchGetItem per 100 devices).
+type LinkReader interface {
+	LinkedDevices(ctx context.Context, sc tenancy.Scope, deviceIDs []string) (map[string]bool, error)
 }
 
 // DispatcherDeps are what the import-dispatch worker needs.
@@ -46,6 +60,10 @@ type DispatcherDeps struct {
 	Sender   Sender
 	Queues   Queues
 	Options  Options
+	// Links, when set, spares the PSA the asset listing of an
+	// organization whose devices are all linked already (a re-import):
+	// only devices without a link need the index's answer.
+	Links LinkReader
 }
 
 // Dispatcher is the import-dispatch worker: one ImportQueue message is one
@@ -353,7 +371,10 @@ func (d *Dispatcher) fanOut(ctx context.Context, r *orgRun, cl Clients) error {
 		return err
 	}
 	held, reason := Outcome(""), ""
-	if m == nil {
+	accountID := ""
+	if m != nil {
+		accountID = m.AccountID
+	} else {
 		org, err := cl.RMM.GetOrganization(ctx, r.orgID)
 		if err != nil {
 			return permanent(err, "read the organization from the RMM")
@@ -375,11 +396,40 @@ func (d *Dispatcher) fanOut(ctx context.Context, r *orgRun, cl Clients) error {
 		case account.ActionSkip:
 			held = Skipped
 			reason = fmt.Sprintf("organization %s is not mapped to a PSA account: %s", org.ID, res.Reason)
+		default:
+			accountID = res.Mapping.AccountID
 		}
 	}
-	devs, err := rmm.AllDevices(ctx, cl.RMM, r.orgID)
+	var devs []rmm.Device
+	if cl.Snapshots != nil && held == "" {
+		devs, err = snapshotDevices(ctx, cl.Snapshots, r.orgID)
+	} else {
+		devs, err = rmm.AllDevices(ctx, cl.RMM, r.orgID)
+	}
 	if err != nil {
 		return permanent(err, "list the organization's devices")
+	}
+	var (
+		ix     *AssetIndex
+		linked map[string]bool
+	)
+	if cl.Assets != nil && held == "" && accountID != "" && len(devs) > 0 {
+		need := true
+		if d.d.Links != nil {
+			// A failed read only costs the PSA listing.
+			if l, err := d.d.Links.LinkedDevices(ctx, sc, deviceIDs(devs)); err == nil {
+				linked = l
+				need = false
+				for _, dv := range devs {
+					need = need || !linked[dv.ID]
+				}
+			}
+		}
+		if need {
+			if ix, err = ListAssetIndex(ctx, cl.Assets, accountID, d.o.Now()); err != nil {
+				return permanent(err, "list the account's assets in the PSA")
+			}
+		}
 	}
 	r.listed, r.devices = true, deviceIDs(devs)
 	if held != "" {
@@ -388,8 +438,19 @@ func (d *Dispatcher) fanOut(ctx context.Context, r *orgRun, cl Clients) error {
 		}
 	} else {
 		msgs := make([]Message, 0, len(r.devices))
-		for _, id := range r.devices {
-			msgs = append(msgs, assetMessage(ref, id, "import"))
+		seen := make(map[string]bool, len(devs))
+		for _, dv := range devs {
+			if dv.ID == "" || seen[dv.ID] {
+				continue
+			}
+			seen[dv.ID] = true
+			var match *queuemsg.AssetMatch
+			if ix != nil && !linked[dv.ID] {
+				mm := ix.Match(dv)
+				mm.NoLink = linked != nil
+				match = &mm
+			}
+			msgs = append(msgs, bulkAssetMessage(ref, dv, cl.Snapshots != nil, match))
 		}
 		if err := d.d.Sender.SendBatch(ctx, d.d.Queues.Asset, msgs); err != nil {
 			return fmt.Errorf("queue the devices of organization %s: %w", r.orgID, err)

@@ -96,6 +96,21 @@ func (t *Tracker) Record(ctx context.Context, tenantID, integrationID, jobID str
 	return err
 }
 
+// RecordUnchecked is Record without the completion check: the caller
+// must call CheckDone after its last record (the asset worker does once
+// per batch and job).
+func (t *Tracker) RecordUnchecked(ctx context.Context, tenantID, integrationID, jobID string, it Item) error {
+	if jobID == "" {
+		return nil
+	}
+	if it.Key == "" || !it.Status.Valid() {
+		return apperr.New(apperr.Invalid, "an item needs a key and one of the outcomes (got %q, %q)", it.Key, it.Status)
+	}
+	it.Updated = t.now()
+	_, err := t.record(ctx, Ref{TenantID: tenantID, IntegrationID: integrationID, JobID: jobID}, it)
+	return err
+}
+
 // record applies one item's outcome, reading the item and trying again
 // when its state was not what the write assumed. It reports whether the
 // outcome was applied (false: a no-op or the first outcome stands).

@@ -241,6 +241,12 @@ type Clients struct {
 // Opener opens an integration's clients, reusing them (and their OAuth
 // token caches) across invocations of a warm Lambda while the connection
 // is unchanged.
+//
+// With ReadTTL set it also reuses the integration and connection records it
+// read for that long (a per-instance cache: a changed integration or
+// connection is seen by a warm instance within ReadTTL; a deleted one may
+// still be used as long). The import workers set it, so a refresh per
+// device stops re-reading three records; the API does not.
 type Opener struct {
 	Conns    *connection.Service
 	Registry Registry
@@ -249,9 +255,53 @@ type Opener struct {
 	// names), shared by every instance through the table and configured
 	// by the connection's budget settings and its vendor's defaults.
 	Budgets *ratelimit.Budgets
+	// ReadTTL is how long integration and connection reads are reused (0:
+	// read each time). Now is the clock (default time.Now).
+	ReadTTL time.Duration
+	Now     func() time.Time
 
 	mu    sync.Mutex
 	cache map[string]cachedClient // by tenant/connection id
+	reads map[string]cachedRead   // by kind/tenant/id
+}
+
+// cachedRead is an integration or connection record read at a time.
+type cachedRead struct {
+	at  time.Time
+	rec any
+}
+
+// maxCachedReads bounds the read cache of one instance.
+const maxCachedReads = 4096
+
+// cachedGet returns get's answer, reused for ReadTTL.
+func cachedGet[T any](o *Opener, key string, get func() (T, error)) (T, error) {
+	if o.ReadTTL <= 0 {
+		return get()
+	}
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	o.mu.Lock()
+	hit, ok := o.reads[key]
+	o.mu.Unlock()
+	if ok && now().Sub(hit.at) < o.ReadTTL {
+		if v, ok := hit.rec.(T); ok {
+			return v, nil
+		}
+	}
+	v, err := get()
+	if err != nil {
+		return v, err
+	}
+	o.mu.Lock()
+	if o.reads == nil || len(o.reads) >= maxCachedReads {
+		o.reads = map[string]cachedRead{}
+	}
+	o.reads[key] = cachedRead{at: now(), rec: v}
+	o.mu.Unlock()
+	return v, nil
 }
 
 type cachedClient struct {
@@ -262,7 +312,9 @@ type cachedClient struct {
 // Open returns the integration and its clients (NotFound for an unknown
 // integration of this tenant).
 func (o *Opener) Open(ctx context.Context, tenantID, integrationID string) (Clients, error) {
-	ig, err := o.Conns.GetIntegration(ctx, tenantID, integrationID)
+	ig, err := cachedGet(o, "integration/"+tenantID+"/"+integrationID, func() (connection.Integration, error) {
+		return o.Conns.GetIntegration(ctx, tenantID, integrationID)
+	})
 	if err != nil {
 		return Clients{}, err
 	}
@@ -283,7 +335,9 @@ func (o *Opener) Open(ctx context.Context, tenantID, integrationID string) (Clie
 }
 
 func (o *Opener) client(ctx context.Context, tenantID, connID string) (any, error) {
-	c, err := o.Conns.Get(ctx, tenantID, connID)
+	c, err := cachedGet(o, "connection/"+tenantID+"/"+connID, func() (connection.Connection, error) {
+		return o.Conns.Get(ctx, tenantID, connID)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read connection %s: %w", connID, err)
 	}

@@ -15,8 +15,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/rmm"
 )
 
 // MaxReceives is the queues' maxReceiveCount in template.yaml: the receive
@@ -47,6 +49,41 @@ type AssetRefresh struct {
 	JobID         string `json:"jobId,omitempty"`
 	DeviceID      string `json:"deviceId"`
 	Reason        string `json:"reason"` // import | retry | alert | sync
+	// Device is the device as the import read it in bulk
+	// (rmm.DeviceSnapshotLister), so the worker needs no RMM request; nil
+	// when the RMM has no bulk read, or the snapshot would make the
+	// message larger than MaxAssetMessageBytes: the worker reads the
+	// device itself.
+	Device *rmm.Device `json:"device,omitempty"`
+	// Match is the answer of the PSA index the import built from the
+	// account's assets (psa.AssetLister); nil when the PSA cannot list an
+	// account's assets: the worker runs the full lookup ladder.
+	Match *AssetMatch `json:"match,omitempty"`
+}
+
+// MaxAssetMessageBytes bounds an AssetQueue message body. SQS takes 256
+// KiB per message and per SendMessageBatch of 10, so a batch of bodies of
+// at most 24 KiB always fits in one call. A device snapshot is about 1 KiB
+// (names, OS, a few volumes and addresses); one larger than the bound (a
+// device reporting hundreds of volumes or addresses) travels without its
+// snapshot, and a tie with more candidates than fit without its match.
+const MaxAssetMessageBytes = 24 * 1024
+
+// AssetMatch is the import's PSA index answer for one device, as of AsOf.
+type AssetMatch struct {
+	// By is "externalRef" (AssetID carries our reference), "serial"
+	// (AssetID is the one asset with the device's serial and no other
+	// device's reference), "tie" (Candidates share the serial) or "none".
+	By         string   `json:"by"`
+	AssetID    string   `json:"assetId,omitempty"`
+	Candidates []string `json:"candidates,omitempty"`
+	// AccountID is the account whose assets were indexed: the answer
+	// holds only while the organization is still mapped to it.
+	AccountID string    `json:"accountId"`
+	AsOf      time.Time `json:"asOf"`
+	// NoLink says the import saw no asset link for the device: the worker
+	// claims it without reading its link first.
+	NoLink bool `json:"noLink,omitempty"`
 }
 
 // DecodeAssetRefresh reads an AssetQueue message body; it needs the tenant,
@@ -58,6 +95,9 @@ func DecodeAssetRefresh(body string) (AssetRefresh, error) {
 	}
 	if m.TenantID == "" || m.IntegrationID == "" || m.DeviceID == "" {
 		return AssetRefresh{}, apperr.New(apperr.Malformed, "the asset message lacks tenantId, integrationId or deviceId")
+	}
+	if m.Device != nil && m.Device.ID != m.DeviceID {
+		return AssetRefresh{}, apperr.New(apperr.Malformed, "the asset message's device snapshot is of device %q, not %q", m.Device.ID, m.DeviceID)
 	}
 	return m, nil
 }

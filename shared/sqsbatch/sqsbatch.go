@@ -78,6 +78,30 @@ func (p Processor) BatchHandler(prepare func(ctx context.Context, msgs []queuems
 	}
 }
 
+// FinishingHandler is BatchHandler with a closing step: start returns the
+// batch's RecordFunc and its finish, which runs once after every message
+// was processed and names the messages (by id) whose work it could not
+// complete; those are reported as failures too, so they come back. (The
+// asset worker records each outcome, then checks each job's completion
+// once per batch instead of once per message.)
+func (p Processor) FinishingHandler(start func(ctx context.Context, msgs []queuemsg.Message) (RecordFunc, func(ctx context.Context) []string)) Handler {
+	return func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		fn, finish := start(ctx, Messages(ev))
+		resp := p.Process(ctx, ev, fn)
+		failed := map[string]bool{}
+		for _, f := range resp.BatchItemFailures {
+			failed[f.ItemIdentifier] = true
+		}
+		for _, id := range finish(ctx) {
+			if !failed[id] {
+				failed[id] = true
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
+			}
+		}
+		return resp, nil
+	}
+}
+
 // Messages returns the event's records as plain messages.
 func Messages(ev events.SQSEvent) []queuemsg.Message {
 	out := make([]queuemsg.Message, len(ev.Records))

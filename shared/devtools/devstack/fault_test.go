@@ -42,6 +42,12 @@ const (
 	faultHang        = 500 * time.Millisecond
 	faultRetryAfter  = "0.5"
 	lostDeleteRate   = 0.10
+	// lostLinkRate is the share of asset creates whose link is never
+	// recorded: the proxy in front of moto fails every attempt of the
+	// claim owner's final PutItem (as when the worker dies between the
+	// PSA create and the record), so the message comes back and must
+	// adopt the asset it created, not create another.
+	lostLinkRate = 0.02
 )
 
 // TestImportUnderFaults is issue 5's fault-injection test: 1,000 devices
@@ -59,6 +65,15 @@ const (
 //     they come back once their visibility timeout passes — the same
 //     message id with ApproximateReceiveCount 2, as when a real delete is
 //     lost or a consumer dies after its work.
+//   - a refresh dies between creating the PSA asset and recording its
+//     link: the same proxy fails every attempt of 2 % of the claim
+//     owners' final link writes (lostLinkRate).
+//
+// NinjaOne and ConnectWise offer the bulk roles, so the import takes the
+// bulk path (device snapshots and the account's asset index in each
+// AssetMessage, creates under the claim on "none"); the test checks that
+// it did (no per-device RMM read, the reports and the asset listings
+// read) and that a lost link record is adopted, never duplicated.
 //
 // The stack runs from a copy of template.yaml whose asset and import
 // consumers have short timeouts (and their queues short visibility
@@ -73,6 +88,7 @@ const (
 func TestImportUnderFaults(t *testing.T) {
 	began := time.Now()
 	moto := newRedeliverer(t, startSafeMoto(t), lostDeleteRate)
+	moto.linkRate = lostLinkRate
 	e := startOwnEnv(t, "faults", devstack.Options{
 		Template: scaledTemplate(t, "../../../template.yaml"), Endpoint: moto.url, Orgs: 40, Devices: 1000,
 		AdjustRMM: func(o *sandboxspec.Options) {
@@ -137,6 +153,30 @@ func TestImportUnderFaults(t *testing.T) {
 	t.Logf("SQS: %d deletes lost, %d messages delivered more than once", lost, twice)
 	if lost == 0 || notBack > 0 {
 		t.Errorf("%d deletes lost, %d of those messages never delivered again; want some lost, all back", lost, notBack)
+	}
+	lostLinkDevices := moto.lostLinkDevices()
+	lostLinks := len(lostLinkDevices)
+	t.Logf("DynamoDB: %d link records of created assets lost", lostLinks)
+	if lostLinks == 0 {
+		t.Errorf("no link record was lost; the crash between create and record was not exercised")
+	}
+
+	// The bulk path was taken: no device read one by one, the reports
+	// and the asset listings read.
+	nreq := e.Ninja().Requests()
+	t.Logf("NinjaOne requests by route: %v", nreq)
+	if nreq["GET /v2/device/{id}"] != 0 || nreq["GET /v2/queries/volumes"] == 0 || nreq["GET /v2/queries/logged-on-users"] == 0 {
+		t.Errorf("the import read %d devices one by one and %d volume reports; want none and some (bulk snapshots)",
+			nreq["GET /v2/device/{id}"], nreq["GET /v2/queries/volumes"])
+	}
+	listings := 0
+	for _, r := range e.CW().Requests() {
+		if r.Method == http.MethodGet && r.Path == "/company/configurations" && strings.Contains(r.Query.Get("conditions"), "company/id=") {
+			listings++
+		}
+	}
+	if listings == 0 {
+		t.Errorf("no account's configurations were listed; want the asset index built per organization")
 	}
 
 	// Every device is counted exactly once: one item per device with one
@@ -235,7 +275,10 @@ func TestImportUnderFaults(t *testing.T) {
 			}
 		case n != 1:
 			t.Errorf("device %s (%s) has %d configurations carrying its id; want 1", did, it.Status, n)
-		case it.Status == importjob.Linked && !seeded[configs[did][0].ID]:
+		case it.Status == importjob.Linked && !seeded[configs[did][0].ID] && !lostLinkDevices[did]:
+			// (A device whose link record was lost after its create is
+			// adopted by the redelivered message: linked to the asset
+			// its first attempt created, which is new.)
 			t.Errorf("device %s was counted as linked to an existing asset, but its configuration %d is new", did, configs[did][0].ID)
 		}
 	}
@@ -537,6 +580,65 @@ type redeliverer struct {
 	receipts map[string]string // receipt handle → message id
 	received map[string]int    // message id → receives seen
 	lost     map[string]bool   // message ids whose delete was lost
+
+	linkRate   float64           // share of claim owners whose final link write fails
+	linkFails  map[string]bool   // claim owners chosen (true) or spared (false)
+	linkDevice map[string]string // claim owner → device
+}
+
+// lostLinkDevices returns the devices whose claim owner's final link write
+// was failed.
+func (p *redeliverer) lostLinkDevices() map[string]bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[string]bool{}
+	for owner, f := range p.linkFails {
+		if f {
+			out[p.linkDevice[owner]] = true
+		}
+	}
+	return out
+}
+
+// failsLink reports whether a DynamoDB PutItem is the final link write of a
+// claim owner chosen to die before recording it (every attempt fails).
+func (p *redeliverer) failsLink(body []byte) bool {
+	if p.linkRate <= 0 {
+		return false
+	}
+	var in struct {
+		Item struct {
+			State    struct{ S string } `json:"state"`
+			DeviceID struct{ S string } `json:"deviceId"`
+		}
+		ExpressionAttributeNames  map[string]string
+		ExpressionAttributeValues map[string]struct{ S string }
+	}
+	if json.Unmarshal(body, &in) != nil || in.Item.State.S != "linked" {
+		return false
+	}
+	owner := ""
+	for k, name := range in.ExpressionAttributeNames {
+		if name == "leaseOwner" {
+			// The owner's value is the placeholder with the same number.
+			owner = in.ExpressionAttributeValues[":"+strings.TrimPrefix(k, "#")].S
+		}
+	}
+	if owner == "" {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.linkFails == nil {
+		p.linkFails, p.linkDevice = map[string]bool{}, map[string]string{}
+	}
+	p.linkDevice[owner] = in.Item.DeviceID.S
+	f, seen := p.linkFails[owner]
+	if !seen {
+		f = p.rng.Float64() < p.linkRate
+		p.linkFails[owner] = f
+	}
+	return f
 }
 
 func newRedeliverer(t *testing.T, target string, rate float64) *redeliverer {
@@ -591,6 +693,12 @@ func (p *redeliverer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch r.Header.Get("X-Amz-Target") {
+	case "DynamoDB_20120810.PutItem":
+		if p.failsLink(body) {
+			reply(w, http.StatusInternalServerError, http.Header{"Content-Type": {"application/x-amz-json-1.0"}},
+				[]byte(`{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"injected: the worker died before recording the link"}`))
+			return
+		}
 	case "AmazonSQS.DeleteMessageBatch":
 		var in sqsDeleteBatch
 		if json.Unmarshal(body, &in) == nil {

@@ -43,13 +43,19 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 	}
 	st := fnenv.Table(cfg, table)
 	svc := asset.NewService(dynamostore.NewAssets(st), dynamostore.NewMappings(st), asset.Options{})
-	open := assetOpener(conns.Opener(st, conns.Service(st, cfg, secretPrefix, allowLoopback), allowLoopback))
+	cs := conns.Service(st, cfg, secretPrefix, allowLoopback)
+	open := assetOpener(conns.Opener(st, cs, allowLoopback))
 
 	rt := httpapi.NewRouter(httpapi.Options{Logger: slog.Default()})
 	rt.Handle(SyncRoute, httpapi.Operator, SyncHandler(svc, open))
 
+	// The queue worker reuses integration and connection reads for a few
+	// seconds (one import refreshes many devices of one integration); the
+	// Sync button reads them each time.
+	queued := conns.Opener(st, cs, allowLoopback)
+	queued.ReadTTL = conns.ReadTTL
 	jobs := dynamostore.NewImportJobs(st)
-	w := asset.NewWorker(svc, open, importjob.NewTracker(jobs, importjob.Options{Logger: slog.Default()}), slog.Default())
+	w := asset.NewWorker(svc, assetOpener(queued), importjob.NewTracker(jobs, importjob.Options{Logger: slog.Default()}), slog.Default())
 	proc := sqsbatch.Processor{
 		Name:     "asset-refresh",
 		QueueURL: assetQueue,
@@ -57,7 +63,7 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 		Log:      slog.Default(),
 		Lane:     ratelimit.LaneImport, // after alerts and the Sync button
 	}
-	return lambdafn.Handlers{HTTP: rt.Serve, SQS: proc.Handler(w.Process)}, nil
+	return lambdafn.Handlers{HTTP: rt.Serve, SQS: proc.FinishingHandler(w.Batch)}, nil
 }
 
 // SyncHandler is the Sync button (POST

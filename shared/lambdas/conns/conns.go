@@ -5,6 +5,8 @@
 package conns
 
 import (
+	"time"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
@@ -33,6 +35,11 @@ func Service(st *dynamostore.Store, cfg aws.Config, secretPrefix string, allowLo
 		connection.Options{AllowLoopback: allowLoopback},
 	)
 }
+
+// ReadTTL is how long the queue workers' openers reuse an integration or
+// connection read (providers.Opener.ReadTTL): an edit reaches a warm
+// worker within this time.
+const ReadTTL = 15 * time.Second
 
 // Opener opens integrations' vendor clients through svc, reusing them while
 // their connections are unchanged; every client draws from its request

@@ -19,7 +19,9 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/queues"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
+	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
+	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
 	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
@@ -43,14 +45,21 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 		Store:    jobs,
 		Tracker:  importjob.NewTracker(jobs, o),
 		Accounts: account.NewService(dynamostore.NewMappings(st), account.Options{}),
-		Opener:   opener{conns.Opener(st, conns.Service(st, cfg, secretPrefix, allowLoopback), allowLoopback)},
+		Opener:   opener{cachedOpener(conns.Opener(st, conns.Service(st, cfg, secretPrefix, allowLoopback), allowLoopback))},
 		Sender:   queues.Sender{Client: q},
 		Queues:   importjob.Queues{Import: importQueue, Asset: assetQueue},
+		Links:    dynamostore.NewAssets(st),
 		Options:  o,
 	})
 	proc := sqsbatch.Processor{Name: "import-dispatch", QueueURL: importQueue, Vis: q, Log: slog.Default(),
 		Lane: ratelimit.LaneImport} // after alerts and the Sync button
 	return lambdafn.Handlers{SQS: proc.Handler(d.Dispatch)}, nil
+}
+
+// cachedOpener reuses integration and connection reads for conns.ReadTTL.
+func cachedOpener(o *providers.Opener) *providers.Opener {
+	o.ReadTTL = conns.ReadTTL
+	return o
 }
 
 // opener narrows an integration's clients to what an import uses; a PSA
@@ -65,5 +74,12 @@ func (o opener) Open(ctx context.Context, tenantID, integrationID string) (impor
 	}
 	out := importjob.Clients{Integration: c.Integration, RMM: c.RMM}
 	out.PSA, out.NoPSA = vendorspec.Require[account.PSA](c.PSA, vendorspec.AccountsFindByRef, "the account decision")
+	// The bulk roles: a vendor without them keeps the per-device path.
+	if l, err := vendorspec.Require[rmm.DeviceSnapshotLister](c.RMM, vendorspec.DevicesSnapshot, "bulk device reads"); err == nil {
+		out.Snapshots = l
+	}
+	if l, err := vendorspec.Require[psa.AssetLister](c.PSA, vendorspec.AssetsList, "the asset index"); err == nil {
+		out.Assets = l
+	}
 	return out, nil
 }

@@ -14,6 +14,7 @@ var capabilityMethods = map[psatest.Capability]string{
 	psatest.AccountsFindByRef: "FindAccountsByExternalRef",
 	psatest.AccountsRecent:    "AccountsCreatedSince",
 	psatest.AssetsFindByRef:   "FindAssetsByExternalRef",
+	psatest.AssetsList:        "ListAccountAssets",
 	psatest.TicketsFindByRef:  "FindTicketsByExternalRef",
 	psatest.MembersList:       "ListMembers",
 }
@@ -42,7 +43,7 @@ func Harness(reopen bool, opts ...Option) psatest.Harness {
 		AssetManufacturer: "Dell Inc.",
 		AuthFailureReason: RejectedReason,
 		Open: func(t psatest.T, f psatest.Fixture) *psatest.Env {
-			p := New(append(opts, Retries(DefaultMaxAttempts, f.AttemptTimeout))...)
+			p := New(append(opts, Retries(DefaultMaxAttempts, f.AttemptTimeout), AssetPageSize(f.PageSize))...)
 			ref := func(refs []psa.NamedRef, name string) psa.NamedRef {
 				for _, r := range refs {
 					if r.Name == name {

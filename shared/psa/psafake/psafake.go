@@ -59,7 +59,11 @@ type config struct {
 	attemptTimeout time.Duration
 	unsupported    map[string]bool
 	only           map[string]bool
+	assetPageSize  int
 }
+
+// AssetPageSize sets ListAccountAssets' page size (default 100).
+func AssetPageSize(n int) Option { return func(c *config) { c.assetPageSize = n } }
 
 // FirstID makes ids count up from n+1 (default 100: the first record is
 // "101", the first location "L101").
@@ -197,6 +201,7 @@ func New(opts ...Option) *PSA {
 		maxAttempts:    DefaultMaxAttempts,
 		attemptTimeout: DefaultAttemptTimeout,
 		unsupported:    map[string]bool{},
+		assetPageSize:  100,
 	}
 	for _, o := range opts {
 		o(&c)
@@ -933,6 +938,30 @@ func (c *Client) FindAssetsBySerial(ctx context.Context, serial string) ([]psa.A
 		s := strings.ToLower(strings.TrimSpace(a.SerialNumber))
 		return s == serial || (c.p.opt.loose && s != "" && strings.Contains(s, serial))
 	}), nil
+}
+
+// ListAccountAssets implements psa.AssetLister: the account's assets by id,
+// AssetPageSize a page; the cursor is the last id of the previous page.
+func (c *Client) ListAccountAssets(ctx context.Context, accountID, cursor string) (psa.Page[psa.Asset], error) {
+	if err := c.begin(ctx, "ListAccountAssets"); err != nil {
+		return psa.Page[psa.Asset]{}, err
+	}
+	if cursor != "" {
+		if _, err := strconv.Atoi(cursor); err != nil {
+			return psa.Page[psa.Asset]{}, apperr.InvalidFields(apperr.FieldError{Field: "cursor", Message: "is not a cursor this listing returned"})
+		}
+	}
+	all := c.p.Assets(func(a psa.Asset) bool {
+		return a.AccountID == accountID && (cursor == "" || compareIDs(a.ID, cursor) > 0)
+	})
+	size := max(c.p.opt.assetPageSize, 1)
+	var out psa.Page[psa.Asset]
+	if len(all) > size {
+		all = all[:size]
+		out.NextCursor = all[size-1].ID
+	}
+	out.Items = all
+	return out, nil
 }
 
 // CreateAsset implements psa.AssetWriter: every field is kept.

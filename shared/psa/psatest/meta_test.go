@@ -27,6 +27,15 @@ func (c firstPageOnly) SearchAccounts(ctx context.Context, q psa.AccountQuery) (
 	return p, err
 }
 
+// firstAssetPageOnly loses every asset page after the first.
+type firstAssetPageOnly struct{ *psafake.Client }
+
+func (c firstAssetPageOnly) ListAccountAssets(ctx context.Context, acct, cursor string) (psa.Page[psa.Asset], error) {
+	p, err := c.Client.ListAccountAssets(ctx, acct, cursor)
+	p.NextCursor = ""
+	return p, err
+}
+
 // ignoresStatus drops the status filter.
 type ignoresStatus struct{ *psafake.Client }
 
@@ -118,6 +127,9 @@ func TestSuiteCatchesBrokenClients(t *testing.T) {
 		{name: "a search that stops at the first page",
 			harness: wrap(honest, func(e *psatest.Env) { e.Client = firstPageOnly{client(e)} }),
 			failIn:  []string{"account search pages to the last page"}},
+		{name: "an asset listing that stops at the first page",
+			harness: wrap(honest, func(e *psatest.Env) { e.Client = firstAssetPageOnly{client(e)} }),
+			failIn:  []string{"an account's assets list to the last page"}},
 		{name: "a status filter that is ignored",
 			harness: wrap(honest, func(e *psatest.Env) { e.Client = ignoresStatus{client(e)} }),
 			failIn:  []string{"account search filters by status and type"}},

@@ -62,6 +62,10 @@ const (
 	AssetsFindByRef Capability = "assets.findByRef"
 	// TicketsFindByRef: psa.TicketRefFinder.
 	TicketsFindByRef Capability = "tickets.findByRef"
+	// AssetsList: the client is a psa.AssetLister whose pages, read to the
+	// end, hold every asset of the account once, as GetAsset reads it
+	// (our reference and the serial included), and no other account's.
+	AssetsList Capability = "assets.list"
 	// TicketsReopen: TicketReopener.
 	TicketsReopen Capability = "tickets.reopen"
 	// MembersList: ListMembers works.
@@ -73,7 +77,7 @@ const (
 )
 
 // AllCapabilities lists every capability the suite knows.
-var AllCapabilities = []Capability{AccountsCreate, AccountsFindByRef, AccountsRecent, AssetsFindByRef, TicketsFindByRef, TicketsReopen, MembersList, TicketsPicklists}
+var AllCapabilities = []Capability{AccountsCreate, AccountsFindByRef, AccountsRecent, AssetsFindByRef, AssetsList, TicketsFindByRef, TicketsReopen, MembersList, TicketsPicklists}
 
 // TicketReopener is the role of a client that can reopen a closed ticket
 // (the alert worker's alert.TicketReopener).

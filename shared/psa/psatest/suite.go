@@ -63,6 +63,7 @@ func RunT(t T, h Harness) {
 	t.Run("accounts created since a time", s.recentAccounts)
 	t.Run("assets are found by our reference", s.assetsByRef)
 	t.Run("serial lookups match whole real serials only", s.serials)
+	t.Run("an account's assets list to the last page", s.listAssets)
 	t.Run("assets round-trip every field", s.assetRoundTrip)
 	t.Run("ticket lifecycle", s.tickets)
 	t.Run("rejected credentials", func(t T) {
@@ -902,4 +903,83 @@ func (s *suite) tickets(t T) {
 	if err := s.c.AddTicketNote(ctx, missingID, psa.Note{Text: "x"}); !apperr.Is(err, apperr.NotFound) {
 		t.Errorf("AddTicketNote(%s) error = %v, want NotFound", missingID, err)
 	}
+}
+
+// listAssets checks psa.AssetLister: each fixture account's assets, paged
+// to the end, are exactly its fixture assets, each once, with our
+// reference and serial, equal to GetAsset's answer.
+func (s *suite) listAssets(t T) {
+	ctx := context.Background()
+	al, ok := s.env.Client.(psa.AssetLister)
+	s.gate(t, AssetsList, func(t T) {
+		if !ok {
+			t.Fatalf("%s declares %s but its client is no psa.AssetLister", s.h.Name, AssetsList)
+		}
+		for _, acct := range []int{0, 1, 2} {
+			acctID := s.env.AccountIDs[acct]
+			var want []int
+			for i, fa := range s.f.Assets {
+				if fa.Account == acct {
+					want = append(want, i)
+				}
+			}
+			var got []psa.Asset
+			cursor, pages, seen := "", 0, map[string]bool{}
+			for {
+				p, err := al.ListAccountAssets(ctx, acctID, cursor)
+				s.log.Add(err)
+				if err != nil {
+					t.Fatalf("ListAccountAssets(%s, %q): %v", acctID, cursor, err)
+				}
+				pages++
+				if len(p.Items) > s.f.PageSize {
+					t.Errorf("a page holds %d assets, more than the page size %d", len(p.Items), s.f.PageSize)
+				}
+				got = append(got, p.Items...)
+				if p.NextCursor == "" {
+					break
+				}
+				if seen[p.NextCursor] || pages > 100 {
+					t.Fatalf("the listing does not end: cursor %q came back after %d pages", p.NextCursor, pages)
+				}
+				seen[p.NextCursor] = true
+				cursor = p.NextCursor
+			}
+			if d := gocmp.Diff(s.assetIDs(want), assetIDs(got), cmpopts.EquateEmpty()); d != "" {
+				t.Errorf("assets of account %s (%d, pages of %d) (-want +got):\n%s", acctID, len(want), s.f.PageSize, d)
+			}
+			byID := map[string]psa.Asset{}
+			for _, a := range got {
+				byID[a.ID] = a
+			}
+			for _, i := range want {
+				fa, a := s.f.Assets[i], byID[s.env.AssetIDs[i]]
+				if a.ID == "" {
+					continue
+				}
+				if a.Name != fa.Name || a.ExternalRef != fa.ExternalRef || a.SerialNumber != fa.SerialNumber || a.AccountID != acctID {
+					t.Errorf("listed asset %+v, want %s of account %s with reference %q and serial %q", a, fa.Name, acctID, fa.ExternalRef, fa.SerialNumber)
+				}
+				live, err := s.c.GetAsset(ctx, a.ID)
+				if err != nil {
+					t.Errorf("GetAsset(%s): %v", a.ID, err)
+					continue
+				}
+				if d := gocmp.Diff(live, a); d != "" {
+					t.Errorf("asset %s: listed differs from GetAsset (-get +listed):\n%s", a.ID, d)
+				}
+			}
+		}
+		_, err := al.ListAccountAssets(ctx, s.env.AccountIDs[0], "not-a-cursor")
+		s.log.Add(err)
+		if !apperr.Is(err, apperr.Invalid) {
+			t.Errorf("a cursor the listing never returned: error = %v, want Invalid", err)
+		}
+	}, func() error {
+		if !ok {
+			return apperr.New(apperr.NotImplemented, "%s is no psa.AssetLister", s.h.Name)
+		}
+		_, err := al.ListAccountAssets(ctx, s.env.AccountIDs[0], "")
+		return s.log.Add(err)
+	})
 }

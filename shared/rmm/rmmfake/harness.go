@@ -8,9 +8,10 @@ import (
 // capabilityMethods maps the suite's capabilities to the client methods
 // that carry them (see Unsupported).
 var capabilityMethods = map[rmmtest.Capability]string{
-	rmmtest.OrgsCreate:    "CreateOrganization",
-	rmmtest.SitesCreate:   "CreateSite",
-	rmmtest.WebhooksParse: "ParseWebhook",
+	rmmtest.OrgsCreate:      "CreateOrganization",
+	rmmtest.SitesCreate:     "CreateSite",
+	rmmtest.WebhooksParse:   "ParseWebhook",
+	rmmtest.DevicesSnapshot: "ListDeviceSnapshots",
 }
 
 // Harness runs the RMM behaviour suite against the fake: a fresh RMM per

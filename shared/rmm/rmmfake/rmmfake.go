@@ -482,7 +482,18 @@ func (c *Client) ListSites(ctx context.Context, organizationID string) ([]rmm.Si
 // ListDevices implements rmm.DeviceLister: the organization's devices in
 // insertion order, PageSize a page; the cursor is an offset.
 func (c *Client) ListDevices(ctx context.Context, organizationID, cursor string) (rmm.DevicePage, error) {
-	if err := c.begin(ctx, "ListDevices"); err != nil {
+	return c.listDevices(ctx, "ListDevices", organizationID, cursor)
+}
+
+// ListDeviceSnapshots implements rmm.DeviceSnapshotLister: the same pages
+// as ListDevices (the fake's list already carries every attribute), one
+// request a page.
+func (c *Client) ListDeviceSnapshots(ctx context.Context, organizationID, cursor string) (rmm.DevicePage, error) {
+	return c.listDevices(ctx, "ListDeviceSnapshots", organizationID, cursor)
+}
+
+func (c *Client) listDevices(ctx context.Context, method, organizationID, cursor string) (rmm.DevicePage, error) {
+	if err := c.begin(ctx, method); err != nil {
 		return rmm.DevicePage{}, err
 	}
 	start := 0
@@ -508,6 +519,9 @@ func (c *Client) ListDevices(ctx context.Context, organizationID, cursor string)
 	if start < len(all) {
 		end := min(start+c.r.opt.pageSize, len(all))
 		p.Devices = slices.Clone(all[start:end])
+		for i := range p.Devices {
+			p.Devices[i].Volumes = slices.Clone(p.Devices[i].Volumes)
+		}
 		if end < len(all) {
 			p.NextCursor = strconv.Itoa(end)
 		}

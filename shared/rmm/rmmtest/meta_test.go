@@ -64,10 +64,30 @@ func (c scaledVolumes) GetDevice(ctx context.Context, id string) (rmm.Device, er
 	return c.scale(d), err
 }
 
+func (c scaledVolumes) ListDeviceSnapshots(ctx context.Context, orgID, cursor string) (rmm.DevicePage, error) {
+	p, err := c.Client.ListDeviceSnapshots(ctx, orgID, cursor)
+	for i := range p.Devices {
+		p.Devices[i] = c.scale(p.Devices[i])
+	}
+	return p, err
+}
+
 func (c scaledVolumes) ListDevices(ctx context.Context, orgID, cursor string) (rmm.DevicePage, error) {
 	p, err := c.Client.ListDevices(ctx, orgID, cursor)
 	for i := range p.Devices {
 		p.Devices[i] = c.scale(p.Devices[i])
+	}
+	return p, err
+}
+
+// staleSnapshot's snapshot lacks the last logged-in user (a bulk report
+// left unread).
+type staleSnapshot struct{ *rmmfake.Client }
+
+func (c staleSnapshot) ListDeviceSnapshots(ctx context.Context, org, cursor string) (rmm.DevicePage, error) {
+	p, err := c.Client.ListDeviceSnapshots(ctx, org, cursor)
+	for i := range p.Devices {
+		p.Devices[i].LastLoggedInUser = ""
 	}
 	return p, err
 }
@@ -95,8 +115,21 @@ func (c forgetful) CreateOrganization(ctx context.Context, no rmm.NewOrganizatio
 	return c.Client.CreateOrganization(ctx, no)
 }
 
+func (c forgetful) ListDeviceSnapshots(ctx context.Context, org, cursor string) (rmm.DevicePage, error) {
+	p, err := c.Client.ListDeviceSnapshots(ctx, org, cursor)
+	for i := range p.Devices {
+		p.Devices[i] = forget(p.Devices[i])
+	}
+	return p, err
+}
+
 func (c forgetful) GetDevice(ctx context.Context, id string) (rmm.Device, error) {
 	d, err := c.Client.GetDevice(ctx, id)
+	return forget(d), err
+}
+
+// forget drops what forgetful does not keep of a device.
+func forget(d rmm.Device) rmm.Device {
 	d.MACAddresses = nil
 	vols := make([]rmm.Volume, len(d.Volumes))
 	for i, v := range d.Volumes {
@@ -104,7 +137,7 @@ func (c forgetful) GetDevice(ctx context.Context, id string) (rmm.Device, error)
 		vols[i] = v
 	}
 	d.Volumes = vols
-	return d, err
+	return d
 }
 
 // leaksSecret puts the credential it sent into its errors.
@@ -153,6 +186,16 @@ func TestSuiteCatchesBrokenClients(t *testing.T) {
 		{name: "a device read without its volumes",
 			harness: wrap(honest, func(e *rmmtest.Env) { e.Client = noVolumes{client(e)} }),
 			failIn:  []string{"devices are read by id with every attribute"}},
+		{name: "a device snapshot without the last logged-in user",
+			harness: wrap(honest, func(e *rmmtest.Env) { e.Client = staleSnapshot{client(e)} }),
+			failIn:  []string{"device snapshots equal the per-device reads"}},
+		{name: "snapshots declared but not implemented",
+			harness: func() rmmtest.Harness {
+				h := rmmfake.Harness(rmmfake.Unsupported("ListDeviceSnapshots"))
+				h.Capabilities = append(h.Capabilities, rmmtest.DevicesSnapshot)
+				return h
+			}(),
+			failIn: []string{"device snapshots equal the per-device reads"}},
 		{name: "an error that shows the secret it sent",
 			harness: wrap(honest, func(e *rmmtest.Env) {
 				e.BadCredentials = leaksSecret{e.BadCredentials.(*rmmfake.Client), "fake-rmm-wrong-secret"}

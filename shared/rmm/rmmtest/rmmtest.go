@@ -51,10 +51,14 @@ const (
 	SitesCreate Capability = "sites.create"
 	// WebhooksParse: ParseWebhook reads the vendor's alert webhooks.
 	WebhooksParse Capability = "webhooks.parse"
+	// DevicesSnapshot: the client is an rmm.DeviceSnapshotLister whose
+	// pages, read to the end, hold every device of the organization exactly
+	// as GetDevice reads it.
+	DevicesSnapshot Capability = "devices.snapshot"
 )
 
 // AllCapabilities lists every capability the suite knows.
-var AllCapabilities = []Capability{OrgsCreate, SitesCreate, WebhooksParse}
+var AllCapabilities = []Capability{OrgsCreate, SitesCreate, WebhooksParse, DevicesSnapshot}
 
 // Harness is how the suite reaches one vendor's client.
 type Harness struct {

@@ -48,6 +48,7 @@ func RunT(t T, h Harness) {
 	t.Run("organizations and sites are read by id", s.getOrganization)
 	t.Run("devices list to the last page", s.listDevices)
 	t.Run("devices are read by id with every attribute", s.getDevice)
+	t.Run("device snapshots equal the per-device reads", s.snapshots)
 	t.Run("organizations are created with their sites", s.createOrganization)
 	t.Run("sites are created", s.createSite)
 	t.Run("webhooks are parsed", s.webhooks)
@@ -414,4 +415,69 @@ func (s *suite) webhooks(t T) {
 			}
 		}
 	}, func() error { _, _, err := s.c.ParseWebhook([]byte(`{"activityType":"CONDITION"}`)); return err })
+}
+
+// snapshots checks rmm.DeviceSnapshotLister: every organization's
+// snapshot pages, read to the end, hold each of its devices once with
+// every attribute, equal to GetDevice's answer and to the fixture.
+func (s *suite) snapshots(t T) {
+	ctx := context.Background()
+	sl, ok := s.env.Client.(rmm.DeviceSnapshotLister)
+	s.gate(t, DevicesSnapshot, func(t T) {
+		if !ok {
+			t.Fatalf("%s declares %s but its client is no rmm.DeviceSnapshotLister", s.h.Name, DevicesSnapshot)
+		}
+		for _, org := range []int{orgPaged, orgExact, orgEmpty} {
+			orgID := s.env.OrganizationIDs[org]
+			var want []rmm.Device
+			for i, fd := range s.f.Devices {
+				if fd.Organization == org {
+					want = append(want, s.wantDevice(i))
+				}
+			}
+			var got []rmm.Device
+			cursor, pages, seen := "", 0, map[string]bool{}
+			for {
+				p, err := sl.ListDeviceSnapshots(ctx, orgID, cursor)
+				s.log.Add(err)
+				if err != nil {
+					t.Fatalf("ListDeviceSnapshots(%s, %q): %v", orgID, cursor, err)
+				}
+				pages++
+				got = append(got, p.Devices...)
+				if p.NextCursor == "" {
+					break
+				}
+				if seen[p.NextCursor] || pages > 100 {
+					t.Fatalf("the snapshot does not end: cursor %q came back after %d pages", p.NextCursor, pages)
+				}
+				seen[p.NextCursor] = true
+				cursor = p.NextCursor
+			}
+			if d := cmp.Diff(want, got, sortDevices, approxTime, cmpopts.EquateEmpty(), s.deviceOpts()); d != "" {
+				t.Errorf("snapshot of organization %s (%d devices, pages of %d) (-want +got):\n%s", orgID, len(want), s.f.PageSize, d)
+			}
+			for _, sd := range got {
+				live, err := s.c.GetDevice(ctx, sd.ID)
+				if err != nil {
+					t.Errorf("GetDevice(%s): %v", sd.ID, err)
+					continue
+				}
+				if d := cmp.Diff(live, sd, approxTime, cmpopts.EquateEmpty()); d != "" {
+					t.Errorf("device %s: snapshot differs from GetDevice (-get +snapshot):\n%s", sd.ID, d)
+				}
+			}
+		}
+		_, err := sl.ListDeviceSnapshots(ctx, s.env.OrganizationIDs[orgPaged], "not-a-cursor")
+		s.log.Add(err)
+		if !apperr.Is(err, apperr.Invalid) {
+			t.Errorf("a cursor the snapshot never returned: error = %v, want Invalid", err)
+		}
+	}, func() error {
+		if !ok {
+			return apperr.New(apperr.NotImplemented, "%s is no rmm.DeviceSnapshotLister", s.h.Name)
+		}
+		_, err := sl.ListDeviceSnapshots(ctx, s.env.OrganizationIDs[orgExact], "")
+		return s.log.Add(err)
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -262,4 +263,46 @@ func (c *Client) UpdateAsset(ctx context.Context, a psa.Asset) (psa.Asset, error
 		return psa.Asset{}, fmt.Errorf("update ConnectWise configuration %d: %w", n, err)
 	}
 	return c.toAsset(cf), nil
+}
+
+// ListAccountAssets implements psa.AssetLister: one page of the company's
+// configurations (conditions company/id=N and id>cursor, orderBy id asc,
+// PageSize a page), so that the listing is a keyset walk that neither skips
+// nor repeats a configuration when others are created meanwhile. The cursor
+// is the last configuration id of the previous page; a full page, or one
+// that links to a next, continues (an empty last page costs one request,
+// never a missed configuration).
+func (c *Client) ListAccountAssets(ctx context.Context, accountID, cursor string) (psa.Page[psa.Asset], error) {
+	n, err := parseID("company", accountID)
+	if err != nil {
+		return psa.Page[psa.Asset]{}, err
+	}
+	conds := []Cond{EqInt("company/id", n)}
+	if cursor != "" {
+		after, err := strconv.Atoi(cursor)
+		if err != nil || after < 0 {
+			return psa.Page[psa.Asset]{}, apperr.InvalidFields(apperr.FieldError{Field: "cursor", Message: "is not a cursor this listing returned"})
+		}
+		conds = append(conds, Cond("id>"+strconv.Itoa(after)))
+	}
+	params := url.Values{"page": {"1"}, "pageSize": {strconv.Itoa(c.cfg.PageSize)}, "orderBy": {"id asc"}}
+	var cfs []apiConfiguration
+	resp, err := c.do(ctx, http.MethodGet, "/company/configurations", "/company/configurations", query(And(conds...), params), nil, &cfs)
+	if err != nil {
+		return psa.Page[psa.Asset]{}, fmt.Errorf("list the ConnectWise configurations of company %d: %w", n, err)
+	}
+	out := psa.Page[psa.Asset]{Items: make([]psa.Asset, 0, len(cfs))}
+	last := 0
+	for _, cf := range cfs {
+		// Guard against a server that ignored the conditions.
+		if cf.Company.id() != strconv.Itoa(n) {
+			continue
+		}
+		out.Items = append(out.Items, c.toAsset(cf))
+		last = max(last, cf.ID)
+	}
+	if len(cfs) > 0 && (len(cfs) >= c.cfg.PageSize || nextLink(resp)) {
+		out.NextCursor = strconv.Itoa(max(last, cfs[len(cfs)-1].ID))
+	}
+	return out, nil
 }

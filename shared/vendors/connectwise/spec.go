@@ -44,6 +44,7 @@ var Spec = vendorspec.Spec{
 		{Capability: vendorspec.AccountsFindByRef, NeedsSetting: "accountRefFieldId"},
 		{Capability: vendorspec.AccountsRecent},
 		{Capability: vendorspec.AssetsFindByRef},
+		{Capability: vendorspec.AssetsList},
 		{Capability: vendorspec.TicketsFindByRef},
 		{Capability: vendorspec.TicketsReopen},
 		{Capability: vendorspec.MembersList},

@@ -86,7 +86,7 @@ func openConformance(t rmmtest.T, f rmmtest.Fixture) *rmmtest.Env {
 	const wrongSecret = "qf-wrong-client-secret"
 	sl := &sleeps{}
 	open := func(secret string) *Client {
-		c, err := New(Config{BaseURL: base, ClientID: id, ClientSecret: secret, PageSize: f.PageSize,
+		c, err := New(Config{BaseURL: base, ClientID: id, ClientSecret: secret, PageSize: f.PageSize, ReportPageSize: 10,
 			AttemptTimeout: f.AttemptTimeout, Sleep: sl.Sleep}, nil)
 		if err != nil {
 			t.Fatalf("New: %v", err)

@@ -276,6 +276,13 @@ func exerciseClient(t *testing.T, c *Client) {
 	must("ListDevices", err)
 	_, err = c.GetDevice(ctx, devs[0].ID)
 	must("GetDevice", err)
+	for cursor := ""; ; {
+		p, err := c.ListDeviceSnapshots(ctx, orgs[0].ID, cursor)
+		must("ListDeviceSnapshots", err)
+		if cursor = p.NextCursor; cursor == "" {
+			break
+		}
+	}
 	org, err := c.CreateOrganization(ctx, rmm.NewOrganization{Name: "Contract Test Org", Description: "d", Sites: []string{"HQ", "Lab"}})
 	must("CreateOrganization", err)
 	_, err = c.CreateSite(ctx, org.ID, "Annex")
@@ -290,7 +297,7 @@ func exerciseClient(t *testing.T, c *Client) {
 // sends against the NinjaOne OpenAPI document.
 func TestClientRequestsMatchTheVendorDocument(t *testing.T) {
 	spec := loadSpec(t)
-	e := newEnv(t, sandbox.Options{Seed: 2, Orgs: 7, Devices: 40}, Config{PageSize: 3})
+	e := newEnv(t, sandbox.Options{Seed: 2, Orgs: 7, Devices: 40}, Config{PageSize: 3, ReportPageSize: 10})
 	exerciseClient(t, e.client)
 	seen := map[string]bool{}
 	for _, ex := range e.rec.exchanges() {
@@ -324,13 +331,15 @@ func TestClientRequestsMatchTheVendorDocument(t *testing.T) {
 // document's response schemas.
 func TestSandboxAnswersMatchTheVendorDocument(t *testing.T) {
 	spec := loadSpec(t)
-	e := newEnv(t, sandbox.Options{Seed: 4, Orgs: 6, Devices: 120}, Config{PageSize: 4})
+	e := newEnv(t, sandbox.Options{Seed: 4, Orgs: 6, Devices: 120}, Config{PageSize: 4, ReportPageSize: 10})
 	exerciseClient(t, e.client)
 	ctx := context.Background()
 	for _, path := range []string{
 		"/v2/organizations?pageSize=2&after=1", "/v2/locations?pageSize=5", "/v2/devices?df=class%20%3D%20MAC",
 		"/v2/organization/2/devices?pageSize=3", "/v2/device/5/alerts", "/v2/alerts?df=org%20in%20(1,2,3)",
 		"/v2/device/1/volumes", "/v2/device/2/last-logged-on-user",
+		"/v2/queries/volumes?pageSize=10", "/v2/queries/logged-on-users?df=org%20%3D%202&pageSize=10",
+		"/v2/queries/computer-systems?pageSize=10&df=org%20in%20(1,2)",
 	} {
 		u := e.url + path
 		if _, err := e.client.http.Do(ctx, vendorhttp.Request{Path: u}, nil); err != nil {
@@ -349,8 +358,8 @@ func TestSandboxAnswersMatchTheVendorDocument(t *testing.T) {
 			validated[ex.Method+" "+tmpl]++
 		}
 	}
-	if len(validated) < 14 {
-		t.Errorf("validated answers of %d operations, want at least 14: %v", len(validated), validated)
+	if len(validated) < 17 {
+		t.Errorf("validated answers of %d operations, want at least 17: %v", len(validated), validated)
 	}
 	t.Logf("validated answers: %v", validated)
 }

@@ -15,6 +15,11 @@
 //	ListDevices         1 per page   GET /v2/devices-detailed?df=org = {id}
 //	GetDevice           3 (in parallel)   GET /v2/device/{id}, …/volumes,
 //	                    …/last-logged-on-user
+//	ListDeviceSnapshots 1 + 2 report pages per page (in parallel)
+//	                    GET /v2/devices-detailed?df=org = {id}, then
+//	                    /v2/queries/volumes and …/logged-on-users (and
+//	                    …/computer-systems when a device lacks its system
+//	                    block) ?df=org = {id}, each to its end
 //	CreateOrganization  1   POST /v2/organizations (+1 GET of the locations
 //	                    only if the answer lacks their ids)
 //	CreateSite          1   POST /v2/organization/{id}/locations
@@ -62,6 +67,9 @@ type Config struct {
 	Scope string
 	// PageSize for keyset paging (default 500).
 	PageSize int
+	// ReportPageSize for the /v2/queries reports' cursor paging (default
+	// DefaultReportPageSize; the vendor accepts 10 to 10,000).
+	ReportPageSize int
 
 	// Logger for request logs (nil discards); OnRequest observes every
 	// attempt (metrics, benchmarks); Sleep replaces the retry wait (tests);
@@ -81,9 +89,10 @@ type Config struct {
 
 // Client is a NinjaOne API client. It is safe for concurrent use.
 type Client struct {
-	http     *vendorhttp.Client
-	auth     *vendorhttp.OAuthClientCredentials
-	pageSize int
+	http           *vendorhttp.Client
+	auth           *vendorhttp.OAuthClientCredentials
+	pageSize       int
+	reportPageSize int
 }
 
 // Compile-time check that Client is a complete RMM client.
@@ -132,7 +141,11 @@ func New(cfg Config, httpClient *http.Client) (*Client, error) {
 	if ps <= 0 {
 		ps = DefaultPageSize
 	}
-	return &Client{http: hc, auth: auth, pageSize: ps}, nil
+	rps := cfg.ReportPageSize
+	if rps <= 0 {
+		rps = DefaultReportPageSize
+	}
+	return &Client{http: hc, auth: auth, pageSize: ps, reportPageSize: min(max(rps, 10), 10000)}, nil
 }
 
 // Requests returns how many API requests the client has sent (retries

@@ -23,6 +23,7 @@ var Spec = vendorspec.Spec{
 		{Capability: vendorspec.OrgsCreate},
 		{Capability: vendorspec.SitesCreate},
 		{Capability: vendorspec.WebhooksParse},
+		{Capability: vendorspec.DevicesSnapshot},
 	},
 	OpenRMM: open,
 }

@@ -40,7 +40,7 @@ func TestConformance(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rmmtest.Run(t, rmmtest.Harness{
 				Name:              "Tactical RMM (" + tc.name + ")",
-				Capabilities:      specCapabilities(),
+				Capabilities:      specCapabilities(tc.beta),
 				ListOmits:         tc.listOmits,
 				OrganizationOmits: organizationOmits,
 				DeviceOmits:       deviceOmits,
@@ -52,12 +52,12 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-// specCapabilities are Spec's capabilities the suite knows (it has no
-// devices.snapshot check yet; TestSnapshots covers it).
-func specCapabilities() []rmmtest.Capability {
+// specCapabilities are Spec's capabilities for the install: devices.snapshot
+// needs the beta API (the betaApi setting).
+func specCapabilities(beta bool) []rmmtest.Capability {
 	var out []rmmtest.Capability
 	for _, o := range Spec.Capabilities {
-		if o.Capability != vendorspec.DevicesSnapshot {
+		if o.Capability != vendorspec.DevicesSnapshot || beta {
 			out = append(out, rmmtest.Capability(o.Capability))
 		}
 	}

@@ -550,6 +550,9 @@ func (s *Server) routes() http.Handler {
 	s.route(mux, "GET /v2/device/{id}/last-logged-on-user", "monitoring", s.handleLastUser)
 	s.route(mux, "GET /v2/device/{id}/alerts", "monitoring", s.handleDeviceAlerts)
 	s.route(mux, "GET /v2/alerts", "monitoring", s.handleAlerts)
+	s.route(mux, "GET /v2/queries/volumes", "monitoring", s.handleQuery(reportVolumes))
+	s.route(mux, "GET /v2/queries/logged-on-users", "monitoring", s.handleQuery(reportUsers))
+	s.route(mux, "GET /v2/queries/computer-systems", "monitoring", s.handleQuery(reportComputers))
 	s.route(mux, "PUT /v2/webhook", "management", s.handlePutWebhook)
 	s.route(mux, "DELETE /v2/webhook", "management", s.handleDeleteWebhook)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
