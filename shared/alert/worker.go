@@ -10,6 +10,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // Opener opens an integration's clients (NotFound for an integration that
@@ -201,7 +202,7 @@ func DecodeMessage(body []byte) (Message, error) {
 // resolve completes a parsed alert with the RMM's own record of it when
 // the RMM client offers that (AlertResolver); the series stays the body's.
 func resolve(ctx context.Context, r RMM, a rmm.Alert, log *slog.Logger) (rmm.Alert, error) {
-	res, ok := r.(AlertResolver)
+	res, ok := vendorspec.Role[AlertResolver](r)
 	if !ok {
 		return a, nil
 	}

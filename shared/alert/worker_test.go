@@ -16,6 +16,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // fixture reads a file of the repository's events/ folder.
@@ -189,7 +190,7 @@ func TestWorkerAppliesEachSeriesAsOneRun(t *testing.T) {
 // alert (alert.AlertResolver), as Datto RMM's does: here the record puts
 // the alert on device 1001 of organization 12, whatever the body said.
 type resolvingRMM struct {
-	alert.RMM
+	rmm.Client
 	err   error
 	calls int
 }
@@ -231,8 +232,9 @@ func TestWorkerRoutesByTheRMMsRecord(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, rigOptions{})
-			res := &resolvingRMM{RMM: r.clients.RMM, err: tc.err}
-			r.clients.RMM = res
+			res := &resolvingRMM{Client: r.clients.RMM.(rmm.Client), err: tc.err}
+			// As the providers open it: wrapped with its capabilities.
+			r.clients.RMM = vendorspec.WithRMM(res, vendorspec.Set{Provider: "dattormm", Kind: vendorspec.KindRMM})
 			a := condition(1, "S", 1009, true, 0)
 			a.Device = json.RawMessage(`{"id":1009,"organizationId":13,"locationId":77,"systemName":"PC-1009"}`)
 			resp, err := r.worker()(context.Background(), events.SQSEvent{Records: []events.SQSMessage{rec("m1", a)}})
