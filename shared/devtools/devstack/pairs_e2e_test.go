@@ -3,7 +3,10 @@ package devstack_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -22,6 +25,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 
 	atsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/autotask/sandbox"
+	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
 	dattosandbox "github.com/rmmbridge/rmmbridge/shared/vendors/dattormm/sandbox"
 	halosandbox "github.com/rmmbridge/rmmbridge/shared/vendors/halopsa/sandbox"
 	ninjasandbox "github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
@@ -89,6 +93,9 @@ type psaDriver struct {
 	tickets func(e *devstack.Env) []ticketView
 	// write reports whether a request could change PSA data.
 	write func(r sandboxspec.Request) bool
+	// touch has a technician (not our API user) add a note to a ticket
+	// through the PSA's own API, as a person working it would.
+	touch func(e *devstack.Env, ticketID string) error
 }
 
 // ticketView is a PSA ticket as the matrix checks it.
@@ -119,6 +126,13 @@ var psaDrivers = map[string]psaDriver{
 			return out
 		},
 		write: func(r sandboxspec.Request) bool { return r.Method != http.MethodGet && r.Method != http.MethodHead },
+		touch: func(e *devstack.Env, ticketID string) error {
+			e.CW().AddAPIKey("jtech", "techpublic", "techprivate")
+			return send(http.MethodPost, e.PSA.BaseURL+"/service/tickets/"+ticketID+"/notes", map[string]string{
+				"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(cwsandbox.DemoCompanyID+"+techpublic:techprivate")),
+				"clientId":      cwsandbox.DemoClientID, "Content-Type": "application/json"},
+				`{"text":"Looked at it on site","internalAnalysisFlag":true}`)
+		},
 	},
 	"autotask": {
 		truth: func(e *devstack.Env) (map[string][]int, map[string][]int) {
@@ -145,6 +159,13 @@ var psaDrivers = map[string]psaDriver{
 		write: func(r sandboxspec.Request) bool {
 			return r.Method != http.MethodGet && r.Method != http.MethodHead && !strings.Contains(strings.ToLower(r.Path), "/query")
 		},
+		touch: func(e *devstack.Env, ticketID string) error {
+			s := psaServer[*atsandbox.Server](e)
+			s.AddAPIUser(s.AddResource(atsandbox.NewResource{UserName: "jtech", FirstName: "Jo", LastName: "Tech"}), "jtech@example.com", "tech-secret")
+			return send(http.MethodPost, e.PSA.URL+atsandbox.BasePath+"/V1.0/Tickets/"+ticketID+"/Notes", map[string]string{
+				"ApiIntegrationCode": atsandbox.DemoIntegrationCode, "UserName": "jtech@example.com", "Secret": "tech-secret", "Content-Type": "application/json"},
+				`{"ticketID":`+ticketID+`,"title":"On site","description":"Looked at it on site","noteType":1,"publish":1}`)
+		},
 	},
 	"halopsa": {
 		truth: func(e *devstack.Env) (map[string][]int, map[string][]int) {
@@ -165,6 +186,24 @@ var psaDrivers = map[string]psaDriver{
 		// The token grant is a POST that changes nothing.
 		write: func(r sandboxspec.Request) bool {
 			return r.Method != http.MethodGet && r.Method != http.MethodHead && r.Path != "/auth/token"
+		},
+		touch: func(e *devstack.Env, ticketID string) error {
+			s := psaServer[*halosandbox.Server](e)
+			s.AddApp("tech-app", "tech-secret", s.AddAgent(halosandbox.NewAgent{First: "Jo", Last: "Tech", Email: "jtech@example.com", Role: "Technician"}))
+			form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"tech-app"}, "client_secret": {"tech-secret"}, "scope": {"all"}}
+			resp, err := http.PostForm(e.PSA.URL+"/auth/token", form)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			var tok struct {
+				AccessToken string `json:"access_token"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+				return fmt.Errorf("technician token: %d %v", resp.StatusCode, err)
+			}
+			return send(http.MethodPost, e.PSA.URL+"/api/Actions", map[string]string{"Authorization": "Bearer " + tok.AccessToken, "Content-Type": "application/json"},
+				`[{"ticket_id":`+ticketID+`,"outcome":"Note","note":"Looked at it on site"}]`)
 		},
 	},
 }
@@ -651,6 +690,33 @@ func (pc *pairCase) alertLifecycle(t *testing.T) {
 			t.Errorf("ticket notes %d → %d for a duplicate delivery and the close; want at most the close's", tk.Notes, got.Notes)
 		}
 	}
+
+	// A ticket a technician touched is not closed by the reset: the reset
+	// is noted on it instead.
+	before = len(tickets())
+	s2 := pc.r.series(t, pc.e, hook, pc.e.WebhookSecret, dev.DeviceID)
+	if err := s2.Trigger(ctx); err != nil {
+		t.Fatalf("post the second series' trigger: %v", err)
+	}
+	waitUntil(t, 60*time.Second, "a ticket for the second series", func() bool {
+		all := tickets()
+		if len(all) > before {
+			tk = all[len(all)-1]
+			return true
+		}
+		return false
+	})
+	if err := pc.p.touch(pc.e, tk.ID); err != nil {
+		t.Fatalf("a technician's note on ticket %s: %v", tk.ID, err)
+	}
+	touched := current().Notes
+	if err := s2.Reset(ctx); err != nil {
+		t.Fatalf("post the second series' reset: %v", err)
+	}
+	waitUntil(t, 60*time.Second, "the reset noted on the touched ticket", func() bool { return current().Notes > touched })
+	if got := current(); got.Closed {
+		t.Errorf("ticket %s touched by a technician was closed by the reset", tk.ID)
+	}
 }
 
 // reverseProvisioning: an unmapped account no organization matches gets a
@@ -797,6 +863,28 @@ func (d *datto) Repeat(context.Context) error {
 	return fmt.Errorf("datto RMM posts one trigger per alert")
 }
 func (d *datto) Reset(ctx context.Context) error { return d.s.ResolveAlert(ctx, d.hook, d.uid) }
+
+// send makes a request with headers and body; a non-2xx answer is an
+// error.
+func send(method, to string, headers map[string]string, body string) error {
+	req, err := http.NewRequest(method, to, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<12))
+		return fmt.Errorf("%s %s: %d %s", method, to, resp.StatusCode, b)
+	}
+	return nil
+}
 
 // postJSON posts a webhook body; a non-2xx answer is an error.
 func postJSON(ctx context.Context, to string, body []byte) error {
