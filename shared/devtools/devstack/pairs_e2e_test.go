@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -691,6 +692,44 @@ func (pc *pairCase) alertLifecycle(t *testing.T) {
 		}
 	}
 
+	// A new trigger of the closed series inside the reopen window reopens
+	// the same ticket (tickets.reopen). An RMM without repeats posts one
+	// trigger per alert: its trigger posted again is a duplicate delivery
+	// and leaves the closed ticket closed.
+	closedID := tk.ID
+	if pc.r.repeats {
+		if !offers(pc.psaName, vendorspec.TicketsReopen) {
+			t.Fatalf("%s lacks %s: add its documented reopen behaviour to the matrix", pc.psaName, vendorspec.TicketsReopen)
+		}
+		var ig struct {
+			Settings map[string]any `json:"settings"`
+		}
+		c.Do(http.MethodGet, pc.base, nil).JSON(t, &ig)
+		withWindow := maps.Clone(ig.Settings)
+		withWindow["reopenWindowMinutes"] = 60
+		if r := c.Do(http.MethodPatch, pc.base, map[string]any{"settings": withWindow}); r.Status != http.StatusOK {
+			t.Fatalf("PATCH reopenWindowMinutes = %d %s", r.Status, r.Body)
+		}
+		if err := s.Repeat(ctx); err != nil {
+			t.Fatalf("post the new trigger: %v", err)
+		}
+		waitUntil(t, 60*time.Second, "the closed ticket reopened by a trigger inside the reopen window", func() bool { return !current().Closed })
+		if err := s.Reset(ctx); err != nil {
+			t.Fatalf("post the reset after the reopen: %v", err)
+		}
+		waitUntil(t, 60*time.Second, "the reopened ticket closed again", func() bool { return current().Closed })
+		if r := c.Do(http.MethodPatch, pc.base, map[string]any{"settings": ig.Settings}); r.Status != http.StatusOK {
+			t.Fatalf("PATCH settings back = %d %s", r.Status, r.Body)
+		}
+	} else {
+		if err := s.Again(ctx); err != nil {
+			t.Fatalf("post the trigger after the close: %v", err)
+		}
+	}
+	if n := len(tickets()) - before; n != 1 || !current().Closed || current().ID != closedID {
+		t.Errorf("after the series ended: %d tickets, ticket %s closed %v; want the one ticket, closed", n, current().ID, current().Closed)
+	}
+
 	// A ticket a technician touched is not closed by the reset: the reset
 	// is noted on it instead.
 	before = len(tickets())
@@ -751,7 +790,10 @@ func (pc *pairCase) reverseProvisioning(t *testing.T) {
 		}
 		return
 	}
-	var prov struct{ OrganizationID, AccountID string }
+	var prov struct {
+		OrganizationID, AccountID string
+		Sites                     map[string]string
+	}
 	r.JSON(t, &prov)
 	if r.Status != http.StatusCreated || prov.AccountID != target || prov.OrganizationID == "" {
 		t.Fatalf("provision account %s = %d %s", target, r.Status, r.Body)
@@ -759,12 +801,63 @@ func (pc *pairCase) reverseProvisioning(t *testing.T) {
 	if n := len(pc.e.RMM.Data().Orgs); n != orgsBefore+1 {
 		t.Errorf("RMM organizations %d → %d; want one more", orgsBefore, n)
 	}
+	// An RMM that creates sites gets one per location of the account,
+	// each mapped to it; one that does not (Datto RMM: the site is the
+	// organization) maps none of the account's locations.
+	var locs struct{ Items []struct{ ID, Name string } }
+	c.Do(http.MethodGet, pc.base+"/psa/accounts/"+target+"/locations", nil).JSON(t, &locs)
+	mappedLocs := map[string]bool{}
+	for _, l := range prov.Sites {
+		mappedLocs[l] = true
+	}
+	if offers(pc.rmmName, vendorspec.SitesCreate) {
+		for _, l := range locs.Items {
+			if !mappedLocs[l.ID] {
+				t.Errorf("location %s (%s) of account %s has no site of the new organization: sites %v", l.ID, l.Name, target, prov.Sites)
+			}
+		}
+	} else if len(prov.Sites) > 1 {
+		t.Errorf("%s lacks %s, yet the new organization maps sites %v", pc.rmmName, vendorspec.SitesCreate, prov.Sites)
+	}
 	if mappedAccount(t, c, pc.e.IntegrationID, prov.OrganizationID) != target {
 		t.Errorf("the new organization %s is not mapped to account %s", prov.OrganizationID, target)
 	}
 	if r := c.Do(http.MethodPost, pc.base+"/psa/accounts/"+target+"/provision-rmm", nil); r.Status != http.StatusConflict {
 		t.Errorf("provision twice = %d %s; want 409", r.Status, r.Body)
 	}
+
+	// An account whose organization exists, unmapped, adopts it: no new
+	// organization.
+	var adoptOrg, adoptAcct string
+	for _, o := range pc.orgs(t, c) {
+		if o.Mapping != nil && o.Mapping.Mode == "linked" && account.MatchOrganizations(accountName(pc.e, o.Mapping.AccountID), rmmOrgs).Outcome == account.MatchFound {
+			adoptOrg, adoptAcct = o.ID, o.Mapping.AccountID
+			break
+		}
+	}
+	if adoptOrg == "" {
+		t.Fatal("no linked organization whose account's name matches it")
+	}
+	if r := c.Do(http.MethodDelete, pc.base+"/mappings/"+adoptOrg, nil); r.Status != http.StatusNoContent {
+		t.Fatalf("unmap %s = %d %s", adoptOrg, r.Status, r.Body)
+	}
+	orgsBefore = len(pc.e.RMM.Data().Orgs)
+	r = c.Do(http.MethodPost, pc.base+"/psa/accounts/"+adoptAcct+"/provision-rmm", nil)
+	r.JSON(t, &prov)
+	if r.Status != http.StatusCreated || prov.OrganizationID != adoptOrg || len(pc.e.RMM.Data().Orgs) != orgsBefore {
+		t.Errorf("provision account %s = %d %s, RMM organizations %d → %d; want organization %s adopted, none created",
+			adoptAcct, r.Status, r.Body, orgsBefore, len(pc.e.RMM.Data().Orgs), adoptOrg)
+	}
+}
+
+// accountName is the PSA sandbox's name of account id.
+func accountName(e *devstack.Env, id string) string {
+	for _, a := range e.PSA.Accounts() {
+		if a.ID == id {
+			return a.Name
+		}
+	}
+	return ""
 }
 
 // ---------------------------------------------------------------- RMM drivers
