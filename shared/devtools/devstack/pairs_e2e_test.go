@@ -101,16 +101,45 @@ type psaDriver struct {
 
 // ticketView is a PSA ticket as the matrix checks it.
 type ticketView struct {
-	ID     string
-	Notes  int
-	Closed bool
-	Assets []string
+	ID, Account string
+	Notes       int
+	Closed      bool
+	Assets      []string
 }
 
 var rmmDrivers = map[string]rmmDriver{
 	"ninjaone": {series: ninjaSeries, repeats: true},
 	"dattormm": {series: dattoSeries},
+	// "tacticalrmm": {series: tacticalSeries}, // with i15-tactical, see below
 }
+
+// The Tactical RMM driver, for when i15-tactical is merged (its sandbox
+// is not in main yet, so this cannot compile here): the README's URL
+// Actions, bound by the sandbox as an admin binds them, posted by
+// Tactical's own alert run.
+//
+//	type tactical struct {
+//		s     *tacticalsandbox.Server
+//		agent string
+//		id    int
+//	}
+//
+//	func tacticalSeries(t *testing.T, e *devstack.Env, hook, secret, device string) alertSeries {
+//		s := rmmServer[*tacticalsandbox.Server](e)
+//		s.ConfigureURLActions(hook, secret) // idempotent enough: the newest template is the default
+//		return &tactical{s: s, agent: device}
+//	}
+//
+//	func (x *tactical) Trigger(ctx context.Context) (err error) {
+//		x.id, err = x.s.FailCheck(ctx, x.agent, "Disk Space Check C:", "error")
+//		return err
+//	}
+//	func (x *tactical) Again(ctx context.Context) error { // Tactical never retries; replay its post
+//		p := x.s.Posts()
+//		return postJSON(ctx, p[len(p)-1].URL, p[len(p)-1].Body) // + the Authorization header it sent
+//	}
+//	func (x *tactical) Repeat(context.Context) error    { return errors.New("one failure action per alert") }
+//	func (x *tactical) Reset(ctx context.Context) error { return x.s.ResolveAlert(ctx, x.id) }
 
 var psaDrivers = map[string]psaDriver{
 	"connectwise": {
@@ -118,7 +147,7 @@ var psaDrivers = map[string]psaDriver{
 		tickets: func(e *devstack.Env) []ticketView {
 			var out []ticketView
 			for _, tk := range e.CW().Tickets() {
-				v := ticketView{ID: strconv.Itoa(tk.ID), Notes: len(tk.Notes), Closed: tk.Closed}
+				v := ticketView{ID: strconv.Itoa(tk.ID), Account: strconv.Itoa(tk.CompanyID), Notes: len(tk.Notes), Closed: tk.Closed}
 				for _, id := range tk.ConfigurationIDs {
 					v.Assets = append(v.Assets, strconv.Itoa(id))
 				}
@@ -148,7 +177,7 @@ var psaDrivers = map[string]psaDriver{
 			}
 			var out []ticketView
 			for _, tk := range s.Tickets() {
-				v := ticketView{ID: strconv.Itoa(tk.ID), Notes: notes[tk.ID], Closed: tk.Closed}
+				v := ticketView{ID: strconv.Itoa(tk.ID), Account: strconv.Itoa(tk.CompanyID), Notes: notes[tk.ID], Closed: tk.Closed}
 				if tk.ConfigurationItemID != 0 {
 					v.Assets = []string{strconv.Itoa(tk.ConfigurationItemID)}
 				}
@@ -176,7 +205,7 @@ var psaDrivers = map[string]psaDriver{
 		tickets: func(e *devstack.Env) []ticketView {
 			var out []ticketView
 			for _, tk := range psaServer[*halosandbox.Server](e).Tickets() {
-				v := ticketView{ID: strconv.Itoa(tk.ID), Notes: len(tk.Actions), Closed: tk.Closed()}
+				v := ticketView{ID: strconv.Itoa(tk.ID), Account: strconv.Itoa(tk.ClientID), Notes: len(tk.Actions), Closed: tk.Closed()}
 				for _, id := range tk.AssetIDs {
 					v.Assets = append(v.Assets, strconv.Itoa(id))
 				}
@@ -656,8 +685,8 @@ func (pc *pairCase) alertLifecycle(t *testing.T) {
 		}
 		return false
 	})
-	if !slices.Contains(tk.Assets, dev.AssetID) {
-		t.Errorf("ticket %s on assets %v; want the alert's device %s's asset %s (another device's is %s)", tk.ID, tk.Assets, dev.DeviceID, dev.AssetID, other.AssetID)
+	if !slices.Contains(tk.Assets, dev.AssetID) || tk.Account != dev.AccountID {
+		t.Errorf("ticket %s of account %s on assets %v; want account %s and the alert's device %s's asset %s (another device's is %s)", tk.ID, tk.Account, tk.Assets, dev.AccountID, dev.DeviceID, dev.AssetID, other.AssetID)
 	}
 	current := func() ticketView {
 		for _, x := range tickets() {
