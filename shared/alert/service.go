@@ -48,6 +48,18 @@ type RMM interface {
 	rmm.WebhookParser
 }
 
+// AlertResolver is an optional role of the RMM: an RMM whose webhook body
+// is only a pointer (Datto RMM posts a template the MSP writes, with
+// bracketed variables it may leave unfilled) reads its own record of the
+// alert, and the worker routes by that (authoritative device, site,
+// organization, priority) instead of by the body. The webhook's state and
+// event id are kept. An error of kind NotFound (the RMM no longer has the
+// alert) leaves the body's fields as they are; any other error fails the
+// record, which comes back from the queue.
+type AlertResolver interface {
+	ResolveAlert(ctx context.Context, a rmm.Alert) (rmm.Alert, error)
+}
+
 // PSA is what the alert lifecycle asks of the PSA: ticket writes. A PSA
 // that also implements psa.TicketRefFinder has its tickets looked up by
 // our reference before one is created; one that implements TicketReopener

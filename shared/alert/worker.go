@@ -12,6 +12,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // Opener opens an integration's clients (NotFound for an integration that
@@ -118,6 +119,10 @@ func (w *Worker) Prepare(ctx context.Context, msgs []queuemsg.Message) func(cont
 			it.done = true
 			continue
 		}
+		if a, err = resolve(ctx, o.c.RMM, a, it.log); err != nil {
+			it.done, it.err = true, err
+			continue
+		}
 		if a.OccurredAt.IsZero() {
 			a.OccurredAt = msg.ReceivedAt
 		}
@@ -197,4 +202,24 @@ func DecodeMessage(body []byte) (Message, error) {
 		return Message{}, apperr.New(apperr.Malformed, "the alert message lacks tenantId, integrationId or activity")
 	}
 	return m, nil
+}
+
+// resolve completes a parsed alert with the RMM's own record of it when
+// the RMM client offers that (AlertResolver); the series stays the body's.
+func resolve(ctx context.Context, r RMM, a rmm.Alert, log *slog.Logger) (rmm.Alert, error) {
+	res, ok := vendorspec.Role[AlertResolver](r)
+	if !ok {
+		return a, nil
+	}
+	full, err := res.ResolveAlert(ctx, a)
+	switch {
+	case err == nil:
+		full.SeriesID, full.ActivityID, full.State = a.SeriesID, a.ActivityID, a.State
+		return full, nil
+	case apperr.KindOf(err) == apperr.NotFound:
+		log.WarnContext(ctx, "the RMM has no record of the alert; routed by the webhook body", "seriesId", a.SeriesID, "error", err.Error())
+		return a, nil
+	default:
+		return rmm.Alert{}, fmt.Errorf("read the RMM's record of alert %s: %w", a.SeriesID, err)
+	}
 }

@@ -14,7 +14,9 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // fixture reads a file of the repository's events/ folder.
@@ -181,5 +183,83 @@ func TestWorkerAppliesEachSeriesAsOneRun(t *testing.T) {
 	// One refresh per series run that wrote a ticket.
 	if n := r.refresh.count(); n != 2 {
 		t.Errorf("%d refreshes, want 2", n)
+	}
+}
+
+// resolvingRMM is an RMM client that also reads its own record of an
+// alert (alert.AlertResolver), as Datto RMM's does: here the record puts
+// the alert on device 1001 of organization 12, whatever the body said.
+type resolvingRMM struct {
+	rmm.Client
+	err   error
+	calls int
+}
+
+func (r *resolvingRMM) ResolveAlert(_ context.Context, a rmm.Alert) (rmm.Alert, error) {
+	r.calls++
+	if r.err != nil {
+		return a, r.err
+	}
+	full := a
+	full.DeviceID, full.DeviceName, full.OrganizationID, full.SiteID, full.Priority = "1001", "PC-1001", "12", "34", "critical"
+	full.SeriesID, full.State = "not-the-series", rmm.AlertReset // the worker keeps the webhook's own
+	return full, nil
+}
+
+// TestWorkerRoutesByTheRMMsRecord: when the RMM client offers
+// ResolveAlert, the worker routes by the RMM's record of the alert (the
+// authoritative device), not by the webhook body; the series and the
+// state stay the body's. A record the RMM no longer has falls back to the
+// body; any other failure keeps the message for a retry.
+func TestWorkerRoutesByTheRMMsRecord(t *testing.T) {
+	rec := func(id string, a activity) events.SQSMessage {
+		b, _ := json.Marshal(alert.Message{TenantID: "t_demo", IntegrationID: "i_demo", DeliveryID: id, Activity: a.body(t)})
+		return events.SQSMessage{MessageId: id, Body: string(b), EventSourceARN: "arn:aws:sqs:us-east-1:123456789012:alerts.fifo"}
+	}
+	tests := []struct {
+		name       string
+		err        error
+		wantFailed int
+		wantState  alert.State
+		wantAsset  string
+	}{
+		// The body names device 1009 of organization 13, unmapped: by the
+		// body the alert would be unroutable; by the record it is 1001's.
+		{name: "routed by the record", wantState: alert.StateOpen, wantAsset: "a-1001"},
+		{name: "no record: the body's device", err: apperr.New(apperr.NotFound, "no Datto RMM alert"), wantState: alert.StateUnroutable},
+		{name: "RMM down: retried", err: apperr.New(apperr.Unavailable, "Datto down"), wantFailed: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, rigOptions{})
+			res := &resolvingRMM{Client: r.clients.RMM.(rmm.Client), err: tc.err}
+			// As the providers open it: wrapped with its capabilities.
+			r.clients.RMM = vendorspec.WithRMM(res, vendorspec.Set{Provider: "dattormm", Kind: vendorspec.KindRMM})
+			a := condition(1, "S", 1009, true, 0)
+			a.Device = json.RawMessage(`{"id":1009,"organizationId":13,"locationId":77,"systemName":"PC-1009"}`)
+			resp, err := r.worker()(context.Background(), events.SQSEvent{Records: []events.SQSMessage{rec("m1", a)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(resp.BatchItemFailures) != tc.wantFailed || res.calls != 1 {
+				t.Fatalf("failures %+v, resolver calls %d; want %d failures, one call", resp.BatchItemFailures, res.calls, tc.wantFailed)
+			}
+			if tc.wantFailed > 0 {
+				if n := len(r.psa.Tickets()); n != 0 {
+					t.Errorf("%d tickets for a record kept for a retry", n)
+				}
+				return
+			}
+			l := r.link(t, "S")
+			if l.State != tc.wantState {
+				t.Fatalf("series state %s (%+v), want %s", l.State, l, tc.wantState)
+			}
+			if tc.wantAsset != "" {
+				tk := r.psa.Ticket(l.TicketID)
+				if tk.AssetID != tc.wantAsset || tk.Closed {
+					t.Errorf("ticket %+v, want an open ticket on asset %s (the record's device, the body's trigger state)", tk, tc.wantAsset)
+				}
+			}
+		})
 	}
 }

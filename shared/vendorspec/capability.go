@@ -229,6 +229,11 @@ func Require[T any](client any, c Capability, feature string) (T, error) {
 	return zero, Set{Kind: c.Kind()}.missing(c, feature)
 }
 
+// Role returns the optional role T of client, looking through the
+// wrappers that carry capabilities (WithPSA, WithRMM): for roles a
+// consumer uses when offered, with no capability of their own.
+func Role[T any](client any) (T, bool) { return findRole[T](client) }
+
 // findRole finds T on client or on the clients it wraps (Unwrap).
 func findRole[T any](client any) (T, bool) {
 	for x, hops := client, 0; x != nil && hops < 8; hops++ {

@@ -447,40 +447,8 @@ func TestAccountSync(t *testing.T) {
 	}
 }
 
-// TestCreateRace: 20 concurrent "create account" requests for one org
-// against the ConnectWise sandbox produce exactly one company.
-func TestCreateRace(t *testing.T) {
-	c := client(t)
-	base := "/v1/integrations/" + env.IntegrationID
-	var org orgView
-	for _, o := range organizations(t, c) {
-		if o.Mapping == nil {
-			org = o
-		}
-	}
-	before := len(env.CW().Companies())
-	var wg sync.WaitGroup
-	statuses := make(chan int, 20)
-	for i := 0; i < 20; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			statuses <- c.Do(http.MethodPut, base+"/mappings/"+org.ID, map[string]any{"createAccount": map[string]any{"name": org.Name + " (race)"}}).Status
-		}()
-	}
-	wg.Wait()
-	close(statuses)
-	counts := map[int]int{}
-	for s := range statuses {
-		counts[s]++
-	}
-	if got := len(env.CW().Companies()) - before; got != 1 {
-		t.Errorf("20 racing creates made %d companies, want 1", got)
-	}
-	if counts[200] != 20 {
-		t.Errorf("statuses %v, want 20 × 200 (losers wait for the winner's mapping)", counts)
-	}
-}
+// The 20-way create race runs for every pair in TestPairs
+// (pairs_e2e_test.go).
 
 func contains(xs []int, x int) bool {
 	for _, v := range xs {

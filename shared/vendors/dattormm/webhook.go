@@ -240,8 +240,8 @@ func (c *Client) GetAlert(ctx context.Context, uid string) (rmm.Alert, error) {
 // ResolveAlert completes a parsed webhook alert with Datto's own record of
 // it (one request): device, site, priority and severity, condition class
 // and context, and the diagnostics when the body carried no message. The
-// webhook's state and event id are kept. It is what the alert worker
-// should call before routing a Datto alert (not wired yet).
+// webhook's state and event id are kept. The alert worker calls it before
+// routing a Datto alert (alert.AlertResolver).
 func (c *Client) ResolveAlert(ctx context.Context, a rmm.Alert) (rmm.Alert, error) {
 	full, err := c.GetAlert(ctx, a.SeriesID)
 	if err != nil {

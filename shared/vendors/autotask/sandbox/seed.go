@@ -235,6 +235,31 @@ func (s *Server) Record(entity string, id int) map[string]any {
 	return e.render(e.recs[id], nil)
 }
 
+// Ticket is a ticket as the sandbox holds it, for end-to-end assertions.
+type Ticket struct {
+	ID, CompanyID, ConfigurationItemID int
+	Title, Status, ExternalID          string
+	// Closed is true on the Complete status.
+	Closed bool
+}
+
+// Tickets returns every ticket in id order.
+func (s *Server) Tickets() []Ticket {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.ents["tickets"]
+	var out []Ticket
+	for _, id := range e.ids {
+		rec := e.recs[id]
+		st, _ := e.field("status").pickLabel(rec["status"])
+		cid, _ := num(rec["companyID"])
+		ci, _ := num(rec["configurationItemID"])
+		out = append(out, Ticket{ID: id, CompanyID: int(cid), ConfigurationItemID: int(ci), Title: valueString(rec["title"]),
+			Status: st, ExternalID: valueString(rec["externalID"]), Closed: st == "Complete"})
+	}
+	return out
+}
+
 // TicketNote is a ticket note as the sandbox holds it.
 type TicketNote struct {
 	ID, TicketID, Creator int
