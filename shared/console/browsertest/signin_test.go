@@ -1,6 +1,7 @@
 package browsertest
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strconv"
@@ -130,7 +131,15 @@ func TestUsersScreen(t *testing.T) {
 	row := `[...document.querySelectorAll('#users-table tbody tr')].find(r => r.innerText.includes(` + strconv.Quote(emails[1]) + `))`
 	do(t, ctx, "make the operator an admin", js(`const s = `+row+`.querySelector('select'); s.value = 'admin'; s.dispatchEvent(new Event('change'));`))
 	waitFor(t, 10*time.Second, "the role change", func() bool { _, role, _ := userOf(emails[1]); return role == "admin" })
-	do(t, ctx, "disable them", js(row+`.querySelector('button').click();`))
+	// The role change re-renders the list: click Disable once the row is
+	// back with its new role (a click during the re-render finds no row).
+	waitFor(t, 10*time.Second, "the operator's row, as admin, to disable", func() bool {
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		return chromedp.Do(c, js(`const r = `+row+`; const s = r && r.querySelector('select');
+			if (!s || s.value !== 'admin') { throw new Error('not rendered yet'); }
+			r.querySelector('button').click();`)) == nil
+	})
 	waitFor(t, 10*time.Second, "the user disabled", func() bool { _, _, off := userOf(emails[1]); return off })
 	// The first-login flow of the viewer just imported.
 	temp := temporaryPassword(t, emails[0])
