@@ -3,8 +3,10 @@ package autotask_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,9 +57,9 @@ func specBudget(t *testing.T) ratelimit.Budget {
 	if !ok {
 		t.Fatal("no autotask vendor")
 	}
-	typed, err := v.CheckSettings(nil)
-	if err != nil {
-		t.Fatal(err)
+	typed, ferr := v.CheckSettings(nil)
+	if len(ferr) > 0 {
+		t.Fatal(ferr)
 	}
 	return v.Budget(typed)
 }
@@ -202,5 +204,85 @@ func TestThresholdRefusalCoolsTheBudgetDown(t *testing.T) {
 	defer cancel()
 	if _, err := other.Acquire(short, "Companies"); err == nil {
 		t.Error("another function got a permit during the cool-down")
+	}
+}
+
+// TestOpenerDrawsFromTheDatabaseBudget: the spec's opener gives the
+// client the connection's budgets; after the zone lookup (exempt) the
+// client asks for "autotask-" + BudgetKey and draws every other request
+// from it.
+func TestOpenerDrawsFromTheDatabaseBudget(t *testing.T) {
+	srv := startSandbox(t, sandbox.Options{Seed: 1, OrgCount: 2})
+	store := budgetStore(t)
+	bs := ratelimit.NewBudgets(store, ratelimit.Options{})
+	o := srv.Options()
+	p := vendorspecParams(srv.URL(), map[string]string{"username": o.Username, "secret": o.Secret, "integrationCode": o.IntegrationCode}, nil)
+	b := specBudget(t)
+	var keys []string
+	p.Budget = func(k string) *ratelimit.Limiter {
+		keys = append(keys, k)
+		return bs.Limiter(ratelimit.ID{Tenant: "t1", Key: k}, b)
+	}
+	c, err := autotask.Spec.OpenPSA(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SearchAccounts(context.Background(), psa.AccountQuery{Limit: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "autotask-" + c.(*autotask.Client).BudgetKey(); len(keys) != 1 || keys[0] != want {
+		t.Errorf("the client asked for budgets %q, want [%s]", keys, want)
+	}
+	var sent int64
+	for _, r := range srv.Requests() {
+		if !strings.Contains(r.Path, "ZoneInformation") {
+			sent++
+		}
+	}
+	if got := bs.Stats().Permits; got != sent || sent < 1 {
+		t.Errorf("%d permits for %d requests past the zone lookup", got, sent)
+	}
+}
+
+// TestThresholdRefusalAsA500CoolsTheBudgetDown: Autotask may refuse at its
+// limits with HTTP 500 and errors[] naming the threshold or the thread
+// limit [U]: that answer is Throttled and cools the budget down too.
+func TestThresholdRefusalAsA500CoolsTheBudgetDown(t *testing.T) {
+	sb := sandbox.New(sandbox.Options{Seed: 1, OrgCount: 2})
+	var refuse atomic.Bool
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/Companies/") && refuse.Load() {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte(`{"errors":["The request was rejected: 3 requests are in progress on the Companies endpoint (thread limit)."]}`))
+			return
+		}
+		sb.Handler().ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	store := budgetStore(t)
+	id := ratelimit.ID{Tenant: "t1"}
+	cfg := clientConfig(sb, &sleeps{})
+	cfg.BaseURL, cfg.FixedBase = front.URL+sandbox.BasePath, true
+	b := specBudget(t)
+	cfg.Budget = func(k string) vendorhttp.Limiter {
+		id.Key = k
+		return ratelimit.NewBudgets(store, ratelimit.Options{}).Limiter(id, b)
+	}
+	c, err := autotask.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := c.SearchAccounts(context.Background(), psa.AccountQuery{Limit: 1})
+	if err != nil || len(page.Items) == 0 {
+		t.Fatalf("search: %v", err)
+	}
+	refuse.Store(true)
+	if _, err := c.GetAccount(context.Background(), page.Items[0].ID); !apperr.Is(err, apperr.Throttled) {
+		t.Fatalf("a 500 thread-limit refusal: %v, want Throttled", err)
+	}
+	st, _, _ := store.GetBucket(context.Background(), id)
+	if !st.CoolDownUntil.After(time.Now()) {
+		t.Errorf("after the refusal the budget cools down until %s", st.CoolDownUntil)
 	}
 }

@@ -2,6 +2,7 @@ package dattormm
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/dattormm/sandbox"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // budgetStore is a budgets table in moto.
@@ -191,3 +193,40 @@ func TestAddressBlockCoolsTheBudgetDownFiveMinutes(t *testing.T) {
 }
 
 func mustSecret(e *env) string { _, s := e.sb.Credentials(); return s }
+
+// TestOpenerDrawsFromTheAccountBudget: the spec's opener asks for the
+// account's budget (BudgetKey) and its client draws every request from
+// it, at the spec's 540 a minute.
+func TestOpenerDrawsFromTheAccountBudget(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Sites: 1, Devices: 1}, Config{})
+	store := budgetStore(t)
+	bs := ratelimit.NewBudgets(store, ratelimit.Options{})
+	v, _ := vendorspec.MustCatalog(Spec).Vendor("dattormm")
+	typed, ferr := v.CheckSettings(nil)
+	if len(ferr) > 0 {
+		t.Fatal(ferr)
+	}
+	key, secret := e.sb.Credentials()
+	var keys []string
+	c, err := Spec.OpenRMM(vendorspec.Params{BaseURL: e.url, Credentials: map[string]string{"apiKey": key, "apiSecret": secret}, Settings: typed,
+		Budget: func(k string) *ratelimit.Limiter {
+			keys = append(keys, k)
+			return bs.Limiter(ratelimit.ID{Tenant: "t1", Key: k}, v.Budget(typed))
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.TestConnection(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{BudgetKey(e.url, key)}; !slices.Equal(keys, want) {
+		t.Errorf("the opener asked for budgets %q, want %q", keys, want)
+	}
+	if got := bs.Stats().Permits; got != e.sb.TotalRequests() || got < 2 {
+		t.Errorf("%d permits for %d requests (token, account)", got, e.sb.TotalRequests())
+	}
+	b, _, _ := store.GetBucket(context.Background(), ratelimit.ID{Tenant: "t1", Key: keys[0]})
+	if b.Requests != 540 {
+		t.Errorf("the account's bucket allows %d a minute, want 540", b.Requests)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/halopsa"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/halopsa/sandbox"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // budgetStore is a budgets table in moto.
@@ -94,5 +95,43 @@ func TestEveryRequestDrawsFromTheInstanceBudget(t *testing.T) {
 	defer cancel()
 	if _, err := other.Acquire(short, ""); err == nil {
 		t.Error("another function got a permit during the cool-down")
+	}
+}
+
+// TestOpenerDrawsFromTheInstanceBudget: the spec's opener asks for the
+// instance's budget (BudgetKey of its host and tenant), every request
+// drawn from it.
+func TestOpenerDrawsFromTheInstanceBudget(t *testing.T) {
+	srv := startSandbox(t, sandbox.Options{Seed: 1, Tenant: "acme"})
+	store := budgetStore(t)
+	bs := ratelimit.NewBudgets(store, ratelimit.Options{})
+	v, _ := vendorspec.MustCatalog(halopsa.Spec).Vendor("halopsa")
+	typed, ferr := v.CheckSettings(nil)
+	if len(ferr) > 0 {
+		t.Fatal(ferr)
+	}
+	o := srv.Options()
+	var keys []string
+	c, err := halopsa.Spec.OpenPSA(vendorspec.Params{BaseURL: srv.URL(), Settings: typed,
+		Credentials: map[string]string{"clientId": o.ClientID, "clientSecret": o.ClientSecret, "tenant": "acme"},
+		Budget: func(k string) *ratelimit.Limiter {
+			keys = append(keys, k)
+			return bs.Limiter(ratelimit.ID{Tenant: "t1", Key: k}, v.Budget(typed))
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetAccount(context.Background(), strconv.Itoa(srv.Clients()[0].ID)); err != nil {
+		t.Fatal(err)
+	}
+	if want := halopsa.BudgetKey(srv.URL(), "acme"); len(keys) != 1 || keys[0] != want {
+		t.Errorf("the opener asked for budgets %q, want [%s]", keys, want)
+	}
+	if got, sent := bs.Stats().Permits, int64(len(srv.Requests())); got != sent || sent < 3 {
+		t.Errorf("%d permits for %d requests (authinfo, token, read)", got, sent)
+	}
+	b, _, _ := store.GetBucket(context.Background(), ratelimit.ID{Tenant: "t1", Key: keys[0]})
+	if b.Requests != 60 {
+		t.Errorf("the instance's bucket allows %d a minute, want 60", b.Requests)
 	}
 }

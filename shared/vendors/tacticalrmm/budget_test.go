@@ -18,6 +18,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/tacticalrmm/sandbox"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // budgetStore is a budgets table in moto.
@@ -129,5 +130,42 @@ func TestInstallBudgetBoundsRequestsInFlight(t *testing.T) {
 	b, _, _ := store.GetBucket(ctx, id)
 	if time.Until(b.CoolDownUntil) < 30*time.Second {
 		t.Errorf("after a 429 (Retry-After 40 s) the bucket cools down until %s", b.CoolDownUntil)
+	}
+}
+
+// TestOpenerDrawsFromTheInstallBudget: the spec's opener asks for the
+// install's budget (BudgetKey of its host) at 600 a minute, 4 in flight.
+func TestOpenerDrawsFromTheInstallBudget(t *testing.T) {
+	sb := sandbox.New(sandbox.Options{Seed: 1, Clients: 1, Agents: 1, Epoch: time.Now().Add(-time.Minute)})
+	srv := httptest.NewServer(sb.Handler())
+	defer srv.Close()
+	store := budgetStore(t)
+	bs := ratelimit.NewBudgets(store, ratelimit.Options{})
+	v, _ := vendorspec.MustCatalog(Spec).Vendor("tacticalrmm")
+	typed, ferr := v.CheckSettings(nil)
+	if len(ferr) > 0 {
+		t.Fatal(ferr)
+	}
+	var keys []string
+	c, err := Spec.OpenRMM(vendorspec.Params{BaseURL: srv.URL, Settings: typed, Credentials: map[string]string{"apiKey": sb.APIKey()},
+		Budget: func(k string) *ratelimit.Limiter {
+			keys = append(keys, k)
+			return bs.Limiter(ratelimit.ID{Tenant: "t1", Key: k}, v.Budget(typed))
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ListOrganizations(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := BudgetKey(srv.URL); len(keys) != 1 || keys[0] != want {
+		t.Errorf("the opener asked for budgets %q, want [%s]", keys, want)
+	}
+	if got := bs.Stats().Permits; got != sb.TotalRequests() || got < 1 {
+		t.Errorf("%d permits for %d requests", got, sb.TotalRequests())
+	}
+	b, _, _ := store.GetBucket(context.Background(), ratelimit.ID{Tenant: "t1", Key: keys[0]})
+	if b.Requests != 600 || v.Budget(typed).MaxConcurrency != 4 {
+		t.Errorf("the install's bucket allows %d a minute (%d in flight), want 600 and 4", b.Requests, v.Budget(typed).MaxConcurrency)
 	}
 }
