@@ -220,7 +220,7 @@ func TestOpenerDrawsFromTheAccountBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	if want := []string{BudgetKey(e.url, key)}; !slices.Equal(keys, want) {
-		t.Errorf("the opener asked for budgets %q, want %q", keys, want)
+		t.Fatalf("the opener asked for budgets %q, want %q", keys, want)
 	}
 	if got := bs.Stats().Permits; got != e.sb.TotalRequests() || got < 2 {
 		t.Errorf("%d permits for %d requests (token, account)", got, e.sb.TotalRequests())

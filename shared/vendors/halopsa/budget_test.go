@@ -125,7 +125,7 @@ func TestOpenerDrawsFromTheInstanceBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	if want := halopsa.BudgetKey(srv.URL(), "acme"); len(keys) != 1 || keys[0] != want {
-		t.Errorf("the opener asked for budgets %q, want [%s]", keys, want)
+		t.Fatalf("the opener asked for budgets %q, want [%s]", keys, want)
 	}
 	if got, sent := bs.Stats().Permits, int64(len(srv.Requests())); got != sent || sent < 3 {
 		t.Errorf("%d permits for %d requests (authinfo, token, read)", got, sent)

@@ -159,7 +159,7 @@ func TestOpenerDrawsFromTheInstallBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	if want := BudgetKey(srv.URL); len(keys) != 1 || keys[0] != want {
-		t.Errorf("the opener asked for budgets %q, want [%s]", keys, want)
+		t.Fatalf("the opener asked for budgets %q, want [%s]", keys, want)
 	}
 	if got := bs.Stats().Permits; got != sb.TotalRequests() || got < 1 {
 		t.Errorf("%d permits for %d requests", got, sb.TotalRequests())
