@@ -423,11 +423,13 @@ func (c *Client) do(ctx context.Context, r vendorhttp.Request, out any) (*vendor
 	if r.Route == "" {
 		r.Route = r.Method + " " + r.Path
 	}
-	c.calibrate(ctx)
 	resp, err := api.Do(ctx, r, out)
 	if err != nil {
 		return resp, classify(err, resp)
 	}
+	// After an answer the budget's bucket exists, which a calibration
+	// claim needs.
+	c.calibrate(ctx)
 	return resp, nil
 }
 

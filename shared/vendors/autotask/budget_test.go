@@ -176,7 +176,7 @@ func TestBudgetKeepsEachEntityUnderTheThreadLimit(t *testing.T) {
 // down: the call is Throttled and another function's budget refuses a
 // permit at once.
 func TestThresholdRefusalCoolsTheBudgetDown(t *testing.T) {
-	srv := startSandbox(t, sandbox.Options{Seed: 1, OrgCount: 3, Threshold: 1000})
+	srv := startSandbox(t, sandbox.Options{Seed: 1, OrgCount: 3, Threshold: 6000})
 	store := budgetStore(t)
 	b := specBudget(t)
 	c, _ := budgeted(t, srv, ratelimit.NewBudgets(store, ratelimit.Options{}), b)
@@ -185,7 +185,7 @@ func TestThresholdRefusalCoolsTheBudgetDown(t *testing.T) {
 	if err != nil || len(page.Items) == 0 {
 		t.Fatalf("search: %v", err)
 	}
-	srv.UseRequests(1000)
+	srv.UseRequests(6000)
 	before := len(srv.Requests())
 	_, err = c.GetAccount(ctx, page.Items[0].ID)
 	if !apperr.Is(err, apperr.Throttled) {
@@ -284,5 +284,28 @@ func TestThresholdRefusalAsA500CoolsTheBudgetDown(t *testing.T) {
 	st, _, _ := store.GetBucket(context.Background(), id)
 	if !st.CoolDownUntil.After(time.Now()) {
 		t.Errorf("after the refusal the budget cools down until %s", st.CoolDownUntil)
+	}
+}
+
+// TestReadThresholdWithABudgetDoesNotWaitForItself: a client whose
+// budget calibrates reads ThresholdInformation on its own: the read's
+// answer may not start a calibration whose probe would wait for that
+// very read.
+func TestReadThresholdWithABudgetDoesNotWaitForItself(t *testing.T) {
+	srv := startSandbox(t, sandbox.Options{Seed: 1, OrgCount: 2})
+	store := budgetStore(t)
+	c, _ := budgeted(t, srv, ratelimit.NewBudgets(store, ratelimit.Options{}), specBudget(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	th, err := c.ReadThreshold(ctx)
+	if err != nil || th.Limit != sandbox.DefaultThreshold {
+		t.Fatalf("ReadThreshold = %+v, %v; want the sandbox's threshold", th, err)
+	}
+	if _, err := c.SearchAccounts(ctx, psa.AccountQuery{Limit: 1}); err != nil {
+		t.Fatal(err)
+	}
+	st, _, _ := store.GetBucket(ctx, ratelimit.ID{Tenant: "t1", Key: "autotask-" + c.BudgetKey()})
+	if st.CalibratedAt.IsZero() || st.BaseRequests != sandbox.DefaultThreshold/2/60 {
+		t.Errorf("calibrated at %s to a base of %d a minute, want half the hourly threshold", st.CalibratedAt, st.BaseRequests)
 	}
 }

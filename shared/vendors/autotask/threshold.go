@@ -83,7 +83,9 @@ func (c *Client) ReadThreshold(ctx context.Context) (Threshold, error) {
 	r.reads++
 	r.mu.Unlock()
 
-	t, err := c.readThreshold(ctx)
+	// The read itself must not start a calibration: its probe would wait
+	// for this very read.
+	t, err := c.readThreshold(context.WithValue(ctx, probeKey{}, true))
 
 	r.mu.Lock()
 	r.at, r.last, r.err, r.wait = c.cfg.Now(), t, err, nil
@@ -169,7 +171,7 @@ func (c *Client) calibrate(ctx context.Context) {
 		return
 	}
 	ran, err := cal.Calibrate(ctx, func(ctx context.Context) (ratelimit.Observation, error) {
-		t, err := c.ReadThreshold(context.WithValue(ctx, probeKey{}, true))
+		t, err := c.ReadThreshold(ctx)
 		return ratelimit.Observation(t), err
 	})
 	if ran && err != nil && c.cfg.Logger != nil {

@@ -299,9 +299,11 @@ func (c *Client) do(ctx context.Context, r vendorhttp.Request, out any) (*vendor
 	if err := c.gate(); err != nil {
 		return nil, err
 	}
-	c.calibrate(ctx)
 	resp, err := c.http.Do(ctx, r, out)
 	if err == nil {
+		// After an answer the budget's bucket exists, which a
+		// calibration claim needs.
+		c.calibrate(ctx)
 		return resp, nil
 	}
 	e, ok := apperr.As(err)
