@@ -86,6 +86,7 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/vendorhttp"
 )
 
@@ -141,6 +142,15 @@ type Config struct {
 	// LookupTTL is how long metadata and picklists are cached (15 min).
 	LookupTTL time.Duration
 
+	// Budget opens the request budget of the Autotask database the client
+	// works in, by key ("autotask-" + BudgetKey, known once the zone is):
+	// every request but the zone lookup draws from it, at most
+	// MaxConcurrency in flight per entity endpoint (EndpointOf), and
+	// Autotask's threshold and thread-limit refusals cool it down. When the
+	// budget can calibrate (ratelimit.Calibrator), the client calibrates it
+	// on ThresholdInformation. nil: no budget.
+	Budget func(key string) vendorhttp.Limiter
+
 	// Logger, OnRequest, Sleep, MaxAttempts and AttemptTimeout are passed
 	// to vendorhttp; Now is the clock (tests).
 	Logger         *slog.Logger
@@ -160,7 +170,8 @@ type Client struct {
 
 	zoneMu sync.Mutex // one zone lookup at a time
 	mu     sync.Mutex
-	api    *vendorhttp.Client // the zone's REST root, once known
+	api    *vendorhttp.Client   // the zone's REST root, once known
+	calib  ratelimit.Calibrator // the api client's budget, when it calibrates
 
 	meta     metaCache
 	selfOnce sync.Mutex
@@ -217,12 +228,13 @@ func New(cfg Config, httpClient *http.Client) (*Client, error) {
 	c := &Client{cfg: cfg, hc: httpClient, auth: vendorhttp.HeaderAuth{Header: http.Header{
 		"Apiintegrationcode": {cfg.IntegrationCode}, "Username": {cfg.Username}, "Secret": {cfg.Secret},
 	}}}
-	base, err := c.newHTTP(cfg.BaseURL, !cfg.FixedBase)
+	base, calib, err := c.newHTTP(cfg.BaseURL, !cfg.FixedBase)
 	if err != nil {
 		return nil, apperr.InvalidFields(apperr.FieldError{Field: "baseUrl", Message: "must be an absolute http(s) URL"})
 	}
 	if cfg.FixedBase {
 		c.api = base
+		c.calib = calib
 	} else {
 		c.zone = base
 	}
@@ -230,17 +242,48 @@ func New(cfg Config, httpClient *http.Client) (*Client, error) {
 }
 
 // newHTTP builds a vendorhttp client for root; the zone lookup client
-// sends no credentials.
-func (c *Client) newHTTP(root string, zoneLookup bool) (*vendorhttp.Client, error) {
+// sends no credentials and draws from no budget (Autotask exempts the
+// lookup from its limits). The zone's client draws from the database's
+// budget (Config.Budget), names each request's entity endpoint for its
+// concurrency limit, and counts threshold and thread-limit refusals as
+// throttle answers. It returns the budget too when it calibrates.
+func (c *Client) newHTTP(root string, zoneLookup bool) (*vendorhttp.Client, ratelimit.Calibrator, error) {
 	opt := vendorhttp.Options{
 		Name: "Autotask", BaseURL: root, HTTPClient: c.hc, ErrorDecoder: decodeError,
 		Logger: c.cfg.Logger, OnRequest: c.cfg.OnRequest, Sleep: c.cfg.Sleep,
 		MaxAttempts: c.cfg.MaxAttempts, AttemptTimeout: c.cfg.AttemptTimeout,
 	}
+	var calib ratelimit.Calibrator
 	if !zoneLookup {
 		opt.Auth = c.auth
+		opt.Endpoint = func(_ string, r vendorhttp.Request) string { return EndpointOf(r.Path) }
+		opt.Throttled = isThrottleRefusal
+		if c.cfg.Budget != nil {
+			lim := c.cfg.Budget("autotask-" + budgetKey(root, c.cfg.IntegrationCode))
+			opt.Limiter = lim
+			calib, _ = lim.(ratelimit.Calibrator)
+		}
 	}
-	return vendorhttp.New(opt)
+	v, err := vendorhttp.New(opt)
+	return v, calib, err
+}
+
+// isThrottleRefusal says whether an answer is Autotask's threshold or
+// thread-limit refusal (a 429, or a 500 whose errors[] speak of the
+// threshold or the thread limit [U]).
+func isThrottleRefusal(status int, _ http.Header, body []byte) bool {
+	if status == http.StatusTooManyRequests {
+		return true
+	}
+	if status < 400 {
+		return false
+	}
+	var e errorBody
+	if json.Unmarshal(body, &e) != nil {
+		return false
+	}
+	text := strings.ToLower(strings.Join(e.Errors, " "))
+	return strings.Contains(text, "threshold") || strings.Contains(text, "thread limit")
 }
 
 // Requests returns how many HTTP requests the client has sent (retries
@@ -343,12 +386,12 @@ func (c *Client) client(ctx context.Context) (*vendorhttp.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	api, err = c.newHTTP(root, false)
+	api, calib, err := c.newHTTP(root, false)
 	if err != nil {
 		return nil, apperr.New(apperr.Vendor, "Autotask's zone lookup answered an unusable url")
 	}
 	c.mu.Lock()
-	c.api = api
+	c.api, c.calib = api, calib
 	c.mu.Unlock()
 	return api, nil
 }
@@ -384,6 +427,9 @@ func (c *Client) do(ctx context.Context, r vendorhttp.Request, out any) (*vendor
 	if err != nil {
 		return resp, classify(err, resp)
 	}
+	// After an answer the budget's bucket exists, which a calibration
+	// claim needs.
+	c.calibrate(ctx)
 	return resp, nil
 }
 

@@ -4,11 +4,21 @@ import (
 	"fmt"
 
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/vendorhttp"
 	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // Spec is Autotask PSA as rmmbridge knows it: its credentials, the
 // connection settings the client reads, its capabilities and its opener.
+//
+// Its request budget is the Autotask database's (Config.Budget, keyed
+// "autotask-" + BudgetKey: every connection to the same zone with the same
+// integration code shares it): half of the hourly threshold
+// ThresholdInformation reports (Share 0.5, calibrated at most once a
+// minute), less what other integrations use; DefaultRequestsPerMinute
+// until the first calibration. At most 3 requests in flight per entity
+// endpoint (Autotask's thread limit per integration code), the zone
+// lookup exempt.
 var Spec = vendorspec.Spec{
 	Name:        "autotask",
 	Kind:        vendorspec.KindPSA,
@@ -58,8 +68,14 @@ var Spec = vendorspec.Spec{
 		{Capability: vendorspec.MembersList},
 		{Capability: vendorspec.TicketsPicklists},
 	},
+	Budget:  vendorspec.Budget{MaxConcurrency: 3, Share: 0.5, RequestsPerMinute: DefaultRequestsPerMinute},
 	OpenPSA: open,
 }
+
+// DefaultRequestsPerMinute is the budget until the first calibration:
+// half of Autotask's usual threshold of 10,000 requests an hour, per
+// minute.
+const DefaultRequestsPerMinute = 10000 / 60 / 2
 
 // open opens a client for a connection.
 func open(p vendorspec.Params) (psa.Client, error) {
@@ -70,9 +86,17 @@ func open(p vendorspec.Params) (psa.Client, error) {
 		OwnerResourceID: s.Int("ownerResourceId"), CompanyType: s.String("companyType"),
 		ConfigurationItemType: s.String("configurationItemType"), ProductID: s.Int("productId"),
 		TicketQueue: s.String("ticketQueue"), TicketStatus: s.String("ticketStatus"), TicketPriority: s.String("ticketPriority"),
-		CompleteStatus: s.String("completeStatus"), ReopenStatus: s.String("reopenStatus")}, p.HTTPClient)
+		CompleteStatus: s.String("completeStatus"), ReopenStatus: s.String("reopenStatus"), Budget: budgetOf(p)}, p.HTTPClient)
 	if err != nil {
 		return nil, fmt.Errorf("open autotask client: %w", err)
 	}
 	return c, nil
+}
+
+// budgetOf opens the connection's budgets by key (nil without budgets).
+func budgetOf(p vendorspec.Params) func(key string) vendorhttp.Limiter {
+	if p.Budget == nil {
+		return nil
+	}
+	return func(key string) vendorhttp.Limiter { return p.Limiter(key) }
 }

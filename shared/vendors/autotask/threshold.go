@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 )
 
-// What the request budget (shared/ratelimit) needs of Autotask, for the
-// lead to wire once it is merged:
+// The request budget (shared/ratelimit; Spec.Budget, Config.Budget):
 //
 //   - the budget key is the Autotask database: the zone plus the API
 //     user's company; every connection of the same MSP shares it. Until
@@ -21,14 +21,11 @@ import (
 //   - the budget's concurrency limit is per entity endpoint (EndpointOf),
 //     3 in flight per integration code, ThresholdInformation included
 //     and the zone lookup exempt;
-//   - calibration reads ThresholdInformation (ReadThreshold, at most once
-//     a minute per client, single flight); its Threshold converts to
-//     ratelimit.Observation:
-//
-//	lim.Calibrate(ctx, func(ctx context.Context) (ratelimit.Observation, error) {
-//		t, err := client.ReadThreshold(ctx)
-//		return ratelimit.Observation(t), err
-//	})
+//   - the budget calibrates on ThresholdInformation (ReadThreshold, at
+//     most once a minute per client, single flight) when it is due (at
+//     most once a minute across every function: the Limiter's claim),
+//     through the budgeted client, and becomes Spec.Budget.Share of the
+//     hourly threshold less what other integrations use.
 
 // Threshold is ThresholdInformation as the budget's calibration reads it:
 // Limit requests per Window for the whole database (every integration
@@ -86,7 +83,9 @@ func (c *Client) ReadThreshold(ctx context.Context) (Threshold, error) {
 	r.reads++
 	r.mu.Unlock()
 
-	t, err := c.readThreshold(ctx)
+	// The read itself must not start a calibration: its probe would wait
+	// for this very read.
+	t, err := c.readThreshold(context.WithValue(ctx, probeKey{}, true))
 
 	r.mu.Lock()
 	r.at, r.last, r.err, r.wait = c.cfg.Now(), t, err, nil
@@ -149,5 +148,33 @@ func (c *Client) BudgetKey() string {
 	if c.api == nil {
 		return ""
 	}
-	return strings.ToLower(c.api.BaseURL()) + "|" + c.cfg.IntegrationCode
+	return budgetKey(c.api.BaseURL(), c.cfg.IntegrationCode)
+}
+
+// budgetKey is BudgetKey of the zone's REST root.
+func budgetKey(root, integrationCode string) string {
+	return strings.ToLower(strings.TrimRight(root, "/")) + "|" + integrationCode
+}
+
+// probeKey marks the calibration probe's context: its own request does
+// not try to calibrate again.
+type probeKey struct{}
+
+// calibrate calibrates the budget on ReadThreshold when it is due (the
+// Limiter decides; a call that is not due returns at once). A failed
+// calibration is logged, never the call's error.
+func (c *Client) calibrate(ctx context.Context) {
+	c.mu.Lock()
+	cal := c.calib
+	c.mu.Unlock()
+	if cal == nil || ctx.Value(probeKey{}) != nil {
+		return
+	}
+	ran, err := cal.Calibrate(ctx, func(ctx context.Context) (ratelimit.Observation, error) {
+		t, err := c.ReadThreshold(ctx)
+		return ratelimit.Observation(t), err
+	})
+	if ran && err != nil && c.cfg.Logger != nil {
+		c.cfg.Logger.WarnContext(ctx, "Autotask request budget calibration failed", "error", err.Error())
+	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/netguard"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/vendorhttp"
 )
 
@@ -43,6 +44,7 @@ type passwordGrant struct {
 	hc        *http.Client
 	now       func() time.Time
 	gate      func() error // refuses a fetch while the client cools down
+	limiter   vendorhttp.Limiter
 
 	lock    chan struct{}
 	mu      sync.Mutex
@@ -51,10 +53,10 @@ type passwordGrant struct {
 	fetches atomic.Int64
 }
 
-func newPasswordGrant(tokenURL, key, secret string, hc *http.Client, now func() time.Time, gate func() error) *passwordGrant {
+func newPasswordGrant(tokenURL, key, secret string, hc *http.Client, now func() time.Time, gate func() error, lim vendorhttp.Limiter) *passwordGrant {
 	cp := *hc
 	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &passwordGrant{tokenURL: tokenURL, apiKey: key, apiSecret: secret, hc: &cp, now: now, gate: gate, lock: make(chan struct{}, 1)}
+	return &passwordGrant{tokenURL: tokenURL, apiKey: key, apiSecret: secret, hc: &cp, now: now, gate: gate, limiter: lim, lock: make(chan struct{}, 1)}
 }
 
 func (p *passwordGrant) cached() (string, bool) {
@@ -109,9 +111,18 @@ func (p *passwordGrant) fetch(ctx context.Context) (string, error) {
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "rmmbridge")
 	req.SetBasicAuth(publicClientID, publicClientSecret)
+	release := func(ratelimit.Outcome) {}
+	if p.limiter != nil {
+		rel, err := p.limiter.Acquire(ctx, vendorhttp.TokenEndpoint)
+		if err != nil {
+			return "", err
+		}
+		release = rel
+	}
 	p.fetches.Add(1)
 	resp, err := p.hc.Do(req)
 	if err != nil {
+		release(ratelimit.Outcome{})
 		if netguard.IsRefused(err) {
 			return "", apperr.Wrap(apperr.Invalid, err, "the Datto RMM token endpoint cannot be reached: the address is not allowed")
 		}
@@ -123,6 +134,15 @@ func (p *passwordGrant) fetch(ctx context.Context) (string, error) {
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	out := ratelimit.Outcome{Status: resp.StatusCode}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		ra, _ := vendorhttp.ParseRetryAfter(resp.Header, p.now())
+		out.Throttled, out.RetryAfter = true, max(ra, throttleFloor)
+	case resp.StatusCode == http.StatusForbidden && err == nil && isBlock(body):
+		out.Throttled, out.RetryAfter = true, blockWait
+	}
+	release(out)
 	if err != nil {
 		return "", apperr.Wrap(apperr.Unavailable, err, "reading the Datto RMM token answer failed")
 	}

@@ -24,6 +24,13 @@
 // a block is Throttled with a 5 min RetryAfter. 5xx answers and timeouts
 // of reads are retried as vendorhttp does.
 //
+// Request budget: every request, token requests included, draws from the
+// shared budget the opener gives (Config.Limiter, Spec.Budget: strict, 540
+// a minute, keyed by the account: BudgetKey), and Datto's 429s and blocks
+// cool it down for every function, so that no client sharing the budget
+// sends anything until the window has passed. The budget calibrates itself
+// on GET /v2/system/request_rate (at most once a minute across functions).
+//
 // Requests per call (token requests not counted; one per 100 h):
 //
 //	TestConnection        1   GET /v2/account
@@ -44,8 +51,10 @@
 package dattormm
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -56,6 +65,7 @@ import (
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/vendorhttp"
 )
@@ -102,6 +112,12 @@ type Config struct {
 	// (default 1; more is only safe while a budget keeps the account well
 	// under Datto's quota).
 	Concurrency int
+	// Limiter is the account's request budget (shared/ratelimit, the
+	// opener's p.Limiter(BudgetKey(...))): every request and token request
+	// draws from it, and Datto's throttle answers cool it down. When it
+	// can calibrate (ratelimit.Calibrator), the client calibrates it on
+	// RequestRate. nil: no budget.
+	Limiter vendorhttp.Limiter
 
 	// Logger for request logs (nil discards); OnRequest observes every
 	// attempt; Sleep replaces the retry wait (tests); MaxAttempts and
@@ -123,6 +139,8 @@ type Client struct {
 	udf      int
 	conc     int
 	now      func() time.Time
+	calib    ratelimit.Calibrator // nil: no calibration
+	logger   *slog.Logger
 
 	mu        sync.Mutex
 	coolUntil time.Time
@@ -172,7 +190,14 @@ func New(cfg Config, httpClient *http.Client) (*Client, error) {
 		c.snapSize = DefaultSnapshotPageSize
 	}
 	c.snapSize = min(c.snapSize, c.pageSize)
-	c.auth = newPasswordGrant(host+"/auth/oauth/token", cfg.APIKey, cfg.APISecret, &hc, now, c.gate)
+	c.logger = cfg.Logger
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	if cal, ok := cfg.Limiter.(ratelimit.Calibrator); ok {
+		c.calib = cal
+	}
+	c.auth = newPasswordGrant(host+"/auth/oauth/token", cfg.APIKey, cfg.APISecret, &hc, now, c.gate, cfg.Limiter)
 	v, err := vendorhttp.New(vendorhttp.Options{
 		Name: "Datto RMM", BaseURL: host + "/api", Auth: c.auth, HTTPClient: &hc,
 		ErrorDecoder: decodeError, Logger: cfg.Logger, OnRequest: cfg.OnRequest, Sleep: cfg.Sleep,
@@ -180,6 +205,12 @@ func New(cfg Config, httpClient *http.Client) (*Client, error) {
 		// Below throttleFloor, so a 429 (whose Retry-After the transport
 		// raises to at least the floor) is never waited out and retried.
 		MaxRetryAfter: throttleFloor / 2,
+		Limiter:       cfg.Limiter,
+		// A 403 address block is a throttle answer too (the transport
+		// gives it blockWait as Retry-After): it cools the budget down.
+		Throttled: func(status int, _ http.Header, body []byte) bool {
+			return status == http.StatusForbidden && isBlock(body)
+		},
 	})
 	if err != nil {
 		return nil, apperr.InvalidFields(apperr.FieldError{Field: "baseUrl", Message: "must be an absolute http(s) URL"})
@@ -205,11 +236,27 @@ type throttleTransport struct {
 
 func (t throttleTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(req)
-	if err != nil || resp.StatusCode != http.StatusTooManyRequests {
+	if err != nil {
 		return resp, err
 	}
-	ra, _ := vendorhttp.ParseRetryAfter(resp.Header, t.now())
-	ra = max(ra, throttleFloor)
+	var ra time.Duration
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests:
+		ra, _ = vendorhttp.ParseRetryAfter(resp.Header, t.now())
+		ra = max(ra, throttleFloor)
+	case http.StatusForbidden:
+		// An address block: its Retry-After (blockWait) makes vendorhttp
+		// return it at once and cool the budget down for that long.
+		body, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		if rerr != nil || !isBlock(body) {
+			return resp, nil
+		}
+		ra = blockWait
+	default:
+		return resp, nil
+	}
 	resp.Header = resp.Header.Clone()
 	resp.Header.Set("Retry-After", strconv.FormatInt(int64((ra+time.Second-1)/time.Second), 10))
 	return resp, nil
@@ -254,6 +301,9 @@ func (c *Client) do(ctx context.Context, r vendorhttp.Request, out any) (*vendor
 	}
 	resp, err := c.http.Do(ctx, r, out)
 	if err == nil {
+		// After an answer the budget's bucket exists, which a
+		// calibration claim needs.
+		c.calibrate(ctx)
 		return resp, nil
 	}
 	e, ok := apperr.As(err)

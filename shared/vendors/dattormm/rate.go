@@ -2,11 +2,51 @@ package dattormm
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 )
+
+// BudgetKey names the request budget of the Datto account behind an API
+// URL and key: Datto counts requests per account, so every connection
+// with the same platform and API key shares one budget ("dattormm-" and a
+// hash of the platform host and the key, which never shows the key).
+func BudgetKey(baseURL, apiKey string) string {
+	host := strings.TrimSuffix(strings.TrimRight(strings.TrimSpace(baseURL), "/"), "/api")
+	if u, err := url.Parse(host); err == nil && u.Host != "" {
+		host = strings.ToLower(u.Host)
+	}
+	sum := sha256.Sum256([]byte(host + "\x00" + strings.TrimSpace(apiKey)))
+	return "dattormm-" + hex.EncodeToString(sum[:12])
+}
+
+// probeKey marks the context of the calibration probe, whose own request
+// must not try to calibrate again.
+type probeKey struct{}
+
+// calibrate calibrates the budget on RequestRate when it is due (the
+// Limiter decides: at most once per minute across every function; a call
+// that is not due returns at once). A failed calibration is logged, never
+// the call's error: the budget keeps its size, and Datto's own refusals
+// still cool it down.
+func (c *Client) calibrate(ctx context.Context) {
+	if c.calib == nil || ctx.Value(probeKey{}) != nil {
+		return
+	}
+	ran, err := c.calib.Calibrate(ctx, func(ctx context.Context) (ratelimit.Observation, error) {
+		r, err := c.RequestRate(context.WithValue(ctx, probeKey{}, true))
+		return ratelimit.Observation{Limit: r.Limit, Used: r.Used, Window: r.Window}, err
+	})
+	if ran && err != nil {
+		c.logger.WarnContext(ctx, "Datto RMM request budget calibration failed", "error", err.Error())
+	}
+}
 
 // RequestRate is Datto's own count of the account's requests in its
 // rolling window (GET /v2/system/request_rate). Limit, Used and Window

@@ -103,6 +103,7 @@ import (
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
+	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/vendorhttp"
 )
 
@@ -180,6 +181,13 @@ type Config struct {
 	// window of the calibration reading (default 5 min).
 	LookupTTL  time.Duration
 	RateWindow time.Duration
+	// Limiter is the instance's request budget (shared/ratelimit; the
+	// opener's p.Limiter(BudgetKey(...))): every request, the discovery
+	// and token requests included, draws from it, and Halo's 429s cool it
+	// down. When it can calibrate (ratelimit.Calibrator), the client
+	// calibrates it on the X-RateLimit headers it last saw
+	// (RateLimitReading). nil: no budget.
+	Limiter vendorhttp.Limiter
 
 	Logger         *slog.Logger
 	OnRequest      func(vendorhttp.Attempt)
@@ -200,6 +208,7 @@ type Client struct {
 	lookups map[string]cached
 	me      int
 	rate    rateState
+	calib   ratelimit.Calibrator // the budget, when it calibrates
 	// closedSet: ClosedStatusID was configured (the default 9 is not
 	// checked against the instance: a connection test without settings
 	// must not fail on an instance that renumbered its statuses).
@@ -262,7 +271,9 @@ func New(cfg Config, httpClient *http.Client) (*Client, error) {
 	opts := vendorhttp.Options{
 		Name: "HaloPSA", BaseURL: base + "/api", HTTPClient: httpClient, Logger: cfg.Logger, OnRequest: cfg.OnRequest, ErrorDecoder: decodeError,
 		Sleep: cfg.Sleep, MaxAttempts: cfg.MaxAttempts, AttemptTimeout: cfg.AttemptTimeout, Now: cfg.Now,
+		Limiter: cfg.Limiter,
 	}
+	c.calib, _ = cfg.Limiter.(ratelimit.Calibrator)
 	plain, err := vendorhttp.New(opts)
 	if err != nil {
 		return nil, apperr.InvalidFields(apperr.FieldError{Field: "baseUrl", Message: "must be an absolute http(s) URL"})
@@ -346,7 +357,7 @@ func (a *auth) ensure(ctx context.Context) (*vendorhttp.OAuthClientCredentials, 
 	}
 	o := &vendorhttp.OAuthClientCredentials{
 		TokenURL: tokenURL, ClientID: a.c.cfg.ClientID, ClientSecret: a.c.cfg.ClientSecret,
-		Scope: a.c.cfg.Scope, HTTPClient: a.httpClient, Now: a.c.cfg.Now,
+		Scope: a.c.cfg.Scope, HTTPClient: a.httpClient, Now: a.c.cfg.Now, Limiter: a.c.cfg.Limiter,
 	}
 	a.oauth = o
 	return o, nil
@@ -412,12 +423,14 @@ func clipText(s string, n int) string {
 	return s
 }
 
-// do sends one request through the authenticated client and records the
-// rate-limit headers of its answer.
+// do sends one request through the authenticated client, records the
+// rate-limit headers of its answer and calibrates the budget on them when
+// it is due.
 func (c *Client) do(ctx context.Context, method, route, path string, q url.Values, body, out any) error {
 	resp, err := c.http.Do(ctx, vendorhttp.Request{Method: method, Path: path, Query: q, Body: body, Route: method + " " + route}, out)
 	if resp != nil {
 		c.observe(resp.Header)
+		c.calibrate(ctx)
 	}
 	return err
 }

@@ -18,7 +18,11 @@ func fieldSetting(name, what string) vendorspec.Setting {
 		Description: "Id of the asset-type field that receives the device's " + what + "; unset leaves it unstored."}
 }
 
-// Spec is HaloPSA as rmmbridge knows it.
+// Spec is HaloPSA as rmmbridge knows it. Its request budget is the
+// instance's (BudgetKey: host and tenant; every connection to it shares
+// it): DefaultRequestsPerMinute unless requestsPerMinute says otherwise,
+// calibrated on the X-RateLimit headers Halo sends, every request (the
+// discovery and token requests included) drawn from it.
 var Spec = vendorspec.Spec{
 	Name:        "halopsa",
 	Kind:        vendorspec.KindPSA,
@@ -69,8 +73,15 @@ var Spec = vendorspec.Spec{
 		{Capability: vendorspec.MembersList},
 		{Capability: vendorspec.TicketsPicklists},
 	},
+	Budget:  vendorspec.Budget{RequestsPerMinute: DefaultRequestsPerMinute},
 	OpenPSA: open,
 }
+
+// DefaultRequestsPerMinute is the budget of a connection whose
+// requestsPerMinute setting is unset: Halo does not publish its limit
+// (vendor-apis.md §6.4 [U]), and 60 a minute is the most conservative
+// figure third parties report (others report 450–700 per 5 minutes).
+const DefaultRequestsPerMinute = 60
 
 // ConfigFromSettings fills the settings part of a Config.
 func ConfigFromSettings(cfg *Config, s vendorspec.Settings) error {
@@ -103,7 +114,8 @@ func ConfigFromSettings(cfg *Config, s vendorspec.Settings) error {
 // open opens a client for a connection.
 func open(p vendorspec.Params) (psa.Client, error) {
 	cr := p.Credentials
-	cfg := Config{BaseURL: p.BaseURL, ClientID: cr["clientId"], ClientSecret: cr["clientSecret"], Tenant: cr["tenant"]}
+	cfg := Config{BaseURL: p.BaseURL, ClientID: cr["clientId"], ClientSecret: cr["clientSecret"], Tenant: cr["tenant"],
+		Limiter: p.Limiter(BudgetKey(p.BaseURL, cr["tenant"]))}
 	if err := ConfigFromSettings(&cfg, p.Settings); err != nil {
 		return nil, err
 	}

@@ -103,6 +103,11 @@ type Config struct {
 	BetaAPI bool
 	// PageSize of device lists (default and cap 1,000).
 	PageSize int
+	// Limiter is the install's request budget (shared/ratelimit; the
+	// opener's p.Limiter(BudgetKey(...))): every request draws from it,
+	// all of them one endpoint for its concurrency limit, and 429s cool it
+	// down. nil: no budget.
+	Limiter vendorhttp.Limiter
 
 	Logger         *slog.Logger
 	OnRequest      func(vendorhttp.Attempt)
@@ -180,6 +185,7 @@ func New(cfg Config, httpClient *http.Client) (*Client, error) {
 		Sleep:          cfg.Sleep,
 		MaxAttempts:    cfg.MaxAttempts,
 		AttemptTimeout: cfg.AttemptTimeout,
+		Limiter:        cfg.Limiter,
 	})
 	if err != nil {
 		return nil, apperr.InvalidFields(apperr.FieldError{Field: "baseUrl", Message: "must be an absolute http(s) URL"})
