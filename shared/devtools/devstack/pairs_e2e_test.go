@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -30,6 +31,7 @@ import (
 	dattosandbox "github.com/rmmbridge/rmmbridge/shared/vendors/dattormm/sandbox"
 	halosandbox "github.com/rmmbridge/rmmbridge/shared/vendors/halopsa/sandbox"
 	ninjasandbox "github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
+	tacticalsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/tacticalrmm/sandbox"
 )
 
 // pairs are the RMM × PSA pairs the end-to-end matrix runs (issue 12 §4,
@@ -40,9 +42,8 @@ var pairs = []struct{ rmm, psa string }{
 	{"ninjaone", "autotask"},
 	{"ninjaone", "halopsa"},
 	{"dattormm", "connectwise"},
-	// {"tacticalrmm", "autotask"}, // issue 15 §4: add with a tacticalrmm
-	// rmmDriver once i15-tactical (client + sandbox) is merged into main;
-	// its sandbox is not in shared/devtools/sandboxes yet.
+	{"tacticalrmm", "autotask"},
+	{"tacticalrmm", "halopsa"},
 }
 
 // Small demo data per pair: the steps need every match outcome and a few
@@ -108,38 +109,61 @@ type ticketView struct {
 }
 
 var rmmDrivers = map[string]rmmDriver{
-	"ninjaone": {series: ninjaSeries, repeats: true},
-	"dattormm": {series: dattoSeries},
-	// "tacticalrmm": {series: tacticalSeries}, // with i15-tactical, see below
+	"ninjaone":    {series: ninjaSeries, repeats: true},
+	"dattormm":    {series: dattoSeries},
+	"tacticalrmm": {series: tacticalSeries},
 }
 
-// The Tactical RMM driver, for when i15-tactical is merged (its sandbox
-// is not in main yet, so this cannot compile here): the README's URL
-// Actions, bound by the sandbox as an admin binds them, posted by
-// Tactical's own alert run.
-//
-//	type tactical struct {
-//		s     *tacticalsandbox.Server
-//		agent string
-//		id    int
-//	}
-//
-//	func tacticalSeries(t *testing.T, e *devstack.Env, hook, secret, device string) alertSeries {
-//		s := rmmServer[*tacticalsandbox.Server](e)
-//		s.ConfigureURLActions(hook, secret) // idempotent enough: the newest template is the default
-//		return &tactical{s: s, agent: device}
-//	}
-//
-//	func (x *tactical) Trigger(ctx context.Context) (err error) {
-//		x.id, err = x.s.FailCheck(ctx, x.agent, "Disk Space Check C:", "error")
-//		return err
-//	}
-//	func (x *tactical) Again(ctx context.Context) error { // Tactical never retries; replay its post
-//		p := x.s.Posts()
-//		return postJSON(ctx, p[len(p)-1].URL, p[len(p)-1].Body) // + the Authorization header it sent
-//	}
-//	func (x *tactical) Repeat(context.Context) error    { return errors.New("one failure action per alert") }
-//	func (x *tactical) Reset(ctx context.Context) error { return x.s.ResolveAlert(ctx, x.id) }
+// tactical is the Tactical RMM driver: the README's URL Actions, bound by
+// the sandbox as an admin binds them, posted by Tactical's own alert run
+// (one failure action and one resolved action per alert, no repeats).
+type tactical struct {
+	s             *tacticalsandbox.Server
+	secret, agent string
+	id            int
+}
+
+func tacticalSeries(t *testing.T, e *devstack.Env, hook, secret, device string) alertSeries {
+	s := rmmServer[*tacticalsandbox.Server](e)
+	s.ConfigureURLActions(hook, secret) // the newest template is the default
+	return &tactical{s: s, secret: secret, agent: device}
+}
+
+func (x *tactical) Trigger(ctx context.Context) (err error) {
+	x.id, err = x.s.FailCheck(ctx, x.agent, "Disk Space Check C:", "error")
+	return err
+}
+
+// Again replays Tactical's last post, with the headers the URL Action
+// sends (Tactical itself never retries).
+func (x *tactical) Again(ctx context.Context) error {
+	p := x.s.Posts()
+	if len(p) == 0 {
+		return errors.New("tactical: nothing posted yet")
+	}
+	last := p[len(p)-1]
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, last.URL, bytes.NewReader(last.Body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+x.secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("webhook answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+func (x *tactical) Repeat(context.Context) error {
+	return errors.New("tactical: one failure action per alert")
+}
+
+func (x *tactical) Reset(ctx context.Context) error { return x.s.ResolveAlert(ctx, x.id) }
 
 var psaDrivers = map[string]psaDriver{
 	"connectwise": {
@@ -205,7 +229,15 @@ var psaDrivers = map[string]psaDriver{
 		tickets: func(e *devstack.Env) []ticketView {
 			var out []ticketView
 			for _, tk := range psaServer[*halosandbox.Server](e).Tickets() {
-				v := ticketView{ID: strconv.Itoa(tk.ID), Account: strconv.Itoa(tk.ClientID), Notes: len(tk.Actions), Closed: tk.Closed()}
+				// Notes are the actions that carry a note; a status
+				// change is an action of its own in Halo.
+				notes := 0
+				for _, a := range tk.Actions {
+					if a.NewStatus == 0 {
+						notes++
+					}
+				}
+				v := ticketView{ID: strconv.Itoa(tk.ID), Account: strconv.Itoa(tk.ClientID), Notes: notes, Closed: tk.Closed()}
 				for _, id := range tk.AssetIDs {
 					v.Assets = append(v.Assets, strconv.Itoa(id))
 				}
@@ -358,12 +390,80 @@ func (pc *pairCase) run(t *testing.T) {
 		{"sync button", pc.syncButton},
 		{"alert lifecycle", pc.alertLifecycle},
 		{"reverse provisioning", pc.reverseProvisioning},
+		{"user import", pc.userImport},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, s.fn) {
 			// Later steps build on earlier ones' state.
 			t.Fatalf("step %q failed; the pair's later steps need it", s.name)
 		}
+	}
+}
+
+// userImport imports the PSA's people as users (issue 13, for every PSA
+// with members.list): an active member with an email is created with the
+// chosen role, an inactive one is refused with the reason, and importing
+// the same member again is refused; a PSA without the capability answers
+// 422 naming it.
+func (pc *pairCase) userImport(t *testing.T) {
+	c := pc.client(t)
+	if !offers(pc.psaName, vendorspec.MembersList) {
+		r := c.Do(http.MethodPost, "/v1/users/import", []byte(`{"integrationId":"`+pc.e.IntegrationID+`","members":[{"memberId":"1","role":"viewer"}]}`))
+		if r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), string(vendorspec.MembersList)) {
+			t.Errorf("user import from %s without members.list = %d %s, want 422 naming it", pc.psaName, r.Status, r.Body)
+		}
+		return
+	}
+	var members struct {
+		Items []struct {
+			ID, Email string
+			Active    bool
+		}
+	}
+	r := c.Do(http.MethodGet, pc.base+"/psa/members?limit=500", nil)
+	r.JSON(t, &members)
+	if r.Status != http.StatusOK {
+		t.Fatalf("GET psa/members = %d %s", r.Status, r.Body)
+	}
+	var active, inactive string
+	var activeEmail string
+	for _, m := range members.Items {
+		switch {
+		case m.Active && m.Email != "" && active == "":
+			active, activeEmail = m.ID, m.Email
+		case !m.Active && inactive == "":
+			inactive = m.ID
+		}
+	}
+	if active == "" || inactive == "" {
+		t.Fatalf("the %s sandbox lists no active member with an email or no inactive member: %+v", pc.psaName, members.Items)
+	}
+	type result struct{ MemberID, Status, Reason string }
+	var res struct{ Items []result }
+	imp := func() int {
+		r := c.Do(http.MethodPost, "/v1/users/import", []byte(`{"integrationId":"`+pc.e.IntegrationID+`","members":[{"memberId":"`+active+`","role":"viewer"},{"memberId":"`+inactive+`","role":"viewer"}]}`))
+		res.Items = nil
+		r.JSON(t, &res)
+		return r.Status
+	}
+	if st := imp(); st != http.StatusMultiStatus || len(res.Items) != 2 || res.Items[0].Status != "created" || res.Items[1].Status != "refused" || res.Items[1].Reason == "" {
+		t.Fatalf("import of an active and an inactive %s member = %d %+v, want created and refused with a reason", pc.psaName, st, res.Items)
+	}
+	var users struct {
+		Items []struct{ Email, Role string }
+	}
+	c.Do(http.MethodGet, "/v1/users?limit=500", nil).JSON(t, &users)
+	found := false
+	for _, u := range users.Items {
+		if strings.EqualFold(u.Email, activeEmail) && u.Role == "viewer" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("%s (%s) is not a viewer among the users: %+v", activeEmail, active, users.Items)
+	}
+	if st := imp(); st != http.StatusMultiStatus || len(res.Items) != 2 || res.Items[0].Status != "refused" {
+		t.Errorf("importing %s member %s again = %d %+v, want refused", pc.psaName, active, st, res.Items)
 	}
 }
 
@@ -685,6 +785,17 @@ func (pc *pairCase) alertLifecycle(t *testing.T) {
 		}
 		return false
 	})
+	// Some PSAs attach the asset in a second request after the ticket
+	// exists (ConnectWise: POST …/configurations): give it that moment.
+	deadline := time.Now().Add(10 * time.Second)
+	for !slices.Contains(tk.Assets, dev.AssetID) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		for _, x := range tickets() {
+			if x.ID == tk.ID {
+				tk = x
+			}
+		}
+	}
 	if !slices.Contains(tk.Assets, dev.AssetID) || tk.Account != dev.AccountID {
 		t.Errorf("ticket %s of account %s on assets %v; want account %s and the alert's device %s's asset %s (another device's is %s)", tk.ID, tk.Account, tk.Assets, dev.AccountID, dev.DeviceID, dev.AssetID, other.AssetID)
 	}
