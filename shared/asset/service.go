@@ -3,6 +3,7 @@ package asset
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strings"
 	"sync"
@@ -16,12 +17,25 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
+	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
 // PSA is what a refresh asks of the PSA.
 type PSA interface {
 	Finder
 	psa.AssetWriter
+}
+
+// AssetLinker is an optional role of the RMM client: an RMM that can keep
+// our PSA asset id on the device (Datto RMM writes it to the device UDF
+// its assetUdf setting names, and does nothing without that setting). The
+// service calls it, through vendorspec.Role (clients come wrapped with
+// their capabilities), after it linked a device to a new or adopted PSA
+// asset — only when the link changed, never on a refresh of a linked
+// device. A failure is logged and recorded in the Result's Reason; it
+// never fails the refresh (the asset exists and is linked).
+type AssetLinker interface {
+	LinkAsset(ctx context.Context, deviceID, assetID string) error
 }
 
 // Clients are the vendor clients one refresh uses.
@@ -57,6 +71,9 @@ type Options struct {
 	// time): an unchanged re-import within that time writes nothing. The
 	// Sync button and alerts confirm every time.
 	ConfirmEvery time.Duration
+	// Logger logs what does not fail a refresh (an RMM that would not
+	// keep the asset id); nil: slog.Default().
+	Logger *slog.Logger
 }
 
 // Known is what an import already knows of a device when its message
@@ -120,13 +137,18 @@ func NewService(links Store, maps Mappings, o Options) *Service {
 	if o.ConfirmEvery == 0 {
 		o.ConfirmEvery = time.Hour
 	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
 	return &Service{links: links, maps: maps, o: o, mapping: map[string]cachedMapping{}}
 }
 
 func (s *Service) now() time.Time { return s.o.Now().UTC().Truncate(time.Millisecond) }
 
 // Result is how one refresh ended. Link is the stored link for Created,
-// Linked, Updated and Unchanged; Reason explains Skipped and Review.
+// Linked, Updated and Unchanged; Reason explains Skipped and Review, and
+// for Created and Linked says when the RMM would not keep the asset id
+// (AssetLinker).
 type Result struct {
 	Link    Link
 	Outcome importjob.Outcome
@@ -401,7 +423,23 @@ func (s *Service) createClaimed(ctx context.Context, sc tenancy.Scope, c Clients
 		// the next refresh adopts it instead of creating another.
 		return Result{}, fmt.Errorf("record link of device %s to asset %s: %w", d.ID, assetID, err)
 	}
-	return Result{Link: l, Outcome: outcome}, nil
+	return Result{Link: l, Outcome: outcome, Reason: s.linkRMM(ctx, sc, c.RMM, d.ID, assetID)}, nil
+}
+
+// linkRMM gives the RMM the asset id of a device just linked, when the RMM
+// client offers AssetLinker; it answers "" or, when the RMM refused, the
+// reason to record (logged, never an error: the asset exists).
+func (s *Service) linkRMM(ctx context.Context, sc tenancy.Scope, r rmm.DeviceGetter, deviceID, assetID string) string {
+	l, ok := vendorspec.Role[AssetLinker](r)
+	if !ok {
+		return ""
+	}
+	if err := l.LinkAsset(ctx, deviceID, assetID); err != nil {
+		s.o.Logger.WarnContext(ctx, "the RMM did not keep the PSA asset id of the device", "tenantId", sc.TenantID,
+			"integrationId", sc.IntegrationID, "deviceId", deviceID, "assetId", assetID, "error", err.Error())
+		return fmt.Sprintf("asset %s is linked, but writing its id to the RMM device failed: %v", assetID, err)
+	}
+	return ""
 }
 
 // leaseMargin is how long a claim outlives its refresh's deadline: the

@@ -21,6 +21,8 @@ import (
 //   - Volumes from disks (human-readable sizes parsed by ParseSize).
 //   - IPAddresses: the detail's local_ips ("10.0.0.5, 192.168.1.9"), else
 //     wmi_detail's (POSIX "10.0.0.5/24", Windows network_config).
+//   - Maintenance: maintenance_mode (left nil when the agent carries
+//     none, so the alert policy's skipMaintenance stays inert).
 //   - Offline: the detail's status is not "online"; beta items carry no
 //     status and are computed as Tactical computes it: offline when
 //     last_seen is older than the agent's offline_time minutes (default
@@ -69,6 +71,10 @@ func toDeviceAt(a apiAgent, clientID string, now time.Time) rmm.Device {
 		d.IPAddresses = wmiIPs(wmi, a.Plat)
 	}
 	d.Volumes = volumes(a.Disks)
+	if a.MaintenanceMode != nil {
+		in := *a.MaintenanceMode
+		d.Maintenance = &in
+	}
 	return d
 }
 

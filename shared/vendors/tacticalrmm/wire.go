@@ -60,6 +60,9 @@ type apiAgent struct {
 	SerialNumber     string          `json:"serial_number"`
 	Disks            json.RawMessage `json:"disks"`
 	WMIDetail        json.RawMessage `json:"wmi_detail"`
+	// MaintenanceMode is the agent's maintenance_mode (a model field:
+	// in the detail, the beta items and the table rows).
+	MaintenanceMode *bool `json:"maintenance_mode"`
 }
 
 // apiDisk is one entry of an agent's disks: sizes are human-readable
