@@ -188,11 +188,16 @@ func auditOp(sc tenancy.Scope, e account.AuditEvent) (TxOp, error) {
 	if _, err := rand.Read(b); err != nil {
 		return TxOp{}, fmt.Errorf("audit id: %w", err)
 	}
-	it := auditItem{PK: "T#" + sc.TenantID + "#AUDIT", SK: e.At.UTC().Format(time.RFC3339Nano) + "#" + hex.EncodeToString(b),
+	it := auditItem{PK: "T#" + sc.TenantID + "#AUDIT", SK: e.At.UTC().Format(auditTimeLayout) + "#" + hex.EncodeToString(b),
 		At: e.At, Actor: e.Actor, Action: e.Action, Target: "integration/" + sc.IntegrationID + "/" + e.Target,
 		Before: e.Before, After: e.After, TTL: e.At.Add(AuditRetention).Unix()}
 	return TxPutNew(it), nil
 }
+
+// auditTimeLayout is the audit sort key's time: fixed width, so that the
+// keys sort as the times do (RFC3339Nano drops trailing zeros, and
+// "…10.3Z" sorts after "…10.31Z").
+const auditTimeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
 // AuditEvents returns a tenant's audit events, newest first (for tests and
 // support; no route exposes them yet).

@@ -130,7 +130,7 @@ func userAuditOp(tenantID string, e user.AuditEvent) (TxOp, error) {
 	if _, err := rand.Read(b); err != nil {
 		return TxOp{}, fmt.Errorf("audit id: %w", err)
 	}
-	return TxPutNew(userAuditItem{PK: "T#" + tenantID + "#AUDIT", SK: e.At.UTC().Format(time.RFC3339Nano) + "#" + hex.EncodeToString(b),
+	return TxPutNew(userAuditItem{PK: "T#" + tenantID + "#AUDIT", SK: e.At.UTC().Format(auditTimeLayout) + "#" + hex.EncodeToString(b),
 		At: e.At, Actor: e.Actor, Action: e.Action, Target: e.Target, Before: toAuditUser(e.Before), After: toAuditUser(e.After),
 		TTL: e.At.Add(AuditRetention).Unix()}), nil
 }
