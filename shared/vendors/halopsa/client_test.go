@@ -114,8 +114,9 @@ func TestTestConnectionNamesTheMissingPermission(t *testing.T) {
 	}
 }
 
-// TestTestConnectionChecksSettingsAgainstTheInstance: an asset type or a
-// status the instance lacks is a 422 naming the setting.
+// TestTestConnectionChecksSettingsAgainstTheInstance: an asset type, a
+// status or a reference custom field the instance lacks is a 422 naming
+// the setting.
 func TestTestConnectionChecksSettingsAgainstTheInstance(t *testing.T) {
 	srv := startSandbox(t, sandbox.Options{Seed: 1})
 	for _, tc := range []struct {
@@ -127,6 +128,10 @@ func TestTestConnectionChecksSettingsAgainstTheInstance(t *testing.T) {
 		}},
 		{"settings.closedStatusId", func(c *halopsa.Config) { c.ClosedStatusID = 77 }},
 		{"settings.reopenStatusId", func(c *halopsa.Config) { c.ReopenStatusID = 78 }},
+		{"settings.accountRefFieldId", func(c *halopsa.Config) { c.AccountRefFieldID = 9142 }},
+		{"settings.ticketRefFieldId", func(c *halopsa.Config) { c.TicketRefFieldID = 9143 }},
+		// An existing field of the other entity's id is still a field: only
+		// existence is known (§6 [U] on the definition's kind).
 	} {
 		cfg := demoConfig(t, srv, &sleeps{})
 		tc.mutate(&cfg)
@@ -135,6 +140,37 @@ func TestTestConnectionChecksSettingsAgainstTheInstance(t *testing.T) {
 		if !ok || e.Kind != apperr.Invalid || len(e.Fields) != 1 || e.Fields[0].Field != tc.field {
 			t.Errorf("%s: TestConnection = %v (%+v), want Invalid naming it", tc.field, err, e)
 		}
+	}
+	if err := newClient(t, demoConfig(t, srv, &sleeps{})).TestConnection(context.Background()); err != nil {
+		t.Errorf("the demo settings (custom fields %d and %d exist): %v", sandbox.ClientRefFieldID, sandbox.TicketRefFieldID, err)
+	}
+}
+
+// TestCustomFieldCheckFailsClosed: an instance whose FieldInfo answer does
+// not carry the asked id (an unknown endpoint answering an empty object,
+// §6 [U]) does not confirm the reference field, so Test & save refuses it
+// naming the setting; a refusal to read definitions is a permission.
+func TestCustomFieldCheckFailsClosed(t *testing.T) {
+	srv := startSandbox(t, sandbox.Options{Seed: 1})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/FieldInfo/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{}`))
+	})
+	mux.Handle("/", srv.Handler())
+	front := httptest.NewServer(mux)
+	t.Cleanup(front.Close)
+	cfg := demoConfig(t, srv, &sleeps{})
+	cfg.BaseURL = front.URL
+	err := newClient(t, cfg).TestConnection(context.Background())
+	e, ok := apperr.As(err)
+	if !ok || e.Kind != apperr.Invalid || len(e.Fields) != 2 || e.Fields[0].Field != "settings.accountRefFieldId" || e.Fields[1].Field != "settings.ticketRefFieldId" {
+		t.Errorf("TestConnection with an empty FieldInfo answer = %v (%+v), want Invalid naming both reference fields", err, e)
+	}
+	srv.Deny(srv.Options().ClientID, "FieldInfo")
+	err = newClient(t, demoConfig(t, srv, &sleeps{})).TestConnection(context.Background())
+	if e, ok := apperr.As(err); !ok || e.Kind != apperr.Unauthorized || !strings.Contains(e.Message, "custom field definitions") {
+		t.Errorf("TestConnection without permission on FieldInfo = %v, want Unauthorized naming custom field definitions", err)
 	}
 }
 

@@ -302,8 +302,8 @@ func (c *Client) ListTicketTypes(ctx context.Context, board psa.NamedRef) ([]psa
 }
 
 // validateSettings checks the configured ids against the instance's lists
-// (TestConnection): asset types, statuses. Only what was configured is
-// checked.
+// (TestConnection): asset types, statuses, and the client and ticket
+// custom fields of our references. Only what was configured is checked.
 func (c *Client) validateSettings(ctx context.Context) error {
 	var bad []apperr.FieldError
 	has := func(entity string, id int) (bool, error) {
@@ -343,6 +343,11 @@ func (c *Client) validateSettings(ctx context.Context) error {
 			return err
 		}
 	}
+	cf, err := c.checkCustomFields(ctx)
+	if err != nil {
+		return err
+	}
+	bad = append(bad, cf...)
 	if len(bad) > 0 {
 		return apperr.InvalidFields(bad...)
 	}

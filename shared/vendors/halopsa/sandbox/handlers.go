@@ -49,6 +49,17 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, agent int, entity
 		writeJSON(w, http.StatusOK, out)
 	case entity == "team" && get && len(rest) == 0:
 		writeJSON(w, http.StatusOK, lookup(teams))
+	case entity == "fieldinfo" && get && one:
+		// A custom field definition (the HaloAPI module's
+		// Get-HaloCustomField, §6 [P]; the body's shape beyond id and name
+		// is [U]: type 0 is given as text, the client does not rely on it).
+		for _, f := range customFields {
+			if f.ID == id {
+				writeJSON(w, http.StatusOK, map[string]any{"id": f.ID, "name": f.Name, "label": f.Name, "type": 0})
+				return
+			}
+		}
+		writeText(w, http.StatusNotFound, fmt.Sprintf("Field %d not found", id))
 
 	case entity == "client" && get && len(rest) == 0:
 		var recs []map[string]any

@@ -26,7 +26,8 @@
 //
 // Endpoints below /api: Client[/{id}], TopLevel, Site[/{id}], Asset[/{id}],
 // AssetType, Tickets[/{id}], Actions, Agent[/me|/{id}], Team, Status,
-// TicketType, Priority (the lookups answer bare arrays).
+// TicketType, Priority (the lookups answer bare arrays), FieldInfo/{id} (a
+// custom field definition: the two reference fields; 404 for any other).
 //
 // The data is seeded deterministically: clients relate to the RMM
 // organization names exactly as the ConnectWise sandbox's companies do —

@@ -66,7 +66,9 @@ var (
 	statuses    = []named{{NewStatusID, "New"}, {InProgressStatusID, "In Progress"}, {3, "Waiting on Customer"}, {8, "Resolved"}, {ClosedStatusID, "Closed"}}
 	ticketTypes = []named{{IncidentTypeID, "Incident"}, {2, "Problem"}, {3, "Service Request"}, {AlertTypeID, "Alert"}}
 	priorities  = []named{{1, "Critical"}, {2, "High"}, {3, "Medium"}, {4, "Low"}}
-	teams       = []named{{1, "1st Line Support"}, {MonitoringTeamID, MonitoringTeam}, {3, "Projects"}}
+	// customFields are the custom field definitions (GET /api/FieldInfo/{id}).
+	customFields = []named{{ClientRefFieldID, ClientRefFieldName}, {TicketRefFieldID, TicketRefFieldName}}
+	teams        = []named{{1, "1st Line Support"}, {MonitoringTeamID, MonitoringTeam}, {3, "Projects"}}
 )
 
 func nameOf(list []named, id int) (string, bool) {
