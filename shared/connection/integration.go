@@ -142,6 +142,14 @@ func (s *Service) CreateIntegration(ctx context.Context, tenantID string, in Int
 	if conns[0] != nil && conns[1] != nil {
 		fe = append(fe, s.checkFeatures(in.Settings, *conns[0], *conns[1])...)
 	}
+	if len(fe) == 0 {
+		// Only settings otherwise valid are shown to the PSA.
+		tfe, err := s.checkTicketSettings(ctx, *conns[1], in.Settings)
+		if err != nil {
+			return Integration{}, "", err
+		}
+		fe = append(fe, tfe...)
+	}
 	if len(fe) > 0 {
 		return Integration{}, "", apperr.InvalidFields(limits.Cap(fe)...)
 	}
@@ -307,6 +315,7 @@ func (s *Service) UpdateIntegration(ctx context.Context, tenantID, id string, p 
 	}
 	if p.Settings != nil {
 		fe = append(fe, p.Settings.validate()...)
+		before := ig.Settings
 		ig.Settings = *p.Settings
 		if len(fe) == 0 {
 			ffe, err := s.checkIntegrationFeatures(ctx, ig)
@@ -314,6 +323,19 @@ func (s *Service) UpdateIntegration(ctx context.Context, tenantID, id string, p 
 				return Integration{}, err
 			}
 			fe = append(fe, ffe...)
+		}
+		if len(fe) == 0 && !sameTicketSettings(before, ig.Settings) {
+			// The ticket values are checked when they change (a patch of
+			// other settings does not need the PSA to answer).
+			pc, err := s.store.GetConnection(ctx, ig.TenantID, ig.PSAConnectionID)
+			if err != nil {
+				return Integration{}, fmt.Errorf("read the PSA connection %s: %w", ig.PSAConnectionID, err)
+			}
+			tfe, err := s.checkTicketSettings(ctx, pc, ig.Settings)
+			if err != nil {
+				return Integration{}, err
+			}
+			fe = append(fe, tfe...)
 		}
 	}
 	if len(fe) > 0 {

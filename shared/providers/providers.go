@@ -74,8 +74,10 @@ func (r Registry) budgetFunc(v *vendorspec.Vendor, typed vendorspec.Settings) ve
 }
 
 var (
-	_ connection.Tester    = Registry{}
-	_ vendorspec.Cataloged = Registry{}
+	_ connection.Tester            = Registry{}
+	_ connection.SettingsTester    = Registry{}
+	_ connection.TicketListsOpener = Registry{}
+	_ vendorspec.Cataloged         = Registry{}
 )
 
 // clientTimeout bounds one vendor HTTP request (requests also honour their
@@ -229,6 +231,56 @@ func (r Registry) TestSettings(ctx context.Context, provider, baseURL string, cr
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	return c.TestConnection(ctx)
+}
+
+// TicketPicklists implements connection.TicketListsOpener: it opens the
+// PSA connection's client and returns its ticket picklists when the
+// connection offers them (vendorspec.TicketsPicklists). The lists' calls
+// are bounded like a connection test's.
+func (r Registry) TicketPicklists(ctx context.Context, provider, baseURL string, creds connection.Credentials, settings map[string]any) (psa.TicketPicklists, bool, error) {
+	c, err := r.PSA(provider, baseURL, creds, settings)
+	if err != nil {
+		return nil, false, err
+	}
+	p, err := vendorspec.Require[psa.TicketPicklists](c, vendorspec.TicketsPicklists, "checking the ticket defaults against the PSA's lists")
+	if apperr.KindOf(err) == apperr.Internal && err != nil {
+		return nil, false, err // declared but not implemented: a bug, not free text
+	}
+	if err != nil {
+		return nil, false, nil
+	}
+	return boundedPicklists{p}, true, nil
+}
+
+// picklistTimeout bounds each picklist call of a settings check.
+const picklistTimeout = 15 * time.Second
+
+// boundedPicklists gives each call of a settings check its own deadline,
+// so a PSA that hangs answers the save with an error, not a hung request.
+type boundedPicklists struct{ p psa.TicketPicklists }
+
+func (b boundedPicklists) ListBoards(ctx context.Context) ([]psa.NamedRef, error) {
+	ctx, cancel := context.WithTimeout(ctx, picklistTimeout)
+	defer cancel()
+	return b.p.ListBoards(ctx)
+}
+
+func (b boundedPicklists) ListPriorities(ctx context.Context) ([]psa.NamedRef, error) {
+	ctx, cancel := context.WithTimeout(ctx, picklistTimeout)
+	defer cancel()
+	return b.p.ListPriorities(ctx)
+}
+
+func (b boundedPicklists) ListTicketStatuses(ctx context.Context, board psa.NamedRef) ([]psa.NamedRef, error) {
+	ctx, cancel := context.WithTimeout(ctx, picklistTimeout)
+	defer cancel()
+	return b.p.ListTicketStatuses(ctx, board)
+}
+
+func (b boundedPicklists) ListTicketTypes(ctx context.Context, board psa.NamedRef) ([]psa.NamedRef, error) {
+	ctx, cancel := context.WithTimeout(ctx, picklistTimeout)
+	defer cancel()
+	return b.p.ListTicketTypes(ctx, board)
 }
 
 // Clients are an integration's open vendor clients.

@@ -3,6 +3,7 @@ package connectwise
 import (
 	"context"
 
+	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 )
 
@@ -19,8 +20,12 @@ func (c *Client) ListPriorities(ctx context.Context) ([]psa.NamedRef, error) {
 }
 
 // ListTicketStatuses implements psa.TicketPicklists: the board's statuses
-// in their sort order.
+// in their sort order (Invalid without a board: ConnectWise has no
+// statuses but a board's).
 func (c *Client) ListTicketStatuses(ctx context.Context, board psa.NamedRef) ([]psa.NamedRef, error) {
+	if board.IsZero() {
+		return nil, apperr.New(apperr.Invalid, "ConnectWise lists ticket statuses and types per service board: name a board")
+	}
 	id, err := resolve(ctx, "service board", board, c.loader(pathBoards))
 	if err != nil {
 		return nil, err
@@ -32,8 +37,12 @@ func (c *Client) ListTicketStatuses(ctx context.Context, board psa.NamedRef) ([]
 	return activeRefs(items), nil
 }
 
-// ListTicketTypes implements psa.TicketPicklists: the board's ticket types.
+// ListTicketTypes implements psa.TicketPicklists: the board's ticket types
+// (Invalid without a board, as statuses).
 func (c *Client) ListTicketTypes(ctx context.Context, board psa.NamedRef) ([]psa.NamedRef, error) {
+	if board.IsZero() {
+		return nil, apperr.New(apperr.Invalid, "ConnectWise lists ticket statuses and types per service board: name a board")
+	}
 	id, err := resolve(ctx, "service board", board, c.loader(pathBoards))
 	if err != nil {
 		return nil, err
