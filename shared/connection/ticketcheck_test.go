@@ -2,8 +2,10 @@ package connection
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -110,5 +112,76 @@ func TestBoardScopedValuesFollowTheOrganizationsBoard(t *testing.T) {
 	}
 	if d := cmp.Diff(before, lists.calls); d != "" {
 		t.Errorf("list calls for a patch leaving ticket values alone (-want +got):\n%s", d)
+	}
+}
+
+// failingLists is a PSA whose lists fail with err.
+type failingLists struct{ err error }
+
+func (f failingLists) ListBoards(context.Context) ([]psa.NamedRef, error)     { return nil, f.err }
+func (f failingLists) ListPriorities(context.Context) ([]psa.NamedRef, error) { return nil, f.err }
+func (f failingLists) ListTicketStatuses(context.Context, psa.NamedRef) ([]psa.NamedRef, error) {
+	return nil, f.err
+}
+func (f failingLists) ListTicketTypes(context.Context, psa.NamedRef) ([]psa.NamedRef, error) {
+	return nil, f.err
+}
+
+// failingTester opens failingLists, or fails opening them.
+type failingTester struct{ openErr, listErr error }
+
+func (failingTester) Test(context.Context, string, string, Credentials) error { return nil }
+
+func (f failingTester) TicketPicklists(context.Context, string, string, Credentials, map[string]any) (psa.TicketPicklists, bool, error) {
+	if f.openErr != nil {
+		return nil, false, f.openErr
+	}
+	return failingLists{f.listErr}, true, nil
+}
+
+// TestPSAThatCannotBeAskedSavesNothing: a PSA that throttles is a
+// Throttled error keeping its Retry-After, one that is down stays
+// Unavailable, and any other failure (a refused token, a 500) is a Vendor
+// error, never a 401 or 422 of rmmbridge's own, and never a save.
+func TestPSAThatCannotBeAskedSavesNothing(t *testing.T) {
+	ctx := t.Context()
+	cat := vendorspec.MustCatalog(
+		vendorspec.Spec{Name: "acmermm", Kind: KindRMM, DisplayName: "Acme RMM",
+			OpenRMM: func(vendorspec.Params) (rmm.Client, error) { return nil, nil }},
+		vendorspec.Spec{Name: "listpsa", Kind: KindPSA, DisplayName: "PSA with lists",
+			Capabilities: []vendorspec.Offer{{Capability: vendorspec.TicketsPicklists}},
+			OpenPSA:      func(vendorspec.Params) (psa.Client, error) { return nil, nil }},
+	)
+	throttled := &apperr.Error{Kind: apperr.Throttled, Message: "slow down", RetryAfter: 7 * time.Second, VendorStatus: 429}
+	for _, tc := range []struct {
+		name   string
+		tester failingTester
+		want   apperr.Kind
+		retry  time.Duration
+	}{
+		{"throttled", failingTester{listErr: throttled}, apperr.Throttled, 7 * time.Second},
+		{"down", failingTester{listErr: apperr.New(apperr.Unavailable, "PSA could not be reached")}, apperr.Unavailable, 0},
+		{"token refused", failingTester{listErr: apperr.New(apperr.Unauthorized, "the token was refused")}, apperr.Vendor, 0},
+		{"opening fails", failingTester{openErr: errors.New("boom")}, apperr.Vendor, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := newMemStore()
+			s := NewService(store, &memSecrets{m: map[string][]byte{"ref": []byte(`{"k":"v"}`)}}, tc.tester, Options{Resolver: testResolver(), Vendors: cat})
+			for _, c := range []Connection{{ID: "c_r", Kind: KindRMM, Provider: "acmermm"}, {ID: "c_p", Kind: KindPSA, Provider: "listpsa"}} {
+				c.TenantID, c.Name, c.BaseURL, c.Settings, c.SecretRef = "t_1", c.ID, "https://na.myconnectwise.net", map[string]any{}, "ref"
+				if err := store.PutConnection(ctx, c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, _, err := s.CreateIntegration(ctx, "t_1", IntegrationInput{Name: "ig", RMMConnectionID: "c_r", PSAConnectionID: "c_p",
+				Settings: Settings{PriorityMap: map[string]string{"critical": "P1"}}})
+			e, ok := apperr.As(err)
+			if !ok || e.Kind != tc.want || e.RetryAfter != tc.retry || !strings.Contains(e.Message, "nothing was saved") {
+				t.Errorf("CreateIntegration = %v (%+v), want %s with Retry-After %s saying nothing was saved", err, e, tc.want, tc.retry)
+			}
+			if n := len(store.ints); n != 0 {
+				t.Errorf("%d integrations saved", n)
+			}
+		})
 	}
 }
