@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -389,4 +390,50 @@ func (d *Doc) CheckResponse(ex Exchange) (problems []string, checked bool) {
 		problems = append(problems, fmt.Sprintf("%s %s: response body: %v", ex.Method, tmpl, err))
 	}
 	return problems, true
+}
+
+// CheckRequests checks every request of exs but those skip names (nil:
+// none). It returns the problems (each once), the distinct operations used
+// as "METHOD template query,names" sorted, and how many requests it
+// checked.
+func (d *Doc) CheckRequests(exs []Exchange, skip func(Exchange) bool) (problems, operations []string, checked int) {
+	seen, said := map[string]bool{}, map[string]bool{}
+	for _, ex := range exs {
+		if skip != nil && skip(ex) {
+			continue
+		}
+		checked++
+		names := slices.Sorted(maps.Keys(ex.Query))
+		seen[ex.Method+" "+d.Template(ex.Method, ex.Path)+" "+strings.Join(names, ",")] = true
+		for _, p := range d.CheckRequest(ex) {
+			if !said[p] {
+				said[p] = true
+				problems = append(problems, p)
+			}
+		}
+	}
+	return problems, slices.Sorted(maps.Keys(seen)), checked
+}
+
+// CheckResponses checks every answer of exs but those skip names (nil:
+// none). It returns the problems (each once) and how many answers it
+// checked per operation ("METHOD template").
+func (d *Doc) CheckResponses(exs []Exchange, skip func(Exchange) bool) (problems []string, checked map[string]int) {
+	checked, said := map[string]int{}, map[string]bool{}
+	for _, ex := range exs {
+		if skip != nil && skip(ex) {
+			continue
+		}
+		ps, ok := d.CheckResponse(ex)
+		for _, p := range ps {
+			if !said[p] {
+				said[p] = true
+				problems = append(problems, p)
+			}
+		}
+		if ok {
+			checked[ex.Method+" "+d.Template(ex.Method, ex.Path)]++
+		}
+	}
+	return problems, checked
 }

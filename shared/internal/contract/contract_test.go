@@ -262,3 +262,36 @@ func TestExtract(t *testing.T) {
 		t.Error("a missing extract was found")
 	}
 }
+
+// TestCheckAll: CheckRequests and CheckResponses skip what skip names,
+// report a repeated problem once, and count what they checked.
+func TestCheckAll(t *testing.T) {
+	d := parse(t, Options{})
+	js := "application/json"
+	exs := []Exchange{
+		{Method: "POST", Path: "/oauth/token", RequestBody: []byte(`x`), Status: 200, ContentType: js, Body: []byte(`{}`)},
+		{Method: "GET", Path: "/v2/widgets", Query: url.Values{"pageSize": {"2"}}, Status: 200, ContentType: js, Body: []byte(`[{"id":1}]`)},
+		{Method: "GET", Path: "/v2/widgets", Status: 200, ContentType: js, Body: []byte(`[{"id":"x"}]`)},
+		{Method: "GET", Path: "/v2/widgets", Status: 200, ContentType: js, Body: []byte(`[{"id":"x"}]`)},
+		{Method: "GET", Path: "/v2/widgets/abc", Status: 404},
+		{Method: "GET", Path: "/v2/widgets/abc", Status: 404},
+	}
+	skip := func(ex Exchange) bool { return ex.Path == "/oauth/token" }
+	problems, ops, checked := d.CheckRequests(exs, skip)
+	if checked != 5 || len(problems) != 1 || !strings.Contains(problems[0], `path parameter id="abc"`) {
+		t.Errorf("checked %d, problems %q; want 5 and the bad id once", checked, problems)
+	}
+	if diff := cmp.Diff([]string{"GET /v2/widgets ", "GET /v2/widgets pageSize", "GET /v2/widgets/{id} "}, ops); diff != "" {
+		t.Errorf("operations (-want +got):\n%s", diff)
+	}
+	problems, answers := d.CheckResponses(exs, skip)
+	if len(problems) != 1 || !strings.Contains(problems[0], "response body") {
+		t.Errorf("problems %q, want the bad id once", problems)
+	}
+	if diff := cmp.Diff(map[string]int{"GET /v2/widgets": 3}, answers); diff != "" {
+		t.Errorf("answers checked (-want +got):\n%s", diff)
+	}
+	if p, _, _ := d.CheckRequests(exs, nil); len(p) != 2 {
+		t.Errorf("without skip: %q, want the token request reported too", p)
+	}
+}
