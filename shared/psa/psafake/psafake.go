@@ -17,7 +17,6 @@ package psafake
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +24,7 @@ import (
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/internal/fakevendor"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 )
@@ -156,20 +156,12 @@ func (t *Ticket) clone() *Ticket {
 	return &c
 }
 
-// failure is a queued failure of one method.
-type failure struct {
-	n   int // remaining; <0 forever
-	err error
-}
-
-// fault is an injected transport fault.
-type fault struct {
-	status     int // 429, 5xx; 0 for a hang
-	retryAfter time.Duration
-}
-
-// PSA is the fake's data. It is safe for concurrent use.
+// PSA is the fake's data. It is safe for concurrent use. Its Gate counts
+// the client calls and holds the hook, the queued failures and the
+// injected faults (OnCall, Fail, ThrottleNext, FailNext, HangNext, Calls,
+// CallCounts, TotalCalls, ResetCalls, Requests, Waits).
 type PSA struct {
+	*fakevendor.Gate
 	opt config
 
 	mu        sync.Mutex
@@ -180,13 +172,7 @@ type PSA struct {
 	tickets   map[string]*Ticket
 	members   []Member
 	created   []psa.NewAccount
-	calls     map[string]int
-	hook      func(op string) error
-	failures  map[string]*failure
-	after     map[string]*failure
-	faults    []fault
-	waits     []time.Duration
-	requests  int64
+	after     fakevendor.Failures
 }
 
 // New returns an empty PSA.
@@ -206,8 +192,10 @@ func New(opts ...Option) *PSA {
 	for _, o := range opts {
 		o(&c)
 	}
-	return &PSA{opt: c, next: c.firstID, tickets: map[string]*Ticket{}, calls: map[string]int{},
-		failures: map[string]*failure{}, after: map[string]*failure{}}
+	gate := fakevendor.NewGate(fakevendor.Policy{Name: "PSA", Secret: c.secret, RejectedReason: RejectedReason,
+		MaxAttempts: c.maxAttempts, AttemptTimeout: c.attemptTimeout, MaxRetryAfter: MaxRetryAfter,
+		Unsupported: c.unsupported, Only: c.only})
+	return &PSA{Gate: gate, opt: c, next: c.firstID, tickets: map[string]*Ticket{}, after: fakevendor.NewFailures()}
 }
 
 // nextID returns the next id; the caller holds p.mu.
@@ -396,81 +384,7 @@ func (p *PSA) Tickets() []*Ticket {
 	return out
 }
 
-// Calls returns how many times a client method was called (each call
-// once, whatever its retries).
-func (p *PSA) Calls(method string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.calls[method]
-}
-
-// CallCounts returns the call count of every method called.
-func (p *PSA) CallCounts() map[string]int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make(map[string]int, len(p.calls))
-	for k, v := range p.calls {
-		out[k] = v
-	}
-	return out
-}
-
-// TotalCalls returns the number of client calls.
-func (p *PSA) TotalCalls() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for _, v := range p.calls {
-		n += v
-	}
-	return n
-}
-
-// ResetCalls sets every call count back to zero.
-func (p *PSA) ResetCalls() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	clear(p.calls)
-}
-
-// Requests returns the simulated requests: one per attempt, retries
-// included.
-func (p *PSA) Requests() int64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.requests
-}
-
-// Waits returns the retry waits the fake's client took (it never sleeps
-// for them).
-func (p *PSA) Waits() []time.Duration {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.waits)
-}
-
 // --- behaviour ---------------------------------------------------------
-
-// OnCall sets a hook run before every client call with the method's name
-// ("CreateAsset"), outside the fake's lock (it may sleep); an error it
-// returns is the call's answer. nil removes it.
-func (p *PSA) OnCall(hook func(method string) error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.hook = hook
-}
-
-// Fail makes the next n calls of method answer err (n < 0: every call
-// until Fail(method, 0, nil)).
-func (p *PSA) Fail(method string, n int, err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if n == 0 || err == nil {
-		delete(p.failures, method)
-		return
-	}
-	p.failures[method] = &failure{n: n, err: err}
-}
 
 // FailAfter makes the next n calls of a write method (CreateAccount,
 // CreateLocation, CreateAsset, UpdateAsset, CreateTicket, AddTicketNote,
@@ -479,50 +393,7 @@ func (p *PSA) Fail(method string, n int, err error) {
 func (p *PSA) FailAfter(method string, n int, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if n == 0 || err == nil {
-		delete(p.after, method)
-		return
-	}
-	p.after[method] = &failure{n: n, err: err}
-}
-
-// takeFailure takes one use of the failure queued for method in m; the
-// caller holds p.mu.
-func takeFailure(m map[string]*failure, method string) error {
-	f, ok := m[method]
-	if !ok {
-		return nil
-	}
-	if f.n > 0 {
-		if f.n--; f.n == 0 {
-			delete(m, method)
-		}
-	}
-	return f.err
-}
-
-// ThrottleNext answers the next n simulated requests with 429 and a
-// Retry-After; the client waits it out (recorded in Waits) up to
-// MaxRetryAfter and answers Throttled beyond.
-func (p *PSA) ThrottleNext(n int, retryAfter time.Duration) {
-	p.queue(n, fault{status: 429, retryAfter: retryAfter})
-}
-
-// FailNext answers the next n simulated requests with a 5xx status; the
-// client retries, then answers apperr.Vendor with the status.
-func (p *PSA) FailNext(n, status int) { p.queue(n, fault{status: status}) }
-
-// HangNext leaves the next n simulated requests unanswered for the
-// attempt timeout (or until the caller's context ends); the client
-// retries, then answers apperr.Unavailable.
-func (p *PSA) HangNext(n int) { p.queue(n, fault{}) }
-
-func (p *PSA) queue(n int, f fault) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for range n {
-		p.faults = append(p.faults, f)
-	}
+	p.after.Set(method, n, err)
 }
 
 // compareIDs orders numeric ids as numbers, others as text.
@@ -596,92 +467,25 @@ func (c ReopenClient) ReopenTicket(ctx context.Context, id string) error {
 	t.Closed = false
 	t.Reopens++
 	c.touch(t)
-	return takeFailure(p.after, "ReopenTicket")
+	return p.after.Take("ReopenTicket")
 }
 
 func notFound(kind, id string) error {
 	return apperr.New(apperr.NotFound, "the fake PSA has no %s %q", kind, id)
 }
 
-// begin runs what every call goes through: the call count, the
-// credentials, the hook and queued failures, then the simulated requests
-// with the retry policy of a vendor client.
+// begin runs what every call goes through (fakevendor.Gate.Begin): the
+// call count, the credentials, the hook and queued failures, then the
+// simulated requests with the retry policy of a vendor client.
 func (c *Client) begin(ctx context.Context, method string) error {
-	p := c.p
-	p.mu.Lock()
-	p.calls[method]++
-	hook := p.hook
-	failErr := takeFailure(p.failures, method)
-	unsupported := p.opt.unsupported[method] || (p.opt.only != nil && !p.opt.only[method])
-	p.mu.Unlock()
-	if unsupported {
-		return apperr.New(apperr.NotImplemented, "the fake PSA does not support %s", method)
-	}
-	if hook != nil {
-		if err := hook(method); err != nil {
-			return err
-		}
-	}
-	if failErr != nil {
-		return failErr
-	}
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return apperr.Wrap(apperr.Unavailable, err, "the fake PSA did not answer in time")
-		}
-		p.mu.Lock()
-		p.requests++
-		if c.secret != p.opt.secret {
-			p.mu.Unlock()
-			return &apperr.Error{Kind: apperr.Unauthorized, Message: RejectedReason, VendorStatus: 401}
-		}
-		if len(p.faults) == 0 {
-			p.mu.Unlock()
-			return nil
-		}
-		f := p.faults[0]
-		p.faults = p.faults[1:]
-		p.mu.Unlock()
-		last := attempt >= p.opt.maxAttempts
-		switch {
-		case f.status == 429:
-			if f.retryAfter > MaxRetryAfter || last {
-				return &apperr.Error{Kind: apperr.Throttled, VendorStatus: 429, RetryAfter: max(f.retryAfter, time.Second),
-					Message: fmt.Sprintf("the fake PSA asks to retry after %s", f.retryAfter.Round(time.Second))}
-			}
-			p.wait(f.retryAfter)
-		case f.status != 0:
-			if last {
-				return &apperr.Error{Kind: apperr.Vendor, VendorStatus: f.status, Message: fmt.Sprintf("the fake PSA failed (HTTP %d)", f.status)}
-			}
-			p.wait(time.Duration(attempt) * 100 * time.Millisecond)
-		default:
-			t := time.NewTimer(p.opt.attemptTimeout)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return apperr.Wrap(apperr.Unavailable, ctx.Err(), "the fake PSA did not answer in time")
-			case <-t.C:
-			}
-			if last {
-				return apperr.New(apperr.Unavailable, "the fake PSA did not answer")
-			}
-			p.wait(time.Duration(attempt) * 100 * time.Millisecond)
-		}
-	}
+	return c.p.Begin(ctx, method, c.secret)
 }
 
 // after takes a FailAfter failure of method, if any.
 func (c *Client) after(method string) error {
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
-	return takeFailure(c.p.after, method)
-}
-
-func (p *PSA) wait(d time.Duration) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.waits = append(p.waits, d)
+	return c.p.after.Take(method)
 }
 
 // touch records a change by c's member; the caller holds p.mu.
@@ -716,13 +520,9 @@ func (c *Client) SearchAccounts(ctx context.Context, q psa.AccountQuery) (psa.Pa
 	if limit <= 0 {
 		limit = DefaultSearchLimit
 	}
-	start := 0
-	if q.Cursor != "" {
-		n, err := strconv.Atoi(q.Cursor)
-		if err != nil || n < 0 {
-			return psa.Page[psa.Account]{}, apperr.InvalidFields(apperr.FieldError{Field: "cursor", Message: "is not a cursor this listing returned"})
-		}
-		start = n
+	start, ok := fakevendor.ParseOffset(q.Cursor)
+	if !ok {
+		return psa.Page[psa.Account]{}, apperr.InvalidFields(apperr.FieldError{Field: "cursor", Message: "is not a cursor this listing returned"})
 	}
 	text := strings.ToLower(strings.TrimSpace(q.Search))
 	p := c.p
@@ -736,15 +536,8 @@ func (c *Client) SearchAccounts(ctx context.Context, q psa.AccountQuery) (psa.Pa
 		}
 		match = append(match, a.Account)
 	}
-	out := psa.Page[psa.Account]{Items: []psa.Account{}}
-	if start < len(match) {
-		end := min(start+limit, len(match))
-		out.Items = append(out.Items, match[start:end]...)
-		if end < len(match) {
-			out.NextCursor = strconv.Itoa(end)
-		}
-	}
-	return out, nil
+	page, next := fakevendor.Page(match, start, limit)
+	return psa.Page[psa.Account]{Items: append([]psa.Account{}, page...), NextCursor: next}, nil
 }
 
 // GetAccount implements psa.AccountGetter.
@@ -828,7 +621,7 @@ func (c *Client) CreateAccount(ctx context.Context, na psa.NewAccount) (psa.Acco
 		ExternalRef: na.ExternalRef, Created: p.opt.now()}
 	p.accounts = append(p.accounts, a)
 	p.created = append(p.created, na)
-	return a.Account, takeFailure(p.after, "CreateAccount")
+	return a.Account, p.after.Take("CreateAccount")
 }
 
 // FindAccountsByExternalRef implements psa.AccountRefFinder.
@@ -897,7 +690,7 @@ func (c *Client) CreateLocation(ctx context.Context, accountID string, l psa.New
 	defer p.mu.Unlock()
 	loc := psa.Location{ID: "L" + p.nextID(), AccountID: accountID, Name: name}
 	p.locations = append(p.locations, loc)
-	return loc, takeFailure(p.after, "CreateLocation")
+	return loc, p.after.Take("CreateLocation")
 }
 
 // GetAsset implements psa.AssetFinder.
@@ -1003,7 +796,7 @@ func (c *Client) CreateTicket(ctx context.Context, nt psa.NewTicket) (psa.Ticket
 	defer p.mu.Unlock()
 	t := &Ticket{NewTicket: nt, ID: p.nextID(), Created: p.opt.now()}
 	p.tickets[t.ID] = t
-	return t.view(), takeFailure(p.after, "CreateTicket")
+	return t.view(), p.after.Take("CreateTicket")
 }
 
 // GetTicket implements psa.TicketWriter.
@@ -1050,7 +843,7 @@ func (c *Client) AddTicketNote(ctx context.Context, id string, n psa.Note) error
 	}
 	t.Notes = append(t.Notes, n.Text)
 	c.touch(t)
-	return takeFailure(c.p.after, "AddTicketNote")
+	return c.p.after.Take("AddTicketNote")
 }
 
 // CloseTicket implements psa.TicketWriter. Every call counts in Closes;
@@ -1074,7 +867,7 @@ func (c *Client) CloseTicket(ctx context.Context, id, resolution string) error {
 	}
 	t.Closed = true
 	c.touch(t)
-	return takeFailure(c.p.after, "CloseTicket")
+	return c.p.after.Take("CloseTicket")
 }
 
 // TicketTouched implements psa.TicketWriter: Touch was called, or another

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
+	"github.com/rmmbridge/rmmbridge/shared/internal/fakevendor"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 )
 
@@ -95,32 +96,20 @@ func Unsupported(methods ...string) Option {
 	}
 }
 
-type failure struct {
-	n   int
-	err error
-}
-
-type fault struct {
-	status     int // 429, 5xx; 0 for a hang
-	retryAfter time.Duration
-}
-
-// RMM is the fake's data. It is safe for concurrent use.
+// RMM is the fake's data. It is safe for concurrent use. Its Gate counts
+// the client calls and holds the hook, the queued failures and the
+// injected faults (OnCall, Fail, ThrottleNext, FailNext, HangNext, Calls,
+// Requests, Waits).
 type RMM struct {
+	*fakevendor.Gate
 	opt config
 
-	mu       sync.Mutex
-	next     int
-	orgs     []rmm.Organization
-	devices  []rmm.Device
-	alerts   []rmm.Alert
-	created  []rmm.NewOrganization
-	calls    map[string]int
-	hook     func(method string) error
-	failures map[string]*failure
-	faults   []fault
-	waits    []time.Duration
-	requests int64
+	mu      sync.Mutex
+	next    int
+	orgs    []rmm.Organization
+	devices []rmm.Device
+	alerts  []rmm.Alert
+	created []rmm.NewOrganization
 }
 
 // New returns an empty RMM.
@@ -133,7 +122,10 @@ func New(opts ...Option) *RMM {
 	if c.pageSize <= 0 {
 		c.pageSize = DefaultPageSize
 	}
-	return &RMM{opt: c, next: c.firstID, calls: map[string]int{}, failures: map[string]*failure{}}
+	gate := fakevendor.NewGate(fakevendor.Policy{Name: "RMM", Secret: c.secret, RejectedReason: RejectedReason,
+		MaxAttempts: c.maxAttempts, AttemptTimeout: c.attemptTimeout, MaxRetryAfter: MaxRetryAfter,
+		Unsupported: c.unsupported, Only: c.only})
+	return &RMM{Gate: gate, opt: c, next: c.firstID}
 }
 
 func (r *RMM) nextID() string {
@@ -223,80 +215,6 @@ func (r *RMM) Devices() []rmm.Device {
 	return slices.Clone(r.devices)
 }
 
-// Calls returns how many times a client method was called.
-func (r *RMM) Calls(method string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.calls[method]
-}
-
-// TotalCalls returns the number of client calls.
-func (r *RMM) TotalCalls() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, v := range r.calls {
-		n += v
-	}
-	return n
-}
-
-// Requests returns the simulated requests (one per attempt).
-func (r *RMM) Requests() int64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.requests
-}
-
-// Waits returns the retry waits the fake's client took.
-func (r *RMM) Waits() []time.Duration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.waits)
-}
-
-// --- behaviour ---------------------------------------------------------
-
-// OnCall sets a hook run before every client call with the method's name,
-// outside the fake's lock; an error it returns is the call's answer.
-func (r *RMM) OnCall(hook func(method string) error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.hook = hook
-}
-
-// Fail makes the next n calls of method answer err (n < 0: every call
-// until Fail(method, 0, nil)).
-func (r *RMM) Fail(method string, n int, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if n == 0 || err == nil {
-		delete(r.failures, method)
-		return
-	}
-	r.failures[method] = &failure{n: n, err: err}
-}
-
-// ThrottleNext answers the next n simulated requests with 429 and a
-// Retry-After.
-func (r *RMM) ThrottleNext(n int, retryAfter time.Duration) {
-	r.queue(n, fault{status: 429, retryAfter: retryAfter})
-}
-
-// FailNext answers the next n simulated requests with a 5xx status.
-func (r *RMM) FailNext(n, status int) { r.queue(n, fault{status: status}) }
-
-// HangNext leaves the next n simulated requests unanswered.
-func (r *RMM) HangNext(n int) { r.queue(n, fault{}) }
-
-func (r *RMM) queue(n int, f fault) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for range n {
-		r.faults = append(r.faults, f)
-	}
-}
-
 // --- the webhook format ------------------------------------------------
 
 // webhook is the fake's own webhook body.
@@ -344,84 +262,10 @@ func notFound(kind, id string) error {
 	return apperr.New(apperr.NotFound, "the fake RMM has no %s %q", kind, id)
 }
 
-// begin runs what every call goes through (see psafake: the same policy).
+// begin runs what every call goes through (fakevendor.Gate.Begin; the
+// same policy as psafake).
 func (c *Client) begin(ctx context.Context, method string) error {
-	r := c.r
-	r.mu.Lock()
-	r.calls[method]++
-	hook := r.hook
-	var failErr error
-	if f, ok := r.failures[method]; ok {
-		failErr = f.err
-		if f.n > 0 {
-			if f.n--; f.n == 0 {
-				delete(r.failures, method)
-			}
-		}
-	}
-	unsupported := r.opt.unsupported[method] || (r.opt.only != nil && !r.opt.only[method])
-	r.mu.Unlock()
-	if unsupported {
-		return apperr.New(apperr.NotImplemented, "the fake RMM does not support %s", method)
-	}
-	if hook != nil {
-		if err := hook(method); err != nil {
-			return err
-		}
-	}
-	if failErr != nil {
-		return failErr
-	}
-	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return apperr.Wrap(apperr.Unavailable, err, "the fake RMM did not answer in time")
-		}
-		r.mu.Lock()
-		r.requests++
-		if c.secret != r.opt.secret {
-			r.mu.Unlock()
-			return &apperr.Error{Kind: apperr.Unauthorized, Message: RejectedReason, VendorStatus: 401}
-		}
-		if len(r.faults) == 0 {
-			r.mu.Unlock()
-			return nil
-		}
-		f := r.faults[0]
-		r.faults = r.faults[1:]
-		r.mu.Unlock()
-		last := attempt >= r.opt.maxAttempts
-		switch {
-		case f.status == 429:
-			if f.retryAfter > MaxRetryAfter || last {
-				return &apperr.Error{Kind: apperr.Throttled, VendorStatus: 429, RetryAfter: max(f.retryAfter, time.Second),
-					Message: fmt.Sprintf("the fake RMM asks to retry after %s", f.retryAfter.Round(time.Second))}
-			}
-			r.wait(f.retryAfter)
-		case f.status != 0:
-			if last {
-				return &apperr.Error{Kind: apperr.Vendor, VendorStatus: f.status, Message: fmt.Sprintf("the fake RMM failed (HTTP %d)", f.status)}
-			}
-			r.wait(time.Duration(attempt) * 100 * time.Millisecond)
-		default:
-			t := time.NewTimer(r.opt.attemptTimeout)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return apperr.Wrap(apperr.Unavailable, ctx.Err(), "the fake RMM did not answer in time")
-			case <-t.C:
-			}
-			if last {
-				return apperr.New(apperr.Unavailable, "the fake RMM did not answer")
-			}
-			r.wait(time.Duration(attempt) * 100 * time.Millisecond)
-		}
-	}
-}
-
-func (r *RMM) wait(d time.Duration) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.waits = append(r.waits, d)
+	return c.r.Begin(ctx, method, c.secret)
 }
 
 func (r *RMM) org(id string) (int, bool) {
@@ -496,13 +340,9 @@ func (c *Client) listDevices(ctx context.Context, method, organizationID, cursor
 	if err := c.begin(ctx, method); err != nil {
 		return rmm.DevicePage{}, err
 	}
-	start := 0
-	if cursor != "" {
-		n, err := strconv.Atoi(cursor)
-		if err != nil || n < 0 {
-			return rmm.DevicePage{}, apperr.New(apperr.Invalid, "the device cursor %q is not one this listing returned", cursor)
-		}
-		start = n
+	start, ok := fakevendor.ParseOffset(cursor)
+	if !ok {
+		return rmm.DevicePage{}, apperr.New(apperr.Invalid, "the device cursor %q is not one this listing returned", cursor)
 	}
 	c.r.mu.Lock()
 	defer c.r.mu.Unlock()
@@ -516,15 +356,10 @@ func (c *Client) listDevices(ctx context.Context, method, organizationID, cursor
 		}
 	}
 	var p rmm.DevicePage
-	if start < len(all) {
-		end := min(start+c.r.opt.pageSize, len(all))
-		p.Devices = slices.Clone(all[start:end])
-		for i := range p.Devices {
-			p.Devices[i].Volumes = slices.Clone(p.Devices[i].Volumes)
-		}
-		if end < len(all) {
-			p.NextCursor = strconv.Itoa(end)
-		}
+	page, next := fakevendor.Page(all, start, c.r.opt.pageSize)
+	p.Devices, p.NextCursor = slices.Clone(page), next
+	for i := range p.Devices {
+		p.Devices[i].Volumes = slices.Clone(p.Devices[i].Volumes)
 	}
 	return p, nil
 }
@@ -603,16 +438,10 @@ func (c *Client) CreateSite(ctx context.Context, organizationID, name string) (r
 // ParseWebhook implements rmm.WebhookParser: the configured parser, or
 // the fake's own format (WebhookBody).
 func (c *Client) ParseWebhook(body []byte) (rmm.Alert, bool, error) {
-	r := c.r
-	r.mu.Lock()
-	r.calls["ParseWebhook"]++
-	unsupported := r.opt.unsupported["ParseWebhook"] || (r.opt.only != nil && !r.opt.only["ParseWebhook"])
-	parser := r.opt.parser
-	r.mu.Unlock()
-	if unsupported {
-		return rmm.Alert{}, false, apperr.New(apperr.NotImplemented, "the fake RMM does not support ParseWebhook")
+	if err := c.r.Enter("ParseWebhook"); err != nil {
+		return rmm.Alert{}, false, err
 	}
-	if parser != nil {
+	if parser := c.r.opt.parser; parser != nil {
 		return parser.ParseWebhook(body)
 	}
 	var w webhook

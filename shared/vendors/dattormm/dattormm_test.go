@@ -19,7 +19,7 @@ import (
 // apiRequests counts the recorded requests below /api.
 func apiRequests(e *env) int {
 	n := 0
-	for _, ex := range e.rec.exchanges() {
+	for _, ex := range e.rec.Exchanges() {
 		if strings.HasPrefix(ex.Path, "/api/") {
 			n++
 		}
@@ -88,7 +88,7 @@ func TestA429DuringSnapshotsStopsTheAudits(t *testing.T) {
 	if !apperr.Is(err, apperr.Throttled) {
 		t.Fatalf("error = %v, want Throttled", err)
 	}
-	got := e.rec.exchanges()
+	got := e.rec.Exchanges()
 	last := got[len(got)-1]
 	if last.Status != http.StatusTooManyRequests || apiRequests(e) != 6 {
 		t.Errorf("%d API requests, the last answered %d; want 6 ending with the 429", apiRequests(e), last.Status)
@@ -144,7 +144,7 @@ func TestPagesReaddMax(t *testing.T) {
 		t.Errorf("%d devices listed, the site has 11", len(devs))
 	}
 	pages := 0
-	for _, ex := range e.rec.exchanges() {
+	for _, ex := range e.rec.Exchanges() {
 		if strings.HasSuffix(ex.Path, "/devices") {
 			pages++
 			if ex.Query.Get("max") != "2" {

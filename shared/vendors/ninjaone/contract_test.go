@@ -2,19 +2,12 @@ package ninjaone
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
-	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/rmmbridge/rmmbridge/shared/internal/contract"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/vendorhttp"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
@@ -33,224 +26,27 @@ import (
 // An operation the client or sandbox starts to use must be added to the
 // keep-list and the extract regenerated (see the extract's header).
 
-// specFile locates the extract: walk up to go.mod, then
-// testdata/vendor-contracts/.
-func specFile(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
+// loadDoc loads the extract once per test binary.
+var loadDoc = sync.OnceValues(func() (*contract.Doc, error) {
+	path, err := contract.Extract("ninjaone-openapi.yaml")
 	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("contract test: no go.mod above the package directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "testdata", "vendor-contracts", "ninjaone-openapi.yaml")
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("contract test: the NinjaOne OpenAPI extract is missing: %v", err)
-	}
-	return p
-}
-
-// specDoc is the loaded document with compiled path templates.
-type specDoc struct {
-	doc   *openapi3.T
-	paths []specPath
-}
-
-type specPath struct {
-	template string
-	re       *regexp.Regexp
-	names    []string
-	params   int
-	item     *openapi3.PathItem
-}
-
-var (
-	specOnce   sync.Once
-	specCached *specDoc
-)
-
-// loadSpec loads the document once per test binary.
-func loadSpec(t *testing.T) *specDoc {
-	t.Helper()
-	path := specFile(t)
-	specOnce.Do(func() { specCached = parseSpec(t, path) })
-	if specCached == nil {
-		t.Fatal("the NinjaOne OpenAPI extract failed to load earlier")
-	}
-	return specCached
-}
-
-func parseSpec(t *testing.T, path string) *specDoc {
-	t.Helper()
-	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromFile(path)
-	if err != nil {
-		t.Errorf("load the NinjaOne OpenAPI extract %s: %v", path, err)
-		return nil
+		return nil, err
 	}
 	// The vendor's full draft does not validate (it has conflicting
-	// /v2/tag/{...} paths), but the extract must: a broken extract would
-	// make the checks below meaningless.
-	if err := doc.Validate(context.Background()); err != nil {
-		t.Errorf("the NinjaOne OpenAPI extract %s does not validate as a document: %v", path, err)
-		return nil
+	// /v2/tag/{...} paths), but the extract must (Load checks it).
+	return contract.Load(path, contract.Options{Name: "the NinjaOne API document"})
+})
+
+func loadSpec(t *testing.T) *contract.Doc {
+	t.Helper()
+	d, err := loadDoc()
+	if err != nil {
+		t.Fatalf("the NinjaOne OpenAPI extract: %v", err)
 	}
-	s := &specDoc{doc: doc}
-	for tmpl, item := range doc.Paths.Map() {
-		var names, parts []string
-		for _, seg := range strings.Split(tmpl, "/") {
-			if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
-				names = append(names, strings.Trim(seg, "{}"))
-				parts = append(parts, "([^/]+)")
-			} else {
-				parts = append(parts, regexp.QuoteMeta(seg))
-			}
-		}
-		re := regexp.MustCompile("^" + strings.Join(parts, "/") + "$")
-		s.paths = append(s.paths, specPath{template: tmpl, re: re, names: names, params: len(names), item: item})
-	}
-	// Literal segments win over parameters (/v2/organizations-detailed
-	// before /v2/organization/{id}).
-	sort.Slice(s.paths, func(i, j int) bool {
-		if s.paths[i].params != s.paths[j].params {
-			return s.paths[i].params < s.paths[j].params
-		}
-		return s.paths[i].template < s.paths[j].template
-	})
-	return s
+	return d
 }
 
-// find returns the operation for method and a concrete path, with the
-// path parameter values.
-func (s *specDoc) find(method, path string) (string, *openapi3.PathItem, *openapi3.Operation, map[string]string) {
-	for _, p := range s.paths {
-		m := p.re.FindStringSubmatch(path)
-		if m == nil {
-			continue
-		}
-		op := p.item.GetOperation(method)
-		if op == nil {
-			continue
-		}
-		vals := map[string]string{}
-		for i, n := range p.names {
-			vals[n] = m[i+1]
-		}
-		return p.template, p.item, op, vals
-	}
-	return "", nil, nil, nil
-}
-
-func schemaOptions() []openapi3.SchemaValidationOption {
-	return []openapi3.SchemaValidationOption{
-		openapi3.MultiErrors(),
-		openapi3.EnableFormatValidation(),
-		openapi3.WithStringFormatValidator("uuid", openapi3.NewRegexpFormatValidator(openapi3.FormatOfStringForUUIDOfRFC4122)),
-	}
-}
-
-// paramValue converts a textual parameter to the JSON value its schema
-// expects.
-func paramValue(schema *openapi3.Schema, raw string) any {
-	if schema != nil && schema.Type != nil && (schema.Type.Is("integer") || schema.Type.Is("number")) {
-		if f, err := strconv.ParseFloat(raw, 64); err == nil {
-			return f
-		}
-	}
-	return raw
-}
-
-// checkRequest reports how ex breaks the document, if it does.
-func (s *specDoc) checkRequest(ex exchange) []string {
-	tmpl, item, op, pathVals := s.find(ex.Method, ex.Path)
-	if op == nil {
-		return []string{fmt.Sprintf("%s %s is not an operation of the NinjaOne API document", ex.Method, ex.Path)}
-	}
-	var problems []string
-	declared := map[string]*openapi3.Parameter{}
-	for _, refs := range []openapi3.Parameters{item.Parameters, op.Parameters} {
-		for _, ref := range refs {
-			if ref.Value != nil {
-				declared[ref.Value.In+":"+ref.Value.Name] = ref.Value
-			}
-		}
-	}
-	check := func(in, name, raw string) {
-		p, ok := declared[in+":"+name]
-		if !ok {
-			problems = append(problems, fmt.Sprintf("%s %s: %s parameter %q is not declared", ex.Method, tmpl, in, name))
-			return
-		}
-		if p.Schema != nil && p.Schema.Value != nil {
-			if err := p.Schema.Value.VisitJSON(paramValue(p.Schema.Value, raw), schemaOptions()...); err != nil {
-				problems = append(problems, fmt.Sprintf("%s %s: %s parameter %s=%q: %v", ex.Method, tmpl, in, name, raw, err))
-			}
-		}
-	}
-	for name, v := range pathVals {
-		check("path", name, v)
-	}
-	for name, vs := range ex.Query {
-		for _, v := range vs {
-			check("query", name, v)
-		}
-	}
-	if len(ex.RequestBody) > 0 {
-		if op.RequestBody == nil || op.RequestBody.Value == nil {
-			problems = append(problems, fmt.Sprintf("%s %s: the operation takes no body", ex.Method, tmpl))
-		} else if mt := op.RequestBody.Value.Content.Get("application/json"); mt == nil || mt.Schema == nil {
-			problems = append(problems, fmt.Sprintf("%s %s: no JSON request schema", ex.Method, tmpl))
-		} else {
-			var body any
-			if err := json.Unmarshal(ex.RequestBody, &body); err != nil {
-				problems = append(problems, fmt.Sprintf("%s %s: request body is not JSON: %v", ex.Method, tmpl, err))
-			} else if err := mt.Schema.Value.VisitJSON(body, append(schemaOptions(), openapi3.VisitAsRequest())...); err != nil {
-				problems = append(problems, fmt.Sprintf("%s %s: request body: %v", ex.Method, tmpl, err))
-			}
-		}
-	}
-	return problems
-}
-
-// checkResponse validates a 2xx JSON answer against the operation's schema.
-func (s *specDoc) checkResponse(ex exchange) []string {
-	tmpl, _, op, _ := s.find(ex.Method, ex.Path)
-	if op == nil || ex.Status/100 != 2 || len(ex.Body) == 0 {
-		return nil
-	}
-	resp := op.Responses.Status(ex.Status)
-	if resp == nil {
-		resp = op.Responses.Default()
-	}
-	if resp == nil || resp.Value == nil {
-		return []string{fmt.Sprintf("%s %s: status %d is not documented", ex.Method, tmpl, ex.Status)}
-	}
-	mt := resp.Value.Content.Get("application/json")
-	if mt == nil || mt.Schema == nil {
-		return []string{fmt.Sprintf("%s %s: no JSON response schema for %d", ex.Method, tmpl, ex.Status)}
-	}
-	if !strings.HasPrefix(ex.ContentType, "application/json") {
-		return []string{fmt.Sprintf("%s %s: answered %q, want application/json", ex.Method, tmpl, ex.ContentType)}
-	}
-	var body any
-	if err := json.Unmarshal(ex.Body, &body); err != nil {
-		return []string{fmt.Sprintf("%s %s: response is not JSON: %v", ex.Method, tmpl, err)}
-	}
-	if err := mt.Schema.Value.VisitJSON(body, append(schemaOptions(), openapi3.VisitAsResponse())...); err != nil {
-		return []string{fmt.Sprintf("%s %s: response body: %v", ex.Method, tmpl, err)}
-	}
-	return nil
-}
-
-func isTokenEndpoint(ex exchange) bool {
+func isTokenEndpoint(ex contract.Exchange) bool {
 	return ex.Method == http.MethodPost && (ex.Path == "/ws/oauth/token" || ex.Path == "/oauth/token")
 }
 
@@ -299,28 +95,11 @@ func TestClientRequestsMatchTheVendorDocument(t *testing.T) {
 	spec := loadSpec(t)
 	e := newEnv(t, sandbox.Options{Seed: 2, Orgs: 7, Devices: 40}, Config{PageSize: 3, ReportPageSize: 10})
 	exerciseClient(t, e.client)
-	seen := map[string]bool{}
-	for _, ex := range e.rec.exchanges() {
-		if isTokenEndpoint(ex) {
-			continue
-		}
-		tmpl, _, _, _ := spec.find(ex.Method, ex.Path)
-		var names []string
-		for k := range ex.Query {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		seen[ex.Method+" "+tmpl+" "+strings.Join(names, ",")] = true
-		for _, p := range spec.checkRequest(ex) {
-			t.Error(p)
-		}
+	problems, got, checked := spec.CheckRequests(e.rec.Exchanges(), isTokenEndpoint)
+	for _, p := range problems {
+		t.Error(p)
 	}
-	var got []string
-	for k := range seen {
-		got = append(got, k)
-	}
-	sort.Strings(got)
-	t.Logf("operations used by the client:\n  %s", strings.Join(got, "\n  "))
+	t.Logf("%d requests checked; operations used by the client:\n  %s", checked, strings.Join(got, "\n  "))
 	if len(got) < 10 {
 		t.Errorf("only %d distinct operations were exercised", len(got))
 	}
@@ -346,22 +125,18 @@ func TestSandboxAnswersMatchTheVendorDocument(t *testing.T) {
 			t.Errorf("GET %s: %v", path, err)
 		}
 	}
-	validated := map[string]int{}
-	for _, ex := range e.rec.exchanges() {
-		if isTokenEndpoint(ex) {
-			continue
-		}
-		for _, p := range spec.checkResponse(ex) {
-			t.Error(p)
-		}
-		if tmpl, _, _, _ := spec.find(ex.Method, ex.Path); tmpl != "" && ex.Status/100 == 2 {
-			validated[ex.Method+" "+tmpl]++
-		}
+	problems, validated := spec.CheckResponses(e.rec.Exchanges(), isTokenEndpoint)
+	for _, p := range problems {
+		t.Error(p)
+	}
+	answers := 0
+	for _, n := range validated {
+		answers += n
 	}
 	if len(validated) < 17 {
 		t.Errorf("validated answers of %d operations, want at least 17: %v", len(validated), validated)
 	}
-	t.Logf("validated answers: %v", validated)
+	t.Logf("%d answers validated, of %d operations: %v", answers, len(validated), validated)
 }
 
 // TestContractCheckerCatchesDrift proves the checker is not vacuous: a
@@ -371,24 +146,24 @@ func TestContractCheckerCatchesDrift(t *testing.T) {
 	spec := loadSpec(t)
 	tests := []struct {
 		name string
-		ex   exchange
+		ex   contract.Exchange
 		req  bool
 	}{
-		{name: "unknown path", ex: exchange{Method: "GET", Path: "/v2/device/1/serials"}, req: true},
-		{name: "undeclared query parameter", ex: exchange{Method: "GET", Path: "/v2/devices-detailed", Query: map[string][]string{"orgId": {"1"}}}, req: true},
-		{name: "non-integer path id", ex: exchange{Method: "GET", Path: "/v2/device/abc"}, req: true},
-		{name: "wrong type in answer", ex: exchange{Method: "GET", Path: "/v2/device/1", Status: 200, ContentType: "application/json", Body: []byte(`{"id":"one","lastContact":"yesterday"}`)}},
-		{name: "request body of the wrong type", ex: exchange{Method: "POST", Path: "/v2/organizations", RequestBody: []byte(`{"name":5,"locations":"HQ"}`)}, req: true},
-		{name: "uid that is not a uuid", ex: exchange{Method: "GET", Path: "/v2/device/1", Status: 200, ContentType: "application/json", Body: []byte(`{"id":1,"uid":"not-a-uuid"}`)}},
-		{name: "bad enum in answer", ex: exchange{Method: "GET", Path: "/v2/devices-detailed", Status: 200, ContentType: "application/json", Body: []byte(`[{"id":1,"nodeClass":"TOASTER"}]`)}},
+		{name: "unknown path", ex: contract.Exchange{Method: "GET", Path: "/v2/device/1/serials"}, req: true},
+		{name: "undeclared query parameter", ex: contract.Exchange{Method: "GET", Path: "/v2/devices-detailed", Query: map[string][]string{"orgId": {"1"}}}, req: true},
+		{name: "non-integer path id", ex: contract.Exchange{Method: "GET", Path: "/v2/device/abc"}, req: true},
+		{name: "wrong type in answer", ex: contract.Exchange{Method: "GET", Path: "/v2/device/1", Status: 200, ContentType: "application/json", Body: []byte(`{"id":"one","lastContact":"yesterday"}`)}},
+		{name: "request body of the wrong type", ex: contract.Exchange{Method: "POST", Path: "/v2/organizations", RequestBody: []byte(`{"name":5,"locations":"HQ"}`)}, req: true},
+		{name: "uid that is not a uuid", ex: contract.Exchange{Method: "GET", Path: "/v2/device/1", Status: 200, ContentType: "application/json", Body: []byte(`{"id":1,"uid":"not-a-uuid"}`)}},
+		{name: "bad enum in answer", ex: contract.Exchange{Method: "GET", Path: "/v2/devices-detailed", Status: 200, ContentType: "application/json", Body: []byte(`[{"id":1,"nodeClass":"TOASTER"}]`)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var problems []string
 			if tt.req {
-				problems = spec.checkRequest(tt.ex)
+				problems = spec.CheckRequest(tt.ex)
 			} else {
-				problems = spec.checkResponse(tt.ex)
+				problems, _ = spec.CheckResponse(tt.ex)
 			}
 			if len(problems) == 0 {
 				t.Error("the checker found nothing wrong")

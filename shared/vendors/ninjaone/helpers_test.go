@@ -1,83 +1,21 @@
 package ninjaone
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rmmbridge/rmmbridge/shared/internal/contract"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
 )
-
-// exchange is one request the client sent and the sandbox's answer.
-type exchange struct {
-	Method      string
-	Path        string
-	Query       url.Values
-	RequestBody []byte
-	Status      int
-	ContentType string
-	Body        []byte
-}
-
-// recorder wraps the sandbox handler and keeps every exchange, so tests can
-// check the client's requests and the sandbox's answers against the
-// vendor's OpenAPI document.
-type recorder struct {
-	next http.Handler
-	mu   sync.Mutex
-	log  []exchange
-}
-
-type captureWriter struct {
-	http.ResponseWriter
-	status int
-	body   bytes.Buffer
-}
-
-func (c *captureWriter) WriteHeader(status int) {
-	c.status = status
-	c.ResponseWriter.WriteHeader(status)
-}
-
-func (c *captureWriter) Write(b []byte) (int, error) {
-	if c.status == 0 {
-		c.status = http.StatusOK
-	}
-	c.body.Write(b)
-	return c.ResponseWriter.Write(b)
-}
-
-func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var reqBody []byte
-	if r.Body != nil {
-		reqBody, _ = io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(reqBody))
-	}
-	cw := &captureWriter{ResponseWriter: w}
-	rec.next.ServeHTTP(cw, r)
-	rec.mu.Lock()
-	rec.log = append(rec.log, exchange{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), RequestBody: reqBody,
-		Status: cw.status, ContentType: cw.Header().Get("Content-Type"), Body: cw.body.Bytes()})
-	rec.mu.Unlock()
-}
-
-func (rec *recorder) exchanges() []exchange {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return slices.Clone(rec.log)
-}
 
 // env is a sandbox, the recorder in front of it, and a client pointed at it.
 type env struct {
 	sb     *sandbox.Server
-	rec    *recorder
+	rec    *contract.Recorder
 	url    string
 	client *Client
 	sleeps *sleeps
@@ -128,7 +66,7 @@ func newEnv(t *testing.T, opt sandbox.Options, cfg Config) *env {
 		opt.Epoch = testEpoch
 	}
 	sb := sandbox.New(opt)
-	rec := &recorder{next: sb.Handler()}
+	rec := contract.NewRecorder(sb.Handler())
 	srv := httptest.NewServer(rec)
 	t.Cleanup(srv.Close)
 	id, secret := sb.Credentials()

@@ -31,20 +31,18 @@
 package sandbox
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rmmbridge/rmmbridge/shared/devtools/sandboxkit"
 )
 
 // Public client credentials every Datto token request carries as HTTP
@@ -145,7 +143,6 @@ type Server struct {
 	devices   []*Device
 	alerts    []*Alert
 	tokens    map[string]time.Time
-	counts    map[string]int64
 	reads     []time.Time // request times in the window
 	writes    []time.Time
 	throttled map[string]bool      // callers answered 429 whose quota is still spent
@@ -153,10 +150,11 @@ type Server struct {
 	blocks    int
 	nextID    int64
 	rng       *rand.Rand
-	faults    []queuedFault
 	handler   http.Handler
-	srv       *http.Server
-	serveDone chan struct{}
+
+	counts sandboxkit.Counts
+	faults sandboxkit.Faults
+	lis    sandboxkit.Listener
 }
 
 // New builds a sandbox from opt and generates its data.
@@ -216,7 +214,7 @@ func New(opt Options) *Server {
 	w := seed(opt.Seed, opt.Sites, opt.Devices, opt.Epoch)
 	s := &Server{
 		opt: opt, log: log, sites: w.sites, devices: w.devices, alerts: w.alerts,
-		tokens: map[string]time.Time{}, counts: map[string]int64{},
+		tokens:    map[string]time.Time{},
 		throttled: map[string]bool{}, blocked: map[string]time.Time{},
 		rng:    rand.New(rand.NewPCG(uint64(opt.Seed), 0x646174746f)),
 		nextID: 100_000 + opt.Seed%1000*1000,
@@ -232,35 +230,11 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // serves in the background. It returns the platform URL (the API is under
 // /api, the token endpoint at /auth/oauth/token).
 func (s *Server) Start(addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
-	s.serveDone = make(chan struct{})
-	go func() {
-		defer close(s.serveDone)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("dattormm sandbox stopped", "error", err)
-		}
-	}()
-	return "http://" + ln.Addr().String(), nil
+	return s.lis.Start(addr, s.handler, s.log, "dattormm sandbox")
 }
 
 // Close stops a started server, abandoning hanging requests.
-func (s *Server) Close() error {
-	if s.srv == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	err := s.srv.Shutdown(ctx)
-	if err != nil {
-		err = s.srv.Close()
-	}
-	<-s.serveDone
-	return err
-}
+func (s *Server) Close() error { return s.lis.Close() }
 
 // Credentials returns the accepted API key and secret.
 func (s *Server) Credentials() (apiKey, apiSecret string) { return s.opt.APIKey, s.opt.APISecret }
@@ -271,22 +245,10 @@ func (s *Server) Platform() string { return s.opt.Platform }
 // Requests returns how many requests each route received, keyed by its
 // pattern ("GET /api/v2/device/{uid}"); unknown paths count as
 // "unmatched".
-func (s *Server) Requests() map[string]int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.counts)
-}
+func (s *Server) Requests() map[string]int64 { return s.counts.Requests() }
 
 // TotalRequests returns the number of requests received.
-func (s *Server) TotalRequests() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var n int64
-	for _, c := range s.counts {
-		n += c
-	}
-	return n
-}
+func (s *Server) TotalRequests() int64 { return s.counts.TotalRequests() }
 
 // Blocks returns how many times a caller was blocked (403) for calling
 // on after a 429.
@@ -348,57 +310,29 @@ func caller(r *http.Request) string {
 	return host
 }
 
-// Injected failures besides HTTP statuses.
-const (
-	failHang     = -1
-	failThrottle = -2
-)
-
-type queuedFault struct {
-	status     int
-	retryAfter time.Duration
-}
-
 // FailNext answers the next n API requests with status.
-func (s *Server) FailNext(n, status int) { s.queue(n, queuedFault{status: status}) }
+func (s *Server) FailNext(n, status int) { s.faults.FailNext(n, status) }
 
 // ThrottleNext answers the next n API requests with 429 and, when
 // retryAfter > 0, a Retry-After header (whole seconds, rounded up).
 // Datto's own 429s carry none that anyone has documented.
-func (s *Server) ThrottleNext(n int, retryAfter time.Duration) {
-	s.queue(n, queuedFault{status: failThrottle, retryAfter: retryAfter})
-}
+func (s *Server) ThrottleNext(n int, retryAfter time.Duration) { s.faults.ThrottleNext(n, retryAfter) }
 
 // HangNext holds the next n API requests until the client gives up.
-func (s *Server) HangNext(n int) { s.queue(n, queuedFault{status: failHang}) }
+func (s *Server) HangNext(n int) { s.faults.HangNext(n) }
 
-func (s *Server) queue(n int, f queuedFault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.faults = append(s.faults, f)
-	}
-}
-
-func (s *Server) nextFault() (queuedFault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.faults) > 0 {
-		f := s.faults[0]
-		s.faults = s.faults[1:]
+// nextFault takes the next queued failure, else draws one at the
+// configured rates.
+func (s *Server) nextFault() (sandboxkit.Fault, bool) {
+	if f, ok := s.faults.Next(); ok {
 		return f, true
 	}
-	if s.opt.FailRate5xx <= 0 && s.opt.TimeoutRate <= 0 {
-		return queuedFault{}, false
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if status := sandboxkit.Draw(s.rng, s.opt.TimeoutRate, s.opt.FailRate5xx, []int{502, 503, 504}); status != 0 {
+		return sandboxkit.Fault{Status: status}, true
 	}
-	x := s.rng.Float64()
-	switch {
-	case x < s.opt.TimeoutRate:
-		return queuedFault{status: failHang}, true
-	case x < s.opt.TimeoutRate+s.opt.FailRate5xx:
-		return queuedFault{status: []int{502, 503, 504}[s.rng.IntN(3)]}, true
-	}
-	return queuedFault{}, false
+	return sandboxkit.Fault{}, false
 }
 
 // admit applies the rate limits to one request of the caller: it returns
@@ -450,13 +384,11 @@ func (s *Server) route(mux *http.ServeMux, pattern string, api bool, h http.Hand
 	write := !strings.HasPrefix(pattern, "GET ")
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		s.mu.Lock()
-		s.counts[pattern]++
-		s.mu.Unlock()
+		s.counts.Count(pattern)
 		defer func() {
 			s.log.Debug("dattormm sandbox request", "route", pattern, "path", r.URL.Path, "durationMs", time.Since(start).Milliseconds())
 		}()
-		if !sleep(r.Context(), s.opt.Latency) {
+		if !sandboxkit.Sleep(r.Context(), s.opt.Latency) {
 			return
 		}
 		if !api {
@@ -472,34 +404,30 @@ func (s *Server) route(mux *http.ServeMux, pattern string, api bool, h http.Hand
 			writeError(w, r, http.StatusTooManyRequests, "Request rate limit exceeded")
 			return
 		}
-		if !sleep(r.Context(), delay) {
+		if !sandboxkit.Sleep(r.Context(), delay) {
 			return
 		}
 		if f, ok := s.nextFault(); ok {
-			switch f.status {
-			case failThrottle:
-				if f.retryAfter > 0 {
-					w.Header().Set("Retry-After", strconv.Itoa(int((f.retryAfter+time.Second-1)/time.Second)))
+			switch f.Status {
+			case sandboxkit.Throttle:
+				if f.RetryAfter > 0 {
+					w.Header().Set("Retry-After", sandboxkit.RetryAfter(f.RetryAfter))
 				}
 				writeError(w, r, http.StatusTooManyRequests, "Request rate limit exceeded")
 				return
-			case failHang:
-				t := time.NewTimer(s.opt.TimeoutDelay)
-				defer t.Stop()
-				select {
-				case <-r.Context().Done():
+			case sandboxkit.Hang:
+				if !sandboxkit.Sleep(r.Context(), s.opt.TimeoutDelay) {
 					return
-				case <-t.C:
 				}
-				f.status = http.StatusGatewayTimeout
+				f.Status = http.StatusGatewayTimeout
 			}
-			if f.status == http.StatusBadGateway || f.status == http.StatusGatewayTimeout {
+			if f.Status == http.StatusBadGateway || f.Status == http.StatusGatewayTimeout {
 				w.Header().Set("Content-Type", "text/html")
-				w.WriteHeader(f.status)
-				fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>", f.status, http.StatusText(f.status))
+				w.WriteHeader(f.Status)
+				fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>", f.Status, http.StatusText(f.Status))
 				return
 			}
-			writeError(w, r, f.status, "Service temporarily unavailable")
+			writeError(w, r, f.Status, "Service temporarily unavailable")
 			return
 		}
 		if !s.authorize(w, r) {
@@ -507,20 +435,6 @@ func (s *Server) route(mux *http.ServeMux, pattern string, api bool, h http.Hand
 		}
 		h(w, r)
 	})
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // authorize checks the bearer token.
@@ -591,9 +505,7 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]int{"max": s.opt.PageMax})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.counts["unmatched"]++
-		s.mu.Unlock()
+		s.counts.Count("unmatched")
 		writeError(w, r, http.StatusNotFound, "No resource at "+r.Method+" "+r.URL.Path)
 	})
 	return mux

@@ -21,14 +21,11 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
-	"maps"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"slices"
 	"sort"
@@ -36,6 +33,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rmmbridge/rmmbridge/shared/devtools/sandboxkit"
 )
 
 // Options configure a Server. Zero values give a small healthy sandbox.
@@ -96,24 +95,22 @@ type Server struct {
 	opt Options
 	log *slog.Logger
 
-	mu        sync.Mutex
-	orgs      []*Organization // by id ascending
-	devices   []*Device       // by id ascending
-	alerts    []*Alert
-	tokens    map[string]token
-	counts    map[string]int64
-	webhook   *WebhookConfig
-	nextOrg   int
-	nextLoc   int
-	nextAct   int64
-	rng       *rand.Rand // failures, tokens, new ids
-	bucket    float64
-	bucketAt  time.Time
-	faults    []queuedFault
-	handler   http.Handler
-	srv       *http.Server
-	listener  net.Listener
-	serveDone chan struct{}
+	mu      sync.Mutex
+	orgs    []*Organization // by id ascending
+	devices []*Device       // by id ascending
+	alerts  []*Alert
+	tokens  map[string]token
+	webhook *WebhookConfig
+	nextOrg int
+	nextLoc int
+	nextAct int64
+	rng     *rand.Rand // failures, tokens, new ids
+	handler http.Handler
+
+	counts sandboxkit.Counts
+	bucket sandboxkit.Bucket
+	faults sandboxkit.Faults
+	lis    sandboxkit.Listener
 }
 
 type token struct {
@@ -158,7 +155,7 @@ func New(opt Options) *Server {
 	s := &Server{
 		opt: opt, log: log,
 		orgs: w.orgs, devices: w.devices, alerts: w.alerts,
-		tokens: map[string]token{}, counts: map[string]int64{},
+		tokens:  map[string]token{},
 		rng:     rand.New(rand.NewPCG(uint64(opt.Seed), 0x6661696c)),
 		nextAct: 1_000_000 + opt.Seed%1000*1000,
 	}
@@ -168,7 +165,7 @@ func New(opt Options) *Server {
 			s.nextLoc = max(s.nextLoc, l.ID)
 		}
 	}
-	s.bucket = math.Max(1, opt.RateLimit)
+	s.bucket.SetRate(opt.RateLimit)
 	s.handler = s.routes()
 	return s
 }
@@ -179,36 +176,11 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Start listens on addr (use "127.0.0.1:0" for a free loopback port) and
 // serves in the background. It returns the base URL.
 func (s *Server) Start(addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	s.listener = ln
-	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
-	s.serveDone = make(chan struct{})
-	go func() {
-		defer close(s.serveDone)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("ninjaone sandbox stopped", "error", err)
-		}
-	}()
-	return "http://" + ln.Addr().String(), nil
+	return s.lis.Start(addr, s.handler, s.log, "ninjaone sandbox")
 }
 
 // Close stops a started server, abandoning hanging requests.
-func (s *Server) Close() error {
-	if s.srv == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	err := s.srv.Shutdown(ctx)
-	if err != nil {
-		err = s.srv.Close()
-	}
-	<-s.serveDone
-	return err
-}
+func (s *Server) Close() error { return s.lis.Close() }
 
 // Serve starts on addr, logs the URL and credentials, and blocks until
 // ctx ends (for `rmmbridge sandbox ninjaone --port N`).
@@ -266,22 +238,10 @@ func (s *Server) Alerts() []Alert {
 // Requests returns how many requests each route received, keyed by
 // "METHOD /path/{template}" (e.g. "GET /v2/device/{id}", "POST
 // /ws/oauth/token"); unknown paths count under "unmatched".
-func (s *Server) Requests() map[string]int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.counts)
-}
+func (s *Server) Requests() map[string]int64 { return s.counts.Requests() }
 
 // TotalRequests returns the number of requests received.
-func (s *Server) TotalRequests() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var n int64
-	for _, c := range s.counts {
-		n += c
-	}
-	return n
-}
+func (s *Server) TotalRequests() int64 { return s.counts.TotalRequests() }
 
 // RevokeTokens invalidates every issued access token, so the next API call
 // of each client gets 401 (tests of re-authentication).
@@ -303,7 +263,7 @@ func (s *Server) SetRateLimit(perSecond float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.opt.RateLimit = perSecond
-	s.bucket, s.bucketAt = math.Max(1, perSecond), time.Time{}
+	s.bucket.SetRate(perSecond)
 }
 
 // WebhookConfig returns the configuration stored by PUT /v2/webhook, if
@@ -345,38 +305,31 @@ func (s *Server) route(mux *http.ServeMux, pattern string, scope string, h http.
 	api := scope != ""
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		s.mu.Lock()
-		s.counts[pattern]++
-		s.mu.Unlock()
+		s.counts.Count(pattern)
 		defer func() {
 			s.log.Debug("ninjaone sandbox request", "route", pattern, "path", r.URL.Path, "durationMs", time.Since(start).Milliseconds())
 		}()
-		if !sleep(r.Context(), s.opt.Latency) {
+		if !sandboxkit.Sleep(r.Context(), s.opt.Latency) {
 			return
 		}
-		if wait, ok := s.takeToken(); !ok {
-			secs := int(math.Ceil(wait.Seconds()))
-			w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		if wait, ok := s.bucket.Take(); !ok {
+			w.Header().Set("Retry-After", sandboxkit.RetryAfter(wait))
 			s.writeError(w, http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "Rate limit exceeded")
 			return
 		}
 		if api {
-			fail, retryAfter, queued := s.nextFault()
+			f, queued := s.faults.Next()
 			if !queued {
-				fail = s.injectFailure()
+				f.Status = s.injectFailure()
 			}
-			switch fail {
-			case failThrottle:
-				w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retryAfter.Seconds())))))
+			switch fail := f.Status; fail {
+			case sandboxkit.Throttle:
+				w.Header().Set("Retry-After", sandboxkit.RetryAfter(f.RetryAfter))
 				s.writeError(w, http.StatusTooManyRequests, "TOO_MANY_REQUESTS", "Rate limit exceeded")
 				return
-			case failHang:
-				t := time.NewTimer(s.opt.TimeoutDelay)
-				defer t.Stop()
-				select {
-				case <-r.Context().Done():
+			case sandboxkit.Hang:
+				if !sandboxkit.Sleep(r.Context(), s.opt.TimeoutDelay) {
 					return
-				case <-t.C:
 				}
 				w.Header().Set("Content-Type", "text/html")
 				w.WriteHeader(http.StatusGatewayTimeout)
@@ -408,104 +361,25 @@ func (s *Server) route(mux *http.ServeMux, pattern string, scope string, h http.
 	})
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// takeToken applies the rate limit; when empty it says how long until the
-// next token.
-func (s *Server) takeToken() (time.Duration, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rate := s.opt.RateLimit
-	if rate <= 0 {
-		return 0, true
-	}
-	now := time.Now()
-	burst := math.Max(1, rate)
-	if !s.bucketAt.IsZero() {
-		s.bucket = math.Min(burst, s.bucket+now.Sub(s.bucketAt).Seconds()*rate)
-	}
-	s.bucketAt = now
-	if s.bucket >= 1 {
-		s.bucket--
-		return 0, true
-	}
-	return time.Duration((1 - s.bucket) / rate * float64(time.Second)), false
-}
-
-// Injected failures besides HTTP statuses.
-const (
-	failHang     = -1
-	failThrottle = -2
-)
-
-// queuedFault is one failure FailNext, ThrottleNext or HangNext queued.
-type queuedFault struct {
-	status     int // an HTTP status, failHang or failThrottle
-	retryAfter time.Duration
-}
-
 // FailNext answers the next n API requests with status (502 and 504 with
 // an HTML body as a proxy sends, others with NinjaOne's error body).
 // Token requests are not affected.
-func (s *Server) FailNext(n, status int) { s.queue(n, queuedFault{status: status}) }
+func (s *Server) FailNext(n, status int) { s.faults.FailNext(n, status) }
 
 // ThrottleNext answers the next n API requests with 429 and a
 // Retry-After of retryAfter (whole seconds, rounded up).
-func (s *Server) ThrottleNext(n int, retryAfter time.Duration) {
-	s.queue(n, queuedFault{status: failThrottle, retryAfter: retryAfter})
-}
+func (s *Server) ThrottleNext(n int, retryAfter time.Duration) { s.faults.ThrottleNext(n, retryAfter) }
 
 // HangNext holds the next n API requests until the client gives up (or
 // TimeoutDelay passes, then 504).
-func (s *Server) HangNext(n int) { s.queue(n, queuedFault{status: failHang}) }
-
-func (s *Server) queue(n int, f queuedFault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.faults = append(s.faults, f)
-	}
-}
-
-// nextFault takes the next queued failure, if any.
-func (s *Server) nextFault() (status int, retryAfter time.Duration, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.faults) == 0 {
-		return 0, 0, false
-	}
-	f := s.faults[0]
-	s.faults = s.faults[1:]
-	return f.status, f.retryAfter, true
-}
+func (s *Server) HangNext(n int) { s.faults.HangNext(n) }
 
 // injectFailure draws the failure, if any, for one API request.
 func (s *Server) injectFailure() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.opt.FailRate5xx <= 0 && s.opt.TimeoutRate <= 0 {
-		return 0
-	}
-	x := s.rng.Float64()
-	switch {
-	case x < s.opt.TimeoutRate:
-		return failHang
-	case x < s.opt.TimeoutRate+s.opt.FailRate5xx:
-		return []int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusServiceUnavailable, http.StatusGatewayTimeout}[s.rng.IntN(4)]
-	}
-	return 0
+	return sandboxkit.Draw(s.rng, s.opt.TimeoutRate, s.opt.FailRate5xx,
+		[]int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusServiceUnavailable, http.StatusGatewayTimeout})
 }
 
 // authorize checks the bearer token and its scope.
@@ -556,9 +430,7 @@ func (s *Server) routes() http.Handler {
 	s.route(mux, "PUT /v2/webhook", "management", s.handlePutWebhook)
 	s.route(mux, "DELETE /v2/webhook", "management", s.handleDeleteWebhook)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.counts["unmatched"]++
-		s.mu.Unlock()
+		s.counts.Count("unmatched")
 		s.writeError(w, http.StatusNotFound, "NOT_FOUND", "No resource at "+r.Method+" "+r.URL.Path)
 	})
 	return mux

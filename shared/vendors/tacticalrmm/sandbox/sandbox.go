@@ -37,20 +37,17 @@
 package sandbox
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
-	"math"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rmmbridge/rmmbridge/shared/devtools/sandboxkit"
 )
 
 // Options configure a Server. Zero values give a small healthy sandbox.
@@ -108,14 +105,13 @@ type Server struct {
 	// defaultTemplate is the global alert template (Global Settings).
 	defaultTemplate int
 	posted          []Posted
-	counts          map[string]int64
 	rng             *rand.Rand
-	bucket          float64
-	bucketAt        time.Time
-	faults          []queuedFault
 	handler         http.Handler
-	srv             *http.Server
-	serveDone       chan struct{}
+
+	counts sandboxkit.Counts
+	bucket sandboxkit.Bucket
+	faults sandboxkit.Faults
+	lis    sandboxkit.Listener
 }
 
 // New builds a sandbox from opt and generates its data.
@@ -147,8 +143,8 @@ func New(opt Options) *Server {
 	}
 	w := generate(opt.Seed, opt.Clients, opt.Agents, opt.Epoch)
 	s := &Server{opt: opt, log: log, clients: w.clients, sites: w.sites, agents: w.agents, alerts: w.alerts,
-		counts: map[string]int64{}, rng: rand.New(rand.NewPCG(uint64(opt.Seed), 0x6661696c))}
-	s.bucket = math.Max(1, opt.RateLimit)
+		rng: rand.New(rand.NewPCG(uint64(opt.Seed), 0x6661696c))}
+	s.bucket.SetRate(opt.RateLimit)
 	s.handler = s.routes()
 	return s
 }
@@ -159,62 +155,22 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Start listens on addr ("127.0.0.1:0" for a free loopback port) and
 // serves in the background. It returns the base URL.
 func (s *Server) Start(addr string) (string, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
-	s.serveDone = make(chan struct{})
-	go func() {
-		defer close(s.serveDone)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("tacticalrmm sandbox stopped", "error", err)
-		}
-	}()
-	return "http://" + ln.Addr().String(), nil
+	return s.lis.Start(addr, s.handler, s.log, "tacticalrmm sandbox")
 }
 
 // Close stops a started server, abandoning hanging requests.
-func (s *Server) Close() error {
-	if s.srv == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	err := s.srv.Shutdown(ctx)
-	if err != nil {
-		err = s.srv.Close()
-	}
-	<-s.serveDone
-	return err
-}
+func (s *Server) Close() error { return s.lis.Close() }
 
 // APIKey returns the accepted API key.
 func (s *Server) APIKey() string { return s.opt.APIKey }
 
 // TotalRequests returns the number of requests received.
-func (s *Server) TotalRequests() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var n int64
-	for _, c := range s.counts {
-		n += c
-	}
-	return n
-}
+func (s *Server) TotalRequests() int64 { return s.counts.TotalRequests() }
 
 // Requests returns how many requests each route received, keyed by its
 // pattern ("GET /agents/{agent_id}/"); "unmatched" and "redirected" count
 // the others.
-func (s *Server) Requests() map[string]int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int64, len(s.counts))
-	for k, v := range s.counts {
-		out[k] = v
-	}
-	return out
-}
+func (s *Server) Requests() map[string]int64 { return s.counts.Requests() }
 
 // SetBetaAPI turns the beta API on or off at run time.
 func (s *Server) SetBetaAPI(on bool) {
@@ -256,25 +212,23 @@ func djangoNotFound(w http.ResponseWriter) {
 func (s *Server) route(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		s.mu.Lock()
-		s.counts[pattern]++
-		s.mu.Unlock()
+		s.counts.Count(pattern)
 		defer func() {
 			s.log.Debug("tacticalrmm sandbox request", "route", pattern, "path", r.URL.Path, "durationMs", time.Since(start).Milliseconds())
 		}()
-		if !sleep(r.Context(), s.opt.Latency) {
+		if !sandboxkit.Sleep(r.Context(), s.opt.Latency) {
 			return
 		}
-		if wait, ok := s.takeToken(); !ok {
-			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+		if wait, ok := s.bucket.Take(); !ok {
+			w.Header().Set("Retry-After", sandboxkit.RetryAfter(wait))
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(http.StatusTooManyRequests)
 			_, _ = w.Write([]byte("<html><body><h1>429 Too Many Requests</h1></body></html>"))
 			return
 		}
-		f, queued := s.nextFault()
+		f, queued := s.faults.Next()
 		if !queued {
-			f = queuedFault{status: s.injectFailure()}
+			f = sandboxkit.Fault{Status: s.injectFailure()}
 		}
 		if s.answerFault(w, r, f) {
 			return
@@ -295,141 +249,59 @@ func (s *Server) route(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
 }
 
 // answerFault answers an injected failure; false when there is none.
-func (s *Server) answerFault(w http.ResponseWriter, r *http.Request, f queuedFault) bool {
+func (s *Server) answerFault(w http.ResponseWriter, r *http.Request, f sandboxkit.Fault) bool {
 	html := func(status int, text string) {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte("<html><body><h1>" + text + "</h1></body></html>"))
 	}
-	switch f.status {
+	switch f.Status {
 	case 0:
 		return false
-	case failThrottle:
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(f.retryAfter.Seconds())))))
+	case sandboxkit.Throttle:
+		w.Header().Set("Retry-After", sandboxkit.RetryAfter(f.RetryAfter))
 		html(http.StatusTooManyRequests, "429 Too Many Requests")
-	case failHang:
-		t := time.NewTimer(s.opt.TimeoutDelay)
-		defer t.Stop()
-		select {
-		case <-r.Context().Done():
+	case sandboxkit.Hang:
+		if !sandboxkit.Sleep(r.Context(), s.opt.TimeoutDelay) {
 			return true
-		case <-t.C:
 		}
 		html(http.StatusGatewayTimeout, "504 Gateway Time-out")
-	case failBody:
+	case sandboxkit.Reject:
 		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(f.bodyStatus)
-		_, _ = w.Write([]byte(f.body))
+		w.WriteHeader(f.BodyStatus)
+		_, _ = w.Write([]byte(f.Body))
 	case http.StatusBadGateway:
 		html(http.StatusBadGateway, "502 Bad Gateway")
 	case http.StatusGatewayTimeout:
 		html(http.StatusGatewayTimeout, "504 Gateway Time-out")
 	default:
-		html(f.status, strconv.Itoa(f.status)+" "+http.StatusText(f.status))
+		html(f.Status, strconv.Itoa(f.Status)+" "+http.StatusText(f.Status))
 	}
 	return true
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func (s *Server) takeToken() (time.Duration, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rate := s.opt.RateLimit
-	if rate <= 0 {
-		return 0, true
-	}
-	now := time.Now()
-	burst := math.Max(1, rate)
-	if !s.bucketAt.IsZero() {
-		s.bucket = math.Min(burst, s.bucket+now.Sub(s.bucketAt).Seconds()*rate)
-	}
-	s.bucketAt = now
-	if s.bucket >= 1 {
-		s.bucket--
-		return 0, true
-	}
-	return time.Duration((1 - s.bucket) / rate * float64(time.Second)), false
-}
-
-// Injected failures besides HTTP statuses.
-const (
-	failHang     = -1
-	failThrottle = -2
-	failBody     = -3
-)
-
-type queuedFault struct {
-	status     int
-	retryAfter time.Duration
-	bodyStatus int
-	body       string
-}
-
 // FailNext answers the next n API requests with status (an HTML body, as
 // the reverse proxy in front of Tactical sends).
-func (s *Server) FailNext(n, status int) { s.queue(n, queuedFault{status: status}) }
+func (s *Server) FailNext(n, status int) { s.faults.FailNext(n, status) }
 
 // ThrottleNext answers the next n API requests 429 with a Retry-After of
 // retryAfter (whole seconds, rounded up), as a rate-limiting proxy does.
-func (s *Server) ThrottleNext(n int, retryAfter time.Duration) {
-	s.queue(n, queuedFault{status: failThrottle, retryAfter: retryAfter})
-}
+func (s *Server) ThrottleNext(n int, retryAfter time.Duration) { s.faults.ThrottleNext(n, retryAfter) }
 
 // HangNext holds the next n API requests until the client gives up.
-func (s *Server) HangNext(n int) { s.queue(n, queuedFault{status: failHang}) }
+func (s *Server) HangNext(n int) { s.faults.HangNext(n) }
 
 // RejectNext answers the next n API requests with status and the raw JSON
 // body (tests of the error shapes: a bare string, a DRF field body).
 func (s *Server) RejectNext(n, status int, body string) {
-	s.queue(n, queuedFault{status: failBody, bodyStatus: status, body: body})
-}
-
-func (s *Server) queue(n int, f queuedFault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.faults = append(s.faults, f)
-	}
-}
-
-func (s *Server) nextFault() (queuedFault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.faults) == 0 {
-		return queuedFault{}, false
-	}
-	f := s.faults[0]
-	s.faults = s.faults[1:]
-	return f, true
+	s.faults.Queue(n, sandboxkit.Fault{Status: sandboxkit.Reject, BodyStatus: status, Body: body})
 }
 
 func (s *Server) injectFailure() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.opt.FailRate5xx <= 0 && s.opt.TimeoutRate <= 0 {
-		return 0
-	}
-	x := s.rng.Float64()
-	switch {
-	case x < s.opt.TimeoutRate:
-		return failHang
-	case x < s.opt.TimeoutRate+s.opt.FailRate5xx:
-		return []int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}[s.rng.IntN(3)]
-	}
-	return 0
+	return sandboxkit.Draw(s.rng, s.opt.TimeoutRate, s.opt.FailRate5xx,
+		[]int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout})
 }
 
 // routes registers Tactical's endpoints. Paths end in "/"; the catch-all
@@ -454,9 +326,7 @@ func (s *Server) routes() http.Handler {
 	s.route(mux, "GET /beta/v1/client/{$}", s.beta(s.handleBetaClients))
 	s.route(mux, "GET /beta/v1/site/{$}", s.beta(s.handleBetaSites))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.counts["unmatched"]++
-		s.mu.Unlock()
+		s.counts.Count("unmatched")
 		djangoNotFound(w)
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -464,9 +334,7 @@ func (s *Server) routes() http.Handler {
 			probe := r.Clone(r.Context())
 			probe.URL.Path += "/"
 			if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/" {
-				s.mu.Lock()
-				s.counts["redirected"]++
-				s.mu.Unlock()
+				s.counts.Count("redirected")
 				u := *r.URL
 				u.Path += "/"
 				http.Redirect(w, r, u.RequestURI(), http.StatusMovedPermanently)
