@@ -151,7 +151,7 @@ func TestThrottledAlertNeverReachesTheDLQ(t *testing.T) {
 	sendAlert(t, r, r.ninja.Devices()[0].ID, "series-busy")
 
 	const wantHeldBack = queuemsg.MaxReceives + 3
-	heldBack, copies, most := 0, map[string]bool{}, 0
+	heldBack, copies, most, body := 0, map[string]bool{}, 0, ""
 	for polls := 0; heldBack < wantHeldBack; polls++ {
 		if n := queueDepth(t, r, dlq); n > 0 {
 			t.Fatalf("after %d hand-backs the dead-letter queue holds %d messages", heldBack, n)
@@ -168,6 +168,7 @@ func TestThrottledAlertNeverReachesTheDLQ(t *testing.T) {
 			n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
 			most = max(most, n)
 			copies[rec.MessageId] = true
+			body = rec.Body
 			heldBack++
 		}
 	}
@@ -187,6 +188,18 @@ func TestThrottledAlertNeverReachesTheDLQ(t *testing.T) {
 	}
 	if n := len(r.cw.Tickets()); n != 1 {
 		t.Errorf("%d tickets, want exactly 1", n)
+	}
+	// A second copy of a re-send (its received copy's delete failed) is
+	// the same delivery: still one ticket.
+	sendBody(t, r, body, "dup-copy")
+	if recs := poll(t, r, h, withTimeout(20*time.Second)); len(recs) != 1 {
+		t.Fatalf("received %d messages, want the duplicate copy", len(recs))
+	}
+	if n := len(r.cw.Tickets()); n != 1 {
+		t.Errorf("after a duplicate copy: %d tickets, want exactly 1", n)
+	}
+	if n := queueDepth(t, r, r.env["ALERT_QUEUE_URL"]); n != 0 {
+		t.Errorf("the duplicate copy was not acknowledged: %d messages queued", n)
 	}
 	if n := queueDepth(t, r, dlq); n != 0 {
 		t.Errorf("the dead-letter queue holds %d messages, want 0", n)
