@@ -157,13 +157,26 @@ func Messages(ev events.SQSEvent) []queuemsg.Message {
 }
 
 // message is a record as a plain message; Receives is its
-// ApproximateReceiveCount (1 when absent).
+// ApproximateReceiveCount (1 when absent), Earlier its AttrHandBacks.
 func message(rec events.SQSMessage) queuemsg.Message {
 	n, err := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
 	if err != nil || n < 1 {
 		n = 1
 	}
-	return queuemsg.Message{ID: rec.MessageId, Body: rec.Body, Receives: n}
+	return queuemsg.Message{ID: rec.MessageId, Body: rec.Body, Receives: n, Earlier: earlierReceives(rec)}
+}
+
+// earlierReceives is a re-sent message's AttrHandBacks (0 when absent).
+func earlierReceives(rec events.SQSMessage) int {
+	a, ok := rec.MessageAttributes[AttrHandBacks]
+	if !ok || a.StringValue == nil {
+		return 0
+	}
+	n, err := strconv.Atoi(*a.StringValue)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // Process runs fn over ev's records and reports failures; the failure list
@@ -246,12 +259,8 @@ func (p Processor) resendNear(ctx context.Context, rec events.SQSMessage, wait t
 		return false
 	}
 	ctx = context.WithoutCancel(ctx)
-	earlier := 0
-	if a, ok := rec.MessageAttributes[AttrHandBacks]; ok && a.StringValue != nil {
-		earlier, _ = strconv.Atoi(*a.StringValue)
-	}
 	first := firstReceived(rec)
-	total := earlier + receives
+	total := earlierReceives(rec) + receives
 	log = log.With("function", p.Name, "messageId", rec.MessageId, "receiveCount", receives, "handBacks", total, "firstReceived", first)
 	if total > MaxHandBacks {
 		log.ErrorContext(ctx, "message held back by the request budget too often; no longer re-sent: it goes on to the dead-letter queue",

@@ -256,7 +256,9 @@ func TestMessagesAndBatchHandler(t *testing.T) {
 	ev := batch("arn:aws:sqs:us-east-1:123456789012:alerts.fifo", "a", "b")
 	ev.Records[0].Attributes = map[string]string{"ApproximateReceiveCount": "3"}
 	ev.Records[1].Attributes = map[string]string{"ApproximateReceiveCount": "junk"}
-	want := []queuemsg.Message{{ID: "a", Body: "a", Receives: 3}, {ID: "b", Body: "b", Receives: 1}}
+	earlier := "8"
+	ev.Records[1].MessageAttributes = map[string]events.SQSMessageAttribute{AttrHandBacks: {DataType: "String", StringValue: &earlier}}
+	want := []queuemsg.Message{{ID: "a", Body: "a", Receives: 3}, {ID: "b", Body: "b", Receives: 1, Earlier: 8}}
 	if diff := cmp.Diff(want, Messages(ev)); diff != "" {
 		t.Errorf("Messages (-want +got):\n%s", diff)
 	}
