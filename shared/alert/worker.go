@@ -36,8 +36,10 @@ type Opener func(ctx context.Context, tenantID, integrationID string) (Clients, 
 // as a batch item failure: the
 // record (and, FIFO, those after it) comes back, and after the queue's
 // five receives it rests in the dead-letter queue, whose alarm says
-// tickets may be missing, ready to be redriven. Nothing accepted is
-// dropped.
+// tickets may be missing, ready to be redriven. An alert held back by
+// the PSA's request budget is not failing: shared/sqsbatch re-sends it as
+// a new message before its receives reach the dead-letter queue (bounded
+// by sqsbatch.MaxHandBacks). Nothing accepted is dropped.
 type Worker struct {
 	svc  *Service
 	open Opener

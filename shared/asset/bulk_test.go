@@ -149,13 +149,15 @@ func TestRefreshKnownAfterAnAmbiguousCreate(t *testing.T) {
 
 // TestWorkerRedeliveryRunsTheLadder: the worker trusts an AssetMessage's
 // "none" only on its first receive; a redelivered one (its first delivery
-// may have created the asset and died before recording anything) adopts.
+// may have created the asset and died before recording anything) adopts,
+// and so does the first receive of a copy re-sent after hand-backs for
+// the request budget (Earlier receives).
 func TestWorkerRedeliveryRunsTheLadder(t *testing.T) {
 	for _, tc := range []struct {
-		receives int
-		outcome  importjob.Outcome
-		creates  int
-	}{{1, importjob.Created, 1}, {2, importjob.Linked, 0}} {
+		receives, earlier int
+		outcome           importjob.Outcome
+		creates           int
+	}{{1, 0, importjob.Created, 1}, {2, 0, importjob.Linked, 0}, {1, 4, importjob.Linked, 0}} {
 		h := newHarness(t, ours())
 		h.psa.reset()
 		d := laptop()
@@ -164,7 +166,7 @@ func TestWorkerRedeliveryRunsTheLadder(t *testing.T) {
 		rec := &memRecorder{}
 		w := asset.NewWorker(h.svc, func(context.Context, string, string) (asset.Clients, error) { return h.clients(), nil }, rec, nil)
 		fn, finish := w.Batch(context.Background(), nil)
-		if err := fn(context.Background(), queuemsg.Message{ID: "m1", Body: string(body), Receives: tc.receives}); err != nil {
+		if err := fn(context.Background(), queuemsg.Message{ID: "m1", Body: string(body), Receives: tc.receives, Earlier: tc.earlier}); err != nil {
 			t.Fatalf("receive %d: %v", tc.receives, err)
 		}
 		if back := finish(context.Background()); len(back) != 0 {
@@ -174,7 +176,7 @@ func TestWorkerRedeliveryRunsTheLadder(t *testing.T) {
 		// exists. Trusting it is the point of the bulk path; the
 		// redelivery must not.)
 		if got := rec.outcome("1001"); got != tc.outcome || h.psa.count("create") != tc.creates {
-			t.Errorf("receive %d: outcome %s with %d creates, want %s with %d", tc.receives, got, h.psa.count("create"), tc.outcome, tc.creates)
+			t.Errorf("receive %d (%d earlier): outcome %s with %d creates, want %s with %d", tc.receives, tc.earlier, got, h.psa.count("create"), tc.outcome, tc.creates)
 		}
 		if h.rmm.calls() != 0 {
 			t.Errorf("receive %d: %d RMM reads, want none (the snapshot)", tc.receives, h.rmm.calls())

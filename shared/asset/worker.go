@@ -122,10 +122,10 @@ func (w *Worker) process(ctx context.Context, m queuemsg.Message, put func(conte
 	}
 	if err == nil {
 		k := Known{Device: msg.Device, Import: msg.JobID != ""}
-		if m.Receives <= 1 {
-			// A redelivered message runs the full ladder: its first
-			// delivery may have created the asset and died before
-			// recording it.
+		if !m.Redelivered() {
+			// A redelivered message (a re-sent copy too) runs the full
+			// ladder: its first delivery may have created the asset
+			// and died before recording it.
 			k.Match = msg.Match
 		}
 		var res Result

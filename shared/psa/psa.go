@@ -178,7 +178,8 @@ type Member struct {
 	Email  string `json:"email,omitempty"`
 	Active bool   `json:"active"`
 	// Role is the PSA's own role or security level of the member
-	// (ConnectWise's security role), shown to help choose rmmbridge's role.
+	// (ConnectWise's security role, Autotask's security level, HaloPSA's
+	// role), shown to help choose rmmbridge's role.
 	Role string `json:"role,omitempty"`
 }
 

@@ -33,7 +33,15 @@ type Message struct {
 	// Receives is how many times the queue has handed the message out,
 	// this time included (at least 1).
 	Receives int
+	// Earlier is how many times earlier copies of the message were
+	// handed out: a message held back by the request budget is re-sent
+	// as a new message (shared/sqsbatch), whose Receives start again at 1.
+	Earlier int
 }
+
+// Redelivered reports whether the message (or an earlier copy of it) was
+// handed out before: an earlier delivery may have done part of its work.
+func (m Message) Redelivered() bool { return m.Receives > 1 || m.Earlier > 0 }
 
 // Last reports whether this is the message's last receive: a failure now
 // sends it to the dead-letter queue.

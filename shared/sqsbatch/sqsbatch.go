@@ -6,6 +6,23 @@
 // everything after it is reported too, so per-group order holds — and
 // hands a throttled message back to its queue with the vendor's delay.
 //
+// Every hand-back is a receive, and a queue moves a message to its
+// dead-letter queue after maxReceiveCount receives: a message held back by
+// the request budget (the PSA was busy, nothing failed) would end there
+// after a few hand-backs. So a throttled message on its ResendAt-th
+// receive or later is not handed back but re-sent as a new message (same
+// body, group and attributes; on a standard queue delayed by the wait, at
+// most 15 minutes) and the received one deleted. The re-sent message
+// carries how many receives its earlier copies had (AttrHandBacks) and
+// when the first was received (AttrFirstReceived); past MaxHandBacks the
+// message is no longer re-sent but handed back as before, and reaches the
+// dead-letter queue like any failing message. On a FIFO queue the
+// messages skipped behind a throttled one (never tried) are re-sent the
+// same way when near the limit. Re-sending is safe when the delete fails
+// (both copies are processed; the workers are idempotent by delivery, and
+// a FIFO re-send's deduplication id is derived from the received
+// message's id, so a repeated re-send is one message).
+//
 // What becomes of a failed message (retry, give up, record its failure on
 // the last receive) is decided beside it, by queuemsg.Settler, which the
 // domain's workers call on plain messages.
@@ -13,6 +30,8 @@ package sqsbatch
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -24,6 +43,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
+	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 )
 
 // RecordFunc processes one message (an alias, so that domain packages,
@@ -33,17 +53,42 @@ type RecordFunc = func(ctx context.Context, m queuemsg.Message) error
 // Handler is a Lambda SQS handler (lambdafn.SQSHandler).
 type Handler = func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error)
 
-// VisibilityChanger hands a message back to its queue after a delay
-// (sqsqueue.Client satisfies it).
-type VisibilityChanger interface {
+// Queue hands a message back to its queue after a delay, or re-sends it
+// as a new message and deletes the received one (sqsqueue.Client
+// satisfies it).
+type Queue interface {
 	ChangeVisibility(ctx context.Context, queueURL, receiptHandle string, timeout time.Duration) error
+	Send(ctx context.Context, queueURL string, m sqsqueue.Message) error
+	Delete(ctx context.Context, queueURL, receiptHandle string) error
 }
+
+// Hand-back limits and the attributes of a re-sent message.
+const (
+	// ResendAt is the receive from which a throttled message is re-sent
+	// instead of handed back: one before the queues' maxReceiveCount
+	// (queuemsg.MaxReceives), so that neither its last receive (on which
+	// an import worker records its item as failed) nor the dead-letter
+	// queue is reached by waiting for the budget.
+	ResendAt = queuemsg.MaxReceives - 1
+	// MaxHandBacks bounds the receives of a message and its re-sent
+	// copies: past it a throttled message is handed back without
+	// re-sending, and reaches the dead-letter queue. Hand-backs happen
+	// only when the wait exceeds a worker's remaining time (tens of
+	// seconds), so 200 is hours of a saturated PSA.
+	MaxHandBacks = 200
+	// AttrHandBacks is the message attribute counting the receives of
+	// a re-sent message's earlier copies.
+	AttrHandBacks = "rmmbridge-handbacks"
+	// AttrFirstReceived is the message attribute holding when the first
+	// copy was first received (RFC 3339).
+	AttrFirstReceived = "rmmbridge-first-received"
+)
 
 // Processor runs RecordFuncs over batches.
 type Processor struct {
 	Name     string // function name, for logs
-	QueueURL string // for visibility changes; empty disables them
-	Vis      VisibilityChanger
+	QueueURL string // for hand-backs and re-sends; empty disables them
+	Vis      Queue
 	Log      *slog.Logger
 	// Lane is the request-budget lane (shared/ratelimit) of every vendor
 	// request the worker makes, whatever its caller's context says: the
@@ -112,13 +157,26 @@ func Messages(ev events.SQSEvent) []queuemsg.Message {
 }
 
 // message is a record as a plain message; Receives is its
-// ApproximateReceiveCount (1 when absent).
+// ApproximateReceiveCount (1 when absent), Earlier its AttrHandBacks.
 func message(rec events.SQSMessage) queuemsg.Message {
 	n, err := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
 	if err != nil || n < 1 {
 		n = 1
 	}
-	return queuemsg.Message{ID: rec.MessageId, Body: rec.Body, Receives: n}
+	return queuemsg.Message{ID: rec.MessageId, Body: rec.Body, Receives: n, Earlier: earlierReceives(rec)}
+}
+
+// earlierReceives is a re-sent message's AttrHandBacks (0 when absent).
+func earlierReceives(rec events.SQSMessage) int {
+	a, ok := rec.MessageAttributes[AttrHandBacks]
+	if !ok || a.StringValue == nil {
+		return 0
+	}
+	n, err := strconv.Atoi(*a.StringValue)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // Process runs fn over ev's records and reports failures; the failure list
@@ -140,10 +198,15 @@ func (p Processor) Process(ctx context.Context, ev events.SQSEvent, fn RecordFun
 		}
 		log.ErrorContext(ctx, "message failed", "function", p.Name, "messageId", rec.MessageId,
 			"receiveCount", rec.Attributes["ApproximateReceiveCount"], "kind", apperr.KindOf(err).String(), "error", err)
-		p.delay(ctx, rec, err, log)
+		wait, held := p.handBack(ctx, rec, err, log)
 		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
 		if isFIFO(rec) {
 			for _, rest := range ev.Records[i+1:] {
+				if held {
+					// Never tried, only kept behind a throttled message:
+					// no nearer the dead-letter queue for it.
+					p.resendNear(ctx, rest, wait, log)
+				}
 				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rest.MessageId})
 			}
 			break
@@ -164,14 +227,85 @@ func (p Processor) run(ctx context.Context, rec events.SQSMessage, fn RecordFunc
 	return fn(ctx, message(rec))
 }
 
-func (p Processor) delay(ctx context.Context, rec events.SQSMessage, err error, log *slog.Logger) {
+// handBack returns a throttled message (apperr Throttled with RetryAfter)
+// to its queue: re-sent from its ResendAt-th receive on, handed back with
+// ChangeMessageVisibility for the wait otherwise. It reports the wait and
+// whether err was such a throttle.
+func (p Processor) handBack(ctx context.Context, rec events.SQSMessage, err error, log *slog.Logger) (time.Duration, bool) {
 	e, ok := apperr.As(err)
-	if !ok || e.Kind != apperr.Throttled || e.RetryAfter <= 0 || p.Vis == nil || p.QueueURL == "" {
-		return
+	if !ok || e.Kind != apperr.Throttled || e.RetryAfter <= 0 {
+		return 0, false
+	}
+	if p.Vis == nil || p.QueueURL == "" {
+		return e.RetryAfter, true
+	}
+	if p.resendNear(ctx, rec, e.RetryAfter, log) {
+		return e.RetryAfter, true
 	}
 	if verr := p.Vis.ChangeVisibility(context.WithoutCancel(ctx), p.QueueURL, rec.ReceiptHandle, e.RetryAfter); verr != nil {
 		log.WarnContext(ctx, "could not delay throttled message", "messageId", rec.MessageId, "error", verr)
 	}
+	return e.RetryAfter, true
+}
+
+// resendNear re-sends a message held back by the budget as a new one and
+// deletes the received one, when it has been received ResendAt times and
+// its copies at most MaxHandBacks times in all. It reports whether the
+// message was re-sent (the received copy is then gone or, if its delete
+// failed, a harmless duplicate).
+func (p Processor) resendNear(ctx context.Context, rec events.SQSMessage, wait time.Duration, log *slog.Logger) bool {
+	receives := message(rec).Receives
+	if p.Vis == nil || p.QueueURL == "" || receives < ResendAt {
+		return false
+	}
+	ctx = context.WithoutCancel(ctx)
+	first := firstReceived(rec)
+	total := earlierReceives(rec) + receives
+	log = log.With("function", p.Name, "messageId", rec.MessageId, "receiveCount", receives, "handBacks", total, "firstReceived", first)
+	if total > MaxHandBacks {
+		log.ErrorContext(ctx, "message held back by the request budget too often; no longer re-sent: it goes on to the dead-letter queue",
+			"maxHandBacks", MaxHandBacks)
+		return false
+	}
+	m := sqsqueue.Message{Body: rec.Body, GroupID: rec.Attributes["MessageGroupId"], Attributes: map[string]string{}}
+	for k, v := range rec.MessageAttributes {
+		if v.DataType == "String" && v.StringValue != nil {
+			m.Attributes[k] = *v.StringValue
+		}
+	}
+	m.Attributes[AttrHandBacks] = strconv.Itoa(total)
+	m.Attributes[AttrFirstReceived] = first
+	if sqsqueue.IsFIFO(p.QueueURL) {
+		// Not the received message's own deduplication id: the queue
+		// would drop the re-send as a copy of it.
+		sum := sha256.Sum256([]byte("resend#" + rec.MessageId))
+		m.DedupID = hex.EncodeToString(sum[:])
+	} else {
+		m.Delay = min(max(wait, 0), sqsqueue.MaxDelay)
+	}
+	if err := p.Vis.Send(ctx, p.QueueURL, m); err != nil {
+		log.WarnContext(ctx, "could not re-send a message held back by the request budget; handed back instead", "error", err)
+		return false
+	}
+	if err := p.Vis.Delete(ctx, p.QueueURL, rec.ReceiptHandle); err != nil {
+		log.WarnContext(ctx, "re-sent a message held back by the request budget, but could not delete the received copy; it will be processed twice", "error", err)
+		return true
+	}
+	log.InfoContext(ctx, "message held back by the request budget; re-sent as a new message", "delay", m.Delay.String())
+	return true
+}
+
+// firstReceived is when the message's first copy was first received
+// (RFC 3339): the attribute a re-send carries, or this copy's
+// ApproximateFirstReceiveTimestamp.
+func firstReceived(rec events.SQSMessage) string {
+	if a, ok := rec.MessageAttributes[AttrFirstReceived]; ok && a.StringValue != nil && *a.StringValue != "" {
+		return *a.StringValue
+	}
+	if ms, err := strconv.ParseInt(rec.Attributes["ApproximateFirstReceiveTimestamp"], 10, 64); err == nil && ms > 0 {
+		return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano)
+	}
+	return time.Now().UTC().Format(time.RFC3339Nano)
 }
 
 // isFIFO tells FIFO queues by their ARN: standard queues carry a

@@ -48,6 +48,7 @@ type sqsAPI interface {
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
 	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+	DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error)
 }
 
 var _ sqsAPI = (*sqs.Client)(nil)
@@ -180,6 +181,16 @@ func (c *Client) ChangeVisibility(ctx context.Context, queueURL, receiptHandle s
 	})
 	if err != nil {
 		return fmt.Errorf("change visibility on %s to %ds: %w", queueName(queueURL), secs, classify(err))
+	}
+	return nil
+}
+
+// Delete deletes a received message by its receipt handle. A handle of a
+// message that is no longer in flight is an apperr Conflict.
+func (c *Client) Delete(ctx context.Context, queueURL, receiptHandle string) error {
+	c.calls.Add(1)
+	if _, err := c.api.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(queueURL), ReceiptHandle: aws.String(receiptHandle)}); err != nil {
+		return fmt.Errorf("delete from %s: %w", queueName(queueURL), classify(err))
 	}
 	return nil
 }

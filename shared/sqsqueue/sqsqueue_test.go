@@ -51,6 +51,10 @@ func (r *recorder) ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMe
 	return r.real.ChangeMessageVisibility(ctx, in, optFns...)
 }
 
+func (r *recorder) DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error) {
+	return r.real.DeleteMessage(ctx, in, optFns...)
+}
+
 func (r *recorder) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error) {
 	r.mu.Lock()
 	var ids []string

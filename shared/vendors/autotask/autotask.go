@@ -69,7 +69,9 @@
 //	CloseTicket, ReopenTicket 2  GET the ticket, PATCH its status (+1 note)
 //	TicketTouched             1–3 GET the ticket, count other resources'
 //	                             notes, query their time entries
-//	ListMembers               n  POST Resources/query
+//	ListMembers               n  POST Resources/query (+1 GET Resources
+//	                             entityInformation/fields per LookupTTL:
+//	                             the security level names)
 package autotask
 
 import (

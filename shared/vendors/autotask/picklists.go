@@ -88,7 +88,7 @@ func (c *Client) metaOf(ctx context.Context, entity string) (entityMeta, error) 
 	for _, f := range fields.Fields {
 		m.fields[strings.ToLower(f.Name)] = f
 	}
-	if entity != "TicketNotes" {
+	if entity != "TicketNotes" && entity != "Resources" { // UDFs unused there
 		if err := c.get(ctx, base+"userDefinedFields", base+"userDefinedFields", &udfs); err != nil {
 			return entityMeta{}, fmt.Errorf("read Autotask %s user-defined fields: %w", entity, err)
 		}
@@ -425,19 +425,49 @@ type apiResource struct {
 // and ones without an email address too (Active and Email say so; user
 // import refuses them with the reason, a re-import shows who became
 // inactive), the API user excluded. Two resources may share an address;
-// both are listed (user import decides).
+// both are listed (user import decides). Role is the resource's security
+// level by name: Autotask's userType picklist (Resources
+// entityInformation/fields, cached for LookupTTL like the other
+// picklists); empty for a level the picklist does not name.
 func (c *Client) ListMembers(ctx context.Context) ([]psa.Member, error) {
 	rs, err := queryAll[apiResource](ctx, c, "Resources", op("gt", "id", 0))
 	if err != nil {
 		return nil, fmt.Errorf("list Autotask resources: %w", err)
+	}
+	levels, err := c.securityLevels(ctx)
+	if err != nil {
+		return nil, err
 	}
 	var out []psa.Member
 	for _, r := range rs {
 		if strings.EqualFold(r.UserName, c.cfg.Username) {
 			continue
 		}
-		out = append(out, psa.Member{ID: r.ID.String(), Name: strings.TrimSpace(r.FirstName + " " + r.LastName),
-			Email: strings.TrimSpace(r.Email), Active: r.IsActive})
+		m := psa.Member{ID: r.ID.String(), Name: strings.TrimSpace(r.FirstName + " " + r.LastName),
+			Email: strings.TrimSpace(r.Email), Active: r.IsActive}
+		if r.UserType != nil {
+			m.Role = levels[strconv.Itoa(*r.UserType)]
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// securityLevels maps the Resources userType picklist's values (the
+// security levels, inactive ones included: a resource may still hold one)
+// to their names.
+func (c *Client) securityLevels(ctx context.Context) (map[string]string, error) {
+	m, err := c.metaOf(ctx, "Resources")
+	if err != nil {
+		return nil, fmt.Errorf("read Autotask security levels: %w", err)
+	}
+	f, ok := m.field("userType")
+	if !ok || !f.IsPickList {
+		return nil, apperr.New(apperr.Vendor, "Autotask Resources have no userType (security level) picklist")
+	}
+	out := make(map[string]string, len(f.PicklistValues))
+	for _, p := range f.PicklistValues {
+		out[strings.TrimSpace(p.Value)] = strings.TrimSpace(p.Label)
 	}
 	return out, nil
 }

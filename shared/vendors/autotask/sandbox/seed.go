@@ -364,12 +364,23 @@ func (s *Server) AddConfigurationItem(c NewConfigurationItem) (int, error) {
 type NewResource struct {
 	UserName, FirstName, LastName, Email string
 	Inactive                             bool
+	// SecurityLevel is the userType picklist's label (Administrator,
+	// Dispatcher, Technician, Full Access, API User (system)); empty or
+	// unknown is Technician.
+	SecurityLevel string
 }
 
-// AddResource adds a technician and returns its id.
+// AddResource adds a resource (a technician unless SecurityLevel says
+// otherwise) and returns its id.
 func (s *Server) AddResource(r NewResource) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.ents["resources"].insert(map[string]any{"firstName": r.FirstName, "lastName": r.LastName, "email": nilIfEmpty(r.Email),
-		"userName": r.UserName, "isActive": !r.Inactive, "userType": float64(3), "title": "Technician", "licenseType": float64(1)})
+	res := s.ents["resources"]
+	level, ok := res.field("userType").pickValue(r.SecurityLevel)
+	if !ok {
+		r.SecurityLevel = "Technician"
+		level, _ = res.field("userType").pickValue(r.SecurityLevel)
+	}
+	return res.insert(map[string]any{"firstName": r.FirstName, "lastName": r.LastName, "email": nilIfEmpty(r.Email),
+		"userName": r.UserName, "isActive": !r.Inactive, "userType": level, "title": r.SecurityLevel, "licenseType": float64(1)})
 }
