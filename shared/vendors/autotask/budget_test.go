@@ -233,6 +233,15 @@ func TestOpenerDrawsFromTheDatabaseBudget(t *testing.T) {
 	if want := "autotask-" + c.(*autotask.Client).BudgetKey(); len(keys) != 1 || keys[0] != want {
 		t.Errorf("the client asked for budgets %q, want [%s]", keys, want)
 	}
+	// The key is stored in DynamoDB's partition key: it must not show the
+	// integration code (part of the credentials) nor the user name.
+	for _, k := range keys {
+		for _, secret := range []string{o.IntegrationCode, o.Username, o.Secret} {
+			if secret != "" && strings.Contains(strings.ToLower(k), strings.ToLower(secret)) {
+				t.Errorf("budget key %q shows a credential", k)
+			}
+		}
+	}
 	var sent int64
 	for _, r := range srv.Requests() {
 		if !strings.Contains(r.Path, "ZoneInformation") {

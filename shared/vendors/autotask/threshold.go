@@ -2,6 +2,8 @@ package autotask
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"sync"
@@ -139,9 +141,11 @@ func EndpointOf(path string) string {
 	return segs[0]
 }
 
-// BudgetKey names the budget this client's requests draw from: the
-// zone's REST root and the integration code (after the zone lookup; ""
-// before it). See the note above on the database.
+// BudgetKey names the budget this client's requests draw from: a hash of
+// the zone's REST root and the integration code (after the zone lookup;
+// "" before it), so the key stored in DynamoDB never shows the
+// integration code, which is part of the credentials. See the note above
+// on the database.
 func (c *Client) BudgetKey() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -151,9 +155,11 @@ func (c *Client) BudgetKey() string {
 	return budgetKey(c.api.BaseURL(), c.cfg.IntegrationCode)
 }
 
-// budgetKey is BudgetKey of the zone's REST root.
+// budgetKey is BudgetKey of the zone's REST root: the first 12 bytes of
+// SHA-256 over the lower-cased root and the integration code, in hex.
 func budgetKey(root, integrationCode string) string {
-	return strings.ToLower(strings.TrimRight(root, "/")) + "|" + integrationCode
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimRight(root, "/")) + "\x00" + integrationCode))
+	return hex.EncodeToString(sum[:12])
 }
 
 // probeKey marks the calibration probe's context: its own request does
