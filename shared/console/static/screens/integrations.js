@@ -131,13 +131,41 @@ export function integrationsScreen(el, ctx) {
     return f;
   }
 
+  // boardLabel names the ticket board as the PSA calls it: the ConnectWise
+  // service board, the Autotask queue, the HaloPSA team.
+  function boardLabel(ig) {
+    const c = conns.find(x => x.id === ig.psaConnectionId);
+    switch (c && c.provider) {
+      case 'connectwise': return t('integrations.boardConnectWise');
+      case 'autotask': return t('integrations.boardAutotask');
+      case 'halopsa': return t('integrations.boardHalo');
+      default: return t('integrations.board');
+    }
+  }
+
+  // settingsForm edits an integration's settings. PATCH replaces the
+  // settings as a whole, so the form starts from the settings as stored
+  // now (read afresh, not the list's copy) and saves them with only the
+  // values it shows changed: a setting it does not show (a ticketDefaults
+  // key such as queue, an organization override, anything newer than the
+  // form) is sent back as it was.
   async function settingsForm(ig) {
     clear(formBox).appendChild(loading());
-    const s = ig.settings || {};
+    let cur;
+    try {
+      const fresh = await api('GET', ipath(ig.id));
+      cur = fresh.settings || {};
+      ig.settings = cur;
+    } catch (e) { clear(formBox).appendChild(errorState(e, () => settingsForm(ig))); return; }
+    const s = cur;
+    const td = s.ticketDefaults || {};
+    // The board field edits board, or queue when only queue is set (the
+    // key the PSA's board is read from then).
+    const boardKey = !td.board && td.queue ? 'queue' : 'board';
     const [statuses, types, tp] = await Promise.all([
       picklist(ipath(ig.id, '/psa/account-statuses?limit=500')),
       picklist(ipath(ig.id, '/psa/account-types?limit=500')),
-      ticketLists(ig, (s.ticketDefaults || {}).board),
+      ticketLists(ig, td[boardKey]),
     ]);
     const ro = !can('admin');
     const err = formError();
@@ -145,14 +173,19 @@ export function integrationsScreen(el, ctx) {
     const auto = chk('settings.autoCreateAccounts', s.autoCreateAccounts);
     const prov = chk('settings.provisionRmmOrgs', s.provisionRmmOrgs);
     const ad = s.accountDefaults || {};
-    const adStatus = select([{ value: '', label: t('integrations.psaDefault') }].concat(statuses.map(x => ({ value: x.name, label: x.name, selected: ad.status === x.name }))), { disabled: ro });
-    const adType = select([{ value: '', label: t('integrations.psaDefault') }].concat(types.map(x => ({ value: x.name, label: x.name, selected: ad.type === x.name }))), { disabled: ro });
+    // A stored value the PSA's list lacks (an id, or the list could not be
+    // read) stays offered and selected, so saving does not clear it.
+    const choices = (list, v) => [{ value: '', label: t('integrations.psaDefault') }]
+      .concat(list.map(x => ({ value: x.name, label: x.name, selected: v === x.name })))
+      .concat(v && !list.some(x => x.name === v) ? [{ value: v, label: v, selected: true }] : []);
+    const adStatus = select(choices(statuses, ad.status), { disabled: ro });
+    const adType = select(choices(types, ad.type), { disabled: ro });
     const catchAll = input({ value: s.catchAllAccountId || '', disabled: ro });
     const reopen = input({ type: 'number', min: '0', max: '10080', value: s.reopenWindowMinutes || 0, disabled: ro });
-    const td = s.ticketDefaults || {};
-    const tdBoard = input({ value: td.board || '', disabled: ro });
+    const tdBoard = input({ value: td[boardKey] || '', disabled: ro });
     const tdStatus = input({ value: td.status || '', disabled: ro });
     const tdType = input({ value: td.type || '', disabled: ro });
+    const tdPriority = input({ value: td.priority || '', disabled: ro });
     const pm = s.priorityMap || {};
     const prios = SEVERITIES.map(sev => input({ value: pm[sev] || '', disabled: ro, 'data-sev': sev }));
     // The alert policy: the integration-wide rules here; per-organization
@@ -181,9 +214,10 @@ export function integrationsScreen(el, ctx) {
       field(t('integrations.catchAll'), catchAll, { name: 'settings.catchAllAccountId', hint: t('integrations.catchAllHint') }),
       field(t('integrations.reopenWindow'), reopen, { name: 'settings.reopenWindowMinutes' }),
       h('fieldset', {}, h('legend', { text: t('integrations.ticketDefaults') }),
-        listField(t('integrations.board'), tdBoard, tp.boards || [], { name: 'settings.ticketDefaults.board' }),
+        listField(boardLabel(ig), tdBoard, tp.boards || [], { name: 'settings.ticketDefaults.' + boardKey }),
         listField(t('common.status'), tdStatus, tp.statuses || [], { name: 'settings.ticketDefaults.status' }),
-        listField(t('common.type'), tdType, tp.types || [], { name: 'settings.ticketDefaults.type' })),
+        listField(t('common.type'), tdType, tp.types || [], { name: 'settings.ticketDefaults.type' }),
+        listField(t('integrations.ticketPriority'), tdPriority, tp.priorities || [], { name: 'settings.ticketDefaults.priority', hint: t('integrations.ticketPriorityHint') })),
       h('fieldset', {}, h('legend', { text: t('integrations.priorityMap') }),
         SEVERITIES.map((sev, i) => listField(t('severity.' + sev), prios[i], tp.priorities || [], { name: 'settings.priorityMap.' + sev }))),
       h('fieldset', {}, h('legend', { text: t('integrations.policy') }),
@@ -197,28 +231,33 @@ export function integrationsScreen(el, ctx) {
     form.addEventListener('submit', async ev => {
       ev.preventDefault();
       clearProblem(form, err);
-      const map = (pairs) => { const o = {}; for (const [k, v] of pairs) if (v.trim()) o[k] = v.trim(); return o; };
+      // over sets the shown keys of a stored object (an emptied field
+      // removes its key) and keeps every other key as stored.
+      const over = (obj, pairs) => {
+        const o = Object.assign({}, obj || {});
+        for (const [k, v] of pairs) { if (v.trim()) o[k] = v.trim(); else delete o[k]; }
+        return o;
+      };
       const list = (v) => { const l = v.split(',').map(x => x.trim()).filter(Boolean); return l.length ? l : undefined; };
-      const settings = {
+      const settings = Object.assign(structuredClone(cur), {
         autoCreateAccounts: auto.checked, provisionRmmOrgs: prov.checked,
-        accountDefaults: map([['status', adStatus.value], ['type', adType.value]]),
+        accountDefaults: over(cur.accountDefaults, [['status', adStatus.value], ['type', adType.value]]),
         catchAllAccountId: catchAll.value.trim() || undefined,
         reopenWindowMinutes: Number(reopen.value || 0),
-        ticketDefaults: map([['board', tdBoard.value], ['status', tdStatus.value], ['type', tdType.value]]),
-        priorityMap: map(SEVERITIES.map((sev, i) => [sev, prios[i].value])),
-        alertPolicy: {
+        ticketDefaults: over(cur.ticketDefaults, [[boardKey, tdBoard.value], ['status', tdStatus.value], ['type', tdType.value], ['priority', tdPriority.value]]),
+        priorityMap: over(cur.priorityMap, SEVERITIES.map((sev, i) => [sev, prios[i].value])),
+        alertPolicy: Object.assign(structuredClone(cur.alertPolicy || {}), {
           minSeverity: apMin.value || undefined,
           includeTypes: list(apInclude.value),
           excludeTypes: list(apExclude.value),
           skipMaintenance: apMaint.checked || undefined,
           maxTicketsPerHour: Number(apFlood.value || 0) || undefined,
-          organizations: ap.organizations,
-        },
-      };
+        }),
+      });
       await busy(save, async () => {
         try {
           const out = await api('PATCH', ipath(ig.id), { settings });
-          ig.settings = out.settings;
+          ig.settings = cur = out.settings || {};
           clear(result).appendChild(h('p', { class: 'success', text: t('common.saved') }));
           announce(t('common.saved'));
         } catch (e) { showProblem(form, err, e); }
