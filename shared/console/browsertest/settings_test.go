@@ -9,6 +9,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/rmmbridge/rmmbridge/shared/devtools/devstack"
 )
 
 type named struct{ ID, Name string }
@@ -60,7 +62,9 @@ func deepCopy(t *testing.T, m map[string]any) map[string]any {
 // override with its own ticket defaults and priority map. Changing one
 // field in the settings form (the ticket type) and saving changes that
 // value and nothing else: the whole settings object read back through the
-// API is the stored one with only ticketDefaults.type changed. The board
+// API is the stored one with only ticketDefaults.type changed, including
+// changes made through the API while the form was open (an organization
+// override added, the reopen window changed). The board
 // field is labelled as the PSA (ConnectWise) calls it, and the ticket
 // priority is shown. A second case stores the board only as queue: the
 // board field edits queue (changing it keeps everything else).
@@ -127,7 +131,6 @@ func TestSettingsFormKeepsWhatItDoesNotEdit(t *testing.T) {
 			if r := api(t).Do(http.MethodPatch, base(), map[string]any{"settings": seeded}); r.Status != http.StatusOK {
 				t.Fatalf("PATCH the seeded settings = %d %s", r.Status, r.Body)
 			}
-			stored := settingsNow(t)
 
 			ctx := tab(t)
 			signIn(t, ctx, env.APIKey)
@@ -143,6 +146,16 @@ func TestSettingsFormKeepsWhatItDoesNotEdit(t *testing.T) {
 			if got := eval[string](t, ctx, `(document.querySelector('[data-field="settings.ticketDefaults.priority"]') || {}).value || ''`); got != c.ticketDefaults["priority"] {
 				t.Errorf("the ticket priority field shows %q, want the stored %q", got, c.ticketDefaults["priority"])
 			}
+			// While the form is open, the settings change through the API:
+			// an organization override the form does not show, and a value
+			// it shows but is not changed in it.
+			elsewhere := settingsNow(t)
+			elsewhere["reopenWindowMinutes"] = 60
+			elsewhere["alertPolicy"].(map[string]any)["organizations"].(map[string]any)["8"] = map[string]any{"exclude": true}
+			if r := api(t).Do(http.MethodPatch, base(), map[string]any{"settings": elsewhere}); r.Status != http.StatusOK {
+				t.Fatalf("PATCH the settings while the form is open = %d %s", r.Status, r.Body)
+			}
+			stored := settingsNow(t)
 			do(t, ctx, "change "+c.field+" and save",
 				choose(fmt.Sprintf(`[data-field=%q]`, c.field), c.value),
 				chromedp.Click(css(`#save-settings`)))
@@ -154,5 +167,69 @@ func TestSettingsFormKeepsWhatItDoesNotEdit(t *testing.T) {
 				t.Errorf("settings after changing %s in the form (-want +got):\n%s", c.field, diff)
 			}
 		})
+	}
+}
+
+// TestConnectionFormKeepsSettingsChangedElsewhere edits a connection whose
+// budget settings (requestsPerMinute, maxConcurrency) change through the
+// API while the console shows it: a change made after the list was drawn
+// is what the edit form shows (it reads the connection afresh), and one
+// made while the form is open survives saving a new name from the form
+// (the form sends its settings only when they were changed in it). The
+// connection read back through the API has the new name and the settings
+// as the API last set them.
+func TestConnectionFormKeepsSettingsChangedElsewhere(t *testing.T) {
+	name := fmt.Sprintf("Budgeted Ninja %d", time.Now().UnixNano()%1e6)
+	var conn struct{ ID string }
+	r := api(t).Do(http.MethodPost, "/v1/connections", map[string]any{"name": name, "kind": "rmm", "provider": "ninjaone",
+		"baseUrl": env.RMM.BaseURL, "credentials": map[string]string{"clientId": devstack.NinjaClientID, "clientSecret": devstack.NinjaClientSecret},
+		"settings": map[string]any{"requestsPerMinute": 300, "maxConcurrency": 4}})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create the connection = %d %s", r.Status, r.Body)
+	}
+	r.JSON(t, &conn)
+	path := "/v1/connections/" + conn.ID
+	t.Cleanup(func() { api(t).Do(http.MethodDelete, path, nil) })
+	setElsewhere := func(settings map[string]any) {
+		t.Helper()
+		if r := api(t).Do(http.MethodPatch, path, map[string]any{"settings": settings}); r.Status != http.StatusOK {
+			t.Fatalf("PATCH the settings = %d %s", r.Status, r.Body)
+		}
+	}
+
+	ctx := tab(t)
+	signIn(t, ctx, env.APIKey)
+	goTo(t, ctx, "connections")
+	row := fmt.Sprintf(`#connections-table tr[data-key=%q]`, conn.ID)
+	do(t, ctx, "wait for the connection's row", chromedp.WaitVisible(css(row)))
+	setElsewhere(map[string]any{"requestsPerMinute": 500, "maxConcurrency": 3})
+	do(t, ctx, "edit the connection",
+		js(`[...document.querySelectorAll(`+fmt.Sprintf("%q", row+" button")+`)].find(b => b.innerText === 'Edit').click();`),
+		chromedp.WaitVisible(css(`#connection-form`)))
+	var shown map[string]any
+	if err := json.Unmarshal([]byte(eval[string](t, ctx, `document.querySelector('#connection-form [data-field=settings]').value`)), &shown); err != nil {
+		t.Fatalf("the settings field does not hold JSON: %v", err)
+	}
+	if diff := cmp.Diff(map[string]any{"requestsPerMinute": 500.0, "maxConcurrency": 3.0}, shown); diff != "" {
+		t.Errorf("the edit form shows settings (-want +got):\n%s", diff)
+	}
+	setElsewhere(map[string]any{"requestsPerMinute": 600, "maxConcurrency": 2})
+	renamed := name + " renamed"
+	do(t, ctx, "rename and save",
+		choose(`#connection-form [data-field=name]`, renamed),
+		chromedp.Click(css(`#test-save`)))
+	waitText(t, ctx, `#connection-saved`, renamed, 20*time.Second)
+
+	var got struct {
+		Name     string
+		Settings map[string]any
+	}
+	api(t).Do(http.MethodGet, path, nil).JSON(t, &got)
+	want := struct {
+		Name     string
+		Settings map[string]any
+	}{renamed, map[string]any{"requestsPerMinute": 600.0, "maxConcurrency": 2.0}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the connection after renaming it in the form (-want +got):\n%s", diff)
 	}
 }

@@ -24,6 +24,16 @@ function capabilities(list) {
     list.map(c => badge(c, 'cap')));
 }
 
+// canonical copies a JSON value with its object keys sorted.
+function canonical(v) {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map(k => [k, canonical(v[k])]));
+  return v;
+}
+
+// sameJSON reports whether two JSON values are equal (key order aside).
+function sameJSON(a, b) { return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b)); }
+
 export function connectionsScreen(el) {
   const listBox = h('div');
   const formBox = h('div');
@@ -72,8 +82,18 @@ export function connectionsScreen(el) {
     load();
   }
 
-  async function showForm(conn) {
+  // showForm edits a connection (read afresh, not the list's copy) or adds
+  // one. Its settings are shown whole as JSON and sent only when changed
+  // there, so that renaming a connection or giving it new credentials never
+  // writes back settings someone else changed meanwhile.
+  async function showForm(listed) {
     clear(formBox);
+    let conn = listed;
+    if (listed) {
+      formBox.appendChild(loading());
+      try { conn = await api('GET', `/v1/connections/${encodeURIComponent(listed.id)}`); } catch (e) { clear(formBox).appendChild(errorState(e, () => showForm(listed))); return; }
+      clear(formBox);
+    }
     const provs = await providers();
     const err = formError();
     const name = input({ name: 'name', value: conn ? conn.name : '' });
@@ -82,7 +102,8 @@ export function connectionsScreen(el) {
     const baseUrl = input({ type: 'url', name: 'baseUrl', value: conn ? conn.baseUrl : '', placeholder: 'https://' });
     const credBox = h('fieldset', { class: 'creds' });
     const settings = h('textarea', { name: 'settings', rows: '3', spellcheck: 'false' });
-    settings.value = conn && conn.settings && Object.keys(conn.settings).length ? JSON.stringify(conn.settings, null, 2) : '';
+    const showSettings = c => { settings.value = c && c.settings && Object.keys(c.settings).length ? JSON.stringify(c.settings, null, 2) : ''; };
+    showSettings(conn);
     const result = h('div', { role: 'status' });
     const fillCreds = () => {
       clear(credBox).appendChild(h('legend', { text: t('connections.credentials') }));
@@ -129,8 +150,10 @@ export function connectionsScreen(el) {
             if (name.value !== conn.name) patch.name = name.value;
             if (baseUrl.value !== conn.baseUrl) patch.baseUrl = baseUrl.value;
             if (Object.keys(creds).length) patch.credentials = creds;
-            if (st !== undefined) patch.settings = st;
+            if (st !== undefined && !sameJSON(st, conn.settings || {})) patch.settings = st;
             saved = await api('PATCH', `/v1/connections/${encodeURIComponent(conn.id)}`, patch);
+            conn = saved; // the next save compares with what is stored now
+            showSettings(conn);
           } else {
             saved = await api('POST', '/v1/connections', { name: name.value, kind: p ? p.kind : '', provider: provider.value, baseUrl: baseUrl.value, credentials: creds, settings: st });
           }

@@ -8,6 +8,19 @@ import { can } from '../lib/session.js';
 
 const SEVERITIES = ['critical', 'major', 'moderate', 'minor', 'none'];
 
+// setPath sets obj's value at a dotted path, creating the objects on the
+// way; undefined removes the key.
+function setPath(obj, path, v) {
+  const keys = path.split('.');
+  const last = keys.pop();
+  let o = obj;
+  for (const k of keys) {
+    if (!o[k] || typeof o[k] !== 'object') o[k] = {};
+    o = o[k];
+  }
+  if (v === undefined) delete o[last]; else o[last] = v;
+}
+
 function webhookURL(ig) { return location.origin + ig.webhook.url; }
 
 // secretPanel shows a webhook secret once, with the URL to configure.
@@ -143,21 +156,16 @@ export function integrationsScreen(el, ctx) {
     }
   }
 
-  // settingsForm edits an integration's settings. PATCH replaces the
-  // settings as a whole, so the form starts from the settings as stored
-  // now (read afresh, not the list's copy) and saves them with only the
-  // values it shows changed: a setting it does not show (a ticketDefaults
-  // key such as queue, an organization override, anything newer than the
-  // form) is sent back as it was.
+  // settingsForm edits an integration's settings, read afresh (not the
+  // list's copy). Saving changes only what was changed in the form: every
+  // other setting is kept as stored (see the submit handler).
   async function settingsForm(ig) {
     clear(formBox).appendChild(loading());
-    let cur;
+    let s;
     try {
-      const fresh = await api('GET', ipath(ig.id));
-      cur = fresh.settings || {};
-      ig.settings = cur;
+      s = (await api('GET', ipath(ig.id))).settings || {};
+      ig.settings = s;
     } catch (e) { clear(formBox).appendChild(errorState(e, () => settingsForm(ig))); return; }
-    const s = cur;
     const td = s.ticketDefaults || {};
     // The board field edits board, or queue when only queue is set (the
     // key the PSA's board is read from then).
@@ -228,36 +236,46 @@ export function integrationsScreen(el, ctx) {
         field(t('integrations.policy.flood'), apFlood, { name: 'settings.alertPolicy.maxTicketsPerHour', hint: t('integrations.policy.floodHint') })),
       err, result,
       h('div', { class: 'buttons' }, ro ? null : save, button(t('common.close'), () => clear(formBox))));
+    // values are the form's values by settings path (undefined: not set).
+    const trimmed = v => v.trim() || undefined;
+    const list = v => { const l = v.split(',').map(x => x.trim()).filter(Boolean); return l.length ? l : undefined; };
+    const values = () => Object.assign({
+      autoCreateAccounts: auto.checked,
+      provisionRmmOrgs: prov.checked,
+      'accountDefaults.status': trimmed(adStatus.value),
+      'accountDefaults.type': trimmed(adType.value),
+      catchAllAccountId: trimmed(catchAll.value),
+      reopenWindowMinutes: Number(reopen.value || 0) || undefined,
+      ['ticketDefaults.' + boardKey]: trimmed(tdBoard.value),
+      'ticketDefaults.status': trimmed(tdStatus.value),
+      'ticketDefaults.type': trimmed(tdType.value),
+      'ticketDefaults.priority': trimmed(tdPriority.value),
+      'alertPolicy.minSeverity': apMin.value || undefined,
+      'alertPolicy.includeTypes': list(apInclude.value),
+      'alertPolicy.excludeTypes': list(apExclude.value),
+      'alertPolicy.skipMaintenance': apMaint.checked || undefined,
+      'alertPolicy.maxTicketsPerHour': Number(apFlood.value || 0) || undefined,
+    }, Object.fromEntries(SEVERITIES.map((sev, i) => ['priorityMap.' + sev, trimmed(prios[i].value)])));
+    // shown are the values as the form showed (or last saved) them.
+    let shown = values();
     form.addEventListener('submit', async ev => {
       ev.preventDefault();
       clearProblem(form, err);
-      // over sets the shown keys of a stored object (an emptied field
-      // removes its key) and keeps every other key as stored.
-      const over = (obj, pairs) => {
-        const o = Object.assign({}, obj || {});
-        for (const [k, v] of pairs) { if (v.trim()) o[k] = v.trim(); else delete o[k]; }
-        return o;
-      };
-      const list = (v) => { const l = v.split(',').map(x => x.trim()).filter(Boolean); return l.length ? l : undefined; };
-      const settings = Object.assign(structuredClone(cur), {
-        autoCreateAccounts: auto.checked, provisionRmmOrgs: prov.checked,
-        accountDefaults: over(cur.accountDefaults, [['status', adStatus.value], ['type', adType.value]]),
-        catchAllAccountId: catchAll.value.trim() || undefined,
-        reopenWindowMinutes: Number(reopen.value || 0),
-        ticketDefaults: over(cur.ticketDefaults, [[boardKey, tdBoard.value], ['status', tdStatus.value], ['type', tdType.value], ['priority', tdPriority.value]]),
-        priorityMap: over(cur.priorityMap, SEVERITIES.map((sev, i) => [sev, prios[i].value])),
-        alertPolicy: Object.assign(structuredClone(cur.alertPolicy || {}), {
-          minSeverity: apMin.value || undefined,
-          includeTypes: list(apInclude.value),
-          excludeTypes: list(apExclude.value),
-          skipMaintenance: apMaint.checked || undefined,
-          maxTicketsPerHour: Number(apFlood.value || 0) || undefined,
-        }),
-      });
       await busy(save, async () => {
         try {
+          // PATCH replaces the settings whole: the ones stored now, read
+          // again, with only the values changed in the form set over them.
+          // Whatever else is stored, shown or not (a ticketDefaults key the
+          // form lacks, an organization override, a value changed through
+          // the API while the form was open), is sent back as it is.
+          const now = values();
+          const settings = structuredClone((await api('GET', ipath(ig.id))).settings || {});
+          for (const [path, v] of Object.entries(now)) {
+            if (JSON.stringify(v) !== JSON.stringify(shown[path])) setPath(settings, path, v);
+          }
           const out = await api('PATCH', ipath(ig.id), { settings });
-          ig.settings = cur = out.settings || {};
+          ig.settings = out.settings;
+          shown = now;
           clear(result).appendChild(h('p', { class: 'success', text: t('common.saved') }));
           announce(t('common.saved'));
         } catch (e) { showProblem(form, err, e); }
