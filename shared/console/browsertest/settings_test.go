@@ -177,7 +177,9 @@ func TestSettingsFormKeepsWhatItDoesNotEdit(t *testing.T) {
 // made while the form is open survives saving a new name from the form
 // (the form sends its settings only when they were changed in it). The
 // connection read back through the API has the new name and the settings
-// as the API last set them.
+// as the API last set them. Then one key edited in the form's settings
+// JSON is saved over a change of another key made through the API while
+// the form was open: both hold.
 func TestConnectionFormKeepsSettingsChangedElsewhere(t *testing.T) {
 	name := fmt.Sprintf("Budgeted Ninja %d", time.Now().UnixNano()%1e6)
 	var conn struct{ ID string }
@@ -231,5 +233,21 @@ func TestConnectionFormKeepsSettingsChangedElsewhere(t *testing.T) {
 	}{renamed, map[string]any{"requestsPerMinute": 600.0, "maxConcurrency": 2.0}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("the connection after renaming it in the form (-want +got):\n%s", diff)
+	}
+
+	// The form now shows the settings as saved. maxConcurrency changes
+	// through the API; requestsPerMinute is edited in the form's JSON:
+	// saving sets requestsPerMinute and keeps the API's maxConcurrency.
+	setElsewhere(map[string]any{"requestsPerMinute": 600, "maxConcurrency": 5})
+	do(t, ctx, "edit requestsPerMinute in the settings JSON and save",
+		js(`document.getElementById('connection-saved').remove()`),
+		choose(`#connection-form [data-field=settings]`, `{"requestsPerMinute": 700, "maxConcurrency": 2}`),
+		chromedp.Click(css(`#test-save`)),
+		chromedp.WaitVisible(css(`#connection-saved`)))
+	got.Name, got.Settings = "", nil
+	api(t).Do(http.MethodGet, path, nil).JSON(t, &got)
+	want.Settings = map[string]any{"requestsPerMinute": 700.0, "maxConcurrency": 5.0}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the connection after editing requestsPerMinute in the form (-want +got):\n%s", diff)
 	}
 }

@@ -34,6 +34,23 @@ function canonical(v) {
 // sameJSON reports whether two JSON values are equal (key order aside).
 function sameJSON(a, b) { return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b)); }
 
+// changedSettings returns the settings to PATCH when the form's JSON, edited
+// from conn.settings, is edited: PATCH replaces them whole, so they are the
+// settings stored now (read again) with only the keys edited in the form
+// set or removed; a key changed through the API meanwhile is kept. What is
+// not a JSON object is sent as it is, for the API to refuse.
+async function changedSettings(conn, edited) {
+  if (!edited || typeof edited !== 'object' || Array.isArray(edited)) return edited;
+  const shown = conn.settings || {};
+  const now = (await api('GET', `/v1/connections/${encodeURIComponent(conn.id)}`)).settings || {};
+  const out = structuredClone(now);
+  for (const k of new Set([...Object.keys(shown), ...Object.keys(edited)])) {
+    if (sameJSON(edited[k], shown[k])) continue;
+    if (k in edited) out[k] = edited[k]; else delete out[k];
+  }
+  return out;
+}
+
 export function connectionsScreen(el) {
   const listBox = h('div');
   const formBox = h('div');
@@ -84,8 +101,8 @@ export function connectionsScreen(el) {
 
   // showForm edits a connection (read afresh, not the list's copy) or adds
   // one. Its settings are shown whole as JSON and sent only when changed
-  // there, so that renaming a connection or giving it new credentials never
-  // writes back settings someone else changed meanwhile.
+  // there, and then only the keys changed there (changedSettings), so that
+  // saving never writes back settings someone else changed meanwhile.
   async function showForm(listed) {
     clear(formBox);
     let conn = listed;
@@ -150,7 +167,7 @@ export function connectionsScreen(el) {
             if (name.value !== conn.name) patch.name = name.value;
             if (baseUrl.value !== conn.baseUrl) patch.baseUrl = baseUrl.value;
             if (Object.keys(creds).length) patch.credentials = creds;
-            if (st !== undefined && !sameJSON(st, conn.settings || {})) patch.settings = st;
+            if (st !== undefined && !sameJSON(st, conn.settings || {})) patch.settings = await changedSettings(conn, st);
             saved = await api('PATCH', `/v1/connections/${encodeURIComponent(conn.id)}`, patch);
             conn = saved; // the next save compares with what is stored now
             showSettings(conn);
