@@ -24,6 +24,33 @@ function capabilities(list) {
     list.map(c => badge(c, 'cap')));
 }
 
+// canonical copies a JSON value with its object keys sorted.
+function canonical(v) {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map(k => [k, canonical(v[k])]));
+  return v;
+}
+
+// sameJSON reports whether two JSON values are equal (key order aside).
+function sameJSON(a, b) { return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b)); }
+
+// changedSettings returns the settings to PATCH when the form's JSON, edited
+// from conn.settings, is edited: PATCH replaces them whole, so they are the
+// settings stored now (read again) with only the keys edited in the form
+// set or removed; a key changed through the API meanwhile is kept. What is
+// not a JSON object is sent as it is, for the API to refuse.
+async function changedSettings(conn, edited) {
+  if (!edited || typeof edited !== 'object' || Array.isArray(edited)) return edited;
+  const shown = conn.settings || {};
+  const now = (await api('GET', `/v1/connections/${encodeURIComponent(conn.id)}`)).settings || {};
+  const out = structuredClone(now);
+  for (const k of new Set([...Object.keys(shown), ...Object.keys(edited)])) {
+    if (sameJSON(edited[k], shown[k])) continue;
+    if (k in edited) out[k] = edited[k]; else delete out[k];
+  }
+  return out;
+}
+
 export function connectionsScreen(el) {
   const listBox = h('div');
   const formBox = h('div');
@@ -72,8 +99,18 @@ export function connectionsScreen(el) {
     load();
   }
 
-  async function showForm(conn) {
+  // showForm edits a connection (read afresh, not the list's copy) or adds
+  // one. Its settings are shown whole as JSON and sent only when changed
+  // there, and then only the keys changed there (changedSettings), so that
+  // saving never writes back settings someone else changed meanwhile.
+  async function showForm(listed) {
     clear(formBox);
+    let conn = listed;
+    if (listed) {
+      formBox.appendChild(loading());
+      try { conn = await api('GET', `/v1/connections/${encodeURIComponent(listed.id)}`); } catch (e) { clear(formBox).appendChild(errorState(e, () => showForm(listed))); return; }
+      clear(formBox);
+    }
     const provs = await providers();
     const err = formError();
     const name = input({ name: 'name', value: conn ? conn.name : '' });
@@ -82,7 +119,8 @@ export function connectionsScreen(el) {
     const baseUrl = input({ type: 'url', name: 'baseUrl', value: conn ? conn.baseUrl : '', placeholder: 'https://' });
     const credBox = h('fieldset', { class: 'creds' });
     const settings = h('textarea', { name: 'settings', rows: '3', spellcheck: 'false' });
-    settings.value = conn && conn.settings && Object.keys(conn.settings).length ? JSON.stringify(conn.settings, null, 2) : '';
+    const showSettings = c => { settings.value = c && c.settings && Object.keys(c.settings).length ? JSON.stringify(c.settings, null, 2) : ''; };
+    showSettings(conn);
     const result = h('div', { role: 'status' });
     const fillCreds = () => {
       clear(credBox).appendChild(h('legend', { text: t('connections.credentials') }));
@@ -129,8 +167,10 @@ export function connectionsScreen(el) {
             if (name.value !== conn.name) patch.name = name.value;
             if (baseUrl.value !== conn.baseUrl) patch.baseUrl = baseUrl.value;
             if (Object.keys(creds).length) patch.credentials = creds;
-            if (st !== undefined) patch.settings = st;
+            if (st !== undefined && !sameJSON(st, conn.settings || {})) patch.settings = await changedSettings(conn, st);
             saved = await api('PATCH', `/v1/connections/${encodeURIComponent(conn.id)}`, patch);
+            conn = saved; // the next save compares with what is stored now
+            showSettings(conn);
           } else {
             saved = await api('POST', '/v1/connections', { name: name.value, kind: p ? p.kind : '', provider: provider.value, baseUrl: baseUrl.value, credentials: creds, settings: st });
           }

@@ -8,6 +8,19 @@ import { can } from '../lib/session.js';
 
 const SEVERITIES = ['critical', 'major', 'moderate', 'minor', 'none'];
 
+// setPath sets obj's value at a dotted path, creating the objects on the
+// way; undefined removes the key.
+function setPath(obj, path, v) {
+  const keys = path.split('.');
+  const last = keys.pop();
+  let o = obj;
+  for (const k of keys) {
+    if (!o[k] || typeof o[k] !== 'object') o[k] = {};
+    o = o[k];
+  }
+  if (v === undefined) delete o[last]; else o[last] = v;
+}
+
 function webhookURL(ig) { return location.origin + ig.webhook.url; }
 
 // secretPanel shows a webhook secret once, with the URL to configure.
@@ -131,13 +144,36 @@ export function integrationsScreen(el, ctx) {
     return f;
   }
 
+  // boardLabel names the ticket board as the PSA calls it: the ConnectWise
+  // service board, the Autotask queue, the HaloPSA team.
+  function boardLabel(ig) {
+    const c = conns.find(x => x.id === ig.psaConnectionId);
+    switch (c && c.provider) {
+      case 'connectwise': return t('integrations.boardConnectWise');
+      case 'autotask': return t('integrations.boardAutotask');
+      case 'halopsa': return t('integrations.boardHalo');
+      default: return t('integrations.board');
+    }
+  }
+
+  // settingsForm edits an integration's settings, read afresh (not the
+  // list's copy). Saving changes only what was changed in the form: every
+  // other setting is kept as stored (see the submit handler).
   async function settingsForm(ig) {
     clear(formBox).appendChild(loading());
-    const s = ig.settings || {};
+    let s;
+    try {
+      s = (await api('GET', ipath(ig.id))).settings || {};
+      ig.settings = s;
+    } catch (e) { clear(formBox).appendChild(errorState(e, () => settingsForm(ig))); return; }
+    const td = s.ticketDefaults || {};
+    // The board field edits board, or queue when only queue is set (the
+    // key the PSA's board is read from then).
+    const boardKey = !td.board && td.queue ? 'queue' : 'board';
     const [statuses, types, tp] = await Promise.all([
       picklist(ipath(ig.id, '/psa/account-statuses?limit=500')),
       picklist(ipath(ig.id, '/psa/account-types?limit=500')),
-      ticketLists(ig, (s.ticketDefaults || {}).board),
+      ticketLists(ig, td[boardKey]),
     ]);
     const ro = !can('admin');
     const err = formError();
@@ -145,14 +181,19 @@ export function integrationsScreen(el, ctx) {
     const auto = chk('settings.autoCreateAccounts', s.autoCreateAccounts);
     const prov = chk('settings.provisionRmmOrgs', s.provisionRmmOrgs);
     const ad = s.accountDefaults || {};
-    const adStatus = select([{ value: '', label: t('integrations.psaDefault') }].concat(statuses.map(x => ({ value: x.name, label: x.name, selected: ad.status === x.name }))), { disabled: ro });
-    const adType = select([{ value: '', label: t('integrations.psaDefault') }].concat(types.map(x => ({ value: x.name, label: x.name, selected: ad.type === x.name }))), { disabled: ro });
+    // A stored value the PSA's list lacks (an id, or the list could not be
+    // read) stays offered and selected, so saving does not clear it.
+    const choices = (list, v) => [{ value: '', label: t('integrations.psaDefault') }]
+      .concat(list.map(x => ({ value: x.name, label: x.name, selected: v === x.name })))
+      .concat(v && !list.some(x => x.name === v) ? [{ value: v, label: v, selected: true }] : []);
+    const adStatus = select(choices(statuses, ad.status), { disabled: ro });
+    const adType = select(choices(types, ad.type), { disabled: ro });
     const catchAll = input({ value: s.catchAllAccountId || '', disabled: ro });
     const reopen = input({ type: 'number', min: '0', max: '10080', value: s.reopenWindowMinutes || 0, disabled: ro });
-    const td = s.ticketDefaults || {};
-    const tdBoard = input({ value: td.board || '', disabled: ro });
+    const tdBoard = input({ value: td[boardKey] || '', disabled: ro });
     const tdStatus = input({ value: td.status || '', disabled: ro });
     const tdType = input({ value: td.type || '', disabled: ro });
+    const tdPriority = input({ value: td.priority || '', disabled: ro });
     const pm = s.priorityMap || {};
     const prios = SEVERITIES.map(sev => input({ value: pm[sev] || '', disabled: ro, 'data-sev': sev }));
     // The alert policy: the integration-wide rules here; per-organization
@@ -181,9 +222,10 @@ export function integrationsScreen(el, ctx) {
       field(t('integrations.catchAll'), catchAll, { name: 'settings.catchAllAccountId', hint: t('integrations.catchAllHint') }),
       field(t('integrations.reopenWindow'), reopen, { name: 'settings.reopenWindowMinutes' }),
       h('fieldset', {}, h('legend', { text: t('integrations.ticketDefaults') }),
-        listField(t('integrations.board'), tdBoard, tp.boards || [], { name: 'settings.ticketDefaults.board' }),
+        listField(boardLabel(ig), tdBoard, tp.boards || [], { name: 'settings.ticketDefaults.' + boardKey }),
         listField(t('common.status'), tdStatus, tp.statuses || [], { name: 'settings.ticketDefaults.status' }),
-        listField(t('common.type'), tdType, tp.types || [], { name: 'settings.ticketDefaults.type' })),
+        listField(t('common.type'), tdType, tp.types || [], { name: 'settings.ticketDefaults.type' }),
+        listField(t('integrations.ticketPriority'), tdPriority, tp.priorities || [], { name: 'settings.ticketDefaults.priority', hint: t('integrations.ticketPriorityHint') })),
       h('fieldset', {}, h('legend', { text: t('integrations.priorityMap') }),
         SEVERITIES.map((sev, i) => listField(t('severity.' + sev), prios[i], tp.priorities || [], { name: 'settings.priorityMap.' + sev }))),
       h('fieldset', {}, h('legend', { text: t('integrations.policy') }),
@@ -194,31 +236,46 @@ export function integrationsScreen(el, ctx) {
         field(t('integrations.policy.flood'), apFlood, { name: 'settings.alertPolicy.maxTicketsPerHour', hint: t('integrations.policy.floodHint') })),
       err, result,
       h('div', { class: 'buttons' }, ro ? null : save, button(t('common.close'), () => clear(formBox))));
+    // values are the form's values by settings path (undefined: not set).
+    const trimmed = v => v.trim() || undefined;
+    const list = v => { const l = v.split(',').map(x => x.trim()).filter(Boolean); return l.length ? l : undefined; };
+    const values = () => Object.assign({
+      autoCreateAccounts: auto.checked,
+      provisionRmmOrgs: prov.checked,
+      'accountDefaults.status': trimmed(adStatus.value),
+      'accountDefaults.type': trimmed(adType.value),
+      catchAllAccountId: trimmed(catchAll.value),
+      reopenWindowMinutes: Number(reopen.value || 0) || undefined,
+      ['ticketDefaults.' + boardKey]: trimmed(tdBoard.value),
+      'ticketDefaults.status': trimmed(tdStatus.value),
+      'ticketDefaults.type': trimmed(tdType.value),
+      'ticketDefaults.priority': trimmed(tdPriority.value),
+      'alertPolicy.minSeverity': apMin.value || undefined,
+      'alertPolicy.includeTypes': list(apInclude.value),
+      'alertPolicy.excludeTypes': list(apExclude.value),
+      'alertPolicy.skipMaintenance': apMaint.checked || undefined,
+      'alertPolicy.maxTicketsPerHour': Number(apFlood.value || 0) || undefined,
+    }, Object.fromEntries(SEVERITIES.map((sev, i) => ['priorityMap.' + sev, trimmed(prios[i].value)])));
+    // shown are the values as the form showed (or last saved) them.
+    let shown = values();
     form.addEventListener('submit', async ev => {
       ev.preventDefault();
       clearProblem(form, err);
-      const map = (pairs) => { const o = {}; for (const [k, v] of pairs) if (v.trim()) o[k] = v.trim(); return o; };
-      const list = (v) => { const l = v.split(',').map(x => x.trim()).filter(Boolean); return l.length ? l : undefined; };
-      const settings = {
-        autoCreateAccounts: auto.checked, provisionRmmOrgs: prov.checked,
-        accountDefaults: map([['status', adStatus.value], ['type', adType.value]]),
-        catchAllAccountId: catchAll.value.trim() || undefined,
-        reopenWindowMinutes: Number(reopen.value || 0),
-        ticketDefaults: map([['board', tdBoard.value], ['status', tdStatus.value], ['type', tdType.value]]),
-        priorityMap: map(SEVERITIES.map((sev, i) => [sev, prios[i].value])),
-        alertPolicy: {
-          minSeverity: apMin.value || undefined,
-          includeTypes: list(apInclude.value),
-          excludeTypes: list(apExclude.value),
-          skipMaintenance: apMaint.checked || undefined,
-          maxTicketsPerHour: Number(apFlood.value || 0) || undefined,
-          organizations: ap.organizations,
-        },
-      };
       await busy(save, async () => {
         try {
+          // PATCH replaces the settings whole: the ones stored now, read
+          // again, with only the values changed in the form set over them.
+          // Whatever else is stored, shown or not (a ticketDefaults key the
+          // form lacks, an organization override, a value changed through
+          // the API while the form was open), is sent back as it is.
+          const now = values();
+          const settings = structuredClone((await api('GET', ipath(ig.id))).settings || {});
+          for (const [path, v] of Object.entries(now)) {
+            if (JSON.stringify(v) !== JSON.stringify(shown[path])) setPath(settings, path, v);
+          }
           const out = await api('PATCH', ipath(ig.id), { settings });
           ig.settings = out.settings;
+          shown = now;
           clear(result).appendChild(h('p', { class: 'success', text: t('common.saved') }));
           announce(t('common.saved'));
         } catch (e) { showProblem(form, err, e); }
