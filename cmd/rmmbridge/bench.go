@@ -37,6 +37,11 @@ type benchOptions struct {
 	template      string
 	timeout       time.Duration
 	verbose       bool
+	// budget (requests per minute) runs the Autotask budget benchmark
+	// (bench_budget.go) instead of the import and re-import; alertEvery
+	// paces its alert webhooks.
+	budget     int
+	alertEvery time.Duration
 }
 
 const benchUsage = `usage: rmmbridge bench [--rmm NAME] [--psa NAME] [--devices N] [--orgs N] [--changed PCT] [--psa-assets] [--timeout D]
@@ -81,11 +86,16 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&o.template, "template", "template.yaml", "SAM template to run")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Minute, "give up after this long")
 	fs.BoolVar(&o.verbose, "v", false, "stack logs on stderr")
+	fs.IntVar(&o.budget, "budget", 0, "requests per minute: instead of the import and re-import, import the devices into the Autotask sandbox under this budget with alert webhooks arriving, and check the budget's targets (issue 12)")
+	fs.DurationVar(&o.alertEvery, "alert-every", 2500*time.Millisecond, "with --budget: one alert webhook this often during the import")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if o.devices < 1 || o.orgs < 1 || o.changed < 0 || o.changed > 100 {
 		return fmt.Errorf("--devices and --orgs must be positive and --changed a percentage")
+	}
+	if o.budget < 0 || o.budget > 0 && (o.budget < 2 || o.psa != "autotask" || o.rmm != "ninjaone" || o.alertEvery <= 0) {
+		return fmt.Errorf("--budget must be at least 2 and runs with --rmm ninjaone --psa autotask and a positive --alert-every")
 	}
 	for _, c := range []struct {
 		name string
@@ -101,6 +111,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	defer b.stop()
 	if err := b.start(ctx, stderr); err != nil {
 		return err
+	}
+	if o.budget > 0 {
+		return b.runBudget(ctx)
 	}
 	return b.run(ctx)
 }
