@@ -234,15 +234,18 @@ func (b *bench) sendAlerts(ctx context.Context, ninja *ninjasandbox.Server) []se
 		}
 	}
 	var (
-		out      []sentAlert
-		mapped   []string
-		readAt   time.Time
-		sent     int
-		tick     = time.NewTicker(b.o.alertEvery)
-		mctx, mc = context.WithTimeout(context.Background(), time.Minute)
+		out    []sentAlert
+		mapped []string
+		readAt time.Time
+		sent   int
+		tick   = time.NewTicker(b.o.alertEvery)
 	)
 	defer tick.Stop()
-	defer mc()
+	// Each call gets its own deadline: ctx ends with the import, and a
+	// webhook sent just before must still be delivered.
+	call := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -250,7 +253,10 @@ func (b *bench) sendAlerts(ctx context.Context, ninja *ninjasandbox.Server) []se
 		case <-tick.C:
 		}
 		if time.Since(readAt) >= 5*time.Second {
-			if modes, err := b.mappingModes(mctx); err == nil {
+			mctx, cancel := call()
+			modes, err := b.mappingModes(mctx)
+			cancel()
+			if err == nil {
 				mapped = mapped[:0]
 				for org := range modes {
 					if len(devicesOf[org]) > 0 {
@@ -272,7 +278,9 @@ func (b *bench) sendAlerts(ctx context.Context, ninja *ninjasandbox.Server) []se
 		act, err := ninja.ConditionActivity(dev, true, "", sent)
 		if err == nil {
 			a.series = act.SeriesUID
-			err = ninja.EmitWebhook(mctx, hook, hdr, act)
+			wctx, cancel := call()
+			err = ninja.EmitWebhook(wctx, hook, hdr, act)
+			cancel()
 		}
 		a.accepted, a.err = time.Now(), err
 		out = append(out, a)
