@@ -42,6 +42,7 @@ type benchOptions struct {
 	// paces its alert webhooks.
 	budget     int
 	alertEvery time.Duration
+	stall      time.Duration
 }
 
 const benchUsage = `usage: rmmbridge bench [--rmm NAME] [--psa NAME] [--devices N] [--orgs N] [--changed PCT] [--psa-assets] [--timeout D]
@@ -88,6 +89,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&o.verbose, "v", false, "stack logs on stderr")
 	fs.IntVar(&o.budget, "budget", 0, "requests per minute: instead of the import and re-import, import the devices into the Autotask sandbox under this budget with alert webhooks arriving, and check the budget's targets (issue 12)")
 	fs.DurationVar(&o.alertEvery, "alert-every", 2500*time.Millisecond, "with --budget: one alert webhook this often during the import")
+	fs.DurationVar(&o.stall, "stall", 3*time.Minute, "with --budget: stop waiting for an import whose progress stood still this long, fail it and measure what was done (0: wait until --timeout)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -89,13 +89,17 @@ func (b *bench) runBudget(ctx context.Context) error {
 		defer wg.Done()
 		alerts = b.sendAlerts(actx, ninja)
 	}()
-	job, err := watchImport(ctx, b.api, base+"/"+q.ID, time.Second, b.w, false, 15*time.Second)
+	job, stalled, err := b.watchBudgetImport(ctx, base+"/"+q.ID)
 	stopAlerts()
 	wg.Wait()
 	if err != nil {
 		return err
 	}
 	ended := time.Now()
+	if stalled {
+		fmt.Fprintf(b.w, "  STALLED: no device done for %s at %d/%d; measuring what was done (a job that never ends is a failure of its own)\n",
+			b.o.stall, job.Counts.done(), job.Counts.Total)
+	}
 
 	// Wait for the last alerts' tickets.
 	tickets, err := b.alertTickets(ctx, at, alerts)
@@ -207,9 +211,13 @@ func (b *bench) runBudget(ctx context.Context) error {
 		dupCos, countMode(modes, "linked"), countMode(modes, "created"), len(b.env.RMM.Data().Orgs)-len(modes))
 	fmt.Fprintln(b.w)
 
-	check(job.Status == "succeeded" || job.Counts.Review > 0 && job.Counts.Failed == 0, "job %s (%s)", job.Status, job.Counts)
+	check(!stalled && (job.Status == "succeeded" || job.Counts.Review > 0 && job.Counts.Failed == 0), "job %s (%s)", job.Status, job.Counts)
 	check(win.Over == 0 && win.Max <= budget, "requests in any 60 s window ≤ %d: busiest %d, %d requests over", budget, win.Max, win.Over)
-	check(useOK && use >= targetBudgetUse, "budget used during the import ≥ %.0f %%: %.1f %%", 100*targetBudgetUse, 100*use)
+	if useOK {
+		check(use >= targetBudgetUse, "budget used during the import ≥ %.0f %%: %.1f %%", 100*targetBudgetUse, 100*use)
+	} else {
+		check(false, "budget used during the import ≥ %.0f %%: not measurable (the creates ended within the first 60 s)", 100*targetBudgetUse)
+	}
 	check(maxConc <= targetPerEndpoint && sum(refused) == 0, "concurrent requests per endpoint ≤ %d: %d (%s), %d refused", targetPerEndpoint, maxConc, worst, sum(refused))
 	check(len(alerts) > 0 && missed == 0 && failedSends == 0 && p99 < targetAlertP99, "alert → ticket p99 < %s: %.2fs over %d alerts (%d missed, %d refused)", targetAlertP99, p99.Seconds(), len(alerts), missed, failedSends)
 	check(dupCIs == 0 && dupCos == 0 && missingCIs == 0, "no duplicate CI or company: %d CIs, %d companies duplicated; %d devices missing", dupCIs, dupCos, missingCIs)
@@ -218,6 +226,39 @@ func (b *bench) runBudget(ctx context.Context) error {
 		return fmt.Errorf("benchmark targets missed: %s", strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// watchBudgetImport follows the job until it ends, printing its progress
+// every 15 s; stalled is true when no device was done for --stall (the
+// job is then left running and the run measured as it stands).
+func (b *bench) watchBudgetImport(ctx context.Context, path string) (j importJobView, stalled bool, err error) {
+	start, logged, moved := time.Now(), time.Now(), time.Now()
+	done := -1
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		if err := b.api.do(ctx, http.MethodGet, path, nil, &j); err != nil {
+			return j, false, fmt.Errorf("read import: %w", err)
+		}
+		if n := j.Counts.done(); n != done {
+			done, moved = n, time.Now()
+		}
+		if time.Since(logged) >= 15*time.Second {
+			logged = time.Now()
+			fmt.Fprintf(b.w, "  %6s  %d/%d %s · %s\n", time.Since(start).Round(time.Second), done, j.Counts.Total, j.Status, j.Counts)
+		}
+		switch {
+		case isFinal(j.Status):
+			return j, false, nil
+		case b.o.stall > 0 && time.Since(moved) >= b.o.stall:
+			return j, true, nil
+		}
+		select {
+		case <-ctx.Done():
+			return j, false, fmt.Errorf("stopped watching import %s: %w", j.ID, ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 // sendAlerts sends a NinjaOne trigger webhook every alertEvery until ctx
