@@ -209,6 +209,9 @@ func (b *bench) runBudget(ctx context.Context) error {
 	fmt.Fprintf(b.w, "  device references on more than one CI                             %7d   0  (%d CIs created; %d synced devices without one)\n", dupCIs, len(b.env.PSA.Assets())-seededCIs, missingCIs)
 	fmt.Fprintf(b.w, "  organization references on more than one company                 %7d   0  (%d linked, %d created, %d in review)\n",
 		dupCos, countMode(modes, "linked"), countMode(modes, "created"), len(b.env.RMM.Data().Orgs)-len(modes))
+	if missingCIs > 0 {
+		fmt.Fprintf(b.w, "  devices of mapped organizations without a CI: %s\n", b.missingDevices(modes, alerts, 20))
+	}
 	fmt.Fprintln(b.w)
 
 	check(!stalled && (job.Status == "succeeded" || job.Counts.Review > 0 && job.Counts.Failed == 0), "job %s (%s)", job.Status, job.Counts)
@@ -395,6 +398,35 @@ func (b *bench) alertTicketIDs(ctx context.Context) (map[string]string, error) {
 		}
 		cursor = page.NextCursor
 	}
+}
+
+// missingDevices lists up to n devices of mapped organizations with no CI
+// carrying their reference, each marked when an alert was sent for it.
+func (b *bench) missingDevices(modes map[string]string, alerts []sentAlert, n int) string {
+	has := map[string]bool{}
+	for _, a := range b.env.PSA.Assets() {
+		has[a.ExternalRef] = true
+	}
+	alerted := map[string]bool{}
+	for _, a := range alerts {
+		alerted[strconv.Itoa(a.device)] = true
+	}
+	var out []string
+	for _, d := range b.env.RMM.Data().Devices {
+		if modes[d.OrgID] == "" || has[d.ID] {
+			continue
+		}
+		if len(out) == n {
+			out = append(out, "…")
+			break
+		}
+		s := d.ID + " (org " + d.OrgID
+		if alerted[d.ID] {
+			s += ", alerted"
+		}
+		out = append(out, s+")")
+	}
+	return strings.Join(out, ", ")
 }
 
 // duplicateRefs counts the references carried by more than one record.

@@ -423,6 +423,15 @@ func TestSetThresholdAndRequestTimes(t *testing.T) {
 			t.Fatalf("request %d after SetThreshold(72000): %d %v", i, a.status, a.body)
 		}
 	}
+	co := s.Companies()[0].ID
+	if a := call(t, s, "POST", "/V1.0/Tickets", map[string]any{"companyID": co, "title": "Disk full", "status": 1, "priority": 2, "queueID": 8, "externalID": "series-1"}, nil); a.status != 200 {
+		t.Fatalf("create ticket: %d %v", a.status, a.body)
+	}
+	tickets := s.Tickets()
+	tk := tickets[len(tickets)-1]
+	if tk.ExternalID != "series-1" || tk.Created.Before(before.Truncate(time.Millisecond)) || time.Since(tk.Created) < 0 {
+		t.Errorf("new ticket %+v: Created should be its createDate, after %v", tk, before)
+	}
 	for _, r := range s.Requests() {
 		if r.Start.Before(before) || r.End.Before(r.Start) || time.Since(r.End) < 0 {
 			t.Errorf("%s %s: start %v, end %v (test began %v)", r.Method, r.Path, r.Start, r.End, before)
