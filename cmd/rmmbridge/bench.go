@@ -46,6 +46,7 @@ type benchOptions struct {
 }
 
 const benchUsage = `usage: rmmbridge bench [--rmm NAME] [--psa NAME] [--devices N] [--orgs N] [--changed PCT] [--psa-assets] [--timeout D]
+       rmmbridge bench --rmm ninjaone --psa autotask --budget N [--alert-every D] [--stall D] [--devices N] [--orgs N]
 
 An end-to-end asset import through the local stack (moto for DynamoDB and Secrets Manager,
 an RMM and a PSA sandbox — NinjaOne and ConnectWise unless --rmm and --psa say otherwise —,
@@ -55,6 +56,13 @@ DynamoDB requests per device, the peak RSS of this process (stack, sandboxes, qu
 moto_server, and checks the targets: PSA asset writes per new device ≤ 1.02, no PSA write
 for an unchanged device, no duplicate asset or account. Defaults come from
 RMMBRIDGE_BENCH_DEVICES and RMMBRIDGE_BENCH_ORGS when set.
+
+With --budget N it runs the Autotask request-budget benchmark instead (issue 12): one asset
+import into the Autotask sandbox, whose threshold is set so that Autotask's default calibrated
+budget is N requests a minute, with a NinjaOne alert webhook every --alert-every during it. On
+the sandbox's own request log it checks: no 60 s window over N, at least 90 % of the budget used
+from one window after the import's first request to its last CI create, at most 3 requests in
+flight per endpoint and none refused, alert → ticket p99 under 5 s, no duplicate CI or company.
 
 moto 5.2.1 deep-copies the whole table before every operation of a TransactWriteItems, so
 each transaction costs time and memory in proportion to the table (20/s and a megabyte each,

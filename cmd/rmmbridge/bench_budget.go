@@ -178,7 +178,12 @@ func (b *bench) runBudget(ctx context.Context) error {
 	fmt.Fprintf(b.w, "  most requests in flight on one endpoint                           %7d   ≤ %d  (%s)\n", maxConc, targetPerEndpoint, strings.Join(concParts, ", "))
 	fmt.Fprintf(b.w, "  refused by the sandbox (429 threshold/thread limit, 5xx)          %7d   0  (%v)\n", sum(refused), refused)
 
+	type slowAlert struct {
+		lat time.Duration
+		at  time.Duration // after the import started
+	}
 	var lat []time.Duration
+	var slow []slowAlert
 	missed, failedSends := 0, 0
 	for _, a := range alerts {
 		if a.err != nil {
@@ -193,11 +198,21 @@ func (b *bench) runBudget(ctx context.Context) error {
 			missed++
 			continue
 		}
-		lat = append(lat, max(created.Sub(a.accepted), 0))
+		l := max(created.Sub(a.accepted), 0)
+		lat = append(lat, l)
+		slow = append(slow, slowAlert{l, a.accepted.Sub(began)})
 	}
+	sort.Slice(slow, func(i, j int) bool { return slow[i].lat > slow[j].lat })
 	p50, p99, pmax := percentile(lat, 50), percentile(lat, 99), percentile(lat, 100)
 	fmt.Fprintf(b.w, "  alert → ticket p99 (webhook accepted → ticket's createDate)        %6.2fs   < %s  (%d alerts, %d tickets; p50 %.2fs, max %.2fs; %d without a ticket after %s, %d webhooks refused)\n",
 		p99.Seconds(), targetAlertP99, len(alerts), len(lat), p50.Seconds(), pmax.Seconds(), missed, alertTicketDeadline, failedSends)
+	if len(slow) > 0 {
+		var parts []string
+		for _, a := range slow[:min(3, len(slow))] {
+			parts = append(parts, fmt.Sprintf("%.2fs at %s", a.lat.Seconds(), a.at.Round(time.Second)))
+		}
+		fmt.Fprintf(b.w, "  slowest alerts (latency at time since the import started): %s\n", strings.Join(parts, ", "))
+	}
 
 	modes, err := b.mappingModes(ctx)
 	if err != nil {
