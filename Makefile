@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags "-s -w -X github.com/rmmbridge/rmmbridge/shared/api.Version=$(VERSION)"
 export CGO_ENABLED := 0
 
-.PHONY: help dev test unit lint build bench coldstart invoke deploy clean chromium $(addprefix invoke-,$(FUNCTIONS))
+.PHONY: help dev test unit lint build bench bench-autotask coldstart invoke deploy clean chromium $(addprefix invoke-,$(FUNCTIONS))
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -66,10 +66,21 @@ build-SchedulerFunction:      ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBD
 BENCH_DEVICES ?= 10000
 COLDSTARTS ?= 21
 BENCH_ORGS ?= 200
-bench: ## end-to-end import benchmark (BENCH_DEVICES over BENCH_ORGS; checks its targets), the packages' go benchmarks, then the cold starts (target <= 1.5x hello)
+# The Autotask request-budget benchmark (issue 12): BENCH_AT_DEVICES into
+# the Autotask sandbox under BENCH_AT_BUDGET requests a minute, alerts
+# arriving during it (about 7 min at the defaults).
+BENCH_AT_DEVICES ?= 2000
+BENCH_AT_ORGS ?= 40
+BENCH_AT_BUDGET ?= 600
+BENCH_AT = go run ./cmd/rmmbridge bench --rmm ninjaone --psa autotask --devices $(BENCH_AT_DEVICES) --orgs $(BENCH_AT_ORGS) --budget $(BENCH_AT_BUDGET)
+bench: ## end-to-end import benchmark (BENCH_DEVICES over BENCH_ORGS; checks its targets), the Autotask budget benchmark (bench-autotask), the packages' go benchmarks, then the cold starts (target <= 1.5x hello)
 	go run ./cmd/rmmbridge bench --rmm $(RMM) --psa $(PSA) --devices $(BENCH_DEVICES) --orgs $(BENCH_ORGS)
+	$(BENCH_AT)
 	env -u AWS_ENDPOINT_URL go test -run '^$$' -bench . -benchmem ./...
 	go run ./cmd/rmmbridge coldstart -n $(COLDSTARTS)
+
+bench-autotask: ## BENCH_AT_DEVICES (2000) into the Autotask sandbox under BENCH_AT_BUDGET (600) requests/min with alert webhooks during it; checks windows <= budget, budget use >= 90 %, <= 3 in flight per endpoint, alert p99 < 5 s, no duplicates
+	$(BENCH_AT)
 
 coldstart: ## each function's cold start under the Lambda runtime emulator vs a hello-world function (target <= 1.5x)
 	go run ./cmd/rmmbridge coldstart -n $(COLDSTARTS)

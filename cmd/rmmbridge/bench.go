@@ -37,9 +37,16 @@ type benchOptions struct {
 	template      string
 	timeout       time.Duration
 	verbose       bool
+	// budget (requests per minute) runs the Autotask budget benchmark
+	// (bench_budget.go) instead of the import and re-import; alertEvery
+	// paces its alert webhooks.
+	budget     int
+	alertEvery time.Duration
+	stall      time.Duration
 }
 
 const benchUsage = `usage: rmmbridge bench [--rmm NAME] [--psa NAME] [--devices N] [--orgs N] [--changed PCT] [--psa-assets] [--timeout D]
+       rmmbridge bench --rmm ninjaone --psa autotask --budget N [--alert-every D] [--stall D] [--devices N] [--orgs N]
 
 An end-to-end asset import through the local stack (moto for DynamoDB and Secrets Manager,
 an RMM and a PSA sandbox — NinjaOne and ConnectWise unless --rmm and --psa say otherwise —,
@@ -49,6 +56,13 @@ DynamoDB requests per device, the peak RSS of this process (stack, sandboxes, qu
 moto_server, and checks the targets: PSA asset writes per new device ≤ 1.02, no PSA write
 for an unchanged device, no duplicate asset or account. Defaults come from
 RMMBRIDGE_BENCH_DEVICES and RMMBRIDGE_BENCH_ORGS when set.
+
+With --budget N it runs the Autotask request-budget benchmark instead (issue 12): one asset
+import into the Autotask sandbox, whose threshold is set so that Autotask's default calibrated
+budget is N requests a minute, with a NinjaOne alert webhook every --alert-every during it. On
+the sandbox's own request log it checks: no 60 s window over N, at least 90 % of the budget used
+from one window after the import's first request to its last CI create, at most 3 requests in
+flight per endpoint and none refused, alert → ticket p99 under 5 s, no duplicate CI or company.
 
 moto 5.2.1 deep-copies the whole table before every operation of a TransactWriteItems, so
 each transaction costs time and memory in proportion to the table (20/s and a megabyte each,
@@ -81,11 +95,17 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&o.template, "template", "template.yaml", "SAM template to run")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Minute, "give up after this long")
 	fs.BoolVar(&o.verbose, "v", false, "stack logs on stderr")
+	fs.IntVar(&o.budget, "budget", 0, "requests per minute: instead of the import and re-import, import the devices into the Autotask sandbox under this budget with alert webhooks arriving, and check the budget's targets (issue 12)")
+	fs.DurationVar(&o.alertEvery, "alert-every", 2500*time.Millisecond, "with --budget: one alert webhook this often during the import")
+	fs.DurationVar(&o.stall, "stall", 3*time.Minute, "with --budget: stop waiting for an import whose progress stood still this long, fail it and measure what was done (0: wait until --timeout)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if o.devices < 1 || o.orgs < 1 || o.changed < 0 || o.changed > 100 {
 		return fmt.Errorf("--devices and --orgs must be positive and --changed a percentage")
+	}
+	if o.budget < 0 || o.budget > 0 && (o.budget < 2 || o.psa != "autotask" || o.rmm != "ninjaone" || o.alertEvery <= 0) {
+		return fmt.Errorf("--budget must be at least 2 and runs with --rmm ninjaone --psa autotask and a positive --alert-every")
 	}
 	for _, c := range []struct {
 		name string
@@ -101,6 +121,9 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	defer b.stop()
 	if err := b.start(ctx, stderr); err != nil {
 		return err
+	}
+	if o.budget > 0 {
+		return b.runBudget(ctx)
 	}
 	return b.run(ctx)
 }

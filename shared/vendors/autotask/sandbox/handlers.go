@@ -51,9 +51,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, segs []string, bo
 	if low[0] == "thresholdinformation" && len(segs) == 1 && r.Method == http.MethodGet {
 		s.mu.Lock()
 		s.pruneWindow(s.opt.Now())
-		n := len(s.window)
+		n, limit := len(s.window), s.opt.Threshold
 		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"externalRequestThreshold": s.opt.Threshold,
+		writeJSON(w, http.StatusOK, map[string]any{"externalRequestThreshold": limit,
 			"requestThresholdTimeframe": int(s.opt.ThresholdWindow.Minutes()), "currentTimeframeRequestCount": n})
 		return
 	}

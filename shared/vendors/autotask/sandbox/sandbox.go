@@ -145,6 +145,10 @@ type Request struct {
 	Status int
 	// Resource is the authenticated resource id (0 if none).
 	Resource int
+	// Start is when the request arrived, End when its answer was
+	// written: the benchmark's ground truth for request rates and
+	// latencies.
+	Start, End time.Time
 }
 
 // apiUser is a resource that may call the API.
@@ -271,7 +275,11 @@ func (s *Server) Close() error {
 }
 
 // Options returns the effective options (defaults filled in).
-func (s *Server) Options() Options { return s.opt }
+func (s *Server) Options() Options {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opt
+}
 
 // APIResourceID is the resource id of the default API user.
 func (s *Server) APIResourceID() int { return s.apiResource }
@@ -324,6 +332,18 @@ func (s *Server) ThresholdCount() int {
 	defer s.mu.Unlock()
 	s.pruneWindow(s.opt.Now())
 	return len(s.window)
+}
+
+// SetThreshold changes the requests allowed per threshold window (the
+// database's externalRequestThreshold), as Autotask does for a database
+// whose limit was raised; n <= 0 restores DefaultThreshold.
+func (s *Server) SetThreshold(n int) {
+	if n <= 0 {
+		n = DefaultThreshold
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opt.Threshold = n
 }
 
 // UseRequests counts n requests against the threshold, as other
@@ -462,9 +482,9 @@ func (s *Server) wait(ctx context.Context, d time.Duration) bool {
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 4<<20))
-	rec := Request{Method: r.Method, Query: r.URL.Query(), Body: body, Header: r.Header.Clone()}
+	rec := Request{Method: r.Method, Query: r.URL.Query(), Body: body, Header: r.Header.Clone(), Start: s.opt.Now()}
 	defer func() {
-		rec.Status = sw.status
+		rec.Status, rec.End = sw.status, s.opt.Now()
 		s.mu.Lock()
 		s.requests = append(s.requests, rec)
 		s.mu.Unlock()

@@ -408,3 +408,33 @@ func callRaw(t *testing.T, s *Server, method, path string, raw []byte) answer {
 	_ = json.Unmarshal(b, &a.body)
 	return a
 }
+
+// TestSetThresholdAndRequestTimes covers the benchmark's measurement
+// hooks: a raised threshold is what ThresholdInformation reports and what
+// the limit applies, and every logged request carries its arrival and
+// answer times.
+func TestSetThresholdAndRequestTimes(t *testing.T) {
+	s := start(t, Options{Seed: 1, OrgCount: 2, Threshold: 2})
+	s.SetThreshold(72000)
+	before := time.Now()
+	for i := 1; i <= 3; i++ {
+		a := call(t, s, "GET", "/V1.0/ThresholdInformation", nil, nil)
+		if a.status != 200 || a.body["externalRequestThreshold"] != float64(72000) {
+			t.Fatalf("request %d after SetThreshold(72000): %d %v", i, a.status, a.body)
+		}
+	}
+	co := s.Companies()[0].ID
+	if a := call(t, s, "POST", "/V1.0/Tickets", map[string]any{"companyID": co, "title": "Disk full", "status": 1, "priority": 2, "queueID": 8, "externalID": "series-1"}, nil); a.status != 200 {
+		t.Fatalf("create ticket: %d %v", a.status, a.body)
+	}
+	tickets := s.Tickets()
+	tk := tickets[len(tickets)-1]
+	if tk.ExternalID != "series-1" || tk.Created.Before(before.Truncate(time.Millisecond)) || time.Since(tk.Created) < 0 {
+		t.Errorf("new ticket %+v: Created should be its createDate, after %v", tk, before)
+	}
+	for _, r := range s.Requests() {
+		if r.Start.Before(before) || r.End.Before(r.Start) || time.Since(r.End) < 0 {
+			t.Errorf("%s %s: start %v, end %v (test began %v)", r.Method, r.Path, r.Start, r.End, before)
+		}
+	}
+}

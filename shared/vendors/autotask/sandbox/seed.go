@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	cwsandbox "github.com/rmmbridge/rmmbridge/shared/vendors/connectwise/sandbox"
 )
@@ -241,6 +242,8 @@ type Ticket struct {
 	Title, Status, ExternalID          string
 	// Closed is true on the Complete status.
 	Closed bool
+	// Created is the ticket's createDate (zero when it has none).
+	Created time.Time
 }
 
 // Tickets returns every ticket in id order.
@@ -254,8 +257,9 @@ func (s *Server) Tickets() []Ticket {
 		st, _ := e.field("status").pickLabel(rec["status"])
 		cid, _ := num(rec["companyID"])
 		ci, _ := num(rec["configurationItemID"])
+		created, _ := time.Parse(time.RFC3339Nano, valueString(rec["createDate"]))
 		out = append(out, Ticket{ID: id, CompanyID: int(cid), ConfigurationItemID: int(ci), Title: valueString(rec["title"]),
-			Status: st, ExternalID: valueString(rec["externalID"]), Closed: st == "Complete"})
+			Status: st, ExternalID: valueString(rec["externalID"]), Closed: st == "Complete", Created: created})
 	}
 	return out
 }
