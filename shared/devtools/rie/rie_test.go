@@ -50,6 +50,10 @@ func TestHelloUnderEmulator(t *testing.T) {
 	if d, err := e.InitDuration(); err != nil || d <= 0 || d > 10*time.Second {
 		t.Errorf("InitDuration = %v, %v", d, err)
 	}
+	// The emulator may write an invocation's lines just after its answer.
+	for deadline := time.Now().Add(2 * time.Second); !strings.Contains(e.Output(), "START RequestId: req-2") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if !strings.Contains(e.Output(), "START RequestId: req-2") {
 		t.Errorf("the emulator did not run invocation req-2:\n%s", e.Output())
 	}
