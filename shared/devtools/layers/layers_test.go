@@ -172,11 +172,11 @@ func TestEachFunctionLinksOnlyWhatItUses(t *testing.T) {
 
 // maxInitBytes bounds what one of the module's packages may allocate in
 // its initialisation (package-level variables and init functions), which
-// every cold start pays before the handler runs: small literal maps and
-// tables fit; a regexp compiled at package level, a parsed template or
-// embedded file, a catalog built at start do not — compile or build them
-// on first use (sync.OnceValue).
-const maxInitBytes = 16 << 10
+// every cold start pays before the handler runs: sentinel errors and tiny
+// values fit; a regexp compiled at package level, a lookup map of some
+// size, a parsed template or embedded file, a catalog built at start do
+// not — compile or build them on first use (sync.OnceValue).
+const maxInitBytes = 4 << 10
 
 // TestFunctionsDoLittleAtInit builds every function's bootstrap the way
 // the deploy does and runs it with GODEBUG=inittrace=1 (it stops in main,
