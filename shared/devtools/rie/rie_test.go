@@ -26,9 +26,18 @@ func TestHelloUnderEmulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bins, err := Build(ctx, root, t.TempDir(), HelloPackage)
+	bins, err := Build(ctx, root, t.TempDir(), HelloPackage, SDKFloorPackage)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The SDK floor the cold-start benchmark prints answers as hello does.
+	floor, fout, err := StartInvoke(ctx, Options{Emulator: emulator, Bootstrap: bins[SDKFloorPackage],
+		Env: RuntimeEnv(map[string]string{"AWS_REGION": "us-east-1"}, "")}, "floor-1", []byte(`{}`))
+	if floor != nil {
+		floor.Stop()
+	}
+	if err != nil || strings.TrimSpace(string(fout)) != `{"hello":"world"}` {
+		t.Errorf("the SDK floor answered %s, %v", fout, err)
 	}
 	e, out, err := StartInvoke(ctx, Options{Emulator: emulator, Bootstrap: bins[HelloPackage],
 		Env: RuntimeEnv(map[string]string{"AWS_REGION": "us-east-1"}, "")}, "req-1", []byte(`{}`))
