@@ -36,6 +36,11 @@ var coldStartEvents = map[string]string{
 // helloName is the hello-world function's row.
 const helloName = "hello"
 
+// sdkFloorName is the row of hello with the DynamoDB, SQS and Secrets
+// Manager clients linked (rie.SDKFloorPackage): what the SDK's own
+// initialisation costs, printed for information under the functions.
+const sdkFloorName = "sdk floor"
+
 // runColdStart measures each function's init phase under the emulator
 // beside the hello-world function's, interleaved round by round (each
 // round starts every function once, in a rotated order, so load on the
@@ -86,7 +91,7 @@ func runColdStart(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	pkgs := []string{rie.HelloPackage}
+	pkgs := []string{rie.HelloPackage, rie.SDKFloorPackage}
 	for _, f := range fns {
 		pkgs = append(pkgs, "./functions/"+f.Dir)
 	}
@@ -107,7 +112,9 @@ func runColdStart(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		payload   []byte
 	}
 	subjects := []subject{{name: helloName, bin: bins[rie.HelloPackage], payload: []byte(`{}`),
-		env: rie.RuntimeEnv(map[string]string{"AWS_REGION": cfg.Region}, "")}}
+		env: rie.RuntimeEnv(map[string]string{"AWS_REGION": cfg.Region}, "")},
+		{name: sdkFloorName, bin: bins[rie.SDKFloorPackage], payload: []byte(`{}`),
+			env: rie.RuntimeEnv(map[string]string{"AWS_REGION": cfg.Region}, "")}}
 	for _, f := range fns {
 		payload, err := os.ReadFile(filepath.Join(root, coldStartEvents[f.Dir]))
 		if err != nil {
@@ -135,6 +142,12 @@ func runColdStart(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.2f\t%s\t%.1f\t%.1f\t%.2f\t\n", r.name, ms(r.init), ms(r.hello), r.ratio, r.verdict,
 			ms(r.minInit), ms(r.minHello), float64(r.minInit)/float64(max(r.minHello, 1)))
+	}
+	if floor := samples[sdkFloorName]; len(floor) > 0 {
+		// For information: the SDK clients' own initialisation, not judged.
+		h, f := median(samples[helloName]), median(floor)
+		fmt.Fprintf(tw, "(%s)\t%.1f\t%.1f\t%.2f\t\t%.1f\t%.1f\t%.2f\t\n", sdkFloorName, ms(f), ms(h), float64(f)/float64(max(h, 1)),
+			ms(slices.Min(floor)), ms(slices.Min(samples[helloName])), float64(slices.Min(floor))/float64(max(slices.Min(samples[helloName]), 1)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

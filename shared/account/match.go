@@ -15,6 +15,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -200,7 +201,7 @@ type pairing struct {
 }
 
 func weight(w word) float64 {
-	if weakWords[w.text] {
+	if weakWords()[w.text] {
 		return weakWeight
 	}
 	return 1
@@ -687,19 +688,21 @@ func andList(items []string) string {
 // searchStopWords are words too common in company names to be the term of
 // a PSA name search: the search would return a page of unrelated
 // accounts. They are still searched when a name has no other word.
-var searchStopWords = map[string]bool{
-	"and": true, "of": true, "the": true, "for": true, "group": true, "holding": true,
-	"holdings": true, "international": true, "national": true, "global": true,
-	"services": true, "service": true, "solutions": true, "solution": true,
-	"consulting": true, "consultants": true, "technologies": true, "technology": true,
-	"tech": true, "systems": true, "partners": true, "associates": true,
-	"management": true, "enterprises": true, "industries": true, "company": true,
-	"dental": true, "medical": true, "clinic": true, "health": true, "care": true,
-	"law": true, "legal": true, "office": true, "offices": true, "it": true,
-	"plumbing": true, "construction": true, "logistics": true, "insurance": true,
-	"financial": true, "accounting": true, "center": true, "manufacturing": true,
-	"brothers": true, "sons": true, "family": true, "trust": true, "foundation": true,
-}
+var searchStopWords = sync.OnceValue(func() map[string]bool {
+	return map[string]bool{
+		"and": true, "of": true, "the": true, "for": true, "group": true, "holding": true,
+		"holdings": true, "international": true, "national": true, "global": true,
+		"services": true, "service": true, "solutions": true, "solution": true,
+		"consulting": true, "consultants": true, "technologies": true, "technology": true,
+		"tech": true, "systems": true, "partners": true, "associates": true,
+		"management": true, "enterprises": true, "industries": true, "company": true,
+		"dental": true, "medical": true, "clinic": true, "health": true, "care": true,
+		"law": true, "legal": true, "office": true, "offices": true, "it": true,
+		"plumbing": true, "construction": true, "logistics": true, "insurance": true,
+		"financial": true, "accounting": true, "center": true, "manufacturing": true,
+		"brothers": true, "sons": true, "family": true, "trust": true, "foundation": true,
+	}
+})
 
 // SearchTerms returns the 1–3 texts to give the PSA's server-side "name
 // contains" search (psa.AccountQuery.Search) so that the results include
@@ -736,11 +739,11 @@ func SearchTerms(orgName string) []string {
 	var best, common, short, weak []word
 	for _, w := range n.words {
 		switch {
-		case w.text == "and" || weakWords[w.text]:
+		case w.text == "and" || weakWords()[w.text]:
 			weak = append(weak, w)
 		case utf8.RuneCountInString(w.text) < 3:
 			short = append(short, w)
-		case searchStopWords[w.text]:
+		case searchStopWords()[w.text]:
 			common = append(common, w)
 		default:
 			best = append(best, w)
@@ -770,7 +773,7 @@ func SearchTerms(orgName string) []string {
 		add(u)
 	}
 	for _, w := range ranked[1:] {
-		if w.text != "and" && !weakWords[w.text] {
+		if w.text != "and" && !weakWords()[w.text] {
 			f, _, _ := searchForms(w)
 			add(f)
 			break
@@ -803,7 +806,7 @@ func searchForms(w word) (folded, written, translit string) {
 	}
 	folded, _ = fold(part)
 	nfc := norm.NFC.String(stripPunct(part))
-	translit, _ = fold(umlauts.Replace(nfc))
+	translit, _ = fold(umlauts().Replace(nfc))
 	return folded, strings.ToLower(nfc), translit
 }
 
@@ -816,7 +819,9 @@ func stripPunct(s string) string {
 	}, s)
 }
 
-var umlautOf = map[byte]string{'a': "ä", 'o': "ö", 'u': "ü"}
+var umlautOf = sync.OnceValue(func() map[byte]string {
+	return map[byte]string{'a': "ä", 'o': "ö", 'u': "ü"}
+})
 
 // withUmlauts spells "ae", "oe", "ue" inside a word as umlauts, except
 // "ue" after "q" ("mueller" → "müller"; "blue", "queen" unchanged).
@@ -825,7 +830,7 @@ func withUmlauts(s string) string {
 	changed := false
 	for i := 0; i < len(s); i++ {
 		if i+2 < len(s) && s[i+1] == 'e' && (s[i] == 'a' || s[i] == 'o' || s[i] == 'u' && (i == 0 || s[i-1] != 'q')) {
-			b.WriteString(umlautOf[s[i]])
+			b.WriteString(umlautOf()[s[i]])
 			i++
 			changed = true
 			continue

@@ -2,6 +2,7 @@ package account
 
 import (
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -48,41 +49,49 @@ type word struct {
 // Dotted and spaced forms ("L.L.C.", "S. A.", "A/S") arrive here already
 // joined ("llc", "sa", "as"). Ambiguous forms that are common words in
 // names (PC, PA) are deliberately absent.
-var legalSuffixes = map[string]bool{
-	// English-speaking countries
-	"inc": true, "incorporated": true, "llc": true, "lc": true, "ltd": true, "limited": true,
-	"corp": true, "corporation": true, "co": true, "company": true, "plc": true,
-	"llp": true, "lp": true, "pllc": true, "pty": true, "pte": true, "pvt": true,
-	// German-speaking countries
-	"gmbh": true, "mbh": true, "ag": true, "kg": true, "kgaa": true, "ohg": true,
-	"gbr": true, "ug": true, "ev": true, "eg": true, "ek": true, "se": true,
-	// Romance languages
-	"srl": true, "spa": true, "sa": true, "sas": true, "sasu": true, "sarl": true,
-	"eurl": true, "snc": true, "sl": true, "slu": true, "ltda": true, "lda": true,
-	// Benelux, Nordics, central Europe, Asia
-	"bv": true, "nv": true, "oy": true, "oyj": true, "ab": true, "publ": true,
-	"as": true, "asa": true, "aps": true, "ivs": true, "kft": true, "zrt": true,
-	"sro": true, "kk": true, "bhd": true, "sdn": true,
-}
+var legalSuffixes = sync.OnceValue(func() map[string]bool {
+	return map[string]bool{
+		// English-speaking countries
+		"inc": true, "incorporated": true, "llc": true, "lc": true, "ltd": true, "limited": true,
+		"corp": true, "corporation": true, "co": true, "company": true, "plc": true,
+		"llp": true, "lp": true, "pllc": true, "pty": true, "pte": true, "pvt": true,
+		// German-speaking countries
+		"gmbh": true, "mbh": true, "ag": true, "kg": true, "kgaa": true, "ohg": true,
+		"gbr": true, "ug": true, "ev": true, "eg": true, "ek": true, "se": true,
+		// Romance languages
+		"srl": true, "spa": true, "sa": true, "sas": true, "sasu": true, "sarl": true,
+		"eurl": true, "snc": true, "sl": true, "slu": true, "ltda": true, "lda": true,
+		// Benelux, Nordics, central Europe, Asia
+		"bv": true, "nv": true, "oy": true, "oyj": true, "ab": true, "publ": true,
+		"as": true, "asa": true, "aps": true, "ivs": true, "kft": true, "zrt": true,
+		"sro": true, "kk": true, "bhd": true, "sdn": true,
+	}
+})
 
 // connectors are read as "and".
-var connectors = map[string]bool{"&": true, "+": true, "and": true, "und": true, "et": true}
+var connectors = sync.OnceValue(func() map[string]bool {
+	return map[string]bool{"&": true, "+": true, "and": true, "und": true, "et": true}
+})
 
 // abbreviations are expanded so that "Acme Intl" and "Acme International"
 // share a Key. Only unambiguous ones are listed.
-var abbreviations = map[string]string{
-	"intl": "international", "natl": "national", "mfg": "manufacturing",
-	"mgmt": "management", "svcs": "services", "bros": "brothers",
-	"assn": "association", "dept": "department", "univ": "university",
-	"ctr": "center", "centre": "center",
-}
+var abbreviations = sync.OnceValue(func() map[string]string {
+	return map[string]string{
+		"intl": "international", "natl": "national", "mfg": "manufacturing",
+		"mgmt": "management", "svcs": "services", "bros": "brothers",
+		"assn": "association", "dept": "department", "univ": "university",
+		"ctr": "center", "centre": "center",
+	}
+})
 
 // weakWords carry little identity; they weigh less in Score.
-var weakWords = map[string]bool{
-	"and": true, "of": true, "the": true, "for": true, "de": true, "du": true,
-	"des": true, "la": true, "le": true, "der": true, "van": true, "von": true,
-	"group": true, "holding": true, "holdings": true,
-}
+var weakWords = sync.OnceValue(func() map[string]bool {
+	return map[string]bool{
+		"and": true, "of": true, "the": true, "for": true, "de": true, "du": true,
+		"des": true, "la": true, "le": true, "der": true, "van": true, "von": true,
+		"group": true, "holding": true, "holdings": true,
+	}
+})
 
 // Normalize reduces a company name to its canonical comparable form: case,
 // Unicode accents, punctuation and whitespace are folded, "&"/"+"/"und"/
@@ -113,7 +122,7 @@ func Normalize(name string) Normalized {
 	}
 	tailIsSuffix := true
 	for _, w := range ws[end:] {
-		tailIsSuffix = tailIsSuffix && legalSuffixes[w.text]
+		tailIsSuffix = tailIsSuffix && legalSuffixes()[w.text]
 	}
 	if tailIsSuffix {
 		end = len(ws)
@@ -122,7 +131,7 @@ func Normalize(name string) Normalized {
 	for cut > 1 {
 		w := ws[cut-1]
 		switch {
-		case legalSuffixes[w.text]:
+		case legalSuffixes()[w.text]:
 			cut--
 			continue
 		case w.text == "and" && cut < end && cut > 1:
@@ -202,11 +211,11 @@ func tokenize(name string) []word {
 	flush(len(name))
 	for i := range out {
 		w := &out[i]
-		if connectors[w.text] && (w.text != "und" && w.text != "et" || i > 0 && i < len(out)-1) {
+		if connectors()[w.text] && (w.text != "und" && w.text != "et" || i > 0 && i < len(out)-1) {
 			w.rewrite = w.text != "and"
 			w.text, w.translit = "and", "and"
 		}
-		if long, ok := abbreviations[w.text]; ok {
+		if long, ok := abbreviations()[w.text]; ok {
 			w.text, w.translit, w.rewrite = long, long, true
 		}
 	}
@@ -308,18 +317,20 @@ func newWord(letters, orig string, paren bool, start, end int) word {
 	translit := text
 	if accented {
 		if nfc := norm.NFC.String(letters); strings.ContainsAny(nfc, "äöüÄÖÜ") {
-			translit, _ = fold(umlauts.Replace(nfc))
+			translit, _ = fold(umlauts().Replace(nfc))
 		}
 	}
 	return word{text: text, orig: orig, translit: translit, accented: accented, paren: paren, start: start, end: end}
 }
 
 // letterFolds are letters that Unicode decomposition leaves alone.
-var letterFolds = map[rune]string{
-	'ß': "ss", 'ẞ': "ss", 'æ': "ae", 'Æ': "ae", 'œ': "oe", 'Œ': "oe",
-	'ø': "o", 'Ø': "o", 'ł': "l", 'Ł': "l", 'đ': "d", 'Đ': "d", 'ð': "d",
-	'Ð': "d", 'þ': "th", 'Þ': "th", 'ı': "i", 'ħ': "h", 'Ħ': "h",
-}
+var letterFolds = sync.OnceValue(func() map[rune]string {
+	return map[rune]string{
+		'ß': "ss", 'ẞ': "ss", 'æ': "ae", 'Æ': "ae", 'œ': "oe", 'Œ': "oe",
+		'ø': "o", 'Ø': "o", 'ł': "l", 'Ł': "l", 'đ': "d", 'Đ': "d", 'ð': "d",
+		'Ð': "d", 'þ': "th", 'Þ': "th", 'ı': "i", 'ħ': "h", 'Ħ': "h",
+	}
+})
 
 // fold lower-cases s, decomposes it (NFKD), drops combining marks, maps
 // the letters decomposition keeps (ß, æ, ø, ł, ...) and keeps only letters
@@ -351,8 +362,8 @@ func fold(s string) (string, bool) {
 		switch {
 		case unicode.Is(unicode.Mn, r):
 			accented = true
-		case letterFolds[r] != "":
-			b.WriteString(letterFolds[r])
+		case letterFolds()[r] != "":
+			b.WriteString(letterFolds()[r])
 			accented = true
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
 			b.WriteRune(unicode.ToLower(r))
@@ -362,7 +373,9 @@ func fold(s string) (string, bool) {
 }
 
 // umlauts spells umlauts the German way without them (on NFC text).
-var umlauts = strings.NewReplacer("ä", "ae", "ö", "oe", "ü", "ue", "Ä", "Ae", "Ö", "Oe", "Ü", "Ue")
+var umlauts = sync.OnceValue(func() *strings.Replacer {
+	return strings.NewReplacer("ä", "ae", "ö", "oe", "ü", "ue", "Ä", "Ae", "Ö", "Oe", "Ü", "Ue")
+})
 
 // joinInitials joins runs of single letters written apart ("S. A.",
 // "A B C", "A/S") into one word.

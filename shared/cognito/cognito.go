@@ -88,8 +88,9 @@ var (
 )
 
 // New returns the adapter for a pool and app client (a client without a
-// secret: template.yaml's UserPoolClient).
-func New(client *cip.Client, poolID, clientID string) *Pool {
+// secret: template.yaml's UserPoolClient); client is a *cip.Client, or
+// what builds one on first use.
+func New(client api, poolID, clientID string) *Pool {
 	return &Pool{api: client, poolID: poolID, clientID: clientID}
 }
 

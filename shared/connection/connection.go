@@ -133,7 +133,9 @@ type Options struct {
 
 	// Vendors are the vendors connections may name, with their
 	// credentials, settings and capabilities; nil takes them from the
-	// tester when it has them (providers.Registry does), else none.
+	// tester when it has them (providers.Registry does), else none. The
+	// tester's catalog is asked for on first use, not in NewService: a
+	// function's cold start does not validate every vendor's spec.
 	Vendors *vendorspec.Catalog
 }
 
@@ -143,6 +145,8 @@ type Service struct {
 	secrets Secrets
 	tester  Tester
 	o       Options
+	// cataloged gives the vendors when o.Vendors is nil (the tester).
+	cataloged vendorspec.Cataloged
 }
 
 // NewService returns a Service.
@@ -153,12 +157,19 @@ func NewService(store Store, secrets Secrets, tester Tester, o Options) *Service
 	if o.Rand == nil {
 		o.Rand = rand.Reader
 	}
+	s := &Service{store: store, secrets: secrets, tester: tester, o: o}
 	if o.Vendors == nil {
-		if c, ok := tester.(vendorspec.Cataloged); ok {
-			o.Vendors = c.Catalog()
-		}
+		s.cataloged, _ = tester.(vendorspec.Cataloged)
 	}
-	return &Service{store: store, secrets: secrets, tester: tester, o: o}
+	return s
+}
+
+// vendors are the vendors connections may name (Options.Vendors).
+func (s *Service) vendors() *vendorspec.Catalog {
+	if s.o.Vendors == nil && s.cataloged != nil {
+		return s.cataloged.Catalog()
+	}
+	return s.o.Vendors
 }
 
 func (s *Service) newID(prefix string) (string, error) {
@@ -187,9 +198,9 @@ func (s *Service) Create(ctx context.Context, tenantID string, in CreateInput) (
 	in.Name = strings.TrimSpace(in.Name)
 	var fe []apperr.FieldError
 	fe = appendErr(fe, checkName(in.Name, "is required"))
-	v, ok := s.o.Vendors.Vendor(in.Provider)
+	v, ok := s.vendors().Vendor(in.Provider)
 	if !ok {
-		fe = append(fe, apperr.FieldError{Field: "provider", Message: s.o.Vendors.OneOf()})
+		fe = append(fe, apperr.FieldError{Field: "provider", Message: s.vendors().OneOf()})
 	} else {
 		if in.Kind != string(v.Kind) {
 			fe = append(fe, apperr.FieldError{Field: "kind", Message: fmt.Sprintf("must be %q for provider %s", v.Kind, v.Name)})
@@ -244,7 +255,7 @@ func (s *Service) checkSettings(v *vendorspec.Vendor, in map[string]any) (map[st
 // capabilities returns what a connection can do (nothing for a provider
 // the service does not know).
 func (s *Service) capabilities(c Connection) vendorspec.Set {
-	v, ok := s.o.Vendors.Vendor(c.Provider)
+	v, ok := s.vendors().Vendor(c.Provider)
 	if !ok {
 		return vendorspec.Set{Provider: c.Provider, Kind: vendorspec.Kind(c.Kind)}
 	}
@@ -503,7 +514,7 @@ func (s *Service) Update(ctx context.Context, tenantID, id string, in UpdateInpu
 		fe = appendErr(fe, uerr)
 		baseURL = u
 	}
-	v, _ := s.o.Vendors.Vendor(c.Provider)
+	v, _ := s.vendors().Vendor(c.Provider)
 	creds := in.Credentials
 	if creds != nil {
 		if v == nil {

@@ -225,7 +225,7 @@ func (s *Service) checkFeatures(set Settings, rmmConn, psaConn Connection) []app
 			c    Connection
 			caps []vendorspec.Capability
 		}{{psaConn, f.psa}, {rmmConn, f.rmm}} {
-			if _, known := s.o.Vendors.Vendor(side.c.Provider); !known {
+			if _, known := s.vendors().Vendor(side.c.Provider); !known {
 				continue
 			}
 			have := s.capabilities(side.c)

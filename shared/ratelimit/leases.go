@@ -88,7 +88,7 @@ func (l *Limiter) acquireSlot(ctx context.Context, endpoint string, lane Lane, l
 		st.mu.Unlock()
 		for _, slot := range slotOrder(free, lane, l.budget.MaxConcurrency-1) {
 			lease := Lease{Endpoint: endpoint, Slot: slot, ExpiresAt: now.Add(o.LeaseTTL),
-				Holder: fmt.Sprintf("%s-%d", l.bs.instance, l.bs.leaseSeq.Add(1))}
+				Holder: fmt.Sprintf("%s-%d", l.bs.instance(), l.bs.leaseSeq.Add(1))}
 			ok, cur, err := l.bs.store.AcquireLease(ctx, l.id, lease, now)
 			s.leaseAcquires.Add(1)
 			if err != nil {

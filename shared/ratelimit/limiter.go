@@ -35,7 +35,7 @@ type Outcome struct {
 type Budgets struct {
 	store    Store
 	opt      Options
-	instance string
+	instance func() string // random, drawn on first use (not at start)
 	leaseSeq atomic.Int64
 
 	mu     sync.Mutex
@@ -46,9 +46,14 @@ type Budgets struct {
 
 // NewBudgets returns the budgets kept in store.
 func NewBudgets(store Store, opt Options) *Budgets {
+	return &Budgets{store: store, opt: opt.withDefaults(), instance: sync.OnceValue(newInstanceID), states: map[ID]*state{}}
+}
+
+// newInstanceID is a random id of this process, naming the leases it holds.
+func newInstanceID() string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	return &Budgets{store: store, opt: opt.withDefaults(), instance: hex.EncodeToString(b[:]), states: map[ID]*state{}}
+	return hex.EncodeToString(b[:])
 }
 
 // Limiter returns the limiter of budget id configured by budget.

@@ -3,13 +3,16 @@ package layers_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"os/exec"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/rmmbridge/rmmbridge/shared/devtools/apitest"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/rie"
 )
 
 const module = "github.com/rmmbridge/rmmbridge"
@@ -164,5 +167,59 @@ func TestEachFunctionLinksOnlyWhatItUses(t *testing.T) {
 				t.Errorf("the authorizer links %s", strings.Join(bad, ", "))
 			}
 		}
+	}
+}
+
+// maxInitBytes bounds what one of the module's packages may allocate in
+// its initialisation (package-level variables and init functions), which
+// every cold start pays before the handler runs: sentinel errors and tiny
+// values fit; a regexp compiled at package level, a lookup map of some
+// size, a parsed template or embedded file, a catalog built at start do
+// not — compile or build them on first use (sync.OnceValue).
+const maxInitBytes = 4 << 10
+
+// TestFunctionsDoLittleAtInit builds every function's bootstrap the way
+// the deploy does and runs it with GODEBUG=inittrace=1 (it stops in main,
+// lacking the Lambda environment) to read what each package's
+// initialisation allocated: no package of the module may allocate more
+// than maxInitBytes. Allocations, unlike times, do not depend on the
+// machine's load.
+func TestFunctionsDoLittleAtInit(t *testing.T) {
+	root := apitest.RepoRoot(t)
+	var pkgs []string
+	for _, f := range rie.Functions {
+		pkgs = append(pkgs, "./functions/"+f.Dir)
+	}
+	bins, err := rie.Build(context.Background(), root, t.TempDir(), pkgs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rie.Functions {
+		t.Run(f.Dir, func(t *testing.T) {
+			cmd := exec.Command(bins["./functions/"+f.Dir])
+			cmd.Env = []string{"GODEBUG=inittrace=1"}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			_ = cmd.Run() // exits in main: no Lambda environment
+			inits := 0
+			for _, line := range strings.Split(stderr.String(), "\n") {
+				// init <package> @<t> ms, <t> ms clock, <n> bytes, <n> allocs
+				fs := strings.Fields(line)
+				if len(fs) < 11 || fs[0] != "init" || fs[8] != "bytes," {
+					continue
+				}
+				inits++
+				n, err := strconv.Atoi(fs[7])
+				if err != nil {
+					t.Fatalf("inittrace line %q: %v", line, err)
+				}
+				if strings.HasPrefix(fs[1], module+"/") && n > maxInitBytes {
+					t.Errorf("%s allocates %d bytes (%s allocs) at init, over %d: do that work on first use", fs[1], n, fs[9], maxInitBytes)
+				}
+			}
+			if inits < 50 {
+				t.Fatalf("read %d init lines from the bootstrap; want its inittrace:\n%s", inits, stderr.String())
+			}
+		})
 	}
 }

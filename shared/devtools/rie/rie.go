@@ -57,6 +57,12 @@ func LogicalID(dir string) string {
 // with: lambda.Start on a handler that answers a constant, nothing else.
 const HelloPackage = "./shared/devtools/rie/testdata/hello"
 
+// SDKFloorPackage is hello with the AWS SDK clients the queue workers use
+// (DynamoDB, SQS, Secrets Manager) linked but unused: the cold start of
+// their package initialisation alone, which no function using them can go
+// under.
+const SDKFloorPackage = "./shared/devtools/rie/testdata/sdkfloor"
+
 // BuildFlags are the deploy build's flags (the Makefile's GOFLAGS_LAMBDA
 // without the version stamp); CGO_ENABLED=0 is set in the environment.
 var BuildFlags = []string{"-trimpath", "-tags", "lambda.norpc", "-ldflags", "-s -w"}

@@ -26,9 +26,18 @@ func TestHelloUnderEmulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bins, err := Build(ctx, root, t.TempDir(), HelloPackage)
+	bins, err := Build(ctx, root, t.TempDir(), HelloPackage, SDKFloorPackage)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The SDK floor the cold-start benchmark prints answers as hello does.
+	floor, fout, err := StartInvoke(ctx, Options{Emulator: emulator, Bootstrap: bins[SDKFloorPackage],
+		Env: RuntimeEnv(map[string]string{"AWS_REGION": "us-east-1"}, "")}, "floor-1", []byte(`{}`))
+	if floor != nil {
+		floor.Stop()
+	}
+	if err != nil || strings.TrimSpace(string(fout)) != `{"hello":"world"}` {
+		t.Errorf("the SDK floor answered %s, %v", fout, err)
 	}
 	e, out, err := StartInvoke(ctx, Options{Emulator: emulator, Bootstrap: bins[HelloPackage],
 		Env: RuntimeEnv(map[string]string{"AWS_REGION": "us-east-1"}, "")}, "req-1", []byte(`{}`))
@@ -49,6 +58,10 @@ func TestHelloUnderEmulator(t *testing.T) {
 	}
 	if d, err := e.InitDuration(); err != nil || d <= 0 || d > 10*time.Second {
 		t.Errorf("InitDuration = %v, %v", d, err)
+	}
+	// The emulator may write an invocation's lines just after its answer.
+	for deadline := time.Now().Add(2 * time.Second); !strings.Contains(e.Output(), "START RequestId: req-2") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
 	}
 	if !strings.Contains(e.Output(), "START RequestId: req-2") {
 		t.Errorf("the emulator did not run invocation req-2:\n%s", e.Output())

@@ -11,8 +11,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/config"
@@ -22,6 +20,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/conns"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/sqsclient"
 	"github.com/rmmbridge/rmmbridge/shared/metrics"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
@@ -47,13 +46,13 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 	st := fnenv.Table(cfg, table)
 	// The webhook caches each secret by its hash in the integration, so
 	// the store's own time-based cache is off: a rotation applies at once.
-	secrets := secretstore.New(secretsmanager.NewFromConfig(cfg), secretPrefix, secretstore.WithCacheTTL(0))
+	secrets := conns.Secrets(cfg, secretPrefix, secretstore.WithCacheTTL(0))
 	wh := alert.NewWebhook(
 		dynamostore.NewConnections(st),
 		secrets,
 		&webhookParsers{conns: conns.Service(st, cfg, secretPrefix, allowLoopback), registry: conns.Registry(allowLoopback)},
 		dynamostore.NewAlerts(st),
-		alertQueue{q: sqsqueue.New(sqs.NewFromConfig(cfg)), url: alertQueueURL},
+		alertQueue{q: sqsclient.New(cfg), url: alertQueueURL},
 		alert.WebhookOptions{Logger: slog.Default()},
 	)
 	rt := httpapi.NewRouter(httpapi.Options{Logger: slog.Default(), MaxBody: alert.MaxBody})

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/alert"
@@ -19,6 +18,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/conns"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/sqsclient"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/queuemsg"
 	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
@@ -45,7 +45,7 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 	maps := dynamostore.NewMappings(st)
 	assets := asset.NewService(dynamostore.NewAssets(st), maps, asset.Options{})
 	accounts := account.NewService(maps, account.Options{})
-	q := sqsqueue.New(sqs.NewFromConfig(cfg))
+	q := sqsclient.New(cfg)
 	svc := alert.NewService(
 		dynamostore.NewAlerts(st),
 		linkedAssets{svc: assets},

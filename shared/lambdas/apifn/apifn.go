@@ -9,8 +9,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/alert"
@@ -25,9 +23,9 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/conns"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/queues"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/sqsclient"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/userpool"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
-	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 	"github.com/rmmbridge/rmmbridge/shared/user"
 )
 
@@ -59,7 +57,7 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 		Connections: cs,
 		Clients:     clients,
 		Accounts:    account.NewService(dynamostore.NewMappings(st), account.Options{}),
-		Imports: importjob.NewService(jobs, importjob.NewTracker(jobs, o), queues.Sender{Client: sqsqueue.New(sqs.NewFromConfig(cfg))},
+		Imports: importjob.NewService(jobs, importjob.NewTracker(jobs, o), queues.Sender{Client: sqsclient.New(cfg)},
 			importjob.Queues{Import: importQueue, Asset: assetQueue}, o),
 		Assets: asset.NewService(dynamostore.NewAssets(st), dynamostore.NewMappings(st), asset.Options{}),
 		// The API only lists alert series.
@@ -79,7 +77,7 @@ func usersDeps(getenv func(string) string, cfg aws.Config, st *dynamostore.Store
 	if err != nil {
 		return nil, nil, err
 	}
-	pool := cognito.New(cip.NewFromConfig(cfg), up.ID, up.ClientID)
+	pool := cognito.New(newLazyCognito(cfg), up.ID, up.ClientID)
 	o := user.Options{}
 	if path := strings.TrimSpace(getenv(fnenv.DevMailboxEnv)); path != "" {
 		o.Mailbox = &user.FileMailbox{Path: path}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/asset"
@@ -20,10 +19,10 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/conns"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/sqsclient"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
-	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
@@ -59,7 +58,7 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 	proc := sqsbatch.Processor{
 		Name:     "asset-refresh",
 		QueueURL: assetQueue,
-		Vis:      sqsqueue.New(sqs.NewFromConfig(cfg)),
+		Vis:      sqsclient.New(cfg),
 		Log:      slog.Default(),
 		Lane:     ratelimit.LaneImport, // after alerts and the Sync button
 	}

@@ -8,13 +8,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
-	"github.com/rmmbridge/rmmbridge/shared/secretstore"
 )
 
 // Registry is the vendor client registry every function uses: its clients
@@ -30,7 +28,7 @@ func Registry(allowLoopback bool) providers.Registry {
 func Service(st *dynamostore.Store, cfg aws.Config, secretPrefix string, allowLoopback bool) *connection.Service {
 	return connection.NewService(
 		dynamostore.NewConnections(st),
-		secretstore.New(secretsmanager.NewFromConfig(cfg), secretPrefix),
+		Secrets(cfg, secretPrefix),
 		Registry(allowLoopback),
 		connection.Options{AllowLoopback: allowLoopback},
 	)

@@ -5,7 +5,6 @@ package fnenv
 
 import (
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 )
@@ -31,7 +30,7 @@ const DevMailboxEnv = "RMMBRIDGE_DEV_MAILBOX"
 const ImportStallAfterEnv = "IMPORT_STALL_AFTER"
 
 // Table returns the store over the function's table: one DynamoDB client
-// for the whole function.
+// for the whole function, built on its first request (not at start).
 func Table(cfg aws.Config, table string) *dynamostore.Store {
-	return dynamostore.New(dynamodb.NewFromConfig(cfg), table)
+	return dynamostore.New(newLazyDynamoDB(cfg), table)
 }

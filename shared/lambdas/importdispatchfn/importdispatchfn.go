@@ -8,7 +8,6 @@ import (
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/rmmbridge/rmmbridge/shared/account"
 	"github.com/rmmbridge/rmmbridge/shared/config"
@@ -18,12 +17,12 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/conns"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/queues"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/sqsclient"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/sqsbatch"
-	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
 )
 
@@ -38,7 +37,7 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 		return lambdafn.Handlers{}, fmt.Errorf("import-dispatch: %w", err)
 	}
 	st := fnenv.Table(cfg, table)
-	q := sqsqueue.New(sqs.NewFromConfig(cfg))
+	q := sqsclient.New(cfg)
 	jobs := dynamostore.NewImportJobs(st)
 	o := importjob.Options{Logger: slog.Default()}
 	d := importjob.NewDispatcher(importjob.DispatcherDeps{

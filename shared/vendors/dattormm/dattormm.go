@@ -58,7 +58,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -338,13 +337,30 @@ func decodeError(status int, body []byte) string {
 	return vendorhttp.DecodeErrorMessage(status, body)
 }
 
-// uidRE is the shape of a Datto uid (a UUID; any letters, digits and
-// dashes are let through to the API, anything else cannot be one).
-var uidRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,63}$`)
+// isUID reports whether s has the shape of a Datto uid (a UUID; any
+// letters, digits and dashes are let through to the API, anything else
+// cannot be one): an ASCII letter or digit, then up to 63 letters, digits
+// or dashes. A loop, not a regexp: nothing to compile at start.
+func isUID(s string) bool {
+	if len(s) == 0 || len(s) > 64 || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// isAlnum reports whether c is an ASCII letter or digit.
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
 
 // checkUID validates an rmm id as a Datto uid.
 func checkUID(kind, id string) error {
-	if !uidRE.MatchString(id) {
+	if !isUID(id) {
 		return apperr.New(apperr.NotFound, "no Datto RMM %s %q", kind, id)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
@@ -66,24 +67,38 @@ type webhookBody struct {
 	Timestamp webhookText `json:"timestamp"`
 }
 
-// variableRE is an unsubstituted Datto variable ("[alert_uid]").
-var variableRE = regexp.MustCompile(`^\[[A-Za-z0-9_]+\]$`)
+// isVariable reports whether s is an unsubstituted Datto variable
+// ("[alert_uid]"): letters, digits and underscores in brackets.
+func isVariable(s string) bool {
+	if len(s) < 3 || s[0] != '[' || s[len(s)-1] != ']' {
+		return false
+	}
+	for i := 1; i < len(s)-1; i++ {
+		if c := s[i]; !isAlnum(c) && c != '_' {
+			return false
+		}
+	}
+	return true
+}
 
 // value returns t trimmed, "" when it is an unsubstituted variable.
 func (t webhookText) value() string {
 	s := strings.TrimSpace(string(t))
-	if variableRE.MatchString(s) {
+	if isVariable(s) {
 		return ""
 	}
 	return s
 }
 
 // salvageRE finds the two fields a body must carry when Datto's text
-// substitution (which need not escape quotes in a message) broke the JSON.
-var salvageRE = map[string]*regexp.Regexp{
-	"event":    regexp.MustCompile(`"event"\s*:\s*"([A-Za-z_]{1,32})"`),
-	"alertUid": regexp.MustCompile(`"alertUid"\s*:\s*"([A-Za-z0-9-]{1,64}|\[alert_uid\])"`),
-}
+// substitution (which need not escape quotes in a message) broke the JSON;
+// compiled on first use (no regexp work at start).
+var salvageRE = sync.OnceValue(func() map[string]*regexp.Regexp {
+	return map[string]*regexp.Regexp{
+		"event":    regexp.MustCompile(`"event"\s*:\s*"([A-Za-z_]{1,32})"`),
+		"alertUid": regexp.MustCompile(`"alertUid"\s*:\s*"([A-Za-z0-9-]{1,64}|\[alert_uid\])"`),
+	}
+})
 
 // ParseWebhook reads one of the two bodies (TriggeredBody, ResolvedBody)
 // as Datto posts them. event "triggered" is an alert trigger and
@@ -104,7 +119,8 @@ func ParseWebhook(body []byte) (rmm.Alert, bool, error) {
 		return rmm.Alert{}, false, apperr.New(apperr.Malformed, "the Datto RMM webhook body is not a JSON object")
 	}
 	if err := json.Unmarshal(trimmed, &w); err != nil {
-		ev, uid := salvageRE["event"].FindSubmatch(trimmed), salvageRE["alertUid"].FindSubmatch(trimmed)
+		re := salvageRE()
+		ev, uid := re["event"].FindSubmatch(trimmed), re["alertUid"].FindSubmatch(trimmed)
 		if ev == nil || uid == nil {
 			return rmm.Alert{}, false, apperr.Wrap(apperr.Malformed, err, "the Datto RMM webhook body is not valid JSON")
 		}
@@ -123,10 +139,10 @@ func ParseWebhook(body []byte) (rmm.Alert, bool, error) {
 		return rmm.Alert{}, false, nil
 	}
 	raw := strings.TrimSpace(string(w.AlertUID))
-	if variableRE.MatchString(raw) {
+	if isVariable(raw) {
 		return rmm.Alert{}, false, nil
 	}
-	if !uidRE.MatchString(raw) {
+	if !isUID(raw) {
 		return rmm.Alert{}, false, apperr.New(apperr.Invalid, "the Datto RMM webhook's alertUid %q is not an alert uid", clipText(raw, 70))
 	}
 	a := rmm.Alert{
@@ -136,10 +152,10 @@ func ParseWebhook(body []byte) (rmm.Alert, bool, error) {
 	}
 	a.Severity = severity(a.Priority)
 	a.Subject = firstLine(a.Message)
-	if d := w.DeviceUID.value(); uidRE.MatchString(d) {
+	if d := w.DeviceUID.value(); isUID(d) {
 		a.DeviceID = d
 	}
-	if s := w.SiteUID.value(); uidRE.MatchString(s) {
+	if s := w.SiteUID.value(); isUID(s) {
 		a.OrganizationID, a.SiteID = s, s
 	}
 	if p := w.Platform.value(); p != "" {

@@ -146,11 +146,11 @@ func FuzzParseWebhook(f *testing.F) {
 		if !ok {
 			return
 		}
-		if !uidRE.MatchString(a.SeriesID) || (a.State != rmm.AlertTriggered && a.State != rmm.AlertReset) {
+		if !isUID(a.SeriesID) || (a.State != rmm.AlertTriggered && a.State != rmm.AlertReset) {
 			t.Fatalf("alert with series %q state %q", a.SeriesID, a.State)
 		}
 		for _, id := range []string{a.DeviceID, a.OrganizationID} {
-			if id != "" && !uidRE.MatchString(id) {
+			if id != "" && !isUID(id) {
 				t.Fatalf("id %q is not a uid", id)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
@@ -21,7 +22,7 @@ var assetKeys = []string{"third_party_id_string", "fields", "client_id", "assett
 
 // disksHeader is the first line of the disks field the client writes; it
 // carries the storage totals in bytes so that they read back exactly.
-var disksHeader = regexp.MustCompile(`^Total: (\d+) bytes, free: (\d+) bytes`)
+var disksHeader = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^Total: (\d+) bytes, free: (\d+) bytes`) })
 
 func formatDisks(total, free int64, volumes string) string {
 	var lines []string
@@ -37,7 +38,7 @@ func formatDisks(total, free int64, volumes string) string {
 
 func parseDisks(s string) (total, free int64, volumes string) {
 	first, rest, _ := strings.Cut(s, "\n")
-	m := disksHeader.FindStringSubmatch(first)
+	m := disksHeader().FindStringSubmatch(first)
 	if m == nil {
 		return 0, 0, strings.TrimSpace(s)
 	}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
@@ -170,20 +171,20 @@ func scalarText(raw json.RawMessage) (string, bool) {
 
 // placeholderRE matches a placeholder Tactical left as it was (a model it
 // does not know).
-var placeholderRE = regexp.MustCompile(`^\{\{.*\}\}$`)
+var placeholderRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\{\{.*\}\}$`) })
 
 // value normalizes a substituted value: trimmed; "None" (falsy or unknown
 // values) and unsubstituted placeholders are empty.
 func value(s string) string {
 	s = strings.TrimSpace(s)
-	if s == "None" || placeholderRE.MatchString(s) {
+	if s == "None" || placeholderRE().MatchString(s) {
 		return ""
 	}
 	return s
 }
 
 // keyRE finds `"<documented key>": "` in a body Tactical could not parse.
-var keyRE = regexp.MustCompile(`"(` + strings.Join(webhookKeys, "|") + `)"\s*:\s*"`)
+var keyRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`"(` + strings.Join(webhookKeys, "|") + `)"\s*:\s*"`) })
 
 // lenientFields reads the documented keys from a body that is not valid
 // JSON (a substituted value held a double quote): each value runs from
@@ -192,7 +193,7 @@ var keyRE = regexp.MustCompile(`"(` + strings.Join(webhookKeys, "|") + `)"\s*:\s
 // one), the first occurrence wins.
 func lenientFields(text string) map[string]string {
 	out := map[string]string{}
-	idx := keyRE.FindAllStringSubmatchIndex(text, -1)
+	idx := keyRE().FindAllStringSubmatchIndex(text, -1)
 	for i, m := range idx {
 		key := text[m[2]:m[3]]
 		end := len(text)

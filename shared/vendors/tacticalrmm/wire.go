@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -124,7 +125,7 @@ func (f flexInt) String() string {
 
 // sizeRE reads a human-readable size: a number, optional space, an
 // optional unit (B, K, KB, KiB, M, ... case-insensitive).
-var sizeRE = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)\s*([KMGTPE]?)(?:I?B)?$`)
+var sizeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)\s*([KMGTPE]?)(?:I?B)?$`) })
 
 // ParseSize turns a disk size as Tactical reports it into bytes. Tactical
 // renders sizes with bytes2human: 1024-based units K, M, G, T, P, E with
@@ -136,7 +137,7 @@ var sizeRE = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)\s*([KMGTPE]?)(?:I?B)?$`)
 // is no size ("", "N/A", negative numbers).
 func ParseSize(s string) (bytes int64, ok bool) {
 	s = strings.ToUpper(strings.TrimSpace(s))
-	m := sizeRE.FindStringSubmatch(s)
+	m := sizeRE().FindStringSubmatch(s)
 	if m == nil {
 		return 0, false
 	}
@@ -170,7 +171,9 @@ func sizeOf(raw json.RawMessage) (int64, bool) {
 
 // windowsOSRE reads the Windows agent's OS line: "Windows 11 Pro, 64 bit
 // v23H2 (build 22631.3447)".
-var windowsOSRE = regexp.MustCompile(`^(.+?),\s*(\S+ bit|\S+)\s+v(\S+)\s+\(build\s+([^)]+)\)\s*$`)
+var windowsOSRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(.+?),\s*(\S+ bit|\S+)\s+v(\S+)\s+\(build\s+([^)]+)\)\s*$`)
+})
 
 // parseOS splits the agent's operating_system line. Windows: "<caption>,
 // <arch> v<version> (build <build>)" ("64 bit" becomes "64-bit"). POSIX
@@ -181,7 +184,7 @@ var windowsOSRE = regexp.MustCompile(`^(.+?),\s*(\S+ bit|\S+)\s+v(\S+)\s+\(build
 // name as a whole.
 func parseOS(line, plat string) (name, version, build, arch string) {
 	line = strings.TrimSpace(line)
-	if m := windowsOSRE.FindStringSubmatch(line); m != nil {
+	if m := windowsOSRE().FindStringSubmatch(line); m != nil {
 		return strings.TrimSpace(m[1]), m[3], strings.TrimSpace(m[4]), strings.Replace(m[2], " bit", "-bit", 1)
 	}
 	if plat != "windows" {
