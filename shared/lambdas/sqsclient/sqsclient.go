@@ -34,3 +34,7 @@ func (l lazy) SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInpu
 func (l lazy) ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, o ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
 	return l.c().ChangeMessageVisibility(ctx, in, o...)
 }
+
+func (l lazy) DeleteMessage(ctx context.Context, in *sqs.DeleteMessageInput, o ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error) {
+	return l.c().DeleteMessage(ctx, in, o...)
+}
