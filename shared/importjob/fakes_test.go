@@ -21,6 +21,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/psa/psafake"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 	"github.com/rmmbridge/rmmbridge/shared/rmm/rmmfake"
+	"github.com/rmmbridge/rmmbridge/shared/sqsqueue"
 	"github.com/rmmbridge/rmmbridge/shared/tenancy"
 )
 
@@ -455,6 +456,22 @@ func (v *fakeVisibility) ChangeVisibility(_ context.Context, queueURL, receipt s
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.changes = append(v.changes, fmt.Sprintf("%s %s %s", queueURL, receipt, timeout))
+	return nil
+}
+
+// Send records a re-sent message (a hand-back near the receive limit).
+func (v *fakeVisibility) Send(_ context.Context, queueURL string, m sqsqueue.Message) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.changes = append(v.changes, fmt.Sprintf("%s send %s", queueURL, m.Body))
+	return nil
+}
+
+// Delete records the deletion of a re-sent message's received copy.
+func (v *fakeVisibility) Delete(_ context.Context, queueURL, receipt string) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.changes = append(v.changes, fmt.Sprintf("%s delete %s", queueURL, receipt))
 	return nil
 }
 
