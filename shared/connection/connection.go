@@ -114,8 +114,10 @@ type Versions []int64
 func (v Versions) allow(n int64) bool { return v == nil || slices.Contains(v, n) }
 
 // maxAttempts bounds how often an update without a precondition is
-// applied again to a fresh read after another update came first.
-const maxAttempts = 4
+// applied again to a fresh read after another update came first. Each
+// round of a race has a winner, so n updates racing all succeed within n
+// attempts; more than this many at once on one item is a 409.
+const maxAttempts = 20
 
 // retryStale runs try until it succeeds, fails otherwise than with
 // ErrStale, or has run maxAttempts times. With a precondition it runs
