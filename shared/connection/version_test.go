@@ -62,8 +62,12 @@ func newSlipEnv(t *testing.T) *slipEnv {
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	for id, kind := range map[string]string{"c_rmm": connection.KindRMM, "c_psa": connection.KindPSA} {
 		provider := map[string]string{connection.KindRMM: "ninjaone", connection.KindPSA: "connectwise"}[kind]
+		ref, err := secrets.Stage(ctx, "t_a/"+id, []byte(`{"clientId":"a","clientSecret":"b"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := plain.PutConnection(ctx, connection.Connection{ID: id, TenantID: "t_a", Name: id, Kind: kind, Provider: provider,
-			BaseURL: "https://vendor.example.com", Settings: map[string]any{}, Status: "ok", CreatedAt: now, UpdatedAt: now}); err != nil {
+			BaseURL: "https://vendor.example.com", Settings: map[string]any{}, Status: "ok", CreatedAt: now, UpdatedAt: now, SecretRef: ref}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -128,7 +132,8 @@ func TestIfMatchIsCheckedByTheWrite(t *testing.T) {
 // another one overtakes is applied again to a fresh read, so neither
 // change is lost: a rename does not write back the webhook secret a
 // rotation replaced, a rotation does not write back the name a rename
-// replaced, and a connection rename does not undo a retest's result.
+// replaced, a connection rename does not undo a settings change, and a
+// retest does not undo a rename.
 func TestOvertakenUpdatesKeepTheOtherChange(t *testing.T) {
 	ctx := context.Background()
 	name := func(s string) *string { return &s }
@@ -165,7 +170,7 @@ func TestOvertakenUpdatesKeepTheOtherChange(t *testing.T) {
 			t.Errorf("stored name %q, rotated secret kept %v; want both changes", got.Name, got.CheckWebhookSecret(secret))
 		}
 	})
-	t.Run("connection rename overtaken by another rename of settings", func(t *testing.T) {
+	t.Run("connection rename overtaken by a settings change", func(t *testing.T) {
 		e := newSlipEnv(t)
 		e.store.slip = func() {
 			if _, err := e.other.Update(ctx, "t_a", "c_psa", connection.UpdateInput{Settings: &map[string]any{"companyId": "acme"}}); err != nil {
@@ -178,6 +183,22 @@ func TestOvertakenUpdatesKeepTheOtherChange(t *testing.T) {
 		got, _ := e.other.Get(ctx, "t_a", "c_psa")
 		if got.Name != "renamed" || got.Settings["companyId"] != "acme" {
 			t.Errorf("stored name %q, settings %v; want both changes", got.Name, got.Settings)
+		}
+	})
+	t.Run("retest overtaken by a rename", func(t *testing.T) {
+		e := newSlipEnv(t)
+		e.store.slip = func() {
+			if _, err := e.other.Update(ctx, "t_a", "c_psa", connection.UpdateInput{Name: name("renamed")}); err != nil {
+				t.Errorf("rename: %v", err)
+			}
+		}
+		res, err := e.svc.Retest(ctx, "t_a", "c_psa")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := e.other.Get(ctx, "t_a", "c_psa")
+		if got.Name != "renamed" || !got.TestedAt.Equal(res.TestedAt) {
+			t.Errorf("stored name %q tested at %v; want the rename and the retest (%v)", got.Name, got.TestedAt, res.TestedAt)
 		}
 	})
 }
