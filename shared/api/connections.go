@@ -25,6 +25,8 @@ type connectionView struct {
 	// Capabilities are what the connection can do ("Test & save" reports
 	// them).
 	Capabilities []string `json:"capabilities"`
+	// Version is the connection's version, its ETag without the quotes.
+	Version int64 `json:"version"`
 }
 
 func viewConnection(c connection.Connection) connectionView {
@@ -34,7 +36,16 @@ func viewConnection(c connection.Connection) connectionView {
 	}
 	return connectionView{ID: c.ID, Name: c.Name, Kind: c.Kind, Provider: c.Provider, BaseURL: c.BaseURL, Status: c.Status,
 		TestedAt: c.TestedAt, TestDetail: c.TestDetail, Settings: c.Settings, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-		Capabilities: caps}
+		Capabilities: caps, Version: c.Version}
+}
+
+// withETag sets the ETag header of a response showing a resource at version v.
+func withETag(r *httpapi.Response, v int64) *httpapi.Response {
+	if r.Headers == nil {
+		r.Headers = map[string]string{}
+	}
+	r.Headers["etag"] = httpapi.ETag(v)
+	return r
 }
 
 type connectionsAPI struct{ svc *connection.Service }
@@ -48,7 +59,7 @@ func (a connectionsAPI) create(ctx context.Context, r *httpapi.Request) (*httpap
 	if err != nil {
 		return nil, err
 	}
-	return httpapi.JSON(http.StatusCreated, viewConnection(c)), nil
+	return withETag(httpapi.JSON(http.StatusCreated, viewConnection(c)), c.Version), nil
 }
 
 func (a connectionsAPI) list(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
@@ -72,19 +83,24 @@ func (a connectionsAPI) get(ctx context.Context, r *httpapi.Request) (*httpapi.R
 	if err != nil {
 		return nil, err
 	}
-	return httpapi.JSON(http.StatusOK, viewConnection(c)), nil
+	return withETag(httpapi.JSON(http.StatusOK, viewConnection(c)), c.Version), nil
 }
 
 func (a connectionsAPI) update(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	pre, err := r.IfMatch()
+	if err != nil {
+		return nil, err
+	}
 	var in connection.UpdateInput
 	if err := r.Decode(&in); err != nil {
 		return nil, err
 	}
+	in.IfMatch = pre.Versions()
 	c, err := a.svc.Update(ctx, r.Principal.TenantID, r.PathParam("connectionId"), in)
 	if err != nil {
 		return nil, err
 	}
-	return httpapi.JSON(http.StatusOK, viewConnection(c)), nil
+	return withETag(httpapi.JSON(http.StatusOK, viewConnection(c)), c.Version), nil
 }
 
 func (a connectionsAPI) delete(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
@@ -116,11 +132,14 @@ type integrationView struct {
 	Webhook         webhookView         `json:"webhook"`
 	CreatedAt       time.Time           `json:"createdAt"`
 	UpdatedAt       time.Time           `json:"updatedAt"`
+	// Version is the integration's version, its ETag without the quotes.
+	Version int64 `json:"version"`
 }
 
 func viewIntegration(in connection.Integration, secret string) integrationView {
 	return integrationView{ID: in.ID, Name: in.Name, RMMConnectionID: in.RMMConnectionID, PSAConnectionID: in.PSAConnectionID,
-		Settings: in.Settings, Webhook: webhookView{URL: in.WebhookPath(), Secret: secret}, CreatedAt: in.CreatedAt, UpdatedAt: in.UpdatedAt}
+		Settings: in.Settings, Webhook: webhookView{URL: in.WebhookPath(), Secret: secret}, CreatedAt: in.CreatedAt, UpdatedAt: in.UpdatedAt,
+		Version: in.Version}
 }
 
 func (a connectionsAPI) createIntegration(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
@@ -132,7 +151,7 @@ func (a connectionsAPI) createIntegration(ctx context.Context, r *httpapi.Reques
 	if err != nil {
 		return nil, err
 	}
-	return httpapi.JSON(http.StatusCreated, viewIntegration(ig, secret)), nil
+	return withETag(httpapi.JSON(http.StatusCreated, viewIntegration(ig, secret)), ig.Version), nil
 }
 
 func (a connectionsAPI) listIntegrations(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
@@ -156,19 +175,24 @@ func (a connectionsAPI) getIntegration(ctx context.Context, r *httpapi.Request) 
 	if err != nil {
 		return nil, err
 	}
-	return httpapi.JSON(http.StatusOK, viewIntegration(ig, "")), nil
+	return withETag(httpapi.JSON(http.StatusOK, viewIntegration(ig, "")), ig.Version), nil
 }
 
 func (a connectionsAPI) updateIntegration(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {
+	pre, err := r.IfMatch()
+	if err != nil {
+		return nil, err
+	}
 	var p connection.IntegrationPatch
 	if err := r.Decode(&p); err != nil {
 		return nil, err
 	}
+	p.IfMatch = pre.Versions()
 	ig, err := a.svc.UpdateIntegration(ctx, r.Principal.TenantID, r.PathParam("integrationId"), p)
 	if err != nil {
 		return nil, err
 	}
-	return httpapi.JSON(http.StatusOK, viewIntegration(ig, "")), nil
+	return withETag(httpapi.JSON(http.StatusOK, viewIntegration(ig, "")), ig.Version), nil
 }
 
 func (a connectionsAPI) deleteIntegration(ctx context.Context, r *httpapi.Request) (*httpapi.Response, error) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/getkin/kin-openapi/openapi3"
@@ -86,6 +87,7 @@ func problemOf(t *testing.T, resp events.APIGatewayV2HTTPResponse) (string, []ap
 type request struct {
 	tenant, role, method, route string
 	params, query               map[string]string
+	headers                     map[string]string // lowercase names, as API Gateway gives them
 	body                        string
 }
 
@@ -96,8 +98,12 @@ func (q request) event() events.APIGatewayV2HTTPRequest {
 	if q.role == "" {
 		q.role = "admin"
 	}
+	headers := map[string]string{"content-type": "application/json"}
+	for k, v := range q.headers {
+		headers[k] = v
+	}
 	return events.APIGatewayV2HTTPRequest{RouteKey: q.method + " " + q.route, PathParameters: q.params, QueryStringParameters: q.query,
-		Headers: map[string]string{"content-type": "application/json"}, Body: q.body,
+		Headers: headers, Body: q.body,
 		RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "req-h",
 			Authorizer: &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: map[string]any{
 				httpapi.ContextTenantID: q.tenant, httpapi.ContextRole: q.role, httpapi.ContextKeyID: "k1"}}}}
@@ -127,6 +133,9 @@ func serve(t *testing.T, rt *httpapi.Router, q request) events.APIGatewayV2HTTPR
 	u.RawQuery = qv.Encode()
 	req, _ := http.NewRequest(q.method, u.String(), bytes.NewReader([]byte(q.body)))
 	req.Header.Set("Content-Type", "application/json")
+	for k, v := range q.headers {
+		req.Header.Set(k, v)
+	}
 	r, pp, err := importContract(t).FindRoute(req)
 	if err != nil {
 		t.Fatalf("%s %s is not in openapi.yaml: %v", q.method, path, err)
@@ -231,8 +240,13 @@ type inputEnv struct {
 
 func newInputEnv(t *testing.T) *inputEnv {
 	t.Helper()
+	return newInputEnvOn(t, motoserver.ForTest(t))
+}
+
+// newInputEnvOn is newInputEnv over the moto server cfg points at.
+func newInputEnvOn(t *testing.T, cfg aws.Config) *inputEnv {
+	t.Helper()
 	ctx := context.Background()
-	cfg := motoserver.ForTest(t)
 	ddb := dynamodb.NewFromConfig(cfg)
 	table := testtable.Create(t, ddb, "api-input")
 	st := dynamostore.New(ddb, table)

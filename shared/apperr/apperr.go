@@ -32,22 +32,26 @@ const (
 	Vendor                       // the RMM/PSA failed or refused (502)
 	NotImplemented               // feature not built yet (501)
 	Unavailable                  // a dependency is down; transient (503)
+	// PreconditionFailed: the client's precondition (HTTP If-Match) does
+	// not hold; the resource changed since the client read it (412).
+	PreconditionFailed
 )
 
 var kindNames = [...]string{
-	Internal:         "internal",
-	Invalid:          "invalid",
-	Malformed:        "malformed",
-	NotFound:         "not_found",
-	Conflict:         "conflict",
-	Unauthorized:     "unauthorized",
-	Forbidden:        "forbidden",
-	TooLarge:         "too_large",
-	UnsupportedMedia: "unsupported_media",
-	Throttled:        "throttled",
-	Vendor:           "vendor",
-	NotImplemented:   "not_implemented",
-	Unavailable:      "unavailable",
+	Internal:           "internal",
+	Invalid:            "invalid",
+	Malformed:          "malformed",
+	NotFound:           "not_found",
+	Conflict:           "conflict",
+	Unauthorized:       "unauthorized",
+	Forbidden:          "forbidden",
+	TooLarge:           "too_large",
+	UnsupportedMedia:   "unsupported_media",
+	Throttled:          "throttled",
+	Vendor:             "vendor",
+	NotImplemented:     "not_implemented",
+	Unavailable:        "unavailable",
+	PreconditionFailed: "precondition_failed",
 }
 
 // String returns the kind's stable snake_case name.

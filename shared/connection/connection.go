@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,6 +55,9 @@ type Connection struct {
 	SecretRef  string         `json:"-"`
 	// Refs counts the integrations using this connection; delete needs 0.
 	Refs int `json:"-"`
+	// Version counts the connection's updates (1 when created; 0 for one
+	// stored before versions existed). The API shows it as the ETag.
+	Version int64 `json:"-"`
 	// Capabilities are what the connection can do, from its vendor's spec
 	// and its settings (computed when read, not stored).
 	Capabilities []string `json:"capabilities"`
@@ -97,10 +101,66 @@ type Secrets interface {
 	Delete(ctx context.Context, ref string) error
 }
 
+// ErrStale is in the chain of a Store update refused because the item is
+// no longer at the version it was read at (a Conflict): another update
+// came first.
+var ErrStale = errors.New("changed since it was read")
+
+// Versions is an update's precondition (HTTP If-Match): the update applies
+// only while the item is at one of these versions. nil is no
+// precondition: the update applies to the current version.
+type Versions []int64
+
+func (v Versions) allow(n int64) bool { return v == nil || slices.Contains(v, n) }
+
+// maxAttempts bounds how often an update without a precondition is
+// applied again to a fresh read after another update came first. Each
+// round of a race has a winner, so n updates racing all succeed within n
+// attempts; more than this many at once on one item is a 409.
+const maxAttempts = 20
+
+// retryStale runs try until it succeeds, fails otherwise than with
+// ErrStale, or has run maxAttempts times. With a precondition it runs
+// once: a lost race then means the version the client read is gone, so
+// the answer is PreconditionFailed.
+func retryStale[T any](pre Versions, what, id string, try func() (T, error)) (T, error) {
+	for attempt := 1; ; attempt++ {
+		v, err := try()
+		if !errors.Is(err, ErrStale) {
+			return v, err
+		}
+		if pre != nil {
+			return v, stale(what, id, err)
+		}
+		if attempt == maxAttempts {
+			return v, apperr.Wrap(apperr.Conflict, err, "%s %s is being changed by others; try again", what, id)
+		}
+	}
+}
+
+// stale is the error of an update whose precondition does not hold.
+func stale(what, id string, cause error) error {
+	return apperr.Wrap(apperr.PreconditionFailed, cause, "the %s %s changed since you read it; read it again and re-apply your change", what, id)
+}
+
+// checkPre refuses an update whose precondition the version read fails.
+func checkPre(pre Versions, version int64, what, id string) error {
+	if pre.allow(version) {
+		return nil
+	}
+	return stale(what, id, nil)
+}
+
 // Store persists connections and integrations.
+//
+// Updates are conditional on the version: UpdateConnection and
+// UpdateIntegration write only if the stored item is still at the Version
+// of the value passed (the version it was read at), store Version+1, and
+// fail with a Conflict wrapping ErrStale otherwise, NotFound when it is
+// gone. Of two updates from the same read exactly one succeeds.
 type Store interface {
 	PutConnection(ctx context.Context, c Connection) error // new; Conflict if it exists
-	// UpdateConnection replaces c when it exists (NotFound otherwise).
+	// UpdateConnection replaces c when it is at c.Version (see above).
 	UpdateConnection(ctx context.Context, c Connection) error
 	GetConnection(ctx context.Context, tenantID, id string) (Connection, error)
 	ListConnections(ctx context.Context, tenantID string, limit int, cursor string) ([]Connection, string, error)
@@ -110,6 +170,7 @@ type Store interface {
 	// PutIntegration stores a new integration and counts a use of both its
 	// connections atomically (Conflict/NotFound if either is gone).
 	PutIntegration(ctx context.Context, in Integration) error
+	// UpdateIntegration replaces in when it is at in.Version (see above).
 	UpdateIntegration(ctx context.Context, in Integration) error
 	GetIntegration(ctx context.Context, tenantID, id string) (Integration, error)
 	ListIntegrations(ctx context.Context, tenantID string, limit int, cursor string) ([]Integration, string, error)
@@ -227,7 +288,7 @@ func (s *Service) Create(ctx context.Context, tenantID string, in CreateInput) (
 	}
 	now := s.now()
 	c := Connection{ID: id, TenantID: tenantID, Name: in.Name, Kind: string(v.Kind), Provider: v.Name, BaseURL: baseURL,
-		Settings: settings, Status: "ok", TestedAt: now, CreatedAt: now, UpdatedAt: now, SecretRef: ref}
+		Settings: settings, Status: "ok", TestedAt: now, CreatedAt: now, UpdatedAt: now, SecretRef: ref, Version: 1}
 	if err := s.store.PutConnection(ctx, c); err != nil {
 		_ = s.secrets.Delete(context.WithoutCancel(ctx), ref)
 		return Connection{}, fmt.Errorf("save connection %s: %w", id, err)
@@ -443,8 +504,13 @@ type TestResult struct {
 	Capabilities []string `json:"capabilities"`
 }
 
-// Retest tests a saved connection's credentials now and records the outcome.
+// Retest tests a saved connection's credentials now and records the
+// outcome (tested again on a fresh read when another update came first).
 func (s *Service) Retest(ctx context.Context, tenantID, id string) (TestResult, error) {
+	return retryStale(nil, "connection", id, func() (TestResult, error) { return s.retest(ctx, tenantID, id) })
+}
+
+func (s *Service) retest(ctx context.Context, tenantID, id string) (TestResult, error) {
 	c, err := s.store.GetConnection(ctx, tenantID, id)
 	if err != nil {
 		return TestResult{}, err
@@ -479,6 +545,8 @@ type UpdateInput struct {
 	BaseURL     *string         `json:"baseUrl"`
 	Credentials Credentials     `json:"credentials"`
 	Settings    *map[string]any `json:"settings"`
+	// IfMatch is the precondition (HTTP If-Match); nil: none.
+	IfMatch Versions `json:"-"`
 }
 
 // noChange is the error of a PATCH that sets nothing.
@@ -495,12 +563,24 @@ func noChange(fields ...string) error {
 // the record still names the old version and the old credentials work
 // with the old base URL; once it succeeds, the new record reads the new
 // credentials.
+//
+// The write is conditional on the version read: with in.IfMatch set,
+// nothing is written unless the connection is at one of its versions
+// then (PreconditionFailed otherwise); without it, an update that another
+// one overtakes is applied again to a fresh read.
 func (s *Service) Update(ctx context.Context, tenantID, id string, in UpdateInput) (Connection, error) {
 	if in.Name == nil && in.BaseURL == nil && in.Credentials == nil && in.Settings == nil {
 		return Connection{}, noChange("name", "baseUrl", "credentials", "settings")
 	}
+	return retryStale(in.IfMatch, "connection", id, func() (Connection, error) { return s.update(ctx, tenantID, id, in) })
+}
+
+func (s *Service) update(ctx context.Context, tenantID, id string, in UpdateInput) (Connection, error) {
 	c, err := s.store.GetConnection(ctx, tenantID, id)
 	if err != nil {
+		return Connection{}, err
+	}
+	if err := checkPre(in.IfMatch, c.Version, "connection", id); err != nil {
 		return Connection{}, err
 	}
 	var fe []apperr.FieldError
@@ -566,6 +646,7 @@ func (s *Service) Update(ctx context.Context, tenantID, id string, in UpdateInpu
 		// The staged version stays unused: the stored record names the old one.
 		return Connection{}, fmt.Errorf("update connection %s: %w", id, err)
 	}
+	c.Version++
 	if staged != "" {
 		// Best effort: the record already reads the new version by its
 		// pinned reference; a failed promotion is repaired by the next update.

@@ -100,6 +100,9 @@ type Integration struct {
 	// (WebhookSecretRef) for Standard Webhooks HMAC verification.
 	WebhookSecretHash string `json:"-"`
 	WebhookSecretRef  string `json:"-"`
+	// Version counts the integration's updates (1 when created; 0 for one
+	// stored before versions existed). The API shows it as the ETag.
+	Version int64 `json:"-"`
 }
 
 // WebhookPath is where the RMM sends alerts for this integration.
@@ -159,7 +162,7 @@ func (s *Service) CreateIntegration(ctx context.Context, tenantID string, in Int
 	}
 	now := s.now()
 	ig := Integration{ID: id, TenantID: tenantID, Name: in.Name, RMMConnectionID: in.RMMConnectionID,
-		PSAConnectionID: in.PSAConnectionID, Settings: in.Settings, CreatedAt: now, UpdatedAt: now}
+		PSAConnectionID: in.PSAConnectionID, Settings: in.Settings, CreatedAt: now, UpdatedAt: now, Version: 1}
 	secret, err := s.newWebhookSecret(ctx, &ig)
 	if err != nil {
 		return Integration{}, "", err
@@ -274,9 +277,24 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, tenantID, id string) 
 	if err != nil {
 		return Integration{}, "", err
 	}
-	ig.UpdatedAt = s.now()
-	if err := s.store.UpdateIntegration(ctx, ig); err != nil {
-		return Integration{}, "", fmt.Errorf("save rotated webhook secret of %s: %w", id, err)
+	hash, ref := ig.WebhookSecretHash, ig.WebhookSecretRef
+	first := true
+	ig, err = retryStale(nil, "integration", id, func() (Integration, error) {
+		if !first { // another update came first: set the new secret on a fresh read
+			if ig, err = s.store.GetIntegration(ctx, tenantID, id); err != nil {
+				return Integration{}, err
+			}
+		}
+		first = false
+		ig.WebhookSecretHash, ig.WebhookSecretRef, ig.UpdatedAt = hash, ref, s.now()
+		if err := s.store.UpdateIntegration(ctx, ig); err != nil {
+			return Integration{}, fmt.Errorf("save rotated webhook secret of %s: %w", id, err)
+		}
+		ig.Version++
+		return ig, nil
+	})
+	if err != nil {
+		return Integration{}, "", err
 	}
 	_ = s.secrets.Promote(ctx, ig.WebhookSecretRef) // best effort, as in Update
 	return ig, secret, nil
@@ -297,15 +315,28 @@ func (s *Service) ListIntegrations(ctx context.Context, tenantID string, limit i
 type IntegrationPatch struct {
 	Name     *string   `json:"name"`
 	Settings *Settings `json:"settings"`
+	// IfMatch is the precondition (HTTP If-Match); nil: none.
+	IfMatch Versions `json:"-"`
 }
 
 // UpdateIntegration applies a patch, which must set at least one field.
+// The write is conditional on the version read: with p.IfMatch set,
+// nothing is written unless the integration is at one of its versions
+// then (PreconditionFailed otherwise); without it, a patch that another
+// update overtakes is applied again to a fresh read.
 func (s *Service) UpdateIntegration(ctx context.Context, tenantID, id string, p IntegrationPatch) (Integration, error) {
 	if p.Name == nil && p.Settings == nil {
 		return Integration{}, noChange("name", "settings")
 	}
+	return retryStale(p.IfMatch, "integration", id, func() (Integration, error) { return s.updateIntegration(ctx, tenantID, id, p) })
+}
+
+func (s *Service) updateIntegration(ctx context.Context, tenantID, id string, p IntegrationPatch) (Integration, error) {
 	ig, err := s.store.GetIntegration(ctx, tenantID, id)
 	if err != nil {
+		return Integration{}, err
+	}
+	if err := checkPre(p.IfMatch, ig.Version, "integration", id); err != nil {
 		return Integration{}, err
 	}
 	var fe []apperr.FieldError
@@ -345,6 +376,7 @@ func (s *Service) UpdateIntegration(ctx context.Context, tenantID, id string, p 
 	if err := s.store.UpdateIntegration(ctx, ig); err != nil {
 		return Integration{}, fmt.Errorf("update integration %s: %w", id, err)
 	}
+	ig.Version++
 	return ig, nil
 }
 

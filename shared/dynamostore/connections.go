@@ -38,6 +38,9 @@ type connItem struct {
 	UpdatedAt  time.Time      `dynamodbav:"updatedAt"`
 	SecretRef  string         `dynamodbav:"secretRef"`
 	Refs       int            `dynamodbav:"refs"`
+	// Version counts the connection's updates (absent, 0, on items
+	// written before it existed); refs changes leave it alone.
+	Version int64 `dynamodbav:"version"`
 }
 
 type intItem struct {
@@ -52,6 +55,9 @@ type intItem struct {
 	UpdatedAt         time.Time           `dynamodbav:"updatedAt"`
 	WebhookSecretHash string              `dynamodbav:"webhookSecretHash"`
 	WebhookSecretRef  string              `dynamodbav:"webhookSecretRef"`
+	// Version counts the integration's updates (absent, 0, on items
+	// written before it existed).
+	Version int64 `dynamodbav:"version"`
 	// GSI1PK/GSI1SK put the integration on the scheduler's work list while
 	// reverse provisioning is on (see provisionIndexKeys); absent otherwise.
 	GSI1PK string `dynamodbav:"gsi1pk,omitempty"`
@@ -68,7 +74,7 @@ func toConnItem(c connection.Connection) connItem {
 	k := connKey(c.TenantID, c.ID)
 	return connItem{PK: k.PK, SK: k.SK, ID: c.ID, Name: c.Name, Kind: c.Kind, Provider: c.Provider, BaseURL: c.BaseURL,
 		Settings: c.Settings, Status: c.Status, TestedAt: c.TestedAt, TestDetail: c.TestDetail,
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, SecretRef: c.SecretRef, Refs: c.Refs}
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, SecretRef: c.SecretRef, Refs: c.Refs, Version: c.Version}
 }
 
 func (it connItem) conn(tenantID string) connection.Connection {
@@ -78,7 +84,7 @@ func (it connItem) conn(tenantID string) connection.Connection {
 	}
 	return connection.Connection{ID: it.ID, TenantID: tenantID, Name: it.Name, Kind: it.Kind, Provider: it.Provider,
 		BaseURL: it.BaseURL, Settings: settings, Status: it.Status, TestedAt: it.TestedAt, TestDetail: it.TestDetail,
-		CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, SecretRef: it.SecretRef, Refs: it.Refs}
+		CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, SecretRef: it.SecretRef, Refs: it.Refs, Version: it.Version}
 }
 
 func toIntItem(in connection.Integration) intItem {
@@ -86,14 +92,14 @@ func toIntItem(in connection.Integration) intItem {
 	gsi1pk, gsi1sk := provisionIndexKeys(in)
 	return intItem{PK: k.PK, SK: k.SK, ID: in.ID, Name: in.Name, RMMConnectionID: in.RMMConnectionID,
 		PSAConnectionID: in.PSAConnectionID, Settings: in.Settings, CreatedAt: in.CreatedAt, UpdatedAt: in.UpdatedAt,
-		WebhookSecretHash: in.WebhookSecretHash, WebhookSecretRef: in.WebhookSecretRef,
+		WebhookSecretHash: in.WebhookSecretHash, WebhookSecretRef: in.WebhookSecretRef, Version: in.Version,
 		GSI1PK: gsi1pk, GSI1SK: gsi1sk}
 }
 
 func (it intItem) integration(tenantID string) connection.Integration {
 	return connection.Integration{ID: it.ID, TenantID: tenantID, Name: it.Name, RMMConnectionID: it.RMMConnectionID,
 		PSAConnectionID: it.PSAConnectionID, Settings: it.Settings, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt,
-		WebhookSecretHash: it.WebhookSecretHash, WebhookSecretRef: it.WebhookSecretRef}
+		WebhookSecretHash: it.WebhookSecretHash, WebhookSecretRef: it.WebhookSecretRef, Version: it.Version}
 }
 
 // PutConnection implements connection.Store.
@@ -105,8 +111,11 @@ func (r Connections) PutConnection(ctx context.Context, c connection.Connection)
 	return nil
 }
 
-// UpdateConnection implements connection.Store. It leaves refs alone: only
-// integration transactions change it.
+// UpdateConnection implements connection.Store: it writes c only if the
+// stored connection is still at c.Version (one conditional write, so of
+// two updates from the same version exactly one succeeds) and stores
+// version c.Version+1. It leaves refs alone: only integration
+// transactions change it.
 func (r Connections) UpdateConnection(ctx context.Context, c connection.Connection) error {
 	upd := expression.Set(expression.Name("name"), expression.Value(c.Name)).
 		Set(expression.Name("baseUrl"), expression.Value(c.BaseURL)).
@@ -115,12 +124,40 @@ func (r Connections) UpdateConnection(ctx context.Context, c connection.Connecti
 		Set(expression.Name("testedAt"), expression.Value(c.TestedAt)).
 		Set(expression.Name("testDetail"), expression.Value(c.TestDetail)).
 		Set(expression.Name("updatedAt"), expression.Value(c.UpdatedAt)).
-		Set(expression.Name("secretRef"), expression.Value(c.SecretRef))
-	cond := Exists()
+		Set(expression.Name("secretRef"), expression.Value(c.SecretRef)).
+		Set(expression.Name("version"), expression.Value(c.Version+1))
+	cond := atVersion(c.Version)
 	if err := r.s.Update(ctx, connKey(c.TenantID, c.ID), upd, &cond, nil); err != nil {
-		return fmt.Errorf("update connection %s: %w", c.ID, notFoundOnConflict(err, "connection", c.ID))
+		return fmt.Errorf("update connection %s: %w", c.ID, r.lostCondition(ctx, err, connKey(c.TenantID, c.ID), "connection", c.ID))
 	}
 	return nil
+}
+
+// atVersion is the condition "the item exists at version v" (an item
+// without a version attribute is at version 0).
+func atVersion(v int64) expression.ConditionBuilder {
+	at := expression.Name("version").Equal(expression.Value(v))
+	if v == 0 {
+		at = expression.Or(expression.AttributeNotExists(expression.Name("version")), at)
+	}
+	return Exists().And(at)
+}
+
+// lostCondition classifies the failure of an atVersion write: NotFound when
+// the item is gone, a Conflict wrapping connection.ErrStale when it is
+// there at another version. The read only names the failure; the write
+// was decided by its condition.
+func (r Connections) lostCondition(ctx context.Context, err error, key Key, what, id string) error {
+	if !apperr.Is(err, apperr.Conflict) {
+		return err
+	}
+	var probe struct {
+		PK string `dynamodbav:"pk"`
+	}
+	if gerr := r.s.Get(ctx, key, &probe); apperr.Is(gerr, apperr.NotFound) {
+		return apperr.Wrap(apperr.NotFound, err, "no %s %s", what, id)
+	}
+	return apperr.Wrap(apperr.Conflict, fmt.Errorf("%w: %w", connection.ErrStale, err), "%s %s changed since it was read", what, id)
 }
 
 // GetConnection implements connection.Store.
@@ -176,11 +213,15 @@ func (r Connections) PutIntegration(ctx context.Context, in connection.Integrati
 	return nil
 }
 
-// UpdateIntegration implements connection.Store.
+// UpdateIntegration implements connection.Store: it replaces the
+// integration only if the stored one is still at in.Version (one
+// conditional write) and stores version in.Version+1.
 func (r Connections) UpdateIntegration(ctx context.Context, in connection.Integration) error {
-	cond := Exists()
-	if err := r.s.Put(ctx, toIntItem(in), &cond); err != nil {
-		return fmt.Errorf("update integration %s: %w", in.ID, notFoundOnConflict(err, "integration", in.ID))
+	cond := atVersion(in.Version)
+	it := toIntItem(in)
+	it.Version = in.Version + 1
+	if err := r.s.Put(ctx, it, &cond); err != nil {
+		return fmt.Errorf("update integration %s: %w", in.ID, r.lostCondition(ctx, err, intKey(in.TenantID, in.ID), "integration", in.ID))
 	}
 	return nil
 }

@@ -54,10 +54,11 @@ func TestIntegrationsToProvision(t *testing.T) {
 	t.Run("switched by updates", func(t *testing.T) {
 		aOn.Settings.ProvisionRmmOrgs = false
 		aOff.Settings.ProvisionRmmOrgs = true
-		for _, in := range []connection.Integration{aOn, aOff} {
-			if err := conns.UpdateIntegration(ctx, in); err != nil {
+		for _, in := range []*connection.Integration{&aOn, &aOff} {
+			if err := conns.UpdateIntegration(ctx, *in); err != nil {
 				t.Fatal(err)
 			}
+			in.Version++ // the store keeps the version after the one written from
 		}
 		check(t, []connection.Integration{aOff, bOn})
 	})

@@ -450,19 +450,20 @@ func encode(reqID string, r *Response) events.APIGatewayV2HTTPResponse {
 
 // statusByKind is the one table from error kinds to HTTP statuses.
 var statusByKind = map[apperr.Kind]int{
-	apperr.Internal:         http.StatusInternalServerError,
-	apperr.Invalid:          http.StatusUnprocessableEntity,
-	apperr.Malformed:        http.StatusBadRequest,
-	apperr.NotFound:         http.StatusNotFound,
-	apperr.Conflict:         http.StatusConflict,
-	apperr.Unauthorized:     http.StatusUnauthorized,
-	apperr.Forbidden:        http.StatusForbidden,
-	apperr.TooLarge:         http.StatusRequestEntityTooLarge,
-	apperr.UnsupportedMedia: http.StatusUnsupportedMediaType,
-	apperr.Throttled:        http.StatusTooManyRequests,
-	apperr.Vendor:           http.StatusBadGateway,
-	apperr.NotImplemented:   http.StatusNotImplemented,
-	apperr.Unavailable:      http.StatusServiceUnavailable,
+	apperr.Internal:           http.StatusInternalServerError,
+	apperr.Invalid:            http.StatusUnprocessableEntity,
+	apperr.Malformed:          http.StatusBadRequest,
+	apperr.NotFound:           http.StatusNotFound,
+	apperr.Conflict:           http.StatusConflict,
+	apperr.Unauthorized:       http.StatusUnauthorized,
+	apperr.Forbidden:          http.StatusForbidden,
+	apperr.TooLarge:           http.StatusRequestEntityTooLarge,
+	apperr.UnsupportedMedia:   http.StatusUnsupportedMediaType,
+	apperr.Throttled:          http.StatusTooManyRequests,
+	apperr.Vendor:             http.StatusBadGateway,
+	apperr.NotImplemented:     http.StatusNotImplemented,
+	apperr.Unavailable:        http.StatusServiceUnavailable,
+	apperr.PreconditionFailed: http.StatusPreconditionFailed,
 }
 
 func status(k apperr.Kind) int {

@@ -18,10 +18,14 @@ async function parse(res) {
   try { return JSON.parse(text); } catch (_) { return { detail: text }; }
 }
 
+// api sends one request and returns its JSON answer. opts.ifMatch sends
+// If-Match (the ETag of the read a change is based on: a 412 ApiError when
+// the resource changed since); opts.withETag returns { data, etag }.
 export async function api(method, path, body, opts = {}) {
   const s = session();
   const headers = { Accept: 'application/json, application/problem+json' };
   if (s && s.token && !opts.anonymous) headers.Authorization = `Bearer ${s.token}`;
+  if (opts.ifMatch) headers['If-Match'] = opts.ifMatch;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
   try {
@@ -41,8 +45,12 @@ export async function api(method, path, body, opts = {}) {
     p.status = p.status || res.status;
     throw new ApiError(res.status, p);
   }
-  return data;
+  return opts.withETag ? { data, etag: res.headers.get('ETag') } : data;
 }
+
+// changedElsewhere reports whether e is the 412 of an If-Match that no
+// longer holds: someone else changed the resource since it was read.
+export function changedElsewhere(e) { return e instanceof ApiError && e.status === 412; }
 
 // integrationPath is the path of a route under the selected integration.
 export function ipath(iid, rest) { return `/v1/integrations/${encodeURIComponent(iid)}${rest || ''}`; }

@@ -2,7 +2,7 @@
 // or changed connection with the credential fields of its provider.
 import { h, clear, field, input, select, button, formError, showProblem, clearProblem, busy, loading, errorState, emptyState, table, badge, fmtTime, panel, announce } from '../lib/dom.js';
 import { t } from '../lib/i18n.js';
-import { api } from '../lib/api.js';
+import { api, changedElsewhere } from '../lib/api.js';
 import { can } from '../lib/session.js';
 
 let providersCache = null;
@@ -36,14 +36,14 @@ function sameJSON(a, b) { return JSON.stringify(canonical(a)) === JSON.stringify
 
 // changedSettings returns the settings to PATCH when the form's JSON, edited
 // from conn.settings, is edited: PATCH replaces them whole, so they are the
-// settings stored now (read again) with only the keys edited in the form
-// set or removed; a key changed through the API meanwhile is kept. What is
-// not a JSON object is sent as it is, for the API to refuse.
-async function changedSettings(conn, edited) {
+// settings stored now (now: the connection read at save time) with only
+// the keys edited in the form set or removed; a key changed through the
+// API meanwhile is kept. What is not a JSON object is sent as it is, for
+// the API to refuse.
+function changedSettings(conn, now, edited) {
   if (!edited || typeof edited !== 'object' || Array.isArray(edited)) return edited;
   const shown = conn.settings || {};
-  const now = (await api('GET', `/v1/connections/${encodeURIComponent(conn.id)}`)).settings || {};
-  const out = structuredClone(now);
+  const out = structuredClone(now.settings || {});
   for (const k of new Set([...Object.keys(shown), ...Object.keys(edited)])) {
     if (sameJSON(edited[k], shown[k])) continue;
     if (k in edited) out[k] = edited[k]; else delete out[k];
@@ -102,8 +102,11 @@ export function connectionsScreen(el) {
   // showForm edits a connection (read afresh, not the list's copy) or adds
   // one. Its settings are shown whole as JSON and sent only when changed
   // there, and then only the keys changed there (changedSettings), so that
-  // saving never writes back settings someone else changed meanwhile.
-  async function showForm(listed) {
+  // saving never writes back settings someone else changed meanwhile. The
+  // save reads the connection again and sends that read's ETag in
+  // If-Match: a change landing in between is a 412, and the form is
+  // reloaded (notice says why).
+  async function showForm(listed, notice) {
     clear(formBox);
     let conn = listed;
     if (listed) {
@@ -167,8 +170,10 @@ export function connectionsScreen(el) {
             if (name.value !== conn.name) patch.name = name.value;
             if (baseUrl.value !== conn.baseUrl) patch.baseUrl = baseUrl.value;
             if (Object.keys(creds).length) patch.credentials = creds;
-            if (st !== undefined && !sameJSON(st, conn.settings || {})) patch.settings = await changedSettings(conn, st);
-            saved = await api('PATCH', `/v1/connections/${encodeURIComponent(conn.id)}`, patch);
+            const path = `/v1/connections/${encodeURIComponent(conn.id)}`;
+            const cur = await api('GET', path, undefined, { withETag: true });
+            if (st !== undefined && !sameJSON(st, conn.settings || {})) patch.settings = changedSettings(conn, cur.data, st);
+            saved = await api('PATCH', path, patch, { ifMatch: cur.etag });
             conn = saved; // the next save compares with what is stored now
             showSettings(conn);
           } else {
@@ -181,11 +186,13 @@ export function connectionsScreen(el) {
           load();
         } catch (e) {
           for (const c of credBox.querySelectorAll('input[type=password]')) c.value = '';
+          if (conn && changedElsewhere(e)) { showForm(conn, t('common.changedElsewhere')); return; }
           showProblem(form, err, e);
         }
       });
     });
     formBox.appendChild(panel(conn ? t('connections.editTitle', { name: conn.name }) : t('connections.addTitle'), form));
+    if (notice) { showProblem(form, err, { problem: { detail: notice } }); announce(notice); }
     name.focus();
   }
 

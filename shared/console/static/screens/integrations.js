@@ -3,7 +3,7 @@
 // and the one-time display of its secret, with rotation.
 import { h, clear, field, input, select, button, formError, showProblem, clearProblem, busy, loading, errorState, emptyState, table, panel, announce, nextId } from '../lib/dom.js';
 import { t } from '../lib/i18n.js';
-import { api, ipath } from '../lib/api.js';
+import { api, ipath, changedElsewhere } from '../lib/api.js';
 import { can } from '../lib/session.js';
 
 const SEVERITIES = ['critical', 'major', 'moderate', 'minor', 'none'];
@@ -158,8 +158,9 @@ export function integrationsScreen(el, ctx) {
 
   // settingsForm edits an integration's settings, read afresh (not the
   // list's copy). Saving changes only what was changed in the form: every
-  // other setting is kept as stored (see the submit handler).
-  async function settingsForm(ig) {
+  // other setting is kept as stored (see the submit handler). notice, when
+  // set, is shown in the form (why it was reloaded).
+  async function settingsForm(ig, notice) {
     clear(formBox).appendChild(loading());
     let s;
     try {
@@ -268,20 +269,28 @@ export function integrationsScreen(el, ctx) {
           // Whatever else is stored, shown or not (a ticketDefaults key the
           // form lacks, an organization override, a value changed through
           // the API while the form was open), is sent back as it is.
+          // The PATCH carries that read's ETag in If-Match: a change landing
+          // between the read and the PATCH makes it a 412 and nothing is
+          // written; the form is then reloaded with that change.
           const now = values();
-          const settings = structuredClone((await api('GET', ipath(ig.id))).settings || {});
+          const cur = await api('GET', ipath(ig.id), undefined, { withETag: true });
+          const settings = structuredClone(cur.data.settings || {});
           for (const [path, v] of Object.entries(now)) {
             if (JSON.stringify(v) !== JSON.stringify(shown[path])) setPath(settings, path, v);
           }
-          const out = await api('PATCH', ipath(ig.id), { settings });
+          const out = await api('PATCH', ipath(ig.id), { settings }, { ifMatch: cur.etag });
           ig.settings = out.settings;
           shown = now;
           clear(result).appendChild(h('p', { class: 'success', text: t('common.saved') }));
           announce(t('common.saved'));
-        } catch (e) { showProblem(form, err, e); }
+        } catch (e) {
+          if (changedElsewhere(e)) { settingsForm(ig, t('common.changedElsewhere')); return; }
+          showProblem(form, err, e);
+        }
       });
     });
     clear(formBox).appendChild(panel(t('integrations.settingsNamed', { name: ig.name }), form));
+    if (notice) { showProblem(form, err, { problem: { detail: notice } }); announce(notice); }
     formBox.querySelector('.panel').focus();
   }
 
