@@ -46,34 +46,51 @@ func NewImportJobs(s *Store) ImportJobs { return ImportJobs{s: s} }
 const ImportRetention = 90 * 24 * time.Hour
 
 type jobItem struct {
-	PK                    string     `dynamodbav:"pk"`
-	SK                    string     `dynamodbav:"sk"`
-	GSI1PK                string     `dynamodbav:"gsi1pk"`
-	GSI1SK                string     `dynamodbav:"gsi1sk"`
-	ID                    string     `dynamodbav:"id"`
-	Kind                  string     `dynamodbav:"kind"`
-	Status                string     `dynamodbav:"status"`
-	DryRun                bool       `dynamodbav:"dryRun"`
-	CreateMissingAccounts bool       `dynamodbav:"createMissingAccounts"`
-	OrganizationIDs       []string   `dynamodbav:"organizationIds,omitempty"`
-	Total                 int        `dynamodbav:"total"`
-	Created               int        `dynamodbav:"created"`
-	Linked                int        `dynamodbav:"linked"`
-	Updated               int        `dynamodbav:"updated"`
-	Unchanged             int        `dynamodbav:"unchanged"`
-	Skipped               int        `dynamodbav:"skipped"`
-	Failed                int        `dynamodbav:"failed"`
-	Review                int        `dynamodbav:"review"`
-	Orgs                  int        `dynamodbav:"orgs"`
-	OrgsDone              int        `dynamodbav:"orgsDone"`
-	CreatedAt             time.Time  `dynamodbav:"createdAt"`
-	StartedAt             *time.Time `dynamodbav:"startedAt,omitempty"`
-	FinishedAt            *time.Time `dynamodbav:"finishedAt,omitempty"`
-	ProgressAt            *time.Time `dynamodbav:"progressAt,omitempty"`
-	CheckedAt             *time.Time `dynamodbav:"checkedAt,omitempty"`
-	Rev                   int64      `dynamodbav:"rev,omitempty"`
-	StartedBy             string     `dynamodbav:"startedBy,omitempty"`
-	TTL                   int64      `dynamodbav:"ttl"`
+	PK                    string             `dynamodbav:"pk"`
+	SK                    string             `dynamodbav:"sk"`
+	GSI1PK                string             `dynamodbav:"gsi1pk"`
+	GSI1SK                string             `dynamodbav:"gsi1sk"`
+	ID                    string             `dynamodbav:"id"`
+	Kind                  string             `dynamodbav:"kind"`
+	Status                string             `dynamodbav:"status"`
+	DryRun                bool               `dynamodbav:"dryRun"`
+	CreateMissingAccounts bool               `dynamodbav:"createMissingAccounts"`
+	OrganizationIDs       []string           `dynamodbav:"organizationIds,omitempty"`
+	Total                 int                `dynamodbav:"total"`
+	Created               int                `dynamodbav:"created"`
+	Linked                int                `dynamodbav:"linked"`
+	Updated               int                `dynamodbav:"updated"`
+	Unchanged             int                `dynamodbav:"unchanged"`
+	Skipped               int                `dynamodbav:"skipped"`
+	Failed                int                `dynamodbav:"failed"`
+	Review                int                `dynamodbav:"review"`
+	Orgs                  int                `dynamodbav:"orgs"`
+	OrgsDone              int                `dynamodbav:"orgsDone"`
+	CreatedAt             time.Time          `dynamodbav:"createdAt"`
+	StartedAt             *time.Time         `dynamodbav:"startedAt,omitempty"`
+	FinishedAt            *time.Time         `dynamodbav:"finishedAt,omitempty"`
+	ProgressAt            *time.Time         `dynamodbav:"progressAt,omitempty"`
+	CheckedAt             *time.Time         `dynamodbav:"checkedAt,omitempty"`
+	Reconciling           *reconcileProgress `dynamodbav:"reconciling,omitempty"`
+	Rev                   int64              `dynamodbav:"rev,omitempty"`
+	StartedBy             string             `dynamodbav:"startedBy,omitempty"`
+	TTL                   int64              `dynamodbav:"ttl"`
+}
+
+// reconcileProgress is a job's reconciliation under way
+// (importjob.ReconcileProgress), a map attribute of the job.
+type reconcileProgress struct {
+	Rev       int64     `dynamodbav:"rev"`
+	Cursor    string    `dynamodbav:"cursor"`
+	Items     int       `dynamodbav:"items"`
+	Created   int       `dynamodbav:"created"`
+	Linked    int       `dynamodbav:"linked"`
+	Updated   int       `dynamodbav:"updated"`
+	Unchanged int       `dynamodbav:"unchanged"`
+	Skipped   int       `dynamodbav:"skipped"`
+	Failed    int       `dynamodbav:"failed"`
+	Review    int       `dynamodbav:"review"`
+	StartedAt time.Time `dynamodbav:"startedAt"`
 }
 
 // activeJobItem is a job's entry on the scheduler's work list of jobs that
@@ -195,6 +212,11 @@ func (it jobItem) job(tenantID, integrationID string) importjob.Job {
 	}
 	if it.CheckedAt != nil {
 		j.CheckedAt = *it.CheckedAt
+	}
+	if p := it.Reconciling; p != nil {
+		j.Reconciling = &importjob.ReconcileProgress{Rev: p.Rev, Cursor: p.Cursor, Items: p.Items, StartedAt: p.StartedAt,
+			Counts: importjob.Counts{Created: p.Created, Linked: p.Linked, Updated: p.Updated, Unchanged: p.Unchanged,
+				Skipped: p.Skipped, Failed: p.Failed, Review: p.Review}}
 	}
 	j.Rev = it.Rev
 	return j
@@ -395,6 +417,47 @@ func (r ImportJobs) PreviewItems(ctx context.Context, ref importjob.Ref) ([]impo
 	return out, nil
 }
 
+// PageItems implements importjob.Store.
+func (r ImportJobs) PageItems(ctx context.Context, ref importjob.Ref, limit int, cursor string) ([]importjob.Item, string, error) {
+	var es []jobEntryItem
+	q := Query{PK: IntegrationPK(ref.TenantID, ref.IntegrationID), SKPrefix: jobItemPrefix(ref), ConsistentRead: true,
+		Limit: int32(min(max(limit, 1), 10000)), Cursor: cursor}
+	next, err := r.s.Query(ctx, q, &es)
+	if err != nil {
+		return nil, "", fmt.Errorf("page items of import job %s: %w", ref.JobID, err)
+	}
+	out := make([]importjob.Item, 0, len(es))
+	for _, e := range es {
+		out = append(out, e.item())
+	}
+	return out, next, nil
+}
+
+// SaveReconcileProgress implements importjob.Store: one conditional
+// UpdateItem that SETs the job's reconciling attribute while rev is the
+// count's and the job is queued or running.
+func (r ImportJobs) SaveReconcileProgress(ctx context.Context, ref importjob.Ref, p importjob.ReconcileProgress) error {
+	c := p.Counts
+	v := reconcileProgress{Rev: p.Rev, Cursor: p.Cursor, Items: p.Items, StartedAt: p.StartedAt.UTC(),
+		Created: c.Created, Linked: c.Linked, Updated: c.Updated, Unchanged: c.Unchanged, Skipped: c.Skipped, Failed: c.Failed, Review: c.Review}
+	upd := expression.Set(expression.Name("reconciling"), expression.Value(v))
+	cond := expression.And(revIs(p.Rev),
+		expression.Name("status").In(expression.Value(string(importjob.StatusQueued)), expression.Value(string(importjob.StatusRunning))))
+	if err := r.s.Update(ctx, jobKey(ref), upd, &cond, nil); err != nil {
+		return fmt.Errorf("save reconciliation of import job %s: %w", ref.JobID, err)
+	}
+	return nil
+}
+
+// revIs is the condition that no Change was applied since the job was
+// read with rev (absent for a job no Change touched yet).
+func revIs(rev int64) expression.ConditionBuilder {
+	if rev == 0 {
+		return expression.AttributeNotExists(expression.Name("rev"))
+	}
+	return expression.Name("rev").Equal(expression.Value(rev))
+}
+
 // GetOrg implements importjob.Store.
 func (r ImportJobs) GetOrg(ctx context.Context, ref importjob.Ref, orgID string) (importjob.OrgRecord, error) {
 	var o jobOrgItem
@@ -423,21 +486,19 @@ func (r ImportJobs) ListOrgs(ctx context.Context, ref importjob.Ref) ([]importjo
 }
 
 // Reconcile implements importjob.Store: one conditional UpdateItem that
-// SETs every counter, orgsDone and checkedAt and adds one to rev, if rev
+// SETs every counter, orgsDone and checkedAt, adds one to rev and REMOVEs
+// the reconciliation under way, if rev
 // is still the one read (absent for a job no Change touched yet) and the
 // job is queued or running.
 func (r ImportJobs) Reconcile(ctx context.Context, ref importjob.Ref, rev int64, t importjob.Tally, at time.Time) error {
 	upd := expression.Set(expression.Name("orgsDone"), expression.Value(t.OrgsDone)).
 		Set(expression.Name("checkedAt"), expression.Value(at.UTC())).
-		Add(expression.Name("rev"), expression.Value(1))
+		Add(expression.Name("rev"), expression.Value(1)).
+		Remove(expression.Name("reconciling"))
 	for i, v := range counterValues(t.Counts) {
 		upd = upd.Set(expression.Name(counterAttrs[i]), expression.Value(v))
 	}
-	unchanged := expression.Name("rev").Equal(expression.Value(rev))
-	if rev == 0 {
-		unchanged = expression.AttributeNotExists(expression.Name("rev"))
-	}
-	cond := expression.And(unchanged,
+	cond := expression.And(revIs(rev),
 		expression.Name("status").In(expression.Value(string(importjob.StatusQueued)), expression.Value(string(importjob.StatusRunning))))
 	if err := r.s.Update(ctx, jobKey(ref), upd, &cond, nil); err != nil {
 		return fmt.Errorf("reconcile import job %s: %w", ref.JobID, err)

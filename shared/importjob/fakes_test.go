@@ -197,6 +197,25 @@ func (m *memStore) ListItems(_ context.Context, ref importjob.Ref, status import
 	return all, "", nil
 }
 
+func (m *memStore) PageItems(_ context.Context, ref importjob.Ref, limit int, cursor string) ([]importjob.Item, string, error) {
+	all := m.sortedItems(ref, func(it importjob.Item) bool { return it.Key > cursor })
+	if len(all) > limit {
+		return all[:limit], all[limit-1].Key, nil
+	}
+	return all, "", nil
+}
+
+func (m *memStore) SaveReconcileProgress(_ context.Context, ref importjob.Ref, p importjob.ReconcileProgress) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j, ok := m.jobs[ref]
+	if !ok || j.Rev != p.Rev || (j.Status != importjob.StatusQueued && j.Status != importjob.StatusRunning) {
+		return apperr.New(apperr.Conflict, "condition failed")
+	}
+	j.Reconciling = &p
+	return nil
+}
+
 func (m *memStore) PreviewItems(_ context.Context, ref importjob.Ref) ([]importjob.Item, error) {
 	return m.sortedItems(ref, func(importjob.Item) bool { return true }), nil
 }
@@ -228,7 +247,7 @@ func (m *memStore) Reconcile(_ context.Context, ref importjob.Ref, rev int64, t 
 	if !ok || j.Rev != rev || (j.Status != importjob.StatusQueued && j.Status != importjob.StatusRunning) {
 		return apperr.New(apperr.Conflict, "condition failed")
 	}
-	j.Counts, j.OrgsDone, j.CheckedAt = t.Counts, t.OrgsDone, at
+	j.Counts, j.OrgsDone, j.CheckedAt, j.Reconciling = t.Counts, t.OrgsDone, at, nil
 	j.Rev++
 	return nil
 }

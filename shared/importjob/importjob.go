@@ -163,6 +163,11 @@ type Job struct {
 	ProgressAt time.Time
 	// CheckedAt is when the job was last reconciled (Tracker.Reconcile).
 	CheckedAt time.Time
+	// Reconciling is a reconciliation under way: the item records counted
+	// so far, page by page (Tracker.Reconcile). It is nil when none is,
+	// and stale when its Rev is not the job's (a Change was applied since:
+	// the job moved, the count starts again if it stalls again).
+	Reconciling *ReconcileProgress
 	// Rev counts the Changes applied to the job; a reconciliation writes
 	// its counts only if no Change was applied since it read the job.
 	Rev int64
@@ -211,7 +216,7 @@ func (j Job) Stalled(now time.Time, after time.Duration) bool {
 	if j.Status.Final() {
 		return false
 	}
-	if j.Finished() {
+	if j.Finished() || j.reconcileUnderWay() {
 		return true
 	}
 	last := j.CreatedAt
@@ -221,6 +226,31 @@ func (j Job) Stalled(now time.Time, after time.Duration) bool {
 		}
 	}
 	return now.Sub(last) >= after
+}
+
+// ReconcileProgress is how far a reconciliation has counted a job's item
+// records: they are read a page at a time (by key), so that a job of any
+// size is recounted in bounded steps, each within its caller's time budget
+// (an API request, a scheduler run), the count carried from one step to
+// the next in the job's record.
+type ReconcileProgress struct {
+	// Rev is the job's Rev when the count began; it is valid while no
+	// Change has been applied since.
+	Rev int64
+	// Cursor is where the next page starts ("" before the first).
+	Cursor string
+	// Counts are the outcomes of the items counted so far (Total unused).
+	Counts Counts
+	// Items is how many item records were read so far.
+	Items int
+	// StartedAt is when the count began.
+	StartedAt time.Time
+}
+
+// reconcileUnderWay reports whether a reconciliation has counted part of
+// the job's records and no Change was applied since.
+func (j Job) reconcileUnderWay() bool {
+	return j.Reconciling != nil && j.Reconciling.Rev == j.Rev
 }
 
 // Tally is a job's progress as its records tell it, for reconciliation:
@@ -412,15 +442,24 @@ type Store interface {
 	// PreviewItems returns every item of a job, by key, with a strongly
 	// consistent read (a dry run's items carry their preview).
 	PreviewItems(ctx context.Context, ref Ref) ([]Item, error)
+	// PageItems returns one page of at most limit of a job's items, every
+	// status, by key, with a strongly consistent read, and the cursor of
+	// the next page ("" after the last).
+	PageItems(ctx context.Context, ref Ref, limit int, cursor string) ([]Item, string, error)
+	// SaveReconcileProgress stores p as the job's reconciliation under way
+	// if no Change was applied since the count began (the job's rev is
+	// still p.Rev) and its status is still queued or running; Conflict
+	// otherwise. It changes neither rev nor progressAt nor checkedAt.
+	SaveReconcileProgress(ctx context.Context, ref Ref, p ReconcileProgress) error
 	// GetOrg reads an organization's record; a missing one has State "".
 	GetOrg(ctx context.Context, ref Ref, orgID string) (OrgRecord, error)
 	// ListOrgs returns every organization record of an asset import, with
 	// a strongly consistent read.
 	ListOrgs(ctx context.Context, ref Ref) ([]OrgRecord, error)
 	// Reconcile sets the job's counters and organizations done to t and
-	// its CheckedAt to at, if no Change was applied since the job was read
-	// with Rev rev and its status is still queued or running; Conflict
-	// otherwise.
+	// its CheckedAt to at, and clears its reconciliation under way, if no
+	// Change was applied since the job was read with Rev rev and its
+	// status is still queued or running; Conflict otherwise.
 	Reconcile(ctx context.Context, ref Ref, rev int64, t Tally, at time.Time) error
 }
 

@@ -55,10 +55,16 @@ const stallAfter = 5 * time.Minute
 
 func newStallEnv(t *testing.T, cfg aws.Config) *stallEnv {
 	t.Helper()
+	return newStallEnvWith(t, cfg, importjob.Options{})
+}
+
+// newStallEnvWith is newStallEnv with o's reconciliation knobs.
+func newStallEnvWith(t *testing.T, cfg aws.Config, o importjob.Options) *stallEnv {
+	t.Helper()
 	ddb := dynamodb.NewFromConfig(cfg)
 	st := dynamostore.New(ddb, newMotoTable(t, ddb))
 	e := &stallEnv{store: st, jobs: dynamostore.NewImportJobs(st), clock: newTestClock()}
-	o := importjob.Options{Now: e.clock.Now, StallAfter: stallAfter, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	o.Now, o.StallAfter, o.Logger = e.clock.Now, stallAfter, slog.New(slog.NewJSONHandler(io.Discard, nil))
 	e.tr = importjob.NewTracker(e.jobs, o)
 	e.svc = importjob.NewService(e.jobs, e.tr, newFakeSender(), queues, o)
 	return e
@@ -325,9 +331,9 @@ type recordDuringTally struct {
 	times  int      // tallies that still get a record
 }
 
-func (s *recordDuringTally) PreviewItems(ctx context.Context, ref importjob.Ref) ([]importjob.Item, error) {
-	items, err := s.Store.PreviewItems(ctx, ref)
-	if err == nil && s.times > 0 {
+func (s *recordDuringTally) PageItems(ctx context.Context, ref importjob.Ref, limit int, cursor string) ([]importjob.Item, string, error) {
+	items, next, err := s.Store.PageItems(ctx, ref, limit, cursor)
+	if err == nil && next == "" && s.times > 0 {
 		s.times--
 		key := s.next[0]
 		s.next = s.next[1:]
@@ -335,7 +341,7 @@ func (s *recordDuringTally) PreviewItems(ctx context.Context, ref importjob.Ref)
 			s.t.Errorf("worker record of %s during a recount: %v", key, rerr)
 		}
 	}
-	return items, err
+	return items, next, err
 }
 
 // TestReconcileWhileWorkersRecord: a job with a lost counter increment is
@@ -435,4 +441,98 @@ func TestReconcileRacesWorkers(t *testing.T) {
 		t.Errorf("only %d reconciliations ran beside the workers", reconciled[0]+reconciled[1])
 	}
 	checkJob(t, "after the workers", e.stored(t, ref), importjob.StatusSucceeded, importjob.Counts{Total: 120, Created: 120})
+}
+
+// TestBigStalledImportReconcilesInSteps: a stalled import's recount reads
+// its item records a page at a time and stops when its budget is spent
+// (here a page size of 10 and a cap of pages, or a budget that one page
+// exhausts), keeping its count in the job's record; each GET answers at
+// once with the job as it stands and carries the count on, and the read
+// that counts the last page corrects the counters and finishes the job.
+// A record made between two steps makes the stored count stale (the
+// job's rev moved), and the next step starts again from the first page.
+func TestBigStalledImportReconcilesInSteps(t *testing.T) {
+	const devices = 45
+	tests := []struct {
+		name     string
+		o        importjob.Options
+		perStep  int // item records read per GET
+		steps    int // GETs up to the one that finishes the job
+		restarts bool
+	}{
+		{name: "two pages per read", o: importjob.Options{ReconcilePageSize: 10, ReconcileMaxPages: 2}, perStep: 20, steps: 3},
+		{name: "budget spent by one page", o: importjob.Options{ReconcilePageSize: 10, ReconcileBudget: time.Nanosecond}, perStep: 10, steps: 5},
+		{name: "a record between steps restarts the count", o: importjob.Options{ReconcilePageSize: 10, ReconcileMaxPages: 2}, perStep: 20, steps: 4, restarts: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newStallEnvWith(t, motoserver.ForTest(t), tt.o)
+			j := e.start(t, importjob.KindAssets, []string{"1"}, map[string]int{"1": devices}, "1")
+			ref := j.Ref()
+			keys := deviceKeys("1", devices)
+			// Every device has its record, one without its counter
+			// increment; with restarts the last is recorded by a
+			// worker between the first two steps.
+			lost := devices - 1
+			if tt.restarts {
+				lost--
+			}
+			e.record(t, ref, importjob.Created, keys[:lost]...)
+			e.loseCounter(t, ref, importjob.Created, keys[lost])
+			counted := lost
+			e.clock.Advance(stallAfter)
+
+			for step := 1; step <= tt.steps; step++ {
+				got := e.get(t, ref)
+				if step == tt.steps {
+					checkJob(t, "last step", got, importjob.StatusSucceeded, importjob.Counts{Total: devices, Created: devices})
+					if stored := e.stored(t, ref); stored.Reconciling != nil {
+						t.Errorf("finished job keeps a reconciliation under way: %+v", *stored.Reconciling)
+					}
+					break
+				}
+				checkJob(t, fmt.Sprintf("step %d", step), got, importjob.StatusRunning, importjob.Counts{Total: devices, Created: counted})
+				stored := e.stored(t, ref)
+				wantItems := tt.perStep * step
+				if tt.restarts && step >= 2 {
+					wantItems = tt.perStep * (step - 1)
+				}
+				if stored.Reconciling == nil || stored.Reconciling.Items != wantItems || stored.Reconciling.Rev != stored.Rev {
+					t.Fatalf("step %d: reconciliation under way %+v (job rev %d), want %d items counted at the job's rev",
+						step, stored.Reconciling, stored.Rev, wantItems)
+				}
+				if tt.restarts && step == 1 {
+					e.record(t, ref, importjob.Created, keys[devices-1])
+					counted++
+				}
+			}
+		})
+	}
+}
+
+// TestReconcileOfUnfinishedBigImportEnds: a stalled import whose last
+// devices have no outcome (their queue messages are still in flight) is
+// recounted in steps like any other; the last step writes the counts,
+// clears the count under way and stamps checkedAt, so that reads within
+// StallAfter after it do no recount at all.
+func TestReconcileOfUnfinishedBigImportEnds(t *testing.T) {
+	e := newStallEnvWith(t, motoserver.ForTest(t), importjob.Options{ReconcilePageSize: 10, ReconcileMaxPages: 1})
+	j := e.start(t, importjob.KindAssets, []string{"1"}, map[string]int{"1": 30}, "1")
+	ref := j.Ref()
+	e.record(t, ref, importjob.Created, deviceKeys("1", 20)...)
+	e.clock.Advance(stallAfter)
+	// 20 records: two pages, then an empty last one.
+	for step := 1; step <= 3; step++ {
+		checkJob(t, fmt.Sprintf("step %d", step), e.get(t, ref), importjob.StatusRunning, importjob.Counts{Total: 30, Created: 20})
+	}
+	stored := e.stored(t, ref)
+	if stored.Reconciling != nil || stored.CheckedAt.IsZero() {
+		t.Fatalf("after the last step: reconciling %+v, checkedAt %v; want none under way and checkedAt set", stored.Reconciling, stored.CheckedAt)
+	}
+	rev := stored.Rev
+	e.clock.Advance(stallAfter / 2)
+	e.get(t, ref)
+	if again := e.stored(t, ref); again.Rev != rev || again.Reconciling != nil {
+		t.Errorf("a read within StallAfter of the reconciliation recounted: rev %d → %d, reconciling %+v", rev, again.Rev, again.Reconciling)
+	}
 }

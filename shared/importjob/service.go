@@ -127,15 +127,22 @@ func assetMessage(ref Ref, deviceID, reason string) Message {
 // Get returns a job; a dry run's comes with its preview (at most
 // MaxPreviewItems items). A job that looks stalled (Job.Stalled) is first
 // reconciled from its item records, so a job whose every item has an
-// outcome is reported finished however its counters drifted; when that
-// fails the job is returned as read, and the failure logged.
+// outcome is reported finished however its counters drifted; a big job is
+// recounted over several reads, each bounded by the tracker's
+// ReconcileBudget; when that fails the job is returned as read, and the
+// failure logged.
 func (s *Service) Get(ctx context.Context, ref Ref) (Job, error) {
 	j, err := s.store.GetJob(ctx, ref)
 	if err != nil {
 		return Job{}, err
 	}
 	if j.Stalled(s.o.Now(), s.o.StallAfter) {
-		rj, rerr := s.tracker.Reconcile(ctx, ref)
+		// One bounded step (Tracker.Reconcile reads for its budget and
+		// keeps its count); the deadline guards against a page that
+		// hangs, so the caller always gets the job as it stands.
+		rctx, cancel := context.WithTimeout(ctx, 2*s.tracker.o.ReconcileBudget+5*time.Second)
+		rj, rerr := s.tracker.Reconcile(rctx, ref)
+		cancel()
 		if rerr != nil {
 			s.o.Logger.WarnContext(ctx, "could not reconcile a stalled import", "tenantId", ref.TenantID,
 				"integrationId", ref.IntegrationID, "jobId", ref.JobID, "error", rerr)

@@ -23,7 +23,24 @@ type Options struct {
 	// progress before reading it reconciles it from its item records
 	// (DefaultStallAfter when zero).
 	StallAfter time.Duration
+	// ReconcilePageSize is how many item records a reconciliation reads
+	// per page (DefaultReconcilePageSize when zero).
+	ReconcilePageSize int
+	// ReconcileBudget is how long one Tracker.Reconcile call may read
+	// pages before it stores how far it got and returns
+	// (DefaultReconcileBudget when zero). It reads at least one page.
+	ReconcileBudget time.Duration
+	// ReconcileMaxPages, when positive, also caps the pages one call reads.
+	ReconcileMaxPages int
 }
+
+// DefaultReconcilePageSize and DefaultReconcileBudget bound one step of a
+// reconciliation: an API request (28 s) reads for at most about 5 s, a
+// page or so beyond it, and answers with the job as it stands.
+const (
+	DefaultReconcilePageSize = 1000
+	DefaultReconcileBudget   = 5 * time.Second
+)
 
 func (o Options) withDefaults() Options {
 	if o.Now == nil {
@@ -37,6 +54,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Sleep == nil {
 		o.Sleep = lease.Sleep
+	}
+	if o.ReconcilePageSize <= 0 {
+		o.ReconcilePageSize = DefaultReconcilePageSize
+	}
+	if o.ReconcileBudget <= 0 {
+		o.ReconcileBudget = DefaultReconcileBudget
 	}
 	return o
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/samtemplate"
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
+	"github.com/rmmbridge/rmmbridge/shared/sdkhttp"
 )
 
 // Options configure a local stack.
@@ -40,7 +41,7 @@ type Options struct {
 	// TemplatePath is the SAM template, normally template.yaml.
 	TemplatePath string
 	// AWS is the SDK config pointed at moto (motoserver.AWSConfig); the
-	// functions get it too.
+	// functions get it too, with its HTTP client wrapped by sdkhttp.
 	AWS aws.Config
 	// StackName stands for ${AWS::StackName} and names the resources:
 	// "<stack>-<LogicalId>" (FIFO queues end in .fifo) unless the template
@@ -153,6 +154,12 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if o.Pollers <= 0 {
 		o.Pollers = 2
 	}
+	// Every SDK client of the stack — its pollers' and the functions' —
+	// sends buffered request bodies: on a loaded machine the SDK's own
+	// body races net/http's writer, which then closes a connection under
+	// a response being read, and the SDK's retry of a served
+	// ReceiveMessage leaves its batch in flight, unseen (sdkhttp).
+	o.AWS = sdkhttp.WithBufferedBodies(o.AWS)
 	tmpl, err := samtemplate.ParseFile(o.TemplatePath)
 	if err != nil {
 		return nil, fmt.Errorf("localrun: %w", err)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,7 +45,10 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 		schedulerOpener(conns.Opener(st, conns.Service(st, cfg, secretPrefix, allowLoopback), allowLoopback)),
 		scheduler.Options{Logger: slog.Default()})
 	jobs := dynamostore.NewImportJobs(st)
-	sweep := scheduler.NewImportSweep(jobs, importjob.NewTracker(jobs, importjob.Options{Logger: slog.Default(), StallAfter: stallAfter}),
+	sweep := scheduler.NewImportSweep(jobs, importjob.NewTracker(jobs, importjob.Options{Logger: slog.Default(), StallAfter: stallAfter,
+		// The sweep runs in the background (timeout 300 s, every 5 min): a
+		// longer step than an API read's, so a big recount ends sooner.
+		ReconcileBudget: time.Minute}),
 		scheduler.ImportSweepOptions{StallAfter: stallAfter, Logger: slog.Default()})
 	return lambdafn.Handlers{Scheduled: Scheduled(scheduler.Passes(sweep.OnTick, s.OnTick))}, nil
 }
