@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/rmmbridge/rmmbridge/shared/metrics"
+	"github.com/rmmbridge/rmmbridge/shared/sdkhttp"
 )
 
 // HTTPHandler answers an API Gateway HTTP API (payload 2.0) request.
@@ -157,8 +158,8 @@ func Main(name string, f Factory) {
 // It replaces config.LoadDefaultConfig, whose shared-config files, SSO,
 // STS and IMDS credential chain a function never uses but whose packages'
 // initialisation made up most of a cold start's extra time over a
-// hello-world function. Clients fill in their defaults (retryer, HTTP
-// client) themselves. Missing credentials are an error at start, never
+// hello-world function. Clients fill in their defaults (retryer)
+// themselves; the HTTP client buffers request bodies (sdkhttp). Missing credentials are an error at start, never
 // unsigned calls.
 func RuntimeConfig(getenv func(string) string) (aws.Config, error) {
 	region := getenv("AWS_REGION")
@@ -187,5 +188,9 @@ func RuntimeConfig(getenv func(string) string) (aws.Config, error) {
 	if ep := getenv("AWS_ENDPOINT_URL"); ep != "" {
 		cfg.BaseEndpoint = aws.String(ep)
 	}
-	return cfg, nil
+	// Request bodies are buffered (shared/sdkhttp): otherwise net/http's
+	// writer can race the SDK closing a body, close the connection under
+	// a served response, and the SDK retries a request that was applied
+	// (a ReceiveMessage's batch left in flight, a write sent twice).
+	return sdkhttp.WithBufferedBodies(cfg), nil
 }

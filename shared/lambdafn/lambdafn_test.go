@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/rmmbridge/rmmbridge/shared/sdkhttp"
 )
 
 // TestScheduledDispatch decodes the real-shaped scheduled event of
@@ -110,6 +112,9 @@ func TestRuntimeConfig(t *testing.T) {
 			}
 			if got := aws.ToString(cfg.BaseEndpoint); got != tt.wantEndpoint {
 				t.Errorf("endpoint %q, want %q", got, tt.wantEndpoint)
+			}
+			if _, ok := cfg.HTTPClient.(sdkhttp.Client); !ok {
+				t.Errorf("HTTP client %T, want sdkhttp.Client (request bodies buffered)", cfg.HTTPClient)
 			}
 			creds, err := cfg.Credentials.Retrieve(context.Background())
 			if err != nil {

@@ -36,6 +36,7 @@ var mayLinkTheEdge = []string{
 	"shared/sqsqueue",    // SQS
 	"shared/secretstore", // Secrets Manager
 	"shared/cognito",     // the Cognito user pool
+	"shared/sdkhttp",     // the AWS SDK's HTTP client (buffered bodies)
 	"shared/providers",   // the vendor client registry
 	"shared/vendors/",    // the vendor clients and their sandboxes
 	"shared/devtools/",   // local tooling
