@@ -197,7 +197,16 @@ func (c *Client) CreateAccount(ctx context.Context, a psa.NewAccount) (psa.Accou
 	if err != nil {
 		return psa.Account{}, fmt.Errorf("create Autotask company %q: %w", name, err)
 	}
-	return c.GetAccount(ctx, strconv.Itoa(id))
+	// Autotask answers {"itemId": N} only; account() reads the body's
+	// fields and companyNumber, which the body does not carry: empty on a
+	// new company (that no tenant setting numbers new companies is [U]; the
+	// callers use the id and the name). The company as written is what a
+	// read answers, without the read.
+	co, err := written[apiCompany](id, body)
+	if err != nil {
+		return psa.Account{}, err
+	}
+	return c.account(ctx, co)
 }
 
 // apiLocation is a CompanyLocations record.

@@ -233,7 +233,7 @@ func nilIfZero(n int64) any {
 }
 
 // CreateAsset implements psa.AssetWriter: an active CI of
-// Config.ProductID.
+// Config.ProductID, in one request (the POST).
 func (c *Client) CreateAsset(ctx context.Context, a psa.Asset) (psa.Asset, error) {
 	body, err := c.ciBody(ctx, a)
 	if err != nil {
@@ -256,10 +256,40 @@ func (c *Client) CreateAsset(ctx context.Context, a psa.Asset) (psa.Asset, error
 	if err != nil {
 		return psa.Asset{}, fmt.Errorf("create Autotask configuration item %q: %w", a.Name, err)
 	}
-	return c.GetAsset(ctx, strconv.Itoa(id))
+	// Autotask answers {"itemId": N} only. Every field asset() reads is
+	// in the body, or is an audit field the tenant does not let us write,
+	// which a new CI (linked to no RMM device) does not have: the CI as
+	// written is what a read answers, without the read.
+	ci, err := written[apiCI](id, body)
+	if err != nil {
+		return psa.Asset{}, err
+	}
+	return c.asset(ctx, ci)
 }
 
-// UpdateAsset implements psa.AssetWriter (PATCH of every field it maps).
+// auditFields are the CI fields asset() reads that ciBody writes only
+// where the tenant allows.
+var auditFields = []string{fieldOS, fieldUser, fieldIP, fieldMAC, fieldStorage}
+
+// ownedAuditField reports whether the tenant has an audit field that it
+// does not let the client write (its RMM integration owns it): an
+// existing CI may hold a value there that no write of ours shows.
+func (c *Client) ownedAuditField(ctx context.Context) (bool, error) {
+	m, err := c.metaOf(ctx, "ConfigurationItems")
+	if err != nil {
+		return false, err
+	}
+	for _, f := range auditFields {
+		if _, ok := m.field(f); ok && !m.writable(f) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// UpdateAsset implements psa.AssetWriter (PATCH of every field it maps),
+// answering the CI as written; a tenant that keeps an audit field from
+// the client (ownedAuditField) costs a GET of the CI too.
 func (c *Client) UpdateAsset(ctx context.Context, a psa.Asset) (psa.Asset, error) {
 	id, err := parseID("configuration item", a.ID)
 	if err != nil {
@@ -273,5 +303,18 @@ func (c *Client) UpdateAsset(ctx context.Context, a psa.Asset) (psa.Asset, error
 	if err := c.patch(ctx, "ConfigurationItems", body); err != nil {
 		return psa.Asset{}, fmt.Errorf("update Autotask configuration item %d: %w", id, err)
 	}
-	return c.GetAsset(ctx, a.ID)
+	// The PATCH carries every field asset() reads, unless the tenant
+	// keeps an audit field from us: only then does the answer need a read.
+	owned, err := c.ownedAuditField(ctx)
+	if err != nil {
+		return psa.Asset{}, err
+	}
+	if owned {
+		return c.GetAsset(ctx, a.ID)
+	}
+	ci, err := written[apiCI](id, body)
+	if err != nil {
+		return psa.Asset{}, err
+	}
+	return c.asset(ctx, ci)
 }

@@ -52,7 +52,8 @@
 //	GetAccount                1  GET Companies/{id}
 //	FindAccountsByExternalRef n  POST Companies/query (UDF filter)
 //	AccountsCreatedSince      n  POST Companies/query (createDate gte)
-//	CreateAccount             2  POST Companies, GET Companies/{id}
+//	CreateAccount             1  POST Companies (the answer is built from
+//	                             the body and the itemId)
 //	ListLocations             n  POST CompanyLocations/query (+1 GET
 //	                             Companies/{id} when none)
 //	CreateLocation            1  POST Companies/{id}/Locations
@@ -61,7 +62,11 @@
 //	FindAssetsBySerial        n  POST ConfigurationItems/query (0 for a
 //	                             placeholder serial)
 //	ListAccountAssets         1  POST ConfigurationItems/query (one page)
-//	CreateAsset, UpdateAsset  2  POST or PATCH ConfigurationItems, GET it
+//	CreateAsset               1  POST ConfigurationItems (answer as for
+//	                             CreateAccount)
+//	UpdateAsset               1  PATCH ConfigurationItems (+1 GET of the
+//	                             CI when the tenant keeps an audit field
+//	                             from the client)
 //	CreateTicket              1  POST Tickets
 //	GetTicket                 1  GET Tickets/{id}
 //	FindTicketsByExternalRef  n  POST Tickets/query
@@ -79,6 +84,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -528,6 +534,25 @@ func (c *Client) create(ctx context.Context, route, path string, body any) (int,
 		return 0, apperr.New(apperr.Vendor, "Autotask answered a create without an item id")
 	}
 	return id, nil
+}
+
+// written decodes a create's or an update's body, with the record's id,
+// as the record type T: what a read of the record answers for every
+// field the body carries (the client writes values as Autotask stores
+// them: picklist values, ids, strings within the field's length).
+func written[T any](id int, body map[string]any) (T, error) {
+	rec := make(map[string]any, len(body)+1)
+	maps.Copy(rec, body)
+	rec["id"] = id
+	var out T
+	b, err := json.Marshal(rec)
+	if err == nil {
+		err = json.Unmarshal(b, &out)
+	}
+	if err != nil {
+		return out, fmt.Errorf("decode the Autotask record %d as written: %w", id, err)
+	}
+	return out, nil
 }
 
 // patch updates a record (body carries its id).

@@ -115,6 +115,10 @@ type Options struct {
 	// Require makes more fields required, as a tenant's settings do
 	// ("Tickets.issueType").
 	Require []string
+	// ReadOnly makes fields read-only, as a tenant whose RMM integration
+	// owns the CI audit fields does
+	// ("ConfigurationItems.rmmDeviceAuditOperatingSystem").
+	ReadOnly []string
 
 	// Latency is added to every request.
 	Latency time.Duration

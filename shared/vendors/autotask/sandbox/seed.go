@@ -78,6 +78,14 @@ func (s *Server) seed() {
 			}
 		}
 	}
+	for _, r := range s.opt.ReadOnly {
+		ent, name, _ := strings.Cut(r, ".")
+		if e := s.ents[strings.ToLower(ent)]; e != nil {
+			if f := e.field(name); f != nil {
+				f.ReadOnly = true
+			}
+		}
+	}
 	s.truth, s.lookAlikes, s.assetTruth = map[string][]int{}, map[string][]int{}, map[string][]int{}
 	const epoch = "2024-03-01T09:00:00.000Z"
 
@@ -346,6 +354,9 @@ type NewConfigurationItem struct {
 	DeviceRef string
 	Serial    string
 	Inactive  bool
+	// OS is the audit operating system (as an RMM integration writes it,
+	// read-only or not).
+	OS string
 }
 
 // AddConfigurationItem adds a workstation CI and returns its id.
@@ -361,7 +372,7 @@ func (s *Server) AddConfigurationItem(c NewConfigurationItem) (int, error) {
 	}
 	return s.ents["configurationitems"].insert(map[string]any{"companyID": float64(c.CompanyID), "configurationItemType": float64(1),
 		"productID": float64(DefaultProductID), "isActive": !c.Inactive, "referenceTitle": c.Title, "serialNumber": nilIfEmpty(c.Serial),
-		"createDate": "2024-03-01T09:00:00.000Z", "_udf": udf}), nil
+		"rmmDeviceAuditOperatingSystem": nilIfEmpty(c.OS), "createDate": "2024-03-01T09:00:00.000Z", "_udf": udf}), nil
 }
 
 // NewResource is a resource (technician) to add.
