@@ -151,7 +151,7 @@ type Budget struct {
 // Options tune every budget of a Budgets. Zero values get the defaults.
 type Options struct {
 	// BurstShare is the share of Requests the bucket holds when full
-	// (default 0.05); the refill rate is what remains so that any window
+	// (default 0.02); the refill rate is what remains so that any window
 	// stays within Requests.
 	BurstShare float64
 	// AlertBurst is how many tokens beyond the import horizon imports leave
@@ -202,7 +202,7 @@ type Options struct {
 // Defaults.
 const (
 	DefaultWindow         = time.Minute
-	DefaultBurstShare     = 0.05
+	DefaultBurstShare     = 0.02
 	DefaultAlertBurst     = 3
 	DefaultMaxBatch       = 10
 	DefaultAlertWait      = 30 * time.Second

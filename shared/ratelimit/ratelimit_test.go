@@ -70,7 +70,7 @@ func TestDeriveKeepsEveryWindowWithinTheBudget(t *testing.T) {
 	// The benchmark's budget, in figures.
 	p := derive(600, time.Minute, o, false)
 	got := []float64{p.capacity, math.Round(p.rate*1000) / 1000, math.Round(p.headroom*100) / 100, float64(p.maxBatch)}
-	if diff := cmp.Diff([]float64{30, 9.344, 12.34, 9}, got); diff != "" {
+	if diff := cmp.Diff([]float64{14, 9.607, 12.61, 9}, got); diff != "" {
 		t.Errorf("600/min: capacity, rate, headroom, batch (-want +got):\n%s", diff)
 	}
 }
