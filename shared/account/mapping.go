@@ -225,7 +225,7 @@ func (s *Service) underClaim(ctx context.Context, sc tenancy.Scope, org rmm.Orga
 	})
 	switch {
 	case busy:
-		return Mapping{}, false, apperr.Wrap(apperr.Conflict, lost, "organization %s is being mapped by another request; try again shortly", org.ID)
+		return Mapping{}, false, busyError(apperr.Wrap(apperr.Conflict, lost, "organization %s is being mapped by another request; try again shortly", org.ID))
 	case err != nil:
 		return Mapping{}, false, err
 	}
@@ -233,6 +233,18 @@ func (s *Service) underClaim(ctx context.Context, sc tenancy.Scope, org rmm.Orga
 }
 
 // wait is how a caller that lost a claim waits for its winner.
+// BusyRetryAfter is the wait a caller is told (Retry-After) when another
+// request is still mapping the organization after Options.Wait: the
+// winner's PSA create may be queued behind the PSA's request budget.
+const BusyRetryAfter = 3 * time.Second
+
+// busyError marks a Conflict with another request's live claim as worth
+// retrying after BusyRetryAfter.
+func busyError(e *apperr.Error) *apperr.Error {
+	e.RetryAfter = BusyRetryAfter
+	return e
+}
+
 func (s *Service) wait() lease.Wait {
 	return lease.Wait{For: s.o.Wait, Poll: s.o.Poll, Now: s.o.Now, Sleep: s.o.Sleep}
 }

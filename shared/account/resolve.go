@@ -136,7 +136,7 @@ func (s *Service) settled(ctx context.Context, sc tenancy.Scope, orgID string) (
 			return nil, fmt.Errorf("read mapping of organization %s: %w", orgID, err)
 		}
 		if attempt >= polls {
-			return nil, apperr.New(apperr.Conflict, "organization %s is being mapped by another request; try again shortly", orgID)
+			return nil, busyError(apperr.New(apperr.Conflict, "organization %s is being mapped by another request; try again shortly", orgID))
 		}
 		if err := s.o.Sleep(ctx, s.o.Poll); err != nil {
 			return nil, err

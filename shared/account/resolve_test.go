@@ -243,6 +243,9 @@ func TestResolveWaitsForAClaim(t *testing.T) {
 	if !apperr.Is(err, apperr.Conflict) || !apperr.KindOf(err).Transient() {
 		t.Errorf("Resolve under a claim that stays = %v; want a transient Conflict", err)
 	}
+	if e, ok := apperr.As(err); !ok || e.RetryAfter != account.BusyRetryAfter {
+		t.Errorf("Resolve under a claim that stays = %#v; want Retry-After %s (the caller may try again)", err, account.BusyRetryAfter)
+	}
 	// An expired claim (its worker died) does not hold the organization.
 	st.m["4"] = account.Mapping{OrganizationID: "4", State: account.StateClaimed, LeaseOwner: "dead", LeaseUntil: now.Add(-time.Minute)}
 	res, err = svc.Resolve(ctx, sc, p, orgSeveral, account.Policy{Create: true}, account.NewAccountSpec{})

@@ -550,7 +550,12 @@ func (pc *pairCase) createRace(t *testing.T, outcomes map[string][]orgView) {
 			deadline := time.Now().Add(90 * time.Second)
 			for {
 				answers[i] = c.Do(http.MethodPut, pc.base+"/mappings/"+o.ID, map[string]any{"createAccount": map[string]any{}})
-				if answers[i].Status != http.StatusTooManyRequests || time.Now().After(deadline) {
+				// 429: the PSA's request budget; 409 with Retry-After: another
+				// racer still holds the organization's claim (its create
+				// queued behind the budget). Both say when to try again.
+				retry := answers[i].Status == http.StatusTooManyRequests ||
+					(answers[i].Status == http.StatusConflict && answers[i].Header.Get("Retry-After") != "")
+				if !retry || time.Now().After(deadline) {
 					return
 				}
 				throttled.Add(1)
@@ -565,7 +570,7 @@ func (pc *pairCase) createRace(t *testing.T, outcomes map[string][]orgView) {
 	}
 	wg.Wait()
 	if n := throttled.Load(); n > 0 {
-		t.Logf("%d answers were 429 with Retry-After and were tried again", n)
+		t.Logf("%d answers were 429 or 409 with Retry-After and were tried again", n)
 	}
 	if !gate(t, offers(pc.psaName, vendorspec.AccountsCreate), vendorspec.AccountsCreate, pc.psaName, answers[0]) {
 		return
@@ -575,6 +580,8 @@ func (pc *pairCase) createRace(t *testing.T, outcomes map[string][]orgView) {
 		var mp struct{ AccountID, Mode string }
 		if a.Status == http.StatusOK {
 			a.JSON(t, &mp)
+		} else {
+			t.Logf("a racing create answered %d: %s", a.Status, a.Body)
 		}
 		ids[fmt.Sprint(a.Status, " ", mp.AccountID)]++
 	}
