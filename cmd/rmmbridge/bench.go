@@ -446,24 +446,33 @@ func (b *bench) duplicates(modes map[string]string) (dups, missing int) {
 // created), read from the API; organizations in review are absent.
 func (b *bench) mappingModes(ctx context.Context) (map[string]string, error) {
 	out := map[string]string{}
+	type mapping struct {
+		OrganizationID string `json:"organizationId"`
+		Mode           string `json:"mode"`
+	}
+	err := listAll(ctx, b.api, "/v1/integrations/"+b.env.IntegrationID+"/mappings", "mappings", func(m mapping) {
+		out[m.OrganizationID] = m.Mode
+	})
+	return out, err
+}
+
+// listAll reads every page of an API list (limit 100, nextCursor) and
+// hands each item to each.
+func listAll[T any](ctx context.Context, api *apiClient, path, what string, each func(T)) error {
 	cursor := ""
 	for {
 		var page struct {
-			Items []struct {
-				OrganizationID string `json:"organizationId"`
-				Mode           string `json:"mode"`
-			} `json:"items"`
+			Items      []T    `json:"items"`
 			NextCursor string `json:"nextCursor"`
 		}
-		path := "/v1/integrations/" + b.env.IntegrationID + "/mappings?limit=100&cursor=" + url.QueryEscape(cursor)
-		if err := b.api.do(ctx, http.MethodGet, path, nil, &page); err != nil {
-			return nil, fmt.Errorf("list mappings: %w", err)
+		if err := api.do(ctx, http.MethodGet, path+"?limit=100&cursor="+url.QueryEscape(cursor), nil, &page); err != nil {
+			return fmt.Errorf("list %s: %w", what, err)
 		}
-		for _, m := range page.Items {
-			out[m.OrganizationID] = m.Mode
+		for _, it := range page.Items {
+			each(it)
 		}
 		if page.NextCursor == "" {
-			return out, nil
+			return nil
 		}
 		cursor = page.NextCursor
 	}

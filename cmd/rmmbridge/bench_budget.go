@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -392,27 +391,14 @@ func (b *bench) alertTickets(ctx context.Context, at *atsandbox.Server, alerts [
 // alertTicketIDs reads every alert series' ticket id from the API.
 func (b *bench) alertTicketIDs(ctx context.Context) (map[string]string, error) {
 	out := map[string]string{}
-	cursor := ""
-	for {
-		var page struct {
-			Items []struct {
-				SeriesID string `json:"seriesId"`
-				TicketID string `json:"ticketId"`
-			} `json:"items"`
-			NextCursor string `json:"nextCursor"`
-		}
-		path := "/v1/integrations/" + b.env.IntegrationID + "/alerts?limit=100&cursor=" + url.QueryEscape(cursor)
-		if err := b.api.do(ctx, http.MethodGet, path, nil, &page); err != nil {
-			return nil, fmt.Errorf("list alerts: %w", err)
-		}
-		for _, a := range page.Items {
-			out[a.SeriesID] = a.TicketID
-		}
-		if page.NextCursor == "" {
-			return out, nil
-		}
-		cursor = page.NextCursor
+	type alert struct {
+		SeriesID string `json:"seriesId"`
+		TicketID string `json:"ticketId"`
 	}
+	err := listAll(ctx, b.api, "/v1/integrations/"+b.env.IntegrationID+"/alerts", "alerts", func(a alert) {
+		out[a.SeriesID] = a.TicketID
+	})
+	return out, err
 }
 
 // missingDevices lists up to n devices of mapped organizations with no CI
