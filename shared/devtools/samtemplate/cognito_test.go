@@ -126,7 +126,7 @@ func TestInvariantUserPoolPermissions(t *testing.T) {
 		}
 		slices.Sort(actions)
 		t.Run(f.LogicalID, func(t *testing.T) {
-			if f.LogicalID != "ApiFunction" {
+			if f.LogicalID != "UsersFunction" {
 				if len(actions) > 0 {
 					t.Errorf("may call the user pool: %v", actions)
 				}
