@@ -1,6 +1,6 @@
 # rmmbridge — one boring build path. `make help` lists the targets.
 SHELL := /bin/bash
-FUNCTIONS := api console authorizer alert-webhook alert-worker import-dispatch asset-refresh scheduler
+FUNCTIONS := api users console authorizer alert-webhook alert-worker import-dispatch asset-refresh scheduler
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GOFLAGS_LAMBDA := -trimpath -tags lambda.norpc -ldflags "-s -w -X github.com/rmmbridge/rmmbridge/shared/api.Version=$(VERSION)"
 export CGO_ENABLED := 0
@@ -55,6 +55,7 @@ build: ## cross-compile the Lambda binaries to build/<function>/bootstrap (linux
 
 # `sam build` calls these (Metadata: BuildMethod: makefile) with ARTIFACTS_DIR set.
 build-ApiFunction:            ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/api
+build-UsersFunction:          ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/users
 build-ConsoleFunction:        ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/console
 build-AuthorizerFunction:     ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/authorizer
 build-AlertWebhookFunction:   ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/alert-webhook

@@ -24,6 +24,7 @@ import (
 // with (init is over before the event is read; any event it serves will do).
 var coldStartEvents = map[string]string{
 	"api":             "events/api-health.json",
+	"users":           "events/users-login-bad-credentials.json",
 	"console":         "events/console-asset.json",
 	"authorizer":      "events/authorizer-request.json",
 	"alert-webhook":   "events/alert-webhook-ninjaone.json",

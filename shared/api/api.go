@@ -30,16 +30,46 @@ type Deps struct {
 	Imports     *importjob.Service // nil (or no Clients): the import routes answer 501
 	Alerts      *alert.Service     // nil: the alert list answers 501
 	Audit       AuditLog           // nil: the audit log answers 501
-	Users       *user.Service      // nil: the users routes answer 501
-	SignIn      *user.SignIn       // nil: the sign-in routes answer 501
+	Users       *user.Service      // nil: the users routes (UserRoutes) answer 501
+	SignIn      *user.SignIn       // nil: the sign-in routes (UserRoutes) answer 501
 }
 
+// Routes selects which of the API's routes a router serves: the users and
+// sign-in routes are their own function (template.yaml UsersFunction), so
+// that only it links the Cognito SDK and holds the pool's Admin* permissions.
+type Routes int
+
+const (
+	// AllRoutes is every route (tests and tools that want the whole API).
+	AllRoutes Routes = iota
+	// ManagementRoutes is every route but the users and sign-in ones: the
+	// api function (shared/lambdas/apifn).
+	ManagementRoutes
+	// UserRoutes is only the users and sign-in routes (registerUsers): the
+	// users function (shared/lambdas/usersfn).
+	UserRoutes
+)
+
 // New returns the API's router with every route registered.
-func New(d Deps) *httpapi.Router {
+func New(d Deps) *httpapi.Router { return NewRoutes(d, AllRoutes) }
+
+// NewRoutes returns the API's router with the routes of which registered.
+func NewRoutes(d Deps, which Routes) *httpapi.Router {
 	if d.Version == "" {
 		d.Version = Version
 	}
 	rt := httpapi.NewRouter(httpapi.Options{Logger: d.Logger})
+	if which != UserRoutes {
+		registerManagement(rt, d)
+	}
+	if which != ManagementRoutes {
+		registerUsers(rt, d)
+	}
+	return rt
+}
+
+// registerManagement adds every route but the users and sign-in ones.
+func registerManagement(rt *httpapi.Router, d Deps) {
 	const i = "/v1/integrations/{integrationId}"
 	ni := httpapi.NotImplemented
 	V, O, A := httpapi.Viewer, httpapi.Operator, httpapi.Admin
@@ -103,10 +133,6 @@ func New(d Deps) *httpapi.Router {
 	rt.Handle("GET "+i+"/assets", V, listAssets(d))
 	rt.Handle("GET "+i+"/assets/{deviceId}", V, getAsset(d))
 	rt.Handle("GET "+i+"/alerts", V, listAlerts(d))
-
-	// Users and sign-in.
-	registerUsers(rt, d)
-	return rt
 }
 
 type healthBody struct {

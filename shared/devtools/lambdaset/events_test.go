@@ -44,6 +44,11 @@ var eventCases = map[string]eventCase{
 	"api-get-integration.json":         {function: "ApiFunction", status: 404, body: map[string]any{"detail": "no integration i_demo"}},
 	"api-unauthorized-no-context.json": {function: "ApiFunction", status: 401},
 	"console-asset.json":               {function: "ConsoleFunction", status: 200},
+	// The users and sign-in routes are their own function (the only one
+	// with the Cognito SDK): an admin lists the demo tenant's users (none
+	// imported), and a sign-in with an unknown email is refused.
+	"users-list.json":                  {function: "UsersFunction", status: 200, body: map[string]any{"items": []any{}}},
+	"users-login-bad-credentials.json": {function: "UsersFunction", status: 401},
 	"authorizer-request.json":          {function: "AuthorizerFunction", authorized: true, tenantID: DemoTenantID},
 	// The fixture's integration does not exist: 401, like a wrong secret.
 	"alert-webhook-ninjaone.json": {function: "AlertWebhookFunction", status: 401,

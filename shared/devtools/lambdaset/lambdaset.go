@@ -21,6 +21,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/importdispatchfn"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/schedulerfn"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/usersfn"
 	"github.com/rmmbridge/rmmbridge/shared/tenant"
 )
 
@@ -29,6 +30,7 @@ import (
 func Functions() map[string]lambdafn.Factory {
 	return map[string]lambdafn.Factory{
 		"ApiFunction":            apifn.Build,
+		"UsersFunction":          usersfn.Build,
 		"AuthorizerFunction":     authorizerfn.Build,
 		"AlertWebhookFunction":   alertwebhookfn.Build,
 		"AlertWorkerFunction":    alertworkerfn.Build,

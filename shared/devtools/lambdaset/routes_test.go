@@ -33,7 +33,8 @@ func TestRouteTablesMatchTemplate(t *testing.T) {
 		sort.Strings(declared[fn.LogicalID])
 	}
 	handled := map[string][]string{
-		"ApiFunction":          api.New(api.Deps{}).RouteKeys(),
+		"ApiFunction":          api.NewRoutes(api.Deps{}, api.ManagementRoutes).RouteKeys(),
+		"UsersFunction":        api.NewRoutes(api.Deps{}, api.UserRoutes).RouteKeys(),
 		"AlertWebhookFunction": {alertwebhookfn.Route},
 		"AssetRefreshFunction": {assetrefreshfn.SyncRoute},
 		"ConsoleFunction":      console.RouteKeys(),

@@ -124,10 +124,10 @@ func TestDomainIsFreeOfTheEdgeAndTheVendors(t *testing.T) {
 // provider registry, no SQS, no Secrets Manager and no Cognito SDK (it
 // verifies ID tokens against the pool's JWKS with shared/idtoken), no
 // function links the SDK's default config loader and its credential chain,
-// and the console no AWS service client.
+// only users links the Cognito SDK, and the console no AWS service client.
 func TestEachFunctionLinksOnlyWhatItUses(t *testing.T) {
 	fns := map[string]string{
-		"api": "apifn", "authorizer": "authorizerfn", "alert-webhook": "alertwebhookfn", "alert-worker": "alertworkerfn",
+		"api": "apifn", "users": "usersfn", "authorizer": "authorizerfn", "alert-webhook": "alertwebhookfn", "alert-worker": "alertworkerfn",
 		"import-dispatch": "importdispatchfn", "asset-refresh": "assetrefreshfn", "scheduler": "schedulerfn", "console": "consolefn",
 	}
 	all := deps(t, "./functions/...")
@@ -159,6 +159,17 @@ func TestEachFunctionLinksOnlyWhatItUses(t *testing.T) {
 				sort.Strings(bad)
 				t.Errorf("the console links %s", strings.Join(bad, ", "))
 			}
+		}
+		// Cold start and least privilege: the Cognito SDK (its package
+		// init alone is ~0.23 ms, 85 KB) and the pool's adapter are the
+		// users function's only; it alone holds the pool's Admin* actions.
+		if fn != "users" {
+			if bad := matching(ds, []string{module + "/shared/cognito", "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"}); len(bad) > 0 {
+				sort.Strings(bad)
+				t.Errorf("functions/%s links %s: only users links Cognito", fn, strings.Join(bad, ", "))
+			}
+		} else if got := matching(ds, []string{"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"}); len(got) == 0 {
+			t.Error("functions/users links no Cognito SDK: the rule above checks nothing")
 		}
 		if fn == "authorizer" {
 			bad := matching(ds, []string{module + "/shared/vendors/", module + "/shared/providers", module + "/shared/sqsqueue",

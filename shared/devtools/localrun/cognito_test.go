@@ -89,7 +89,7 @@ func TestUserPoolFromTemplate(t *testing.T) {
 	if !slices.Equal(names, []string{"admin", "operator", "viewer"}) {
 		t.Errorf("groups %v", names)
 	}
-	for _, fn := range []string{"ApiFunction", "AuthorizerFunction"} {
+	for _, fn := range []string{"UsersFunction", "AuthorizerFunction"} {
 		env := s.Env(fn)
 		want := map[string]string{"USER_POOL_ID": poolID, "USER_POOL_CLIENT_ID": clientID,
 			"USER_POOL_ISSUER": "https://cognito-idp." + o.AWS.Region + ".amazonaws.com/" + poolID}

@@ -33,6 +33,7 @@ import (
 // logical id, in the Makefile's order.
 var Functions = []struct{ Dir, LogicalID string }{
 	{"api", "ApiFunction"},
+	{"users", "UsersFunction"},
 	{"console", "ConsoleFunction"},
 	{"authorizer", "AuthorizerFunction"},
 	{"alert-webhook", "AlertWebhookFunction"},

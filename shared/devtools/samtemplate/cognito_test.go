@@ -94,9 +94,10 @@ func TestInvariantUserPool(t *testing.T) {
 	}
 }
 
-// TestInvariantUserPoolPermissions: the API function may make exactly the
-// user pool calls the adapter makes, on the pool only; no other function
-// may touch the pool.
+// TestInvariantUserPoolPermissions: the users function (the users and
+// sign-in routes, the only one linking the Cognito SDK) may make exactly
+// the user pool calls the adapter makes, on the pool only; no other
+// function, the management API's included, may touch the pool.
 func TestInvariantUserPoolPermissions(t *testing.T) {
 	tp, raw := invProjectTemplate(t)
 	for _, f := range tp.Functions {
@@ -126,7 +127,7 @@ func TestInvariantUserPoolPermissions(t *testing.T) {
 		}
 		slices.Sort(actions)
 		t.Run(f.LogicalID, func(t *testing.T) {
-			if f.LogicalID != "ApiFunction" {
+			if f.LogicalID != "UsersFunction" {
 				if len(actions) > 0 {
 					t.Errorf("may call the user pool: %v", actions)
 				}
@@ -141,5 +142,8 @@ func TestInvariantUserPoolPermissions(t *testing.T) {
 				}
 			}
 		})
+	}
+	if !slices.ContainsFunc(tp.Functions, func(f Function) bool { return f.LogicalID == "UsersFunction" }) {
+		t.Error("template.yaml has no UsersFunction: nobody may manage the pool's users")
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -14,9 +13,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/api"
 	"github.com/rmmbridge/rmmbridge/shared/asset"
-	"github.com/rmmbridge/rmmbridge/shared/cognito"
 	"github.com/rmmbridge/rmmbridge/shared/config"
-	"github.com/rmmbridge/rmmbridge/shared/connection"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/importjob"
 	"github.com/rmmbridge/rmmbridge/shared/lambdafn"
@@ -24,22 +21,19 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/fnenv"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/queues"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/sqsclient"
-	"github.com/rmmbridge/rmmbridge/shared/lambdas/userpool"
 	"github.com/rmmbridge/rmmbridge/shared/providers"
-	"github.com/rmmbridge/rmmbridge/shared/user"
 )
 
 // Build builds the management API: connections and integrations (Secrets
 // Manager under SECRET_PREFIX), account sync, imports (sent to
-// IMPORT_QUEUE_URL and ASSET_QUEUE_URL), assets, the alert list, and the
-// users imported from the PSA with their sign-in (the Cognito user pool of
-// USER_POOL_ID).
+// IMPORT_QUEUE_URL and ASSET_QUEUE_URL), assets and the alert list: every
+// route but the users and sign-in ones (api.ManagementRoutes), which are the
+// users function's (shared/lambdas/usersfn), so this one links no Cognito SDK.
 func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambdafn.Handlers, error) {
 	r := config.New(getenv)
 	table, importQueue, assetQueue, secretPrefix := r.String("TABLE_NAME"), r.URL("IMPORT_QUEUE_URL"), r.URL("ASSET_QUEUE_URL"), r.String("SECRET_PREFIX")
 	stallAfter := r.Duration(fnenv.ImportStallAfterEnv, importjob.DefaultStallAfter)
 	allowLoopback := r.Bool(fnenv.AllowLoopbackEnv, false)
-	up := userpool.Read(r)
 	if err := r.Err(); err != nil {
 		return lambdafn.Handlers{}, fmt.Errorf("api: %w", err)
 	}
@@ -48,11 +42,7 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 	jobs := dynamostore.NewImportJobs(st)
 	o := importjob.Options{Logger: slog.Default(), StallAfter: stallAfter}
 	clients := opener{conns.Opener(st, cs, allowLoopback)}
-	users, signIn, err := usersDeps(getenv, cfg, st, cs, clients, up)
-	if err != nil {
-		return lambdafn.Handlers{}, fmt.Errorf("api: %w", err)
-	}
-	rt := api.New(api.Deps{
+	rt := api.NewRoutes(api.Deps{
 		Logger:      slog.Default(),
 		Connections: cs,
 		Clients:     clients,
@@ -63,29 +53,8 @@ func Build(_ context.Context, getenv func(string) string, cfg aws.Config) (lambd
 		// The API only lists alert series.
 		Alerts: alert.NewService(dynamostore.NewAlerts(st), nil, nil, nil, alert.Options{Logger: slog.Default()}),
 		Audit:  dynamostore.NewMappings(st),
-		Users:  users,
-		SignIn: signIn,
-	})
+	}, api.ManagementRoutes)
 	return lambdafn.Handlers{HTTP: rt.Serve}, nil
-}
-
-// usersDeps builds the user management and sign-in over the user pool.
-// Invitations go to the dev mailbox file when fnenv.DevMailboxEnv is set
-// (local stack), else the pool mails them.
-func usersDeps(getenv func(string) string, cfg aws.Config, st *dynamostore.Store, cs *connection.Service, clients api.ClientOpener, up userpool.Pool) (*user.Service, *user.SignIn, error) {
-	v, err := userpool.Verifier(getenv, cfg, up)
-	if err != nil {
-		return nil, nil, err
-	}
-	pool := cognito.New(newLazyCognito(cfg), up.ID, up.ClientID)
-	o := user.Options{}
-	if path := strings.TrimSpace(getenv(fnenv.DevMailboxEnv)); path != "" {
-		o.Mailbox = &user.FileMailbox{Path: path}
-	}
-	users := dynamostore.NewUsers(st)
-	svc := user.NewService(users, pool, api.MemberRoster{Integrations: cs, Clients: clients}, o)
-	signIn := user.NewSignIn(pool, userpool.TokenReader{V: v}, users, pool, dynamostore.NewSignInFailures(st), user.Throttle{}, nil)
-	return svc, signIn, nil
 }
 
 // opener gives the API an integration's clients.

@@ -19,6 +19,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/consolefn"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/importdispatchfn"
 	"github.com/rmmbridge/rmmbridge/shared/lambdas/schedulerfn"
+	"github.com/rmmbridge/rmmbridge/shared/lambdas/usersfn"
 )
 
 // TestFactoriesBuildNoAWSClientAtStart: a function's factory (its cold
@@ -35,7 +36,7 @@ func TestFactoriesBuildNoAWSClientAtStart(t *testing.T) {
 		"USER_POOL_ISSUER": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_test",
 	}
 	factories := map[string]lambdafn.Factory{
-		"api": apifn.Build, "authorizer": authorizerfn.Build, "console": consolefn.Build,
+		"api": apifn.Build, "users": usersfn.Build, "authorizer": authorizerfn.Build, "console": consolefn.Build,
 		"alert-webhook": alertwebhookfn.Build, "alert-worker": alertworkerfn.Build,
 		"import-dispatch": importdispatchfn.Build, "asset-refresh": assetrefreshfn.Build, "scheduler": schedulerfn.Build,
 	}

@@ -1,4 +1,4 @@
-package apifn
+package usersfn
 
 import (
 	"context"
@@ -8,9 +8,9 @@ import (
 	cip "github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 )
 
-// lazyCognito is the user pool's client, built on its first request (user
-// management, sign-in), not at the function's start (cold start): most
-// API requests never reach the pool.
+// lazyCognito is the user pool's client, built on the first request that
+// reaches the pool, not at the function's start (cold start): listing and
+// reading users, and rejected requests, never reach it.
 type lazyCognito struct{ c func() *cip.Client }
 
 // newLazyCognito returns the Cognito client of cfg, built on first use.
