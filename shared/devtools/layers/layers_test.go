@@ -195,7 +195,8 @@ const maxInitBytes = 4 << 10
 // standard library's and the AWS SDK's — allocate at init together. It is
 // the AWS SDK that spends it: with dynamodb v1.68.0, sqs v1.48.1,
 // secretsmanager v1.49.0 and dynamodbstreams v1.41.0 (go.mod) the largest
-// function, api, allocates ~435 KiB (~3,200 allocs); the releases that
+// functions, api and users, allocate ~400 KiB (~3,100 allocs; api linked
+// Cognito too before users had its own function: ~435 KiB); the releases that
 // enabled "schema-based (de)serialization" (dynamodb v1.69.0, sqs v1.49.0,
 // secretsmanager v1.50.0, dynamodbstreams v1.42.0) build every service's
 // schema as package-level vars and take it to ~1.3 MiB (~8,400 allocs),
