@@ -218,7 +218,12 @@ func TestAuditAndMe(t *testing.T) {
 	if r := c.Do(http.MethodDelete, base()+"/mappings/"+org, nil); r.Status != 204 {
 		t.Fatalf("unmap: %d %s", r.Status, r.Body)
 	}
-	type event struct{ At, Actor, Action, Target string }
+	// At is a time, not a string: RFC 3339 drops trailing zeros, so
+	// "…39.8Z" sorts after "…39.81Z" as text.
+	type event struct {
+		At                    time.Time
+		Actor, Action, Target string
+	}
 	var page1, page2 struct {
 		Items      []event
 		NextCursor string
@@ -228,7 +233,7 @@ func TestAuditAndMe(t *testing.T) {
 		t.Fatalf("first page %+v, want the unmap of %s and a cursor", page1, org)
 	}
 	c.Do(http.MethodGet, "/v1/audit?limit=1&cursor="+page1.NextCursor, nil).JSON(t, &page2)
-	if len(page2.Items) != 1 || page2.Items[0].At > page1.Items[0].At || !strings.HasSuffix(page2.Items[0].Target, "/organization/"+org) {
+	if len(page2.Items) != 1 || page2.Items[0].At.After(page1.Items[0].At) || !strings.HasSuffix(page2.Items[0].Target, "/organization/"+org) {
 		t.Errorf("second page %+v, want the earlier mapping of %s", page2.Items, org)
 	}
 	var theirs struct{ Items []event }
