@@ -15,12 +15,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
+	"github.com/rmmbridge/rmmbridge/shared/dynamostore/dynamotest"
 	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 )
 
@@ -60,28 +59,7 @@ func safeMoto(t *testing.T) aws.Config {
 // newTable creates a table with the template's key layout.
 func newTable(t *testing.T) *dynamostore.Store {
 	t.Helper()
-	ctx := context.Background()
-	client := dynamodb.NewFromConfig(safeMoto(t))
-	table := motoserver.UniqueName("ratelimit")
-	str := func(name string) types.AttributeDefinition {
-		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
-	}
-	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(table),
-		BillingMode:          types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{str("pk"), str("sk")},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String("sk"), KeyType: types.KeyTypeRange},
-		},
-	})
-	if err != nil {
-		t.Fatalf("create table %s: %v", table, err)
-	}
-	t.Cleanup(func() {
-		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-	})
-	return dynamostore.New(client, table)
+	return dynamotest.StoreOn(t, safeMoto(t), "ratelimit")
 }
 
 // instances opens n instances' limiters of one budget.

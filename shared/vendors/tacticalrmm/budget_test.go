@@ -9,13 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
-	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
+	"github.com/rmmbridge/rmmbridge/shared/dynamostore/dynamotest"
 	"github.com/rmmbridge/rmmbridge/shared/ratelimit"
 	"github.com/rmmbridge/rmmbridge/shared/vendors/tacticalrmm/sandbox"
 	"github.com/rmmbridge/rmmbridge/shared/vendorspec"
@@ -24,26 +20,7 @@ import (
 // budgetStore is a budgets table in moto.
 func budgetStore(t *testing.T) dynamostore.Budgets {
 	t.Helper()
-	client := dynamodb.NewFromConfig(motoserver.ForTest(t))
-	table := motoserver.UniqueName("tacticalrmm-budget")
-	str := func(name string) types.AttributeDefinition {
-		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
-	}
-	_, err := client.CreateTable(context.Background(), &dynamodb.CreateTableInput{
-		TableName: aws.String(table), BillingMode: types.BillingModePayPerRequest,
-		AttributeDefinitions: []types.AttributeDefinition{str("pk"), str("sk")},
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String("sk"), KeyType: types.KeyTypeRange},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-	})
-	return dynamostore.NewBudgets(dynamostore.New(client, table))
+	return dynamostore.NewBudgets(dynamotest.Store(t, "tacticalrmm-budget"))
 }
 
 // inFlight counts the requests a handler serves at once.
