@@ -65,7 +65,7 @@ build-AssetRefreshFunction:   ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBD
 build-SchedulerFunction:      ; GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/scheduler
 
 BENCH_DEVICES ?= 10000
-COLDSTARTS ?= 21
+COLDSTARTS ?= 101
 BENCH_ORGS ?= 200
 # The Autotask request-budget benchmark (issue 12): BENCH_AT_DEVICES into
 # the Autotask sandbox under BENCH_AT_BUDGET requests a minute, alerts

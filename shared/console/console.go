@@ -16,12 +16,14 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"mime"
 	"net/http"
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
 )
@@ -49,9 +51,19 @@ type file struct {
 	etag        string
 }
 
+// entry is an embedded file read, typed and hashed on its first request,
+// so a cold start costs a directory walk, not a read and SHA-256 of every
+// file (about half a millisecond) plus the mime table's first load.
+type entry struct {
+	once sync.Once
+	f    file
+	err  error
+}
+
 // Console serves the embedded files.
 type Console struct {
-	files map[string]file // by path below static/, e.g. "app.js"
+	fsys  fs.FS
+	files map[string]*entry // by path below static/, e.g. "app.js"
 }
 
 // New loads the embedded files.
@@ -64,17 +76,12 @@ func New() (*Console, error) {
 }
 
 func newFrom(fsys fs.FS) (*Console, error) {
-	c := &Console{files: map[string]file{}}
+	c := &Console{fsys: fsys, files: map[string]*entry{}}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		b, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(b)
-		c.files[p] = file{body: string(b), contentType: contentType(p), etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		c.files[p] = &entry{}
 		return nil
 	})
 	if err != nil {
@@ -84,6 +91,20 @@ func newFrom(fsys fs.FS) (*Console, error) {
 		return nil, fs.ErrNotExist
 	}
 	return c, nil
+}
+
+// load reads, types and hashes the file at p once.
+func (e *entry) load(fsys fs.FS, p string) (file, error) {
+	e.once.Do(func() {
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			e.err = fmt.Errorf("console file %s: %w", p, err)
+			return
+		}
+		sum := sha256.Sum256(b)
+		e.f = file{body: string(b), contentType: contentType(p), etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+	})
+	return e.f, e.err
 }
 
 func contentType(p string) string {
@@ -143,7 +164,10 @@ func (c *Console) Serve(_ context.Context, ev events.APIGatewayV2HTTPRequest) (e
 	case AssetsRoute:
 		name = ev.PathParameters["proxy"]
 	}
-	f, ok := c.lookup(name)
+	f, ok, err := c.lookup(name)
+	if err != nil {
+		return events.APIGatewayV2HTTPResponse{}, err
+	}
 	if !ok {
 		return answer(http.StatusNotFound, "text/plain; charset=utf-8", "not found\n", nil), nil
 	}
@@ -156,17 +180,21 @@ func (c *Console) Serve(_ context.Context, ev events.APIGatewayV2HTTPRequest) (e
 
 // lookup finds an embedded file by its request path: clean, relative,
 // without dot segments or hidden names.
-func (c *Console) lookup(name string) (file, bool) {
+func (c *Console) lookup(name string) (file, bool, error) {
 	if name == "" || strings.Contains(name, "\\") || strings.HasPrefix(name, "/") || !fs.ValidPath(name) {
-		return file{}, false
+		return file{}, false, nil
 	}
 	for _, seg := range strings.Split(name, "/") {
 		if strings.HasPrefix(seg, ".") {
-			return file{}, false
+			return file{}, false, nil
 		}
 	}
-	f, ok := c.files[name]
-	return f, ok
+	e, ok := c.files[name]
+	if !ok {
+		return file{}, false, nil
+	}
+	f, err := e.load(c.fsys, name)
+	return f, err == nil, err
 }
 
 func header(ev events.APIGatewayV2HTTPRequest, name string) string {

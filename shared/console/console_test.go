@@ -129,7 +129,7 @@ func TestNoInlineCodeOrRemoteResources(t *testing.T) {
 		{"token in URL", regexp.MustCompile(`[?&](token|key|apiKey|access_token)=`), ".js"},
 	}
 	for _, p := range c.Files() {
-		body := c.files[p].body
+		body := fileBody(t, c, p)
 		for _, r := range rules {
 			if r.ext != "" && !strings.HasSuffix(p, r.ext) {
 				continue
@@ -148,7 +148,7 @@ func TestCataloguesAgree(t *testing.T) {
 	c := newConsole(t)
 	load := func(lang string) map[string]string {
 		var m map[string]string
-		if err := json.Unmarshal([]byte(c.files["i18n/"+lang+".json"].body), &m); err != nil {
+		if err := json.Unmarshal([]byte(fileBody(t, c, "i18n/"+lang+".json")), &m); err != nil {
 			t.Fatalf("i18n/%s.json: %v", lang, err)
 		}
 		return m
@@ -175,7 +175,7 @@ func TestCataloguesAgree(t *testing.T) {
 		if !strings.HasSuffix(p, ".js") {
 			continue
 		}
-		for _, m := range used.FindAllStringSubmatch(c.files[p].body, -1) {
+		for _, m := range used.FindAllStringSubmatch(fileBody(t, c, p), -1) {
 			k := m[1]
 			if strings.HasSuffix(k, ".") {
 				dyn[k] = true
@@ -315,4 +315,14 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// fileBody is the served body of a listed file.
+func fileBody(t *testing.T, c *Console, p string) string {
+	t.Helper()
+	f, ok, err := c.lookup(p)
+	if err != nil || !ok {
+		t.Fatalf("%s: listed but not served (found %v, %v)", p, ok, err)
+	}
+	return f.body
 }
