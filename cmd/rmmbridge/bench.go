@@ -220,6 +220,54 @@ func (b *bench) snap() snapshot {
 	return s
 }
 
+// requestShape is a request's method and path with every run of digits
+// as {n}, so reads of different records group together.
+func requestShape(r sandboxspec.Request) string {
+	path, _, _ := strings.Cut(r.Path, "?")
+	var b strings.Builder
+	digits := false
+	for _, c := range path {
+		if c >= '0' && c <= '9' {
+			if !digits {
+				b.WriteString("{n}")
+			}
+			digits = true
+			continue
+		}
+		digits = false
+		b.WriteRune(c)
+	}
+	return r.Method + " " + b.String()
+}
+
+// topShapes lists the n most frequent shapes, "shape ×count", most first
+// (ties by shape), and how many requests the rest are.
+func topShapes(counts map[string]int, n int) string {
+	shapes := make([]string, 0, len(counts))
+	for s := range counts {
+		shapes = append(shapes, s)
+	}
+	sort.Slice(shapes, func(i, j int) bool {
+		if counts[shapes[i]] != counts[shapes[j]] {
+			return counts[shapes[i]] > counts[shapes[j]]
+		}
+		return shapes[i] < shapes[j]
+	})
+	var parts []string
+	rest := 0
+	for i, s := range shapes {
+		if i < n {
+			parts = append(parts, fmt.Sprintf("%s ×%d", s, counts[s]))
+		} else {
+			rest += counts[s]
+		}
+	}
+	if rest > 0 {
+		parts = append(parts, fmt.Sprintf("%d others", rest))
+	}
+	return strings.Join(parts, ", ")
+}
+
 // phase is what one import cost.
 type phase struct {
 	name                       string
@@ -229,6 +277,7 @@ type phase struct {
 	psaRequests, psaWrites     int
 	assetRequests              int // reads and writes of assets (configurations, CIs)
 	assetWrites, accountWrites int
+	reads                      map[string]int // PSA reads by "GET /path" with numbers as {n}
 	rmmRequests                int64
 	dynamo, sqs                int
 	dynamoOps                  map[string]int
@@ -237,13 +286,14 @@ type phase struct {
 
 func diff(name string, a, z snapshot, j importJobView) phase {
 	p := phase{name: name, job: j, wall: z.at.Sub(a.at), devices: j.Counts.Total, rmmRequests: z.rmm - a.rmm,
-		dynamoOps: map[string]int{}, selfCPU: z.selfCPU - a.selfCPU, motoCPU: z.motoCPU - a.motoCPU}
+		dynamoOps: map[string]int{}, reads: map[string]int{}, selfCPU: z.selfCPU - a.selfCPU, motoCPU: z.motoCPU - a.motoCPU}
 	for _, r := range z.psa[len(a.psa):] {
 		p.psaRequests++
 		if r.Asset {
 			p.assetRequests++
 		}
 		if r.Method == http.MethodGet {
+			p.reads[requestShape(r)]++
 			continue
 		}
 		p.psaWrites++
@@ -376,6 +426,9 @@ func (b *bench) table(first, second phase, check func(ok bool, format string, ar
 		psaNew, targetPSANewDevice, first.assetRequests, newDevices, first.psaRequests-first.assetRequests)
 	fmt.Fprintf(b.w, "  PSA requests, unchanged device           –     %7.3f   ≤ %.2f  (%d requests besides %d writes, %d unchanged devices)\n",
 		psaUnchanged, targetPSAUnchangedDevice, second.psaRequests-second.psaWrites, second.psaWrites, unchanged)
+	if len(second.reads) > 0 {
+		fmt.Fprintf(b.w, "    (re-import PSA reads: %s)\n", topShapes(second.reads, 4))
+	}
 	fmt.Fprintf(b.w, "  RMM requests                       %7.3f     %7.3f   ≤ %.2f\n", rmm1, rmm2, targetRMMPerDevice)
 	fmt.Fprintf(b.w, "  DynamoDB requests                  %7.3f     %7.3f   ≤ %d / ≤ %d\n", dyn1, dyn2, targetDynamoImport, targetDynamoReimport)
 	fmt.Fprintf(b.w, "  devices/s                          %7.1f     %7.1f\n", float64(first.devices)/first.wall.Seconds(), float64(second.devices)/second.wall.Seconds())
