@@ -29,6 +29,7 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs.Int64Var(&o.Seed, "seed", 1, "sandbox data seed")
 	fs.IntVar(&o.Orgs, "orgs", 30, "RMM sandbox organizations")
 	fs.IntVar(&o.Devices, "devices", 1200, "RMM sandbox devices")
+	fs.IntVar(&o.DemoRequestsPerMinute, "budget", 6000, "the demo connections' requestsPerMinute (the sandboxes impose none); 0: each vendor's default, 1,200 a minute for ConnectWise, with which the demo's first import takes about 70 s")
 	motoSQS := fs.Bool("moto-sqs", false, "serve SQS from moto instead of the in-memory fastsqs (moto's receives slow down with queue depth: a 1,200-device import takes minutes)")
 	verbose := fs.Bool("v", false, "debug logs")
 	if err := fs.Parse(args); err != nil {

@@ -64,6 +64,13 @@ type Options struct {
 	// AdjustRMM and AdjustPSA change the sandboxes' options before they
 	// start (latency, failure injection, rate limits).
 	AdjustRMM, AdjustPSA func(*sandboxspec.Options)
+	// DemoRequestsPerMinute, when positive, is the demo connections'
+	// requestsPerMinute setting (where their spec sets none): the
+	// sandboxes impose no budget, so `make dev` can show the stack's own
+	// speed rather than a vendor's default budget. Zero leaves the
+	// vendor's default (ConnectWise and NinjaOne: 1,200 a minute), as the
+	// benchmarks and tests run.
+	DemoRequestsPerMinute int
 	// NoPSAAssets leaves the PSA sandbox without assets; by default it
 	// holds some for the RMM's devices (linked by device id, by serial
 	// only, and serial ties), as an MSP's PSA does after years of
@@ -231,7 +238,7 @@ func Start(ctx context.Context, o Options) (_ *Env, err error) {
 	if env.APIKey, err = lambdaset.SeedDemo(ctx, env.AWS, env.Stack.TableName("Table"), o.DevKey); err != nil {
 		return nil, err
 	}
-	if err := env.seedIntegration(ctx); err != nil {
+	if err := env.seedIntegration(ctx, o.DemoRequestsPerMinute); err != nil {
 		return nil, fmt.Errorf("seed demo connections: %w", err)
 	}
 	if err := env.seedUsers(ctx, o); err != nil {
@@ -280,7 +287,21 @@ func (e *Env) startSandboxes(o Options) error {
 // seedIntegration creates (or finds, on a re-run against the same moto)
 // the demo connections and integration through the API, and rotates the
 // webhook secret so this run can print it.
-func (e *Env) seedIntegration(ctx context.Context) error {
+// demoSettings are a demo connection's settings: its sandbox spec's, plus
+// requestsPerMinute = budget when budget is positive and the spec sets
+// none. The spec's map is not changed.
+func demoSettings(spec map[string]any, budget int) map[string]any {
+	out := make(map[string]any, len(spec)+1)
+	for k, v := range spec {
+		out[k] = v
+	}
+	if _, set := out[vendorspec.RequestsPerMinuteSetting]; !set && budget > 0 {
+		out[vendorspec.RequestsPerMinuteSetting] = budget
+	}
+	return out
+}
+
+func (e *Env) seedIntegration(ctx context.Context, demoBudget int) error {
 	var list struct {
 		Items []struct{ ID, Name string } `json:"items"`
 	}
@@ -310,8 +331,8 @@ func (e *Env) seedIntegration(ctx context.Context) error {
 		name := c.spec.DisplayName + " (sandbox)"
 		body := map[string]any{"name": name, "kind": string(c.spec.Kind), "provider": c.spec.Name,
 			"baseUrl": c.url, "credentials": c.spec.Credentials}
-		if c.spec.Settings != nil {
-			body["settings"] = c.spec.Settings
+		if settings := demoSettings(c.spec.Settings, demoBudget); len(settings) > 0 {
+			body["settings"] = settings
 		}
 		if *c.id, err = ensure(name, body); err != nil {
 			return err
