@@ -259,6 +259,38 @@ var (
 	testErr      error
 )
 
+var (
+	safeTestOnce     sync.Once
+	safeTestEndpoint string
+	safeTestErr      error
+)
+
+// SafeForTest is ForTest on moto behind scripts/moto-server
+// (StartOptions.SafeTransactions), started once for this test binary
+// whatever AWS_ENDPOINT_URL says: DynamoDB requests are served one at a
+// time, so concurrent conditional writes exclude each other as in
+// DynamoDB (plain moto checks a condition and writes without a lock, and
+// two racing writers can both win). Tests of leases, claims and budgets
+// under concurrency need it.
+func SafeForTest(t testing.TB) aws.Config {
+	t.Helper()
+	safeTestOnce.Do(func() {
+		var s *Server
+		s, safeTestErr = StartWith(context.Background(), nil, StartOptions{SafeTransactions: true})
+		if safeTestErr == nil {
+			safeTestEndpoint = s.Endpoint
+		}
+	})
+	if safeTestErr != nil {
+		t.Fatalf("moto (scripts/moto-server) is required for this test: %v", safeTestErr)
+	}
+	cfg, err := AWSConfig(context.Background(), safeTestEndpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // ForTest returns an SDK config pointed at moto for a test. It uses
 // AWS_ENDPOINT_URL when `make test` has started a server, and otherwise
 // starts one for this test binary (killed when the binary exits). A test

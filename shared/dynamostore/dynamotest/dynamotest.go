@@ -22,6 +22,14 @@ func Store(t testing.TB, prefix string) *dynamostore.Store {
 	return StoreOn(t, motoserver.ForTest(t), prefix)
 }
 
+// SafeStore is Store on moto behind scripts/moto-server
+// (motoserver.SafeForTest): conditional writes exclude each other as in
+// DynamoDB, which budget leases and claims under concurrency rely on.
+func SafeStore(t testing.TB, prefix string) *dynamostore.Store {
+	t.Helper()
+	return StoreOn(t, motoserver.SafeForTest(t), prefix)
+}
+
 // StoreOn is Store on the DynamoDB endpoint of cfg (e.g. moto behind
 // scripts/moto-server).
 func StoreOn(t testing.TB, cfg aws.Config, prefix string) *dynamostore.Store {

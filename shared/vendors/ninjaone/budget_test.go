@@ -17,7 +17,7 @@ import (
 
 func budgetTable(t *testing.T) *dynamostore.Store {
 	t.Helper()
-	return dynamotest.Store(t, "ninjaone-budget")
+	return dynamotest.SafeStore(t, "ninjaone-budget")
 }
 
 // TestEveryRequestDrawsFromTheBudget: against the sandbox, with 5xx
