@@ -8,13 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
-	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 	"github.com/rmmbridge/rmmbridge/shared/rmm"
 )
 
@@ -238,27 +236,4 @@ func TestFloodGuardConcurrentWorkers(t *testing.T) {
 	}
 	// The next hour has its own budget.
 	r.run(t, []step{{event: trig("c1", "s-next", time.Hour), want: alert.Created}})
-}
-
-var (
-	safeMotoOnce sync.Once
-	safeMotoCfg  aws.Config
-	safeMotoErr  error
-)
-
-// safeMoto is moto through scripts/moto-server for this test binary
-// (motoserver.StartOptions.SafeTransactions: DynamoDB requests served one
-// at a time, as DynamoDB serializes the writes of one item).
-func safeMoto(t testing.TB) aws.Config {
-	t.Helper()
-	safeMotoOnce.Do(func() {
-		var s *motoserver.Server
-		if s, safeMotoErr = motoserver.StartWith(context.Background(), nil, motoserver.StartOptions{SafeTransactions: true}); safeMotoErr == nil {
-			safeMotoCfg, safeMotoErr = motoserver.AWSConfig(context.Background(), s.Endpoint)
-		}
-	})
-	if safeMotoErr != nil {
-		t.Fatalf("moto through scripts/moto-server is required for this test: %v", safeMotoErr)
-	}
-	return safeMotoCfg
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/alert"
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/connection"
+	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
 	"github.com/rmmbridge/rmmbridge/shared/psa"
 	"github.com/rmmbridge/rmmbridge/shared/psa/psafake"
@@ -52,7 +53,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	t.Helper()
 	st, _ := newTable(t)
 	if o.atomic {
-		st, _ = newTableOn(t, safeMoto(t))
+		st, _ = newTableOn(t, motoserver.SafeForTest(t))
 	}
 	r := &rig{store: st, links: dynamostore.NewAlerts(st), psa: newFakePSA(), assets: newFakeAssets(), accounts: newFakeAccounts(),
 		refresh: &fakeRefresh{}, sc: tenancy.Scope{TenantID: "t_demo", IntegrationID: "i_demo", Actor: "alert-worker"},

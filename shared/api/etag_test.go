@@ -8,7 +8,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
@@ -162,7 +161,7 @@ func TestIfMatchOtherTenant(t *testing.T) {
 // If-Match: exactly one wins (200), the 19 others get 412, and the stored
 // name is the winner's at the next version.
 func TestConcurrentPatchesWithOneETag(t *testing.T) {
-	e := newInputEnvOn(t, safeMoto(t))
+	e := newInputEnvOn(t, motoserver.SafeForTest(t))
 	const n = 20
 	for _, r := range etagResources {
 		t.Run(r.name, func(t *testing.T) {
@@ -211,7 +210,7 @@ func TestConcurrentPatchesWithOneETag(t *testing.T) {
 // they all succeed, as before versions existed, each applied once (the
 // version moves by 20).
 func TestConcurrentPatchesWithoutIfMatch(t *testing.T) {
-	e := newInputEnvOn(t, safeMoto(t))
+	e := newInputEnvOn(t, motoserver.SafeForTest(t))
 	const n = 20
 	for _, r := range etagResources {
 		t.Run(r.name, func(t *testing.T) {
@@ -241,31 +240,6 @@ func TestConcurrentPatchesWithoutIfMatch(t *testing.T) {
 			}
 		})
 	}
-}
-
-var (
-	safeMotoOnce sync.Once
-	safeMotoCfg  aws.Config
-	safeMotoErr  error
-)
-
-// safeMoto is moto through scripts/moto-server for this test binary
-// (motoserver.StartOptions.SafeTransactions: DynamoDB requests served one
-// at a time, as DynamoDB serializes the writes of one item; plain moto
-// checks a condition and writes without a lock, so two conditional writes
-// racing on one item can both succeed there).
-func safeMoto(t testing.TB) aws.Config {
-	t.Helper()
-	safeMotoOnce.Do(func() {
-		var s *motoserver.Server
-		if s, safeMotoErr = motoserver.StartWith(context.Background(), nil, motoserver.StartOptions{SafeTransactions: true}); safeMotoErr == nil {
-			safeMotoCfg, safeMotoErr = motoserver.AWSConfig(context.Background(), s.Endpoint)
-		}
-	})
-	if safeMotoErr != nil {
-		t.Fatalf("moto through scripts/moto-server is required for this test: %v", safeMotoErr)
-	}
-	return safeMotoCfg
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -27,38 +27,10 @@ import (
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 )
 
-var (
-	fastOnce     sync.Once
-	fastEndpoint string
-	fastErr      error
-)
-
-// fastMotoConfig returns an SDK config pointed at a moto started through
-// scripts/moto-server for this test binary (killed when the binary exits,
-// as motoserver.ForTest's is).
-func fastMotoConfig(t *testing.T) aws.Config {
-	t.Helper()
-	fastOnce.Do(func() {
-		var s *motoserver.Server
-		s, fastErr = motoserver.StartWith(context.Background(), nil, motoserver.StartOptions{SafeTransactions: true})
-		if fastErr == nil {
-			fastEndpoint = s.Endpoint
-		}
-	})
-	if fastErr != nil {
-		t.Fatalf("moto with fast transactions is required for this test: %v", fastErr)
-	}
-	cfg, err := motoserver.AWSConfig(context.Background(), fastEndpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
 // newFastTestStore is newTestStore on the fast-transactions launcher.
 func newFastTestStore(t *testing.T) (*Store, *dynamodb.Client) {
 	t.Helper()
-	return newTestStoreOn(t, fastMotoConfig(t))
+	return newTestStoreOn(t, motoserver.SafeForTest(t))
 }
 
 // motoServers are the two servers the rollback tests compare.

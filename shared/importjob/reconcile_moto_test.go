@@ -294,30 +294,6 @@ func TestImportInProgressIsNotFinishedEarly(t *testing.T) {
 	checkJob(t, "organization's devices recorded", e.stored(t, uref), importjob.StatusSucceeded, importjob.Counts{Total: 30, Unchanged: 30})
 }
 
-var (
-	safeMotoOnce sync.Once
-	safeMotoCfg  aws.Config
-	safeMotoErr  error
-)
-
-// safeMoto is moto through scripts/moto-server for this test binary: the
-// races below need DynamoDB's per-item atomicity, which moto as is does not
-// give (a cancelled transaction's rollback, and a condition checked on one
-// thread while another writes, can undo or slip past a concurrent write).
-func safeMoto(t *testing.T) aws.Config {
-	t.Helper()
-	safeMotoOnce.Do(func() {
-		var s *motoserver.Server
-		if s, safeMotoErr = motoserver.StartWith(context.Background(), nil, motoserver.StartOptions{SafeTransactions: true}); safeMotoErr == nil {
-			safeMotoCfg, safeMotoErr = motoserver.AWSConfig(context.Background(), s.Endpoint)
-		}
-	})
-	if safeMotoErr != nil {
-		t.Fatalf("moto through scripts/moto-server is required for this test: %v", safeMotoErr)
-	}
-	return safeMotoCfg
-}
-
 // recordDuringTally is the job store a reconciliation reads through, with a
 // hook: on the first times it counts the job's items, a worker records the
 // next device after the count is read and before the reconciliation
@@ -352,7 +328,7 @@ func (s *recordDuringTally) PageItems(ctx context.Context, ref importjob.Ref, li
 // redone, and the third round writes exact counts. The worker's remaining
 // records then finish the job on their own, every device counted once.
 func TestReconcileWhileWorkersRecord(t *testing.T) {
-	e := newStallEnv(t, safeMoto(t))
+	e := newStallEnv(t, motoserver.SafeForTest(t))
 	ctx := context.Background()
 	j := e.start(t, importjob.KindAssets, []string{"1"}, map[string]int{"1": 10}, "1")
 	ref := j.Ref()
@@ -379,7 +355,7 @@ func TestReconcileWhileWorkersRecord(t *testing.T) {
 // No reconciliation finishes the job early, and once the workers are done
 // the job has finished on its own with every device counted once.
 func TestReconcileRacesWorkers(t *testing.T) {
-	e := newStallEnv(t, safeMoto(t))
+	e := newStallEnv(t, motoserver.SafeForTest(t))
 	ctx := context.Background()
 	devices := map[string]int{"1": 60, "2": 60}
 	j := e.start(t, importjob.KindAssets, []string{"1", "2"}, devices, "1", "2")

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/rmmbridge/rmmbridge/shared/apperr"
 	"github.com/rmmbridge/rmmbridge/shared/devtools/motoserver"
 	"github.com/rmmbridge/rmmbridge/shared/dynamostore"
@@ -31,35 +29,10 @@ import (
 // so two concurrent conditional writes can both succeed there, which
 // DynamoDB never allows and the budget relies on.
 
-var (
-	motoOnce     sync.Once
-	motoEndpoint string
-	motoErr      error
-)
-
-func safeMoto(t *testing.T) aws.Config {
-	t.Helper()
-	motoOnce.Do(func() {
-		var s *motoserver.Server
-		s, motoErr = motoserver.StartWith(context.Background(), nil, motoserver.StartOptions{SafeTransactions: true})
-		if motoErr == nil {
-			motoEndpoint = s.Endpoint
-		}
-	})
-	if motoErr != nil {
-		t.Fatalf("moto (scripts/moto-server) is required for this test: %v", motoErr)
-	}
-	cfg, err := motoserver.AWSConfig(context.Background(), motoEndpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
 // newTable creates a table with the template's key layout.
 func newTable(t *testing.T) *dynamostore.Store {
 	t.Helper()
-	return dynamotest.StoreOn(t, safeMoto(t), "ratelimit")
+	return dynamotest.StoreOn(t, motoserver.SafeForTest(t), "ratelimit")
 }
 
 // instances opens n instances' limiters of one budget.

@@ -253,17 +253,47 @@ func AWSConfig(ctx context.Context, endpoint string) (aws.Config, error) {
 	return cfg, nil
 }
 
-var (
-	testOnce     sync.Once
-	testEndpoint string
-	testErr      error
-)
+// testServer is one moto server per test binary, started on first use.
+type testServer struct {
+	once     sync.Once
+	endpoint string
+	err      error
+}
 
-var (
-	safeTestOnce     sync.Once
-	safeTestEndpoint string
-	safeTestErr      error
-)
+// config starts the server once (start returns its endpoint) and returns
+// an SDK config on it; it fails the test when the server cannot be had.
+func (ts *testServer) config(t testing.TB, what string, start func() (string, error)) aws.Config {
+	t.Helper()
+	ts.once.Do(func() { ts.endpoint, ts.err = start() })
+	if ts.err != nil {
+		t.Fatalf("%s is required for this test: %v", what, ts.err)
+	}
+	cfg, err := AWSConfig(context.Background(), ts.endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+var plainTest, safeTest testServer
+
+// ForTest returns an SDK config pointed at moto for a test. It uses
+// AWS_ENDPOINT_URL when `make test` has started a server, and otherwise
+// starts one for this test binary (killed when the binary exits). A test
+// that needs moto fails, never skips, when moto cannot be had.
+func ForTest(t testing.TB) aws.Config {
+	t.Helper()
+	return plainTest.config(t, "moto", func() (string, error) {
+		if ep := os.Getenv("AWS_ENDPOINT_URL"); ep != "" {
+			return ep, Ping(ep)
+		}
+		s, err := Start(context.Background(), nil)
+		if err != nil {
+			return "", err
+		}
+		return s.Endpoint, nil
+	})
+}
 
 // SafeForTest is ForTest on moto behind scripts/moto-server
 // (StartOptions.SafeTransactions), started once for this test binary
@@ -274,48 +304,13 @@ var (
 // under concurrency need it.
 func SafeForTest(t testing.TB) aws.Config {
 	t.Helper()
-	safeTestOnce.Do(func() {
-		var s *Server
-		s, safeTestErr = StartWith(context.Background(), nil, StartOptions{SafeTransactions: true})
-		if safeTestErr == nil {
-			safeTestEndpoint = s.Endpoint
+	return safeTest.config(t, "moto (scripts/moto-server)", func() (string, error) {
+		s, err := StartWith(context.Background(), nil, StartOptions{SafeTransactions: true})
+		if err != nil {
+			return "", err
 		}
+		return s.Endpoint, nil
 	})
-	if safeTestErr != nil {
-		t.Fatalf("moto (scripts/moto-server) is required for this test: %v", safeTestErr)
-	}
-	cfg, err := AWSConfig(context.Background(), safeTestEndpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
-// ForTest returns an SDK config pointed at moto for a test. It uses
-// AWS_ENDPOINT_URL when `make test` has started a server, and otherwise
-// starts one for this test binary (killed when the binary exits). A test
-// that needs moto fails, never skips, when moto cannot be had.
-func ForTest(t testing.TB) aws.Config {
-	t.Helper()
-	testOnce.Do(func() {
-		if ep := os.Getenv("AWS_ENDPOINT_URL"); ep != "" {
-			testEndpoint, testErr = ep, Ping(ep)
-			return
-		}
-		var s *Server
-		s, testErr = Start(context.Background(), nil)
-		if testErr == nil {
-			testEndpoint = s.Endpoint
-		}
-	})
-	if testErr != nil {
-		t.Fatalf("moto is required for this test: %v", testErr)
-	}
-	cfg, err := AWSConfig(context.Background(), testEndpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
 }
 
 // UniqueName returns a name unique to this test run, for tables and queues,

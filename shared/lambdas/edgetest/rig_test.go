@@ -29,35 +29,6 @@ import (
 	ninjasandbox "github.com/rmmbridge/rmmbridge/shared/vendors/ninjaone/sandbox"
 )
 
-// moto runs through scripts/moto-server (SafeTransactions), which serves
-// one DynamoDB request at a time: plain moto can let two concurrent
-// conditional writes both succeed, which DynamoDB never does and the
-// budget relies on.
-var (
-	motoOnce     sync.Once
-	motoEndpoint string
-	motoErr      error
-)
-
-func safeMoto(t *testing.T) aws.Config {
-	t.Helper()
-	motoOnce.Do(func() {
-		var s *motoserver.Server
-		s, motoErr = motoserver.StartWith(context.Background(), nil, motoserver.StartOptions{SafeTransactions: true})
-		if motoErr == nil {
-			motoEndpoint = s.Endpoint
-		}
-	})
-	if motoErr != nil {
-		t.Fatalf("moto (scripts/moto-server) is required for this test: %v", motoErr)
-	}
-	cfg, err := motoserver.AWSConfig(context.Background(), motoEndpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
 const tenantID = "t_edge"
 
 // rig is one tenant's integration NinjaOne → ConnectWise on sandboxes,
@@ -84,7 +55,7 @@ type rigOptions struct {
 func newRig(t *testing.T, o rigOptions) *rig {
 	t.Helper()
 	ctx := context.Background()
-	cfg := safeMoto(t)
+	cfg := motoserver.SafeForTest(t)
 	table := testtable.Create(t, dynamodb.NewFromConfig(cfg), "edge")
 	st := fnenv.Table(cfg, table)
 	r := &rig{cfg: cfg, st: st, sqs: sqs.NewFromConfig(cfg)}
