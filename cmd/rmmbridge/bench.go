@@ -268,6 +268,30 @@ func topShapes(counts map[string]int, n int) string {
 	return strings.Join(parts, ", ")
 }
 
+// targetChecks prints each target check as "[ok  ]" or "[FAIL]" and
+// keeps the failed ones.
+type targetChecks struct {
+	w        io.Writer
+	problems []string
+}
+
+func (c *targetChecks) check(ok bool, format string, args ...any) {
+	mark := "ok  "
+	if !ok {
+		mark = "FAIL"
+		c.problems = append(c.problems, fmt.Sprintf(format, args...))
+	}
+	fmt.Fprintf(c.w, "  [%s] "+format+"\n", append([]any{mark}, args...)...)
+}
+
+// err names the missed targets, nil when none was.
+func (c *targetChecks) err() error {
+	if len(c.problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("benchmark targets missed: %s", strings.Join(c.problems, "; "))
+}
+
 // phase is what one import cost.
 type phase struct {
 	name                       string
@@ -321,15 +345,8 @@ func diff(name string, a, z snapshot, j importJobView) phase {
 }
 
 func (b *bench) run(ctx context.Context) error {
-	var problems []string
-	check := func(ok bool, format string, args ...any) {
-		mark := "ok  "
-		if !ok {
-			mark = "FAIL"
-			problems = append(problems, fmt.Sprintf(format, args...))
-		}
-		fmt.Fprintf(b.w, "  [%s] "+format+"\n", append([]any{mark}, args...)...)
-	}
+	targets := &targetChecks{w: b.w}
+	check := targets.check
 	devices := len(b.env.RMM.Data().Devices)
 	seededConfigs := len(b.env.PSA.Assets())
 
@@ -387,8 +404,8 @@ func (b *bench) run(ctx context.Context) error {
 	fmt.Fprintf(b.w, "bottleneck: moto_server used %.0f %% of a core during the import and %.0f %% during the re-import (moto is single-threaded: near 100 %% means DynamoDB bounds throughput); rmmbridge used %.0f %% and %.0f %% of a core\n",
 		100*first.motoCPU.Seconds()/first.wall.Seconds(), 100*second.motoCPU.Seconds()/second.wall.Seconds(),
 		100*first.selfCPU.Seconds()/first.wall.Seconds(), 100*second.selfCPU.Seconds()/second.wall.Seconds())
-	if len(problems) > 0 {
-		return fmt.Errorf("benchmark targets missed: %s", strings.Join(problems, "; "))
+	if err := targets.err(); err != nil {
+		return err
 	}
 	return nil
 }

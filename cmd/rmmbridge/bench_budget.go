@@ -59,15 +59,8 @@ func (b *bench) runBudget(ctx context.Context) error {
 		budget, threshold, budget, targetPerEndpoint)
 	fmt.Fprintf(b.w, "alerts: one NinjaOne webhook (Authorization: Bearer <webhook secret>, as NinjaOne sends it) every %s for a device of an organization already mapped, from the import's start to its end\n", b.o.alertEvery)
 
-	var problems []string
-	check := func(ok bool, format string, args ...any) {
-		mark := "ok  "
-		if !ok {
-			mark = "FAIL"
-			problems = append(problems, fmt.Sprintf(format, args...))
-		}
-		fmt.Fprintf(b.w, "  [%s] "+format+"\n", append([]any{mark}, args...)...)
-	}
+	targets := &targetChecks{w: b.w}
+	check := targets.check
 
 	logStart := len(at.Requests())
 	seededCIs := len(b.env.PSA.Assets())
@@ -239,8 +232,8 @@ func (b *bench) runBudget(ctx context.Context) error {
 	check(len(alerts) > 0 && missed == 0 && failedSends == 0 && p99 < targetAlertP99, "alert → ticket p99 < %s: %.2fs over %d alerts (%d missed, %d refused)", targetAlertP99, p99.Seconds(), len(alerts), missed, failedSends)
 	check(dupCIs == 0 && dupCos == 0 && missingCIs == 0, "no duplicate CI or company: %d CIs, %d companies duplicated; %d devices missing", dupCIs, dupCos, missingCIs)
 	check(b.accountDuplicates(modes) == 0, "each created organization has exactly one company with its reference, linked and review ones none: %d off", b.accountDuplicates(modes))
-	if len(problems) > 0 {
-		return fmt.Errorf("benchmark targets missed: %s", strings.Join(problems, "; "))
+	if err := targets.err(); err != nil {
+		return err
 	}
 	return nil
 }
